@@ -1,0 +1,85 @@
+"""Shared CLI plumbing: input expansion and the one-line error policy."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+
+from morpho.errors import MorphoError
+
+DEBUG = False
+console = Console(stderr=True)
+T = TypeVar("T")
+
+IMAGE_SUFFIXES = {".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ""}
+
+
+def expand_inputs(inputs: Sequence[Path], recursive: bool = True) -> list[Path]:
+    """Files as given; folders expanded (recursively) to the files they hold, sorted."""
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            pattern = "**/*" if recursive else "*"
+            files.extend(
+                p
+                for p in sorted(item.glob(pattern))
+                if p.is_file() and not p.name.startswith(".")
+            )
+        else:
+            files.append(item)
+    return files
+
+
+def report_error(path: str | Path | None, cause: str) -> None:
+    """Print the one line every command uses for a bad input."""
+    where = f"{path}: " if path is not None else ""
+    print(f"error: {where}{cause}", file=sys.stderr)
+
+
+def run_each(
+    items: Iterable[T],
+    fn: Callable[[T], object],
+    name: Callable[[T], str] = str,
+) -> list[tuple[str, str]]:
+    """Run ``fn`` on every item; a failure prints one line and the rest go on.
+
+    Returns the list of (item, cause) failures. Unexpected exceptions are reported the
+    same way (with a traceback under ``--debug``).
+    """
+    failures: list[tuple[str, str]] = []
+    for item in items:
+        try:
+            fn(item)
+        except MorphoError as exc:
+            if DEBUG:
+                traceback.print_exc()
+            report_error(exc.path or name(item), exc.cause)
+            failures.append((exc.path or name(item), exc.cause))
+        except Exception as exc:  # noqa: BLE001 - every file must get its line
+            if DEBUG:
+                traceback.print_exc()
+            cause = f"{type(exc).__name__}: {exc}"
+            report_error(name(item), cause)
+            failures.append((name(item), cause))
+    return failures
+
+
+def finish(failures: list[tuple[str, str]], total: int) -> None:
+    """List the failures at the end and exit 1 if there were any."""
+    if failures:
+        print(f"{len(failures)} of {total} file(s) failed:", file=sys.stderr)
+        for path, cause in failures:
+            print(f"  {path}: {cause}", file=sys.stderr)
+        raise typer.Exit(code=1)
+
+
+def fail(cause: str, path: str | Path | None = None) -> None:
+    """Abort a command with one error line (no traceback)."""
+    report_error(path, cause)
+    raise typer.Exit(code=1)
