@@ -1,0 +1,88 @@
+"""Assemble a run's tables from the store and write them atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from morpho.batch.items import DEMOGRAPHIC_COLUMNS, BatchItem
+from morpho.batch.worker import ImageResult
+
+#: One row per image in images.parquet, in this order.
+IMAGE_COLUMNS = [
+    "file", "image", "subject", "status", "cause", "rows", "cols", "decode_factor",
+    "read_s", "process_s", "model_version", "spacing_source", "view", "qa", "n_vertebrae",
+    *DEMOGRAPHIC_COLUMNS,
+]  # fmt: skip
+TMP_PREFIX = ".tmp-"
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file in the same folder, then rename it to ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete temporaries left by a run killed while writing its outputs."""
+    for leftover in Path(folder).glob(f"{TMP_PREFIX}*"):
+        leftover.unlink(missing_ok=True)
+
+
+def image_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> pd.DataFrame:
+    """One row per item (input order): header facts, overridden by the manifest's values."""
+    rows = []
+    for item in items:
+        result = results[item.key]
+        row = {**result.facts, **item.demographics}
+        row.update(file=item.key, subject=item.subject, status=result.status, cause=result.cause)
+        row.setdefault("image", Path(item.key).stem)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.reindex(columns=IMAGE_COLUMNS)
+
+
+def measurement_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> pd.DataFrame:
+    """All vertebrae of the successful items, in input order, with the item's ``file``."""
+    tables = []
+    for item in items:
+        table = results[item.key].table()
+        if table is not None and len(table):
+            tables.append(table.assign(file=item.key))
+    if not tables:
+        return pd.DataFrame(columns=["file"])
+    table = pd.concat(tables, ignore_index=True)
+    return table[["file", *[c for c in table.columns if c != "file"]]]
+
+
+def failure_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> pd.DataFrame:
+    rows = [
+        {"file": item.key, "cause": results[item.key].cause}
+        for item in items
+        if results[item.key].status != "ok"
+    ]
+    return pd.DataFrame(rows, columns=["file", "cause"])
+
+
+def write_tables(
+    out_dir: Path, images: pd.DataFrame, measurements: pd.DataFrame, failures: pd.DataFrame
+) -> None:
+    """measurements.parquet/.csv, images.parquet and failures.csv, each written atomically."""
+    out_dir = Path(out_dir)
+    atomic_write(
+        out_dir / "measurements.parquet", lambda p: measurements.to_parquet(p, index=False)
+    )
+    atomic_write(out_dir / "measurements.csv", lambda p: measurements.to_csv(p, index=False))
+    atomic_write(out_dir / "images.parquet", lambda p: images.to_parquet(p, index=False))
+    atomic_write(out_dir / "failures.csv", lambda p: failures.to_csv(p, index=False))

@@ -1,0 +1,134 @@
+"""Run the per-image chain over many items, resumably, and write the run's tables."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from morpho.batch.items import BatchItem
+from morpho.batch.local import run_local
+from morpho.batch.outputs import (
+    failure_table,
+    image_table,
+    measurement_table,
+    remove_stale_temporaries,
+    write_tables,
+)
+from morpho.batch.store import ResultStore
+from morpho.batch.worker import ImageResult, WorkerFactory
+
+STORE_NAME = "state.sqlite"
+ENGINES = ("local", "ray")
+
+#: Adds columns to the measurements table (for example z-scores) given the images table.
+Scorer = Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    total: int
+    ok: int
+    failed: int
+    processed_now: int
+    seconds: float
+    out_dir: Path
+
+
+class _RateColumn(ProgressColumn):
+    """Images per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.2f} img/s" if speed else "-- img/s", style="progress.data.speed")
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+    )
+
+
+def run_batch(
+    items: Sequence[BatchItem],
+    out_dir: Path,
+    factory: WorkerFactory,
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    chunk_size: int = 4,
+    address: str | None = None,
+    settings: dict[str, Any] | None = None,
+    score: Scorer | None = None,
+    progress: bool = True,
+) -> BatchSummary:
+    """Process the items not yet in ``out_dir``'s store, then write the tables of all items.
+
+    ``factory`` builds the per-image worker once per process. ``settings`` (model, decode
+    options) are recorded; resuming with other settings is refused.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    workers = workers or os.cpu_count() or 1
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)
+    start = time.perf_counter()
+    with ResultStore(out_dir / STORE_NAME) as store:
+        store.check_settings(settings or {})
+        done = store.done_keys()
+        todo = [item for item in items if item.key not in done]
+        with _progress(progress) as bar:
+            task = bar.add_task("batch", total=len(items), completed=len(items) - len(todo))
+
+            def commit(results: list[ImageResult]) -> None:
+                store.add(results)
+                bar.advance(task, len(results))
+
+            if engine == "ray" and todo:
+                from morpho.batch.ray_engine import run_ray
+
+                run_ray(todo, factory, workers, chunk_size, commit, address=address)
+            else:
+                chunks = [list(todo[i : i + chunk_size]) for i in range(0, len(todo), chunk_size)]
+                run_local(chunks, factory, workers, commit)
+        results = store.get(item.key for item in items)
+    images = image_table(items, results)
+    measurements = measurement_table(items, results)
+    if score is not None and len(measurements):
+        measurements = score(measurements, images)
+    failures = failure_table(items, results)
+    write_tables(out_dir, images, measurements, failures)
+    return BatchSummary(
+        total=len(items),
+        ok=int((images["status"] == "ok").sum()),
+        failed=len(failures),
+        processed_now=len(todo),
+        seconds=time.perf_counter() - start,
+        out_dir=out_dir,
+    )

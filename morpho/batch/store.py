@@ -1,0 +1,88 @@
+"""The resume store: one SQLite database (WAL mode), one row per finished item.
+
+Each chunk of results is committed in one transaction, so a run killed at any moment
+(kill -9 included) keeps every committed item and loses only work in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from morpho.batch.worker import ImageResult
+from morpho.errors import MorphoError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    cause TEXT,
+    facts TEXT NOT NULL,
+    measurements BLOB
+);
+"""
+
+
+class ResultStore:
+    """Finished items of a run, keyed by the item key."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def check_settings(self, settings: dict[str, Any]) -> None:
+        """Record the run's settings, or refuse to mix results made with other settings."""
+        text = json.dumps(settings, sort_keys=True)
+        row = self._db.execute("SELECT value FROM meta WHERE name='settings'").fetchone()
+        if row is None:
+            with self._db:
+                self._db.execute("INSERT INTO meta VALUES ('settings', ?)", (text,))
+        elif row[0] != text:
+            raise MorphoError(
+                self.path.parent,
+                f"holds results made with other settings ({row[0]}); use another --out folder",
+            )
+
+    def done_keys(self) -> set[str]:
+        return {key for (key,) in self._db.execute("SELECT key FROM results")}
+
+    def add(self, results: Iterable[ImageResult]) -> None:
+        """Commit results in one transaction (a key already present is replaced)."""
+        rows = [
+            (r.key, r.status, r.cause, json.dumps(r.facts, default=_plain), r.measurements)
+            for r in results
+        ]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)", rows)
+
+    def get(self, keys: Iterable[str]) -> dict[str, ImageResult]:
+        """The stored results of ``keys`` (those present)."""
+        wanted = set(keys)
+        found = {}
+        for key, status, cause, facts, blob in self._db.execute("SELECT * FROM results"):
+            if key in wanted:
+                found[key] = ImageResult(key, status, cause, json.loads(facts), blob)
+        return found
+
+
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,93 @@
+"""Run one chunk of items through a worker, decoding the next item while this one runs."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+from morpho.batch.items import BatchItem
+from morpho.errors import MorphoError
+
+
+class Worker(Protocol):
+    """The per-image work. Built once per process (model loaded once), then reused.
+
+    ``load`` reads and decodes a file (runs in a prefetch thread); ``process`` segments and
+    measures it and returns the image's facts (a flat dict) and its measurements table.
+    """
+
+    def load(self, item: BatchItem) -> Any: ...
+
+    def process(self, item: BatchItem, loaded: Any) -> tuple[dict[str, Any], pd.DataFrame]: ...
+
+
+#: A picklable callable with no arguments that builds a Worker (a class, or a partial).
+WorkerFactory = Callable[[], Worker]
+
+
+@dataclass
+class ImageResult:
+    """The outcome for one item, in a form that travels between processes and into the store."""
+
+    key: str
+    status: str  # "ok" or "failed"
+    cause: str | None
+    facts: dict[str, Any]
+    measurements: bytes | None  # the measurements table as Parquet
+
+    def table(self) -> pd.DataFrame | None:
+        if self.measurements is None:
+            return None
+        return pd.read_parquet(io.BytesIO(self.measurements))
+
+
+def _cause(exc: BaseException) -> str:
+    if isinstance(exc, MorphoError):
+        return exc.cause
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _timed_load(worker: Worker, item: BatchItem) -> tuple[Any, float]:
+    start = time.perf_counter()
+    loaded = worker.load(item)
+    return loaded, time.perf_counter() - start
+
+
+def _to_parquet(table: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def run_chunk(worker: Worker, items: Sequence[BatchItem]) -> list[ImageResult]:
+    """Process ``items`` in order; item i+1 is read and decoded while item i is processed."""
+    results: list[ImageResult] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="morpho-read") as reader:
+        pending: Future | None = reader.submit(_timed_load, worker, items[0]) if items else None
+        for position, item in enumerate(items):
+            current = pending
+            pending = (
+                reader.submit(_timed_load, worker, items[position + 1])
+                if position + 1 < len(items)
+                else None
+            )
+            results.append(_run_one(worker, item, current))
+    return results
+
+
+def _run_one(worker: Worker, item: BatchItem, load: Future) -> ImageResult:
+    try:
+        loaded, read_s = load.result()
+        start = time.perf_counter()
+        facts, table = worker.process(item, loaded)
+        process_s = time.perf_counter() - start
+    except Exception as exc:  # noqa: BLE001 - every file gets its row in failures.csv
+        return ImageResult(item.key, "failed", _cause(exc), {}, None)
+    facts = {**facts, "read_s": read_s, "process_s": process_s}
+    return ImageResult(item.key, "ok", None, facts, _to_parquet(table))
