@@ -52,7 +52,7 @@ def _positive(ds: Dataset, keyword: str) -> float | None:
 
 
 def _scaled(spacing: Spacing, factor: float) -> Spacing:
-    return spacing[0] * factor, spacing[1] * factor
+    return float(f"{spacing[0] * factor:.10g}"), float(f"{spacing[1] * factor:.10g}")
 
 
 def dicom_spacing(ds: Dataset) -> tuple[Spacing | None, str]:

@@ -1,0 +1,128 @@
+"""Write a 2-D image as a valid DX (digital X-ray) DICOM file, without patient identifiers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import (
+    UID,
+    DigitalXRayImageStorageForPresentation,
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGLSLossless,
+    RLELossless,
+    generate_uid,
+)
+
+from morpho import __version__
+
+COMPRESSION: dict[str | None, UID] = {
+    None: ExplicitVRLittleEndian,
+    "rle": RLELossless,
+    "jpeg-ls": JPEGLSLossless,
+    "jpeg2000": JPEG2000Lossless,
+}
+VIEW_POSITION = {"lateral": "LL", "ll": "LL", "rl": "RL", "ap": "AP", "pa": "PA"}
+FACING_ORIENTATION = {"right": ["A", "F"], "left": ["P", "F"]}
+
+
+def dicom_age(years: float) -> str:
+    """A DICOM age string: ``067Y``, or months (``006M``) under one year."""
+    return f"{round(years):03d}Y" if years >= 1 else f"{round(years * 12):03d}M"
+
+
+def _dataset(pixels: np.ndarray, photometric: str, bits_stored: int, syntax: UID) -> Dataset:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = DigitalXRayImageStorageForPresentation
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "StudyDate", "StudyTime",
+                    "StudyID", "AccessionNumber", "ReferringPhysicianName"):  # fmt: skip
+        setattr(ds, keyword, "")  # type 2: present and empty, never an identifier
+    ds.Modality = "DX"
+    ds.ImageType = ["DERIVED", "PRIMARY"]
+    ds.PresentationIntentType = "FOR PRESENTATION"
+    ds.SeriesNumber, ds.InstanceNumber = 1, 1
+    ds.BurnedInAnnotation = "NO"
+    ds.PixelIntensityRelationship = "LIN"
+    ds.PixelIntensityRelationshipSign = 1 if photometric == "MONOCHROME2" else -1
+    ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "US"
+    ds.PresentationLUTShape = "IDENTITY" if photometric == "MONOCHROME2" else "INVERSE"
+    ds.set_pixel_data(pixels, photometric, bits_stored)
+    if syntax != ExplicitVRLittleEndian:
+        ds.compress(syntax)
+    return ds
+
+
+def write_dicom(
+    path: str | Path,
+    pixels: np.ndarray,
+    *,
+    spacing_mm: float | tuple[float, float],
+    magnification: float | None = None,
+    view: str = "lateral",
+    facing: str | None = None,
+    age: float | None = None,
+    sex: str | None = None,
+    height_cm: float | None = None,
+    weight_kg: float | None = None,
+    photometric: str = "MONOCHROME2",
+    bits_stored: int = 16,
+    window: tuple[float, float] | None = None,
+    compression: str | None = None,
+    body_part: str = "CHEST",
+) -> Path:
+    """Write ``pixels`` (2-D uint16, or uint8) as a DX DICOM and return the path.
+
+    ``spacing_mm`` (row, column, or one number) is the spacing AT THE DETECTOR, written as
+    ImagerPixelSpacing; ``magnification`` is written as EstimatedRadiographicMagnificationFactor,
+    so a reader gets ``spacing_mm / magnification`` at the patient. ``view`` is 'lateral'
+    (ViewPosition LL), 'ap' or 'pa'; ``facing`` ('left'/'right') becomes PatientOrientation
+    (P\\F or A\\F). ``age`` in years becomes PatientAge (``067Y``); ``height_cm`` becomes
+    PatientSize in metres. ``photometric`` 'MONOCHROME1' means the stored values are inverted
+    (bone dark). ``window`` is (centre, width). ``compression``: None, 'rle', 'jpeg-ls' or
+    'jpeg2000' (all lossless). No name, id, date or institution is written. The write is
+    atomic (a temporary file in the same folder, then a rename).
+    """
+    pixels = np.ascontiguousarray(pixels)
+    if pixels.ndim != 2 or pixels.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"pixels must be a 2-D uint8/uint16 array, got {pixels.dtype}")
+    ds = _dataset(pixels, photometric, min(bits_stored, pixels.itemsize * 8),
+                  COMPRESSION[compression])  # fmt: skip
+    row, column = (spacing_mm, spacing_mm) if np.isscalar(spacing_mm) else spacing_mm
+    ds.ImagerPixelSpacing = [f"{row:.6g}", f"{column:.6g}"]
+    if magnification is not None:
+        ds.EstimatedRadiographicMagnificationFactor = f"{magnification:.6g}"
+    ds.ViewPosition = VIEW_POSITION[view.lower()]
+    if facing is not None:
+        ds.PatientOrientation = FACING_ORIENTATION[facing]
+    if age is not None:
+        ds.PatientAge = dicom_age(age)
+    ds.PatientSex = sex or ""
+    if height_cm is not None:
+        ds.PatientSize = f"{height_cm / 100:.4g}"
+    if weight_kg is not None:
+        ds.PatientWeight = f"{weight_kg:.4g}"
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = f"{window[0]:.6g}", f"{window[1]:.6g}"
+    ds.BodyPartExamined = body_part
+    ds.Manufacturer = "morpho"
+    ds.SoftwareVersions = __version__
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.save_as(tmp, enforce_file_format=True)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
