@@ -50,8 +50,9 @@ def dicom_to_array(ds: Dataset, stored: np.ndarray) -> np.ndarray:
 def _check_header(path: Path, ds: Dataset) -> None:
     """Refuse what can be told from the header alone, before any decoding."""
     if "PixelData" not in ds:
-        kind = getattr(ds.get("SOPClassUID"), "name", None) or "no SOP class"
-        raise MorphoError(path, f"DICOM without pixel data ({kind})")
+        if "SOPClassUID" not in ds:
+            raise MorphoError(path, "corrupt or not DICOM: no pixel data and no SOP class")
+        raise MorphoError(path, f"DICOM without pixel data ({ds.SOPClassUID.name})")
     rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
     if not rows or not columns:
         raise MorphoError(path, "DICOM pixel data without Rows/Columns")
@@ -59,7 +60,7 @@ def _check_header(path: Path, ds: Dataset) -> None:
     photometric = str(ds.get("PhotometricInterpretation", ""))
     if photometric not in GRAY + EQUAL_CHANNELS:
         raise MorphoError(path, f"colour image ({photometric or 'no photometric'})")
-    syntax = ds.file_meta.get("TransferSyntaxUID") if "file_meta" in ds else None
+    syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID")
     if syntax is None or not syntax.is_compressed:
         return
     try:
