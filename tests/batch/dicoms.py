@@ -1,0 +1,40 @@
+"""Small DICOM files made in code (with patient identifiers set, to prove they never leak)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import (
+    DigitalXRayImageStorageForPresentation,
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    generate_uid,
+)
+
+PATIENT_NAME = "Zyxwv^Qutsrponm"
+PATIENT_ID = "PID-98765-ZQX"
+
+
+def write_dicom(path: Path, pixels: np.ndarray, *, j2k: bool = False) -> Path:
+    """A DX radiograph (MONOCHROME2, 12 bit, 0.2 mm) with PatientName and PatientID set."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = DigitalXRayImageStorageForPresentation
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = DigitalXRayImageStorageForPresentation
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.PatientName, ds.PatientID = PATIENT_NAME, PATIENT_ID
+    ds.PatientAge, ds.PatientSex, ds.PatientSize = "067Y", "F", "1.62"
+    ds.Modality, ds.ViewPosition, ds.ImagerPixelSpacing = "DX", "LL", [0.2, 0.2]
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = pixels.astype(np.uint16).tobytes()
+    if j2k:
+        ds.compress(JPEG2000Lossless)
+    ds.save_as(path, enforce_file_format=True)
+    return path
