@@ -14,6 +14,9 @@ from morpho.errors import MorphoError
 from morpho.io.checks import check_dimensions, check_not_constant, to_gray
 from morpho.io.radiograph import Radiograph
 
+# a broken file gets one error line from morpho, not OpenCV's own warnings as well
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 # a gray image saved as lossy RGB JPEG has channels a little apart
 _GRAY_TOLERANCE = {"jpeg": 3}
 
@@ -34,7 +37,9 @@ def _read_png_jpeg(path: Path) -> np.ndarray:
         with Image.open(path) as header:
             columns, rows = header.size
             frames = getattr(header, "n_frames", 1)
-    except (OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise MorphoError(path, f"image too large, refused before decoding: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise MorphoError(path, f"corrupt image header: {exc}") from None
     check_dimensions(path, rows, columns, frames)
     values = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
@@ -50,7 +55,10 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, bool]:
             page = tif.pages[0]
             check_dimensions(path, page.imagelength, page.imagewidth, len(tif.pages))
             inverted = page.photometric == tifffile.PHOTOMETRIC.MINISWHITE
-            return page.asarray(), inverted
+            values = page.asarray()
+            if page.axes.startswith("S"):  # planar samples: put the channels last
+                values = np.moveaxis(values, 0, -1)
+            return values, inverted
     except MorphoError:
         raise
     except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on a broken file
