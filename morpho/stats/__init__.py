@@ -1,0 +1,1 @@
+"""Normative references, scoring and cohort summaries of vertebral measurements."""

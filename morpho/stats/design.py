@@ -1,0 +1,117 @@
+"""Patsy designs that can be saved as text: stateful terms frozen to explicit arguments.
+
+A formula such as ``age + bs(age, df=4) + C(sex)`` learns knots and category levels from
+the data it first sees. ``freeze`` rewrites it with those values written out
+(``bs(age, knots=[...], lower_bound=..., upper_bound=..., degree=3)``,
+``C(sex, levels=['F', 'M'])``) so that a saved reference rebuilds the same columns on
+new data without the training table.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+import pandas as pd
+import patsy
+
+from morpho.errors import MorphoError
+
+SPLINES = {"bs", "cr", "cc"}
+UNSUPPORTED = {"center", "standardize", "scale"}
+
+
+def design(formula: str, data: pd.DataFrame) -> patsy.DesignMatrix:
+    """The right-hand side of ``formula`` evaluated on ``data`` (rows with NaN raise)."""
+    try:
+        return patsy.dmatrix(rhs(formula), data, NA_action="raise", return_type="matrix")
+    except patsy.PatsyError as exc:
+        raise MorphoError(None, f"formula {formula!r}: {exc}".splitlines()[0]) from exc
+
+
+def rhs(formula: str) -> str:
+    """``"h ~ age + C(sex)"`` or ``"age + C(sex)"`` -> ``"age + C(sex)"``."""
+    return formula.split("~", 1)[1].strip() if "~" in formula else formula.strip()
+
+
+def variables(formula: str, candidates) -> list[str]:
+    """The candidate column names that appear in the formula."""
+    names = {node.id for node in ast.walk(ast.parse(_python(rhs(formula)), mode="eval"))
+             if isinstance(node, ast.Name)}  # fmt: skip
+    return [c for c in candidates if c in names]
+
+
+def freeze(design_info: patsy.DesignInfo) -> str:
+    """A formula that rebuilds ``design_info``'s columns on any data."""
+    factor_code = {
+        factor: _freeze_factor(factor.code, info)
+        for factor, info in design_info.factor_infos.items()
+    }
+    terms, intercept = [], False
+    for term in design_info.terms:
+        if not term.factors:
+            intercept = True
+        else:
+            terms.append(":".join(factor_code[f] for f in term.factors))
+    return " + ".join(["1" if intercept else "0", *terms])
+
+
+def _python(code: str) -> str:
+    """Patsy's operators (+ : * ~ -) parse as Python expressions already."""
+    return code.replace(":", "*") or "0"
+
+
+def _freeze_factor(code: str, info: patsy.design_info.FactorInfo) -> str:
+    if info.type == "categorical":
+        return _freeze_categorical(code, info.categories)
+    transforms = list(info.state.get("transforms", {}).values())
+    if not transforms:
+        return code
+    tree = ast.parse(code, mode="eval")
+    calls = sorted(
+        (n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+         and n.func.id in SPLINES | UNSUPPORTED),
+        key=lambda n: (n.func.lineno, n.func.col_offset),
+    )  # fmt: skip
+    for call, state in zip(calls, transforms, strict=True):
+        if call.func.id in UNSUPPORTED:
+            raise MorphoError(None, f"{call.func.id}() cannot be saved in a reference; use a "
+                                    "plain covariate or bs()/cr()")  # fmt: skip
+        _set_spline_arguments(call, state)
+    return ast.unparse(tree)
+
+
+def _set_spline_arguments(call: ast.Call, state) -> None:
+    knots = np.asarray(state._all_knots, dtype=float)
+    frozen = {"lower_bound": knots[0], "upper_bound": knots[-1]}
+    if call.func.id == "bs":
+        order = state._degree + 1
+        frozen.update(knots=knots[order:-order].tolist(), degree=state._degree)
+    else:
+        frozen["knots"] = knots[1:-1].tolist()
+        if state._constraints is not None:
+            frozen["constraints"] = np.asarray(state._constraints).tolist()
+    dropped = {"df", *frozen}
+    call.keywords = [k for k in call.keywords if k.arg not in dropped]
+    call.keywords += [ast.keyword(arg=k, value=_literal(v)) for k, v in frozen.items()]
+
+
+def _freeze_categorical(code: str, categories) -> str:
+    levels = _literal(list(categories))
+    tree = ast.parse(code, mode="eval")
+    body = tree.body
+    if isinstance(body, ast.Call) and isinstance(body.func, ast.Name) and body.func.id == "C":
+        body.keywords = [k for k in body.keywords if k.arg != "levels"]
+        body.keywords.append(ast.keyword(arg="levels", value=levels))
+        return ast.unparse(tree)
+    return ast.unparse(
+        ast.Call(func=ast.Name("C"), args=[body], keywords=[ast.keyword("levels", levels)])
+    )
+
+
+def _literal(value) -> ast.expr:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, list):
+        return ast.List(elts=[_literal(v) for v in value])
+    return ast.Constant(value=float(value) if isinstance(value, np.floating) else value)

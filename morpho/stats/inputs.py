@@ -1,0 +1,215 @@
+"""Load and validate measurements and demographics, and join them on a named key.
+
+Nothing is dropped in silence: structural problems (a missing column, text in a numeric
+column, duplicate ids) raise ``MorphoError``; implausible rows (unknown sex code, negative
+or impossible age or height, missing covariate, unmatched id) are excluded and counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from morpho.errors import MorphoError
+
+SEX_CODES = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "O": "O", "OTHER": "O"}
+PLAUSIBLE = {"age": (0.0, 120.0), "height_cm": (50.0, 250.0), "weight_kg": (2.0, 400.0)}
+HEIGHT_COLUMNS = ("ha", "hm", "hp")
+RATIO_COLUMNS = ("wedge_ratio", "biconcave_ratio", "crush_ratio")
+MEASUREMENT_COLUMNS = ("image", "level", "ha_px", "hm_px", "hp_px", *RATIO_COLUMNS)
+SPINE_LEVELS = (
+    *(f"C{i}" for i in range(1, 8)),
+    *(f"T{i}" for i in range(1, 13)),
+    *(f"L{i}" for i in range(1, 7)),
+    "S1",
+)
+NUMERIC_MEASUREMENTS = (
+    "ha_px", "hm_px", "hp_px", "ha_mm", "hm_mm", "hp_mm", *RATIO_COLUMNS, "genant_grade",
+)  # fmt: skip
+
+
+def level_order(levels) -> list[str]:
+    """Level names cranial to caudal (unknown names last, alphabetically)."""
+    rank = {name: i for i, name in enumerate(SPINE_LEVELS)}
+    return sorted(map(str, levels), key=lambda name: (rank.get(name, len(rank)), name))
+
+
+@dataclass
+class Exclusions:
+    """Rows left out, counted by reason."""
+
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, reason: str, n: int) -> None:
+        if n:
+            self.counts[reason] += int(n)
+
+    def lines(self) -> list[str]:
+        return [f"{n} {reason}" for reason, n in self.counts.items()]
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV or Parquet table."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix.lower() in (".csv", ".txt"):
+            return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise MorphoError(path, f"cannot read table: {exc}") from exc
+    raise MorphoError(path, "not a table: expected .csv or .parquet")
+
+
+def parse_key(key: str) -> tuple[str, str]:
+    """``"image"`` or ``"image=subject_id"``: measurement column and demographics column."""
+    left, _, right = key.partition("=")
+    return left.strip(), (right or left).strip()
+
+
+def require_columns(table: pd.DataFrame, columns, source: str | Path) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise MorphoError(source, f"missing column(s): {', '.join(missing)}")
+
+
+def numeric(table: pd.DataFrame, column: str, source: str | Path) -> pd.Series:
+    """The column as floats; text that is not a number is an error naming the rows."""
+    values = pd.to_numeric(table[column], errors="coerce")
+    bad = values.isna() & table[column].notna() & (table[column].astype(str).str.strip() != "")
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())[:3]
+        examples = ", ".join(f"row {r + 1}: {table[column].iloc[r]!r}" for r in rows)
+        raise MorphoError(
+            source, f"text in numeric column {column!r} ({bad.sum()} rows; {examples})"
+        )
+    return values.astype(float)
+
+
+def clean_demographics(
+    table: pd.DataFrame,
+    key: str,
+    covariates: tuple[str, ...],
+    exclusions: Exclusions,
+    source: str | Path,
+) -> pd.DataFrame:
+    """Validated covariates, one row per ``key``; bad rows excluded and counted."""
+    require_columns(table, [key, *covariates], source)
+    table = table.copy()
+    ids = table[key]
+    if ids.isna().any():
+        raise MorphoError(source, f"{ids.isna().sum()} row(s) without {key!r}")
+    duplicated = ids.astype(str).duplicated(keep=False)
+    if duplicated.any():
+        raise MorphoError(
+            source,
+            f"duplicate {key!r}: {duplicated.sum()} rows share {ids[duplicated].nunique()} ids",
+        )
+    keep = pd.Series(True, index=table.index)
+    for column in covariates:
+        if column == "sex":
+            codes = table["sex"].astype("string").str.strip().str.upper()
+            table["sex"] = codes.map(SEX_CODES)
+            missing = codes.isna() | (codes == "")
+            exclusions.add("missing sex", (missing & keep).sum())
+            unknown = table["sex"].isna() & ~missing
+            exclusions.add(
+                f"unknown sex code ({', '.join(sorted(codes[unknown].unique()))})",
+                (unknown & keep).sum(),
+            )
+            keep &= table["sex"].notna()
+            continue
+        values = numeric(table, column, source)
+        table[column] = values
+        exclusions.add(f"missing {column}", (values.isna() & keep).sum())
+        keep &= values.notna()
+        if column == "age":
+            exclusions.add("negative age", ((values < 0) & keep).sum())
+            keep &= ~(values < 0)
+        if column in PLAUSIBLE:
+            low, high = PLAUSIBLE[column]
+            out = ~values.between(low, high) & keep
+            exclusions.add(f"impossible {column} (outside {low:g}-{high:g})", out.sum())
+            keep &= ~out
+    return table.loc[keep]
+
+
+def clean_measurements(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
+    """Measurements with numeric columns checked and the scale-free heights added.
+
+    ``ha_rel``, ``hm_rel``, ``hp_rel``: each height over the mean posterior height of the
+    image's measured bodies (needs no pixel spacing).
+    """
+    require_columns(table, MEASUREMENT_COLUMNS, source)
+    table = table.copy()
+    for column in NUMERIC_MEASUREMENTS:
+        if column in table.columns:
+            table[column] = numeric(table, column, source)
+        elif column.endswith("_mm"):
+            table[column] = np.nan
+    duplicated = table.duplicated(["image", "level"], keep=False) & table["level"].notna()
+    if duplicated.any():
+        raise MorphoError(source, f"{duplicated.sum()} rows repeat an (image, level) pair")
+    mean_hp = table.groupby("image", sort=False)["hp_px"].transform("mean")
+    for h in HEIGHT_COLUMNS:
+        table[f"{h}_rel"] = table[f"{h}_px"] / mean_hp
+    return table
+
+
+def join(
+    measurements: pd.DataFrame,
+    demographics: pd.DataFrame,
+    key: tuple[str, str],
+    exclusions: Exclusions,
+    count_unused: bool = True,
+) -> pd.DataFrame:
+    """Inner join on ``key``; unmatched rows on either side are counted."""
+    left, right = key
+    demo = demographics.rename(columns={right: left}) if right != left else demographics
+    overlap = [c for c in demo.columns if c in measurements.columns and c != left]
+    measurements = measurements.drop(columns=overlap)
+    ids = demo[left].astype(str)
+    matched = measurements[left].astype(str).isin(ids)
+    exclusions.add("vertebrae without a valid demographics row", (~matched).sum())
+    if count_unused:
+        unused = ~ids.isin(measurements[left].astype(str))
+        exclusions.add("demographics rows without measurements", unused.sum())
+    merged = measurements.loc[matched].assign(_key=lambda t: t[left].astype(str))
+    demo = demo.assign(_key=ids).drop(columns=[left])
+    return merged.merge(demo, on="_key", how="left").drop(columns="_key")
+
+
+def load_cohort(
+    measurements: str | Path | pd.DataFrame,
+    demographics: str | Path | pd.DataFrame | None = None,
+    key: str = "image",
+    covariates: tuple[str, ...] = ("age", "sex", "height_cm"),
+) -> tuple[pd.DataFrame, Exclusions]:
+    """Measurements joined to validated covariates, and the exclusion counts.
+
+    Without ``demographics`` the covariates must be columns of the measurements table (as
+    ``morpho batch`` writes them per image from the DICOM header).
+    """
+    exclusions = Exclusions()
+    meas_source = measurements if not isinstance(measurements, pd.DataFrame) else "measurements"
+    table = measurements if isinstance(measurements, pd.DataFrame) else read_table(measurements)
+    table = clean_measurements(table, meas_source)
+    meas_key, demo_key = parse_key(key)
+    require_columns(table, [meas_key], meas_source)
+    if demographics is None:
+        if not set(covariates) <= set(table.columns):
+            raise MorphoError(
+                meas_source,
+                f"no demographics given and the measurements lack {', '.join(covariates)}",
+            )
+        demo = table[[meas_key, *covariates]].drop_duplicates(meas_key)
+        demo = clean_demographics(demo, meas_key, covariates, exclusions, meas_source)
+        return join(table, demo, (meas_key, meas_key), exclusions, count_unused=False), exclusions
+    demo_source = demographics if not isinstance(demographics, pd.DataFrame) else "demographics"
+    demo = demographics if isinstance(demographics, pd.DataFrame) else read_table(demographics)
+    demo = clean_demographics(demo, demo_key, covariates, exclusions, demo_source)
+    return join(table, demo, (meas_key, demo_key), exclusions), exclusions

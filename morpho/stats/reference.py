@@ -1,0 +1,347 @@
+"""Fit a normative reference per vertebral level and measure, and save or load it.
+
+Each (level, measure) gets a statsmodels fit of ``measure ~ formula`` (OLS, robust RLM or
+median QuantReg with 5 % / 95 % centile curves) after iterative 3-SD trimming in the style
+of EVOS and McCloskey-Kanis: fit, drop bodies whose residual lies beyond 3 SD, refit, until
+the kept set is stable. Stratified tables (age band x sex x height band) describe the kept
+bodies; cells under ``min_n`` subjects are marked insufficient and a height-pooled cell is
+always given beside them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from rich.console import Console
+from rich.progress import track
+from scipy import stats
+
+from morpho import __version__
+from morpho.batch.outputs import atomic_write
+from morpho.errors import MorphoError
+from morpho.stats.design import design, freeze, rhs, variables
+from morpho.stats.inputs import Exclusions, level_order
+
+FORMAT = "morpho-reference"
+FORMAT_VERSION = 1
+DEFAULT_FORMULA = "age + C(sex) + height_cm"
+METHODS = ("ols", "rlm", "quantreg")
+MM_MEASURES = ("ha_mm", "hm_mm", "hp_mm")
+SCALE_FREE = ("wedge_ratio", "biconcave_ratio", "crush_ratio", "ha_rel", "hm_rel", "hp_rel")
+QUANTILES = (0.05, 0.5, 0.95)
+MIN_CELL_N = 30
+TRIM_SD = 3.0
+MAX_ITERATIONS = 20
+AGE_EDGES = (0, 40, 50, 60, 70, 80, 200)
+HEIGHT_EDGES = (0, 160, 170, 180, 400)
+
+
+@dataclass
+class MeasureFit:
+    """One level's fit of one measure: the frozen design and its coefficients."""
+
+    level: str
+    measure: str
+    formula: str
+    columns: list[str]
+    params: list[float]
+    cov: list[list[float]]
+    resid_sd: float
+    n: int
+    n_used: int
+    iterations: int
+    ranges: dict[str, list[float]]
+    categories: dict[str, list[str]]
+    quantile_params: dict[str, list[float]] | None = None
+
+
+@dataclass
+class Reference:
+    """A saved normative reference (see ``save`` for the file layout)."""
+
+    formula: str
+    method: str
+    fits: list[MeasureFit]
+    cells: pd.DataFrame
+    exclusions: dict[str, int] = field(default_factory=dict)
+    min_n: int = MIN_CELL_N
+    trim_sd: float = TRIM_SD
+    morpho_version: str = __version__
+    created: str = ""
+
+    @property
+    def measures(self) -> list[str]:
+        return list(dict.fromkeys(f.measure for f in self.fits))
+
+    def save(self, path: str | Path) -> None:
+        """Write a versioned JSON file, atomically."""
+        body = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            **{k: v for k, v in asdict(self).items() if k not in ("fits", "cells")},
+            "fits": [asdict(f) for f in self.fits],
+            "cells": json.loads(self.cells.to_json(orient="split", index=False)),
+        }
+        text = json.dumps(body, indent=1)
+        atomic_write(Path(path), lambda p: p.write_text(text))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Reference:
+        try:
+            body = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise MorphoError(path, f"cannot read reference: {exc}") from exc
+        if body.get("format") != FORMAT or body.get("format_version") != FORMAT_VERSION:
+            raise MorphoError(path, f"not a {FORMAT} file of version {FORMAT_VERSION}")
+        cells = body.pop("cells")
+        fits = [MeasureFit(**f) for f in body.pop("fits")]
+        body = {k: v for k, v in body.items() if k not in ("format", "format_version")}
+        return cls(fits=fits, cells=pd.DataFrame(cells["data"], columns=cells["columns"]), **body)
+
+    def predict(self, table: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], Exclusions]:
+        """Per measure, the expected value and SD of every row (NaN where not scorable)."""
+        notes = Exclusions()
+        out = {
+            m: pd.DataFrame(np.nan, index=table.index, columns=["expected", "sd"])
+            for m in self.measures
+        }
+        fitted_levels = {f.level for f in self.fits}
+        notes.add(
+            "vertebrae at levels without a reference", (~table["level"].isin(fitted_levels)).sum()
+        )
+        designs: dict[str, np.ndarray] = {}
+        for level, rows in table.groupby("level", sort=False):
+            level_fits = [f for f in self.fits if f.level == level]
+            if not level_fits:
+                continue
+            scorable = _scorable(rows, level_fits[0], notes)
+            rows = rows.loc[scorable]
+            if rows.empty:
+                continue
+            for fit in level_fits:
+                if fit.formula not in designs:
+                    designs[fit.formula] = np.asarray(design(fit.formula, rows))
+                X = designs[fit.formula]
+                out[fit.measure].loc[rows.index, "expected"] = X @ np.asarray(fit.params)
+                out[fit.measure].loc[rows.index, "sd"] = fit.resid_sd
+            designs.clear()
+        return out, notes
+
+
+def fit_reference(
+    cohort: pd.DataFrame,
+    formula: str = DEFAULT_FORMULA,
+    method: str = "ols",
+    measures: list[str] | None = None,
+    min_n: int = MIN_CELL_N,
+    trim_sd: float = TRIM_SD,
+    exclusions: Exclusions | None = None,
+    progress: bool = False,
+) -> Reference:
+    """Fit ``measure ~ formula`` per level and measure on a joined cohort table.
+
+    ``cohort`` comes from ``morpho.stats.inputs.load_cohort``. ``measures`` defaults to the
+    mm heights (where any are known) and the scale-free ratios and relative heights.
+    """
+    if method not in METHODS:
+        raise MorphoError(None, f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    exclusions = exclusions or Exclusions()
+    measures = measures or default_measures(cohort)
+    covariates = variables(formula, cohort.columns)
+    ungradable = cohort.get("qa", pd.Series("", index=cohort.index)).astype(str)
+    ungradable = ungradable.str.startswith("ungradable")
+    exclusions.add("ungradable vertebrae (not used in the fit)", ungradable.sum())
+    table = cohort.loc[~ungradable & cohort[covariates].notna().all(axis=1)]
+    kept = pd.DataFrame(np.nan, index=table.index, columns=measures)
+    fits = []
+    levels = level_order(table["level"].dropna().unique())
+    for level in track(levels, "fitting", disable=not progress, console=Console(stderr=True)):
+        rows = table.loc[table["level"] == level]
+        if len(rows) < min_n:
+            exclusions.add(f"vertebrae at levels with fewer than {min_n} bodies", len(rows))
+            continue
+        X = design(formula, rows)
+        frozen = freeze(X.design_info)
+        ranges = {c: [float(rows[c].min()), float(rows[c].max())] for c in covariates
+                  if pd.api.types.is_numeric_dtype(rows[c])}  # fmt: skip
+        categories = {c: sorted(map(str, rows[c].unique())) for c in covariates if c not in ranges}
+        names, X = X.design_info.column_names, np.asarray(X)
+        for measure in measures:
+            y = rows[measure].to_numpy(dtype=float)
+            valid = np.isfinite(y)
+            if valid.sum() < max(min_n, 2 * X.shape[1]):
+                continue
+            fit, keep = _fit_one(X[valid], y[valid], method, trim_sd)
+            fit["columns"] = names
+            fits.append(MeasureFit(level=level, measure=measure, formula=frozen, ranges=ranges,
+                                   categories=categories, n=int(valid.sum()), **fit))  # fmt: skip
+            index = rows.index[valid][keep]
+            kept.loc[index, measure] = rows.loc[index, measure]
+    if not fits:
+        raise MorphoError(None, f"nothing to fit: no level has {min_n} usable bodies")
+    covariate_frame = table[[c for c in ("level", "sex", "age", "height_cm") if c in table]]
+    return Reference(
+        formula=rhs(formula),
+        method=method,
+        fits=fits,
+        cells=stratified_cells(covariate_frame.join(kept), measures, min_n),
+        exclusions=dict(exclusions.counts),
+        min_n=min_n,
+        trim_sd=trim_sd,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def default_measures(cohort: pd.DataFrame) -> list[str]:
+    mm = [m for m in MM_MEASURES if m in cohort and cohort[m].notna().any()]
+    return mm + [m for m in SCALE_FREE if m in cohort]
+
+
+def _fit_one(X: np.ndarray, y: np.ndarray, method: str, trim_sd: float):
+    """Iteratively trimmed fit; returns the MeasureFit fields and the kept mask."""
+    keep = np.ones(len(y), bool)
+    consistency = _truncated_sd(trim_sd)
+    for iteration in range(1, MAX_ITERATIONS + 1):
+        beta, sd = _centre_fit(X[keep], y[keep], method)
+        if method == "ols" and iteration > 1:
+            sd /= consistency  # SD of a normal trimmed at trim_sd SD is this much smaller
+        new_keep = np.abs(y - X @ beta) <= trim_sd * sd
+        if np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    result = _final_fit(X[keep], y[keep], method)
+    resid_sd = (
+        sd
+        if method != "ols"
+        else float(np.sqrt(result.scale)) / (consistency if iteration > 1 else 1.0)
+    )
+    fields = {
+        "columns": [],
+        "params": np.asarray(result.params).tolist(),
+        "cov": np.asarray(result.cov_params()).tolist(),
+        "resid_sd": float(resid_sd),
+        "n_used": int(keep.sum()),
+        "iterations": iteration,
+    }
+    if method == "quantreg":
+        fields["quantile_params"] = {
+            str(q): sm.QuantReg(y[keep], X[keep]).fit(q=q).params.tolist() for q in QUANTILES
+        }
+    return fields, keep
+
+
+def _centre_fit(X: np.ndarray, y: np.ndarray, method: str) -> tuple[np.ndarray, float]:
+    if method == "ols":
+        beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+        resid = y - X @ beta
+        return beta, float(np.sqrt(resid @ resid / max(len(y) - X.shape[1], 1)))
+    if method == "rlm":
+        result = sm.RLM(y, X, M=sm.robust.norms.HuberT()).fit()
+        return result.params, float(result.scale)
+    result = sm.QuantReg(y, X).fit(q=0.5)
+    resid = y - X @ result.params
+    return result.params, float(stats.median_abs_deviation(resid, scale="normal"))
+
+
+def _final_fit(X: np.ndarray, y: np.ndarray, method: str):
+    if method == "rlm":
+        return sm.RLM(y, X, M=sm.robust.norms.HuberT()).fit()
+    if method == "quantreg":
+        return sm.QuantReg(y, X).fit(q=0.5)
+    return sm.OLS(y, X).fit()
+
+
+def _truncated_sd(c: float) -> float:
+    """SD of a standard normal truncated to [-c, c]."""
+    mass = 2 * stats.norm.cdf(c) - 1
+    return float(np.sqrt(1 - 2 * c * stats.norm.pdf(c) / mass))
+
+
+def _scorable(rows: pd.DataFrame, fit: MeasureFit, notes: Exclusions) -> pd.Series:
+    """Rows whose covariates lie inside the fitted ranges and categories."""
+    ok = pd.Series(True, index=rows.index)
+    for column, (low, high) in fit.ranges.items():
+        values = rows[column] if column in rows else pd.Series(np.nan, index=rows.index)
+        inside = values.between(low, high)
+        notes.add(
+            f"vertebrae with {column} missing or outside the reference range", (ok & ~inside).sum()
+        )
+        ok &= inside
+    for column, allowed in fit.categories.items():
+        values = rows[column].astype(str) if column in rows else pd.Series("", index=rows.index)
+        inside = values.isin(allowed) & rows.get(column, values).notna()
+        notes.add(f"vertebrae with {column} not in the reference ({', '.join(allowed)})",
+                  (ok & ~inside).sum())  # fmt: skip
+        ok &= inside
+    return ok
+
+
+def stratified_cells(
+    table: pd.DataFrame,
+    measures: list[str],
+    min_n: int = MIN_CELL_N,
+    age_edges=AGE_EDGES,
+    height_edges=HEIGHT_EDGES,
+) -> pd.DataFrame:
+    """n, mean, SD, P5, P50, P95 per level x sex x age band x height band, and height-pooled.
+
+    Cells with fewer than ``min_n`` bodies keep their n but no statistics (status
+    ``insufficient``).
+    """
+    table = table.assign(age_band=_bands(table["age"], age_edges))
+    if "height_cm" in table:
+        table["height_band"] = _bands(table["height_cm"], height_edges)
+    else:
+        table["height_band"] = "all"
+    keys = ["level", "sex", "age_band"]
+    cells = pd.concat(
+        [_describe(table, [*keys, "height_band"], measures),
+         _describe(table.assign(height_band="all"), [*keys, "height_band"], measures)],
+        ignore_index=True,
+    )  # fmt: skip
+    short = cells["n"] < min_n
+    cells.loc[short, ["mean", "sd", "p5", "p50", "p95"]] = np.nan
+    cells["status"] = np.where(short, f"insufficient (n<{min_n})", "ok")
+    rank = {
+        "level": level_order(cells["level"].unique()),
+        "age_band": band_labels(age_edges),
+        "height_band": [*band_labels(height_edges), "all"],
+    }
+    cells = cells.sort_values(
+        ["measure", "level", "sex", "age_band", "height_band"],
+        key=lambda s: s.map({v: i for i, v in enumerate(rank[s.name])}) if s.name in rank else s,
+    )
+    return cells.reset_index(drop=True)
+
+
+def band_labels(edges) -> list[str]:
+    """``(0, 40, 50, 200)`` -> ``["<40", "40-49", "50+"]``."""
+    middle = [f"{low}-{high - 1}" for low, high in zip(edges[1:-2], edges[2:-1], strict=True)]
+    return [f"<{edges[1]}", *middle, f"{edges[-2]}+"]
+
+
+def _bands(values: pd.Series, edges) -> pd.Series:
+    return pd.cut(values, list(edges), right=False, labels=band_labels(edges)).astype(str)
+
+
+def _describe(table: pd.DataFrame, keys: list[str], measures: list[str]) -> pd.DataFrame:
+    grouped = table.groupby(keys, observed=True, sort=False)[measures]
+    parts = {
+        "n": grouped.count(),
+        "mean": grouped.mean(),
+        "sd": grouped.std(),
+    }
+    quantiles = grouped.quantile(list(QUANTILES))
+    for q, name in zip(QUANTILES, ("p5", "p50", "p95"), strict=True):
+        parts[name] = quantiles.xs(q, level=-1)
+    long = pd.concat({name: part.stack(future_stack=True) for name, part in parts.items()}, axis=1)
+    long.index.names = [*keys, "measure"]
+    long = long.reset_index()
+    long["n"] = long["n"].astype(int)
+    return long.loc[long["n"] > 0]
