@@ -66,9 +66,8 @@ def info(
     if not files:
         fail("no files found", ", ".join(map(str, inputs)))
     rows: list[dict] = []
-    progress = track(
-        files, description="reading", console=console, transient=True, disable=len(files) < 2
-    )
+    quiet = len(files) < 2 or not console.is_terminal
+    progress = track(files, description="reading", console=console, transient=True, disable=quiet)
     failures = run_each(progress, lambda path: rows.append(describe(path)))
     if as_json:
         json.dump(rows, sys.stdout, indent=1)
