@@ -14,8 +14,9 @@ from morpho.batch.worker import ImageResult
 
 #: One row per image in images.parquet, in this order.
 IMAGE_COLUMNS = [
-    "file", "image", "subject", "status", "cause", "rows", "cols", "decode_factor",
-    "read_s", "process_s", "model_version", "spacing_source", "view", "qa", "n_vertebrae",
+    "file", "path", "image", "subject", "status", "cause", "rows", "cols", "decode_factor",
+    "read_s", "process_s", "segment_s", "measure_s", "model_version", "spacing_source", "view",
+    "qa", "n_vertebrae",
     *DEMOGRAPHIC_COLUMNS,
 ]  # fmt: skip
 TMP_PREFIX = ".tmp-"
@@ -46,7 +47,8 @@ def image_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> 
     for item in items:
         result = results[item.key]
         row = {**result.facts, **item.demographics}
-        row.update(file=item.key, subject=item.subject, status=result.status, cause=result.cause)
+        row.update(file=item.key, path=item.path, subject=item.subject, status=result.status,
+                   cause=result.cause)  # fmt: skip
         row.setdefault("image", Path(item.key).stem)
         rows.append(row)
     table = pd.DataFrame(rows)

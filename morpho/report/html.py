@@ -1,0 +1,296 @@
+"""Self-contained HTML screening reports from a batch run's tables.
+
+Per subject (or per image when the run has no subject ids) and per cohort. Pictures are
+inlined as base64 PNG; nothing is fetched when a report opens. Without
+``include_identifiers`` a report names images and subjects by number only: no file names,
+subject ids or DICOM patient fields.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pandas as pd
+from rich.progress import track
+
+from morpho import __version__
+from morpho.batch.outputs import atomic_write
+from morpho.errors import MorphoError
+from morpho.io import read_radiograph
+from morpho.io.reduced import read_reduced
+from morpho.report.overlay import data_uri, overlay_png
+from morpho.report.plots import cohort_plots
+
+IDENTIFYING_DICOM_FIELDS = ("PatientName", "PatientID", "PatientBirthDate", "StudyDate",
+                            "AccessionNumber")  # fmt: skip
+Z_COLUMN = re.compile(r"(^z_|_z$|zscore)")
+TEXT_COLUMNS = {"level", "type", "QA"}
+OVERLAY_DECODE = (1024, 1024)
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("morpho.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+@dataclass
+class BatchTables:
+    """The tables a ``morpho batch`` run wrote."""
+
+    images: pd.DataFrame
+    measurements: pd.DataFrame
+    failures: pd.DataFrame
+
+    @classmethod
+    def load(cls, folder: Path) -> BatchTables:
+        folder = Path(folder)
+        try:
+            return cls(
+                pd.read_parquet(folder / "images.parquet"),
+                pd.read_parquet(folder / "measurements.parquet"),
+                pd.read_csv(folder / "failures.csv"),
+            )
+        except FileNotFoundError as exc:
+            raise MorphoError(
+                folder, f"not a finished batch run ({Path(exc.filename).name} missing)"
+            ) from None
+
+    def units(self) -> list[pd.DataFrame]:
+        """Image rows grouped per subject (input order), or one image per unit."""
+        images = self.images.reset_index(drop=True).assign(number=lambda t: t.index + 1)
+        if images["subject"].notna().any():
+            keys = images["subject"].fillna(images["file"])
+            return [group for _, group in images.groupby(keys, sort=False)]
+        return [images.iloc[[i]] for i in range(len(images))]
+
+
+def _fmt(value: object, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "–"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _level_table(table: pd.DataFrame) -> tuple[list[str], list[dict]]:
+    """Display columns and rows of one image's vertebrae."""
+    unit = "mm" if table[["ha_mm", "hm_mm", "hp_mm"]].notna().any(axis=None) else "px"
+    z_columns = [c for c in table.columns if Z_COLUMN.search(c)]
+    columns = ["level", f"Ha ({unit})", f"Hm ({unit})", f"Hp ({unit})", "wedge", "biconcave",
+               "crush", "grade", "type", *z_columns, "QA"]  # fmt: skip
+    rows = []
+    for row in table.to_dict("records"):
+        grade = row.get("genant_grade")
+        cells = {
+            "level": _fmt(row.get("level") or f"#{row.get('index')}"),
+            f"Ha ({unit})": _fmt(row.get(f"ha_{unit}"), 1),
+            f"Hm ({unit})": _fmt(row.get(f"hm_{unit}"), 1),
+            f"Hp ({unit})": _fmt(row.get(f"hp_{unit}"), 1),
+            "wedge": _fmt(row.get("wedge_ratio")),
+            "biconcave": _fmt(row.get("biconcave_ratio")),
+            "crush": _fmt(row.get("crush_ratio")),
+            "grade": _fmt(None if pd.isna(grade) else int(grade)),
+            "type": _fmt(row.get("genant_type") or None),
+            "QA": _fmt(row.get("qa") or ""),
+            **{c: _fmt(row.get(c)) for c in z_columns},
+        }
+        rows.append({"cells": cells, "grade_class": 0 if pd.isna(grade) else int(grade)})
+    return columns, rows
+
+
+def _flags(image: pd.Series, table: pd.DataFrame) -> list[dict]:
+    flags = []
+    if image["status"] != "ok":
+        return [{"kind": "bad", "text": f"not measured: {image['cause']}"}]
+    for row in table.to_dict("records"):
+        grade = row.get("genant_grade")
+        if pd.notna(grade) and grade >= 1:
+            kind = "warn" if grade == 1 else "bad"
+            shape = f", {row['genant_type']}" if row.get("genant_type") else ""
+            flags.append(
+                {"kind": kind, "text": f"{row['level']}: Genant grade {int(grade)}{shape}"}
+            )
+        for column in (c for c in table.columns if Z_COLUMN.search(c)):
+            if pd.notna(row.get(column)) and row[column] <= -2.5:
+                flags.append(
+                    {"kind": "warn", "text": f"{row['level']}: {column} {row[column]:.1f}"}
+                )
+    if isinstance(image.get("qa"), str) and image["qa"] not in ("", "ok"):
+        flags.append({"kind": "warn", "text": f"quality: {image['qa']}"})
+    return flags
+
+
+def _identifiers(path: str) -> dict[str, str]:
+    """Patient fields of a DICOM file (read only when identifiers are asked for)."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception:  # noqa: BLE001 - not DICOM: no patient fields
+        return {}
+    return {name: str(ds[name].value) for name in IDENTIFYING_DICOM_FIELDS if name in ds}
+
+
+def _overlay(image: pd.Series, table: pd.DataFrame) -> str | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reduced = read_reduced(image["path"], OVERLAY_DECODE)
+            if reduced is not None:
+                pixels, shape = reduced.radiograph.pixels, reduced.reduction.original_shape
+            else:
+                pixels = read_radiograph(image["path"]).pixels
+                shape = pixels.shape
+    except (MorphoError, OSError):
+        return None
+    return data_uri(overlay_png(pixels, table, shape))
+
+
+def _image_section(image: pd.Series, table: pd.DataFrame, identifiers: bool) -> dict:
+    spacing = "unknown"
+    if isinstance(image.get("spacing_source"), str) and image["spacing_source"] != "none":
+        spacing = image["spacing_source"]
+    facts = {
+        "view": _fmt(image.get("view")),
+        "age": _fmt(image.get("age"), 0),
+        "sex": _fmt(image.get("sex")),
+        "height (cm)": _fmt(image.get("height_cm"), 0),
+        "pixel spacing": spacing,
+        "model version": _fmt(image.get("model_version")),
+        "vertebrae measured": str(len(table)),
+    }
+    if identifiers:
+        facts = {"file": image["file"], **facts, **_identifiers(image["path"])}
+    columns, rows = _level_table(table) if len(table) else ([], [])
+    return {
+        "heading": f"Image {image['number']}" + (f" ({image['file']})" if identifiers else ""),
+        "overlay": _overlay(image, table) if image["status"] == "ok" else None,
+        "facts": facts,
+        "flags": _flags(image, table),
+        "columns": columns,
+        "table": rows,
+    }
+
+
+def _render(template: str, path: Path, **context: object) -> Path:
+    text = _templates.get_template(template).render(morpho_version=__version__, **context)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return path
+
+
+def write_subject_reports(
+    tables: BatchTables, out_dir: Path, *, include_identifiers: bool = False, progress: bool = True
+) -> list[tuple[str, Path]]:
+    """One HTML report per subject (or image); returns (name, path) pairs in input order."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_file = dict(iter(tables.measurements.groupby("file", sort=False)))
+    empty = tables.measurements.iloc[:0]
+    written = []
+    units = tables.units()
+    for number, unit in enumerate(track(units, "reports", disable=not progress), start=1):
+        subject = unit["subject"].iloc[0]
+        name = f"Subject {number}"
+        if include_identifiers:
+            name = str(subject) if pd.notna(subject) else str(unit["file"].iloc[0])
+        sections = [
+            _image_section(image, by_file.get(image["file"], empty), include_identifiers)
+            for _, image in unit.iterrows()
+        ]
+        path = _render("subject.html.j2", out_dir / f"subject-{number:04d}.html",
+                       title=f"morpho screening: {name}", heading=name, images=sections,
+                       identifiers={}, text_columns=TEXT_COLUMNS)  # fmt: skip
+        written.append((name, path))
+    return written
+
+
+def _prevalence(tables: BatchTables) -> tuple[str, str, str]:
+    """HTML tables: per image, per level, per sex and age band."""
+    m, images = tables.measurements, tables.images
+    ok = images[images["status"] == "ok"]
+    worst = m.groupby("file")["genant_grade"].max().reindex(ok["file"]).fillna(0)
+    overall = pd.DataFrame(
+        {
+            "images measured": [len(ok)],
+            "any grade >= 1": [f"{(worst >= 1).mean():.1%}" if len(ok) else "–"],
+            "any grade >= 2": [f"{(worst >= 2).mean():.1%}" if len(ok) else "–"],
+            "vertebrae measured": [len(m)],
+            "vertebrae grade >= 1": [f"{(m['genant_grade'] >= 1).mean():.1%}" if len(m) else "–"],
+        }
+    )
+    grades = m.assign(graded=m["genant_grade"].notna())
+    by_level = grades.groupby("level", sort=False).agg(
+        measured=("file", "size"),
+        graded=("graded", "sum"),
+        grade_1=("genant_grade", lambda g: int((g == 1).sum())),
+        grade_2=("genant_grade", lambda g: int((g == 2).sum())),
+        grade_3=("genant_grade", lambda g: int((g == 3).sum())),
+    )
+    by_level["deformed"] = (
+        by_level[["grade_1", "grade_2", "grade_3"]].sum(axis=1) / by_level["graded"]
+    ).map(lambda v: f"{v:.1%}" if np.isfinite(v) else "–")
+    group_html = ""
+    if ok["sex"].notna().any() and ok["age"].notna().any():
+        bands = pd.cut(ok["age"], [0, 50, 60, 70, 80, 200], right=False,
+                       labels=["<50", "50-59", "60-69", "70-79", "80+"])  # fmt: skip
+        frame = pd.DataFrame({"sex": ok["sex"].values, "age band": bands.values,
+                              "deformed": (worst.values >= 1)})  # fmt: skip
+        grouped = frame.groupby(["sex", "age band"], observed=True)["deformed"].agg(
+            images="size", prevalence="mean"
+        )
+        grouped["prevalence"] = grouped["prevalence"].map("{:.1%}".format)
+        group_html = grouped.reset_index().to_html(index=False, border=0)
+    return (
+        overall.to_html(index=False, border=0),
+        by_level.reset_index().to_html(index=False, border=0),
+        group_html,
+    )
+
+
+def write_cohort_report(
+    tables: BatchTables,
+    path: Path,
+    *,
+    links: Sequence[tuple[str, str]] = (),
+    include_identifiers: bool = False,
+) -> Path:
+    """The cohort HTML report: counts, failure rates, deformity prevalence, plots."""
+    images, failures = tables.images, tables.failures
+    total = len(images)
+    failed = int((images["status"] != "ok").sum())
+    cards = [("images", total), ("measured", total - failed),
+             ("failed", f"{failed} ({failed / total:.1%})" if total else "0"),
+             ("vertebrae", len(tables.measurements))]  # fmt: skip
+    if images["subject"].notna().any():
+        cards.append(("subjects", int(images["subject"].nunique())))
+    seconds = (images["read_s"] + images["process_s"]).median()
+    facts = {
+        "model version": ", ".join(sorted(images["model_version"].dropna().astype(str).unique()))
+        or "–",
+        "median time per image": f"{seconds:.2f} s" if pd.notna(seconds) else "–",
+        "pixel spacing": "; ".join(
+            f"{source}: {n}" for source, n in images["spacing_source"].value_counts().items()
+        )
+        or "–",
+    }
+    failure_html = ""
+    if len(failures):
+        if include_identifiers:
+            failure_html = failures.to_html(index=False, border=0)
+        else:
+            counts = failures["cause"].value_counts().rename_axis("cause").reset_index()
+            failure_html = counts.to_html(index=False, border=0)
+    prevalence, by_level, by_group = _prevalence(tables)
+    return _render(
+        "cohort.html.j2", Path(path), title="morpho cohort screening report", cards=cards,
+        facts=facts, prevalence=prevalence, by_level=by_level, by_group=by_group,
+        plots=[data_uri(png) for png in cohort_plots(tables.images, tables.measurements)],
+        failures=failure_html, links=list(links),
+    )  # fmt: skip
