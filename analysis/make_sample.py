@@ -42,8 +42,7 @@ def sample_image(size: int = SIZE, seed: int = 0) -> np.ndarray:
     ribs = _filled(
         shape,
         lambda c: [
-            cv2.ellipse(c, (560, 140 + 70 * k), (330, 120), 12, 200, 340, 255, 9)
-            for k in range(10)
+            cv2.ellipse(c, (560, 140 + 70 * k), (330, 120), 12, 200, 340, 255, 9) for k in range(10)
         ],
     )
     bodies = np.zeros(shape, np.float32)
@@ -67,8 +66,9 @@ def sample_image(size: int = SIZE, seed: int = 0) -> np.ndarray:
         rim = body - cv2.erode(body, np.ones((7, 7), np.uint8))
         bodies += 0.3 * body + 0.3 * rim
         tail = (int(cx + half_w + 60 * s), int(y + half_h + 10 * s))
+        axes = (int(50 * s), int(20 * s))
         posterior += _filled(
-            shape, lambda c, t=tail: cv2.ellipse(c, t, (int(50 * s), int(20 * s)), 30, 0, 360, 255, -1)
+            shape, lambda c, t=tail, a=axes: cv2.ellipse(c, t, a, 30, 0, 360, 255, -1)
         )
         y += height + 16 * s
     trabecular = cv2.GaussianBlur(rng.normal(0, 1, shape).astype(np.float32), (0, 0), 3 * s)

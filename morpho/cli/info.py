@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from morpho.cli.common import console, expand_inputs, fail, finish, run_each
+from morpho.cli.common import IMAGE_SUFFIXES, console, expand_inputs, fail, finish, run_each
 from morpho.io.info import COLUMNS, describe
 
 TABLE_COLUMNS = {
@@ -59,10 +59,13 @@ def info(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:
     """One row per file: size, bit depth, photometric, spacing and its source, view, age,
-    sex, height. Reads every file fully, so a cohort can be checked before a long run."""
+    sex, height. Reads every file fully, so a cohort can be checked before a long run.
+    Folders are searched recursively for .dcm/.dicom/.png/.jpg/.jpeg/.tif/.tiff files and
+    files without a suffix; files named explicitly are always read."""
     if as_json and as_csv:
         fail("choose one of --json and --csv")
-    files = expand_inputs(inputs)
+    given = {path for path in inputs if not path.is_dir()}
+    files = [p for p in expand_inputs(inputs) if p in given or p.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         fail("no files found", ", ".join(map(str, inputs)))
     rows: list[dict] = []

@@ -25,7 +25,8 @@ def cohort(tmp_path, dicom_file):
     (tmp_path / "sub").mkdir()
     cv2.imwrite(str(tmp_path / "sub" / "film.png"), (ramp() * 16).astype(np.uint16))
     cv2.imwrite(str(tmp_path / "sub" / "flat.png"), np.zeros((96, 80), np.uint8))
-    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "notes.txt").write_text("not an image")  # skipped: not an image suffix
+    (tmp_path / "notes.dcm").write_text("not an image")
     return tmp_path
 
 
@@ -49,10 +50,10 @@ def test_json_good_and_bad_files(cohort):
     assert (film["bits_stored"], film["spacing_mm"], film["rows"]) == (16, None, 96)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [
-        f"error: {cohort / 'notes.txt'}: not an image file (not DICOM, PNG, JPEG or TIFF)",
+        f"error: {cohort / 'notes.dcm'}: corrupt or not DICOM: no pixel data and no SOP class",
         f"error: {cohort / 'sub' / 'flat.png'}: constant image (every pixel is 0)",
     ]
-    assert "2 of 4 file(s) failed" in result.stderr
+    assert "2 of 4 file(s) failed" in result.stderr  # notes.txt was not an image suffix
     for value in IDENTIFIERS.values():
         assert value not in result.stdout + result.stderr
 
@@ -71,5 +72,6 @@ def test_csv_and_table(cohort):
 
 def test_usage_errors(cohort):
     assert _run("--json", "--csv", cohort).exit_code == 1
-    result = _run(cohort / "nothing-here")
+    result = _run(cohort / "nothing-here", cohort / "notes.txt")
     assert result.exit_code == 1 and "cannot read file" in result.stderr
+    assert f"error: {cohort / 'notes.txt'}: not an image file" in result.stderr
