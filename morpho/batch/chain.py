@@ -55,12 +55,17 @@ class ChainWorker:
         radiograph = read_radiograph(item.path)
         return Reduced(radiograph, Reduction(1, 0.0, radiograph.shape))
 
+    def segment(self, loaded: Reduced) -> np.ndarray:
+        """The body mask at the ORIGINAL size."""
+        mask = self.segmenter.predict(loaded.radiograph.pixels)
+        if loaded.reduction.factor > 1:
+            mask = loaded.reduction.mask_to_original(mask)
+        return mask
+
     def process(self, item: BatchItem, loaded: Reduced) -> tuple[dict[str, Any], pd.DataFrame]:
         radiograph, reduction = loaded.radiograph, loaded.reduction
         start = time.perf_counter()
-        mask = self.segmenter.predict(radiograph.pixels)
-        if reduction.factor > 1:
-            mask = reduction.mask_to_original(mask)
+        mask = self.segment(loaded)
         segmented = time.perf_counter()
         table = measure_mask(
             mask,

@@ -19,6 +19,7 @@ IMAGE_COLUMNS = [
     "qa", "n_vertebrae",
     *DEMOGRAPHIC_COLUMNS,
 ]  # fmt: skip
+SUBJECT_COLUMNS = ["subject", *DEMOGRAPHIC_COLUMNS]
 TMP_PREFIX = ".tmp-"
 
 
@@ -55,17 +56,21 @@ def image_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> 
     return table.reindex(columns=IMAGE_COLUMNS)
 
 
-def measurement_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> pd.DataFrame:
-    """All vertebrae of the successful items, in input order, with the item's ``file``."""
+def measurement_table(
+    items: Sequence[BatchItem], results: dict[str, ImageResult], images: pd.DataFrame
+) -> pd.DataFrame:
+    """All vertebrae of the successful items, in input order: ``file``, the measure columns,
+    then the image's ``subject`` and covariates (for ``morpho stats``)."""
     tables = []
     for item in items:
         table = results[item.key].table()
         if table is not None and len(table):
             tables.append(table.assign(file=item.key))
     if not tables:
-        return pd.DataFrame(columns=["file"])
+        return pd.DataFrame(columns=["file", *SUBJECT_COLUMNS])
     table = pd.concat(tables, ignore_index=True)
-    return table[["file", *[c for c in table.columns if c != "file"]]]
+    table = table[["file", *[c for c in table.columns if c != "file"]]]
+    return table.merge(images[["file", *SUBJECT_COLUMNS]], on="file", how="left")
 
 
 def failure_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> pd.DataFrame:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -37,9 +36,6 @@ from morpho.batch.worker import ImageResult, WorkerFactory
 
 STORE_NAME = "state.sqlite"
 ENGINES = ("local", "ray")
-
-#: Adds columns to the measurements table (for example z-scores) given the images table.
-Scorer = Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -84,13 +80,15 @@ def run_batch(
     chunk_size: int = 4,
     address: str | None = None,
     settings: dict[str, Any] | None = None,
-    score: Scorer | None = None,
+    reference: Path | None = None,
     progress: bool = True,
 ) -> BatchSummary:
     """Process the items not yet in ``out_dir``'s store, then write the tables of all items.
 
     ``factory`` builds the per-image worker once per process. ``settings`` (model, decode
-    options) are recorded; resuming with other settings is refused.
+    options) are recorded; resuming with other settings is refused. With ``reference`` (a
+    ``morpho stats fit`` file), the vertebrae are also scored into ``scores.parquet`` and
+    ``subjects.parquet``.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
@@ -119,11 +117,14 @@ def run_batch(
                 run_local(chunks, factory, workers, commit)
         results = store.get(item.key for item in items)
     images = image_table(items, results)
-    measurements = measurement_table(items, results)
-    if score is not None and len(measurements):
-        measurements = score(measurements, images)
+    measurements = measurement_table(items, results, images)
     failures = failure_table(items, results)
     write_tables(out_dir, images, measurements, failures)
+    if reference is not None and len(measurements):
+        from morpho.stats.workflow import score_files
+
+        score_files(out_dir / "measurements.parquet", out_dir, Path(reference), key="file",
+                    parquet=True)  # fmt: skip
     return BatchSummary(
         total=len(items),
         ok=int((images["status"] == "ok").sum()),

@@ -9,6 +9,7 @@ from dicoms import write_dicom
 from phantoms import phantom, threshold_chain
 
 from morpho.batch import items_from_input, run_batch
+from morpho.batch.outputs import SUBJECT_COLUMNS
 from morpho.measure import MEASUREMENT_COLUMNS
 
 
@@ -29,10 +30,12 @@ def test_chain_reduced_decode_matches_full_decode(tmp_path):
     (small, small_images), (full, full_images) = runs[True], runs[False]
     assert list(small_images["decode_factor"]) == [4, 4]
     assert list(full_images["decode_factor"]) == [1, 1]
-    assert list(small.columns) == ["file", *MEASUREMENT_COLUMNS]
+    assert list(small.columns) == ["file", *MEASUREMENT_COLUMNS, *SUBJECT_COLUMNS]
     assert len(small) == len(full) == 18
     assert (small["genant_grade"].to_numpy() == full["genant_grade"].to_numpy()).all()
     points = [c for c in MEASUREMENT_COLUMNS if c.endswith(("_x", "_y"))]
-    # coordinates from the 1/4 decode land within a couple of original pixels of the full decode
-    assert np.nanmax(np.abs(small[points].to_numpy() - full[points].to_numpy())) < 4.0
+    # points from the 1/4 decode land on those of the full decode, up to the mask's coarser
+    # boundary (one reduced pixel is 4 original pixels)
+    shift = np.abs(small[points].to_numpy() - full[points].to_numpy())
+    assert np.nanmedian(shift) < 1.0 and np.nanmax(shift) < 6.0
     assert small_images.loc[0, "spacing_source"] != "none" and small_images.loc[0, "age"] == 67

@@ -1,0 +1,62 @@
+"""The body mask as a DICOM Segmentation (highdicom) that references its source image.
+
+A Segmentation carries its source's patient and study modules (that is how a PACS files it
+next to the image), so it holds patient identifiers by nature.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+from pydicom.sr.codedict import codes
+
+from morpho import __version__
+from morpho.batch.outputs import atomic_write
+from morpho.errors import MorphoError
+
+#: Type 2 attributes highdicom copies from the source; an absent one is added empty.
+TYPE2_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate",
+                "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")  # fmt: skip
+
+
+def write_dicom_seg(source: str | Path, mask: np.ndarray, path: Path, model_version: str) -> Path:
+    """Write ``mask`` (bool, the source's size) as a binary DICOM-SEG of the source image."""
+    try:
+        image = pydicom.dcmread(source)
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds
+        raise MorphoError(source, f"not a DICOM file, no DICOM-SEG: {exc}") from None
+    for keyword in TYPE2_COPIED:
+        if keyword not in image:
+            setattr(image, keyword, "")
+    if mask.shape != (image.Rows, image.Columns):
+        raise MorphoError(source, f"mask shape {mask.shape} differs from the image")
+    description = hd.seg.SegmentDescription(
+        segment_number=1,
+        segment_label="vertebral bodies",
+        segmented_property_category=codes.SCT.AnatomicalStructure,
+        segmented_property_type=codes.SCT.Vertebra,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=hd.AlgorithmIdentificationSequence(
+            name="morpho", version=model_version, family=codes.DCM.ArtificialIntelligence
+        ),
+    )
+    segmentation = hd.seg.Segmentation(
+        source_images=[image],
+        pixel_array=mask.astype(np.uint8),
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[description],
+        series_instance_uid=hd.UID(),
+        series_number=900,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="morpho",
+        manufacturer_model_name="morpho vertebral body segmentation",
+        software_versions=__version__,
+        device_serial_number="none",
+        series_description="morpho vertebral bodies (research use)",
+    )
+    atomic_write(Path(path), lambda tmp: segmentation.save_as(tmp))
+    return Path(path)
