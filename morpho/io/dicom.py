@@ -17,7 +17,7 @@ from morpho.io.radiograph import Radiograph
 from morpho.io.spacing import dicom_spacing
 
 GRAY = ("MONOCHROME1", "MONOCHROME2")
-EQUAL_CHANNELS = ("RGB", "YBR_FULL", "YBR_FULL_422")
+EQUAL_CHANNELS = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT")  # gray if equal
 
 
 def _stretch(values: np.ndarray) -> np.ndarray:
@@ -50,13 +50,19 @@ def dicom_to_array(ds: Dataset, stored: np.ndarray) -> np.ndarray:
 def _check_header(path: Path, ds: Dataset) -> None:
     """Refuse what can be told from the header alone, before any decoding."""
     if "PixelData" not in ds:
-        if "SOPClassUID" not in ds:
+        meta = getattr(ds, "file_meta", {})
+        sop_class = ds.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID")
+        if sop_class is None:
             raise MorphoError(path, "corrupt or not DICOM: no pixel data and no SOP class")
-        raise MorphoError(path, f"DICOM without pixel data ({ds.SOPClassUID.name})")
-    rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+        raise MorphoError(path, f"DICOM without pixel data ({sop_class.name})")
+    try:
+        rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+        frames = int(ds.get("NumberOfFrames") or 1)
+    except (TypeError, ValueError) as exc:
+        raise MorphoError(path, f"corrupt DICOM header: {exc}") from None
     if not rows or not columns:
         raise MorphoError(path, "DICOM pixel data without Rows/Columns")
-    check_dimensions(path, rows, columns, int(ds.get("NumberOfFrames") or 1))
+    check_dimensions(path, rows, columns, frames)
     photometric = str(ds.get("PhotometricInterpretation", ""))
     if photometric not in GRAY + EQUAL_CHANNELS:
         raise MorphoError(path, f"colour image ({photometric or 'no photometric'})")
@@ -75,7 +81,11 @@ def _check_header(path: Path, ds: Dataset) -> None:
 def _decode(path: Path, ds: Dataset) -> np.ndarray:
     try:
         return ds.pixel_array
-    except (ValueError, RuntimeError, TypeError, AttributeError, OSError, EOFError) as exc:
+    except RuntimeError as exc:  # every decoder plugin failed; pydicom lists their reasons
+        reasons = "; ".join(line.strip() for line in str(exc).splitlines()[1:])
+        cause = f"cannot decode pixel data (corrupt or unsupported): {reasons}"
+        raise MorphoError(path, cause) from None
+    except (ValueError, TypeError, AttributeError, OSError, EOFError) as exc:
         cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MorphoError(path, f"corrupt or truncated pixel data: {cause}") from None
 

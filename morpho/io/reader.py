@@ -30,10 +30,12 @@ def file_kind(path: str | Path) -> str:
         raise MorphoError(path, f"cannot read file: {exc.strerror or exc}") from None
     if not head:
         raise MorphoError(path, "empty file")
+    if head[128:132] == b"DICM":  # first: a DICOM preamble may itself look like a TIFF
+        return "dicom"
     for signature, kind in _SIGNATURES.items():
         if head.startswith(signature):
             return kind
-    if head[128:132] == b"DICM" or path.suffix.lower() in _DICOM_SUFFIXES:
+    if path.suffix.lower() in _DICOM_SUFFIXES:
         return "dicom"  # suffix-less files are tried as DICOM without a preamble
     raise MorphoError(path, "not an image file (not DICOM, PNG, JPEG or TIFF)")
 

@@ -162,3 +162,19 @@ def test_syntax_without_any_decoder(tmp_path):
     ds.file_meta.TransferSyntaxUID = MPEG2MPML
     ds.save_as(tmp_path / "video.dcm")
     _refused(tmp_path / "video.dcm", "no decoder exists", "MPEG2")
+
+
+def test_dicom_with_a_tiff_like_preamble_is_dicom(tmp_path):
+    ds = make_dataset()
+    ds.preamble = b"II*\x00" + bytes(124)  # dual-personality files exist (pydicom's CT_small)
+    ds.save_as(tmp_path / "dual.dcm", enforce_file_format=True)
+    assert read_radiograph(tmp_path / "dual.dcm").photometric == "MONOCHROME2"
+
+
+def test_bad_header_value_is_a_clean_error(tmp_path):
+    make_dataset(NumberOfFrames="11").save_as(tmp_path / "bad.dcm", enforce_file_format=True)
+    element = b"\x28\x00\x08\x00IS\x02\x00"  # (0028,0008) NumberOfFrames, IS, 2 bytes
+    data = (tmp_path / "bad.dcm").read_bytes()
+    assert data.count(element + b"11") == 1
+    (tmp_path / "bad.dcm").write_bytes(data.replace(element + b"11", element + b"1A"))
+    _refused(tmp_path / "bad.dcm", "corrupt DICOM header")
