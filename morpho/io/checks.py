@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from pydicom.pixels import get_decoder
+from pydicom.uid import UID
 
 from morpho.errors import MorphoError
 
@@ -54,3 +56,17 @@ def to_gray(path: str | Path, pixels: np.ndarray, tolerance: float) -> np.ndarra
     if spread > tolerance:
         raise MorphoError(path, "colour image (channels differ); a grayscale radiograph is needed")
     return pixels[..., 0]
+
+
+def check_decoder(path: str | Path, syntax: UID | None) -> None:
+    """Refuse a compressed transfer syntax that no installed plugin decodes, naming the
+    packages that would."""
+    if syntax is None or not syntax.is_compressed:
+        return
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        raise MorphoError(path, f"no decoder exists for {syntax.name}") from None
+    if not decoder.is_available:
+        needs = "; ".join(decoder.missing_dependencies)
+        raise MorphoError(path, f"no decoder installed for {syntax.name}; install: {needs}")

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_modality_lut, apply_voi_lut, get_decoder
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from morpho.errors import MorphoError
-from morpho.io.checks import check_dimensions, check_not_constant, to_gray
+from morpho.io.checks import check_decoder, check_dimensions, check_not_constant, to_gray
 from morpho.io.header import header_facts
 from morpho.io.radiograph import Radiograph
 from morpho.io.spacing import dicom_spacing
@@ -66,16 +66,7 @@ def _check_header(path: Path, ds: Dataset) -> None:
     photometric = str(ds.get("PhotometricInterpretation", ""))
     if photometric not in GRAY + EQUAL_CHANNELS:
         raise MorphoError(path, f"colour image ({photometric or 'no photometric'})")
-    syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID")
-    if syntax is None or not syntax.is_compressed:
-        return
-    try:
-        decoder = get_decoder(syntax)
-    except NotImplementedError:
-        raise MorphoError(path, f"no decoder exists for {syntax.name}") from None
-    if not decoder.is_available:
-        needs = "; ".join(decoder.missing_dependencies)
-        raise MorphoError(path, f"no decoder installed for {syntax.name}; install: {needs}")
+    check_decoder(path, getattr(ds, "file_meta", {}).get("TransferSyntaxUID"))
 
 
 def _decode(path: Path, ds: Dataset) -> np.ndarray:
@@ -109,7 +100,8 @@ def read_dicom(path: str | Path) -> Radiograph:
         ds = read_dicom_dataset(path)
         _check_header(path, ds)
         stored = _decode(path, ds)
-        stored = to_gray(path, stored, tolerance=0)
+        bits = int(ds.get("BitsStored") or stored.dtype.itemsize * 8)
+        stored = to_gray(path, stored, tolerance=0.012 * (2**bits - 1))  # lossy YBR rounding
         check_not_constant(path, stored)
         try:
             pixels = dicom_to_array(ds, stored)
@@ -121,7 +113,7 @@ def read_dicom(path: str | Path) -> Radiograph:
         spacing_mm=spacing,
         spacing_source=source,
         photometric=str(ds.PhotometricInterpretation),
-        bits_stored=int(ds.get("BitsStored") or stored.dtype.itemsize * 8),
+        bits_stored=bits,
         path=str(path),
         image_id=path.stem,
         **header_facts(ds),

@@ -9,7 +9,7 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import MPEG2MPML, JPEG2000Lossless, RLELossless
 
-import morpho.io.dicom
+import morpho.io.checks
 from morpho.errors import MorphoError
 from morpho.io import read_radiograph
 
@@ -152,7 +152,7 @@ def test_compressed_without_decoder_names_the_package(tmp_path, monkeypatch):
         is_available = False
         missing_dependencies = ["pylibjpeg - requires pylibjpeg>=2.0 and pylibjpeg-openjpeg>=2.0"]
 
-    monkeypatch.setattr(morpho.io.dicom, "get_decoder", lambda syntax: Missing())
+    monkeypatch.setattr(morpho.io.checks, "get_decoder", lambda syntax: Missing())
     _refused(tmp_path / "j2k.dcm", "no decoder installed", "JPEG 2000", "pylibjpeg-openjpeg")
 
 
