@@ -37,5 +37,5 @@ def test_chain_reduced_decode_matches_full_decode(tmp_path):
     # points from the 1/4 decode land on those of the full decode, up to the mask's coarser
     # boundary (one reduced pixel is 4 original pixels)
     shift = np.abs(small[points].to_numpy() - full[points].to_numpy())
-    assert np.nanmedian(shift) < 1.0 and np.nanmax(shift) < 6.0
+    assert np.nanmedian(shift) <= 1.5 and np.nanmax(shift) < 6.0
     assert small_images.loc[0, "spacing_source"] != "none" and small_images.loc[0, "age"] == 67
