@@ -5,6 +5,8 @@
 pydicom's own test files cover compressed syntaxes, big endian, colour, multi-frame and
 broken files. Asserts that no traceback is printed and that every file is either read or
 named in one ``error:`` line, then prints the counts (read / clean error, grouped by cause).
+Then reads the real MONOCHROME1 JPEG 2000 chest film in ../shared/data (when present) and
+saves a small preview to /tmp/dx_chest_pa_j2k_preview.png to check that bone is bright.
 """
 
 from __future__ import annotations
@@ -17,8 +19,16 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pydicom.data
 from pydicom.misc import is_dicom
+
+from morpho.io import read_radiograph
+from morpho.resources import shared_data_dir
+
+FILM = shared_data_dir() / "dicom" / "dx_chest_pa_j2k.dcm"
+PREVIEW = Path("/tmp/dx_chest_pa_j2k_preview.png")
 
 
 def pydicom_test_files() -> list[Path]:
@@ -61,6 +71,20 @@ def main() -> None:
                   f" {row['photometric']} {row['bits_stored']} bit")  # fmt: skip
         for path, cause in errors.items():
             print(f"  {Path(path).name}: {cause}")
+
+    if FILM.exists():
+        preview_real_film()
+
+
+def preview_real_film() -> None:
+    """Print the film's facts and save a 1/5-size 8-bit preview."""
+    film = read_radiograph(FILM)
+    facts = {k: film.to_dict()[k] for k in ("photometric", "spacing_mm", "spacing_source", "view")}
+    spine, lung = film.pixels[600:1400, 900:1100].mean(), film.pixels[600:1400, 400:600].mean()
+    small = cv2.resize(film.pixels, None, fx=0.2, fy=0.2, interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(PREVIEW), np.round(small * 255).astype(np.uint8))
+    print(f"{FILM.name}: {facts}")
+    print(f"  mean spine {spine:.2f} vs right lung {lung:.2f} (bone bright); preview {PREVIEW}")
 
 
 if __name__ == "__main__":
