@@ -30,6 +30,13 @@ VIEW_POSITION = {"lateral": "LL", "ll": "LL", "rl": "RL", "ap": "AP", "pa": "PA"
 FACING_ORIENTATION = {"right": ["A", "F"], "left": ["P", "F"]}
 
 
+def _chest_code() -> Dataset:
+    """The SNOMED CT code for the chest, as DX's Anatomic Region Sequence item."""
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "51185008", "SCT", "Chest"
+    return code
+
+
 def dicom_age(years: float) -> str:
     """A DICOM age string: ``067Y``, or months (``006M``) under one year."""
     return f"{round(years):03d}Y" if years >= 1 else f"{round(years * 12):03d}M"
@@ -53,6 +60,9 @@ def _dataset(pixels: np.ndarray, photometric: str, bits_stored: int, syntax: UID
     ds.PresentationIntentType = "FOR PRESENTATION"
     ds.SeriesNumber, ds.InstanceNumber = 1, 1
     ds.BurnedInAnnotation = "NO"
+    ds.LossyImageCompression = "00"
+    ds.ImageLaterality = "U"
+    ds.PatientOrientation = ""
     ds.PixelIntensityRelationship = "LIN"
     ds.PixelIntensityRelationshipSign = 1 if photometric == "MONOCHROME2" else -1
     ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = 0, 1, "US"
@@ -115,6 +125,8 @@ def write_dicom(
     if window is not None:
         ds.WindowCenter, ds.WindowWidth = f"{window[0]:.6g}", f"{window[1]:.6g}"
     ds.BodyPartExamined = body_part
+    if body_part.upper() == "CHEST":  # DX requires the anatomic region as a code
+        ds.AnatomicRegionSequence = [_chest_code()]
     ds.Manufacturer = "morpho"
     ds.SoftwareVersions = __version__
     path = Path(path)
