@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.text import Text
 
 from morpho.batch.items import BatchItem
-from morpho.batch.local import run_local
+from morpho.batch.local import WorkerStartError, run_local
 from morpho.batch.outputs import (
     failure_table,
     image_table,
@@ -33,6 +33,7 @@ from morpho.batch.outputs import (
 )
 from morpho.batch.store import ResultStore
 from morpho.batch.worker import ImageResult, WorkerFactory
+from morpho.errors import MorphoError
 
 STORE_NAME = "state.sqlite"
 ENGINES = ("local", "ray")
@@ -46,6 +47,7 @@ class BatchSummary:
     processed_now: int
     seconds: float
     out_dir: Path
+    failures: list[tuple[str, str]]  # (file, cause)
 
 
 class _RateColumn(ProgressColumn):
@@ -108,13 +110,16 @@ def run_batch(
                 store.add(results)
                 bar.advance(task, len(results))
 
-            if engine == "ray" and todo:
-                from morpho.batch.ray_engine import run_ray
+            try:
+                if engine == "ray" and todo:
+                    from morpho.batch.ray_engine import run_ray
 
-                run_ray(todo, factory, workers, chunk_size, commit, address=address)
-            else:
-                chunks = [list(todo[i : i + chunk_size]) for i in range(0, len(todo), chunk_size)]
-                run_local(chunks, factory, workers, commit)
+                    run_ray(todo, factory, workers, chunk_size, commit, address=address)
+                else:
+                    chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+                    run_local(chunks, factory, workers, commit)
+            except WorkerStartError as exc:
+                raise MorphoError(None, f"a worker could not start: {exc}") from None
         results = store.get(item.key for item in items)
     images = image_table(items, results)
     measurements = measurement_table(items, results, images)
@@ -132,4 +137,5 @@ def run_batch(
         processed_now=len(todo),
         seconds=time.perf_counter() - start,
         out_dir=out_dir,
+        failures=list(failures.itertuples(index=False, name=None)),
     )

@@ -60,3 +60,25 @@ def write_dicom_seg(source: str | Path, mask: np.ndarray, path: Path, model_vers
     )
     atomic_write(Path(path), lambda tmp: segmentation.save_as(tmp))
     return Path(path)
+
+
+class SegWriter:
+    """Segments DICOM inputs (model loaded once) and writes their DICOM-SEG files."""
+
+    def __init__(self, model_path: str | Path | None = None, segmenter_factory=None):
+        from morpho.batch.chain import ChainWorker
+
+        options = {"segmenter_factory": segmenter_factory} if segmenter_factory else {}
+        self.worker = ChainWorker(str(model_path) if model_path else None, **options)
+
+    def write(self, source: str | Path, path: Path) -> Path | None:
+        """The SEG of ``source`` at ``path``; ``None`` for a non-DICOM input (no SEG)."""
+        from morpho.batch.items import BatchItem
+        from morpho.io.reader import file_kind
+
+        if file_kind(source) != "dicom":
+            return None
+        loaded = self.worker.load(BatchItem(key=str(source), path=str(source)))
+        mask = self.worker.segment(loaded)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_dicom_seg(source, mask, path, self.worker.segmenter.model_version)

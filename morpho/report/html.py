@@ -50,9 +50,10 @@ class BatchTables:
 
     @classmethod
     def load(cls, folder: Path) -> BatchTables:
+        """The tables of a batch folder; z-scores are added when it holds ``scores.parquet``."""
         folder = Path(folder)
         try:
-            return cls(
+            tables = cls(
                 pd.read_parquet(folder / "images.parquet"),
                 pd.read_parquet(folder / "measurements.parquet"),
                 pd.read_csv(folder / "failures.csv"),
@@ -61,6 +62,13 @@ class BatchTables:
             raise MorphoError(
                 folder, f"not a finished batch run ({Path(exc.filename).name} missing)"
             ) from None
+        if (folder / "scores.parquet").exists():
+            scores = pd.read_parquet(folder / "scores.parquet")
+            z_columns = [c for c in scores.columns if c.endswith("_z")]
+            tables.measurements = tables.measurements.merge(
+                scores[["file", "index", *z_columns]], on=["file", "index"], how="left"
+            )
+        return tables
 
     def units(self) -> list[pd.DataFrame]:
         """Image rows grouped per subject (input order), or one image per unit."""
@@ -132,7 +140,9 @@ def _identifiers(path: str) -> dict[str, str]:
     import pydicom
 
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
     except Exception:  # noqa: BLE001 - not DICOM: no patient fields
         return {}
     return {name: str(ds[name].value) for name in IDENTIFYING_DICOM_FIELDS if name in ds}

@@ -8,9 +8,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-#: BGR colour of an outline by Genant grade (0 normal .. 3 severe; NaN ungraded).
-GRADE_COLOURS = {0: (80, 200, 80), 1: (0, 215, 255), 2: (0, 140, 255), 3: (40, 40, 230)}
-UNGRADED = (200, 200, 200)
+from morpho.pipeline import GRADE_COLOURS, UNGRADED_COLOUR
+
 OUTLINE = ["ant_sup", "mid_sup", "post_sup", "post_inf", "mid_inf", "ant_inf"]
 
 
@@ -38,7 +37,9 @@ def overlay_png(
         # original pixel centres -> scaled pixel centres
         points = (points + 0.5) * [size[0] / columns, size[1] / rows] - 0.5
         grade = row.get("genant_grade")
-        colour = GRADE_COLOURS.get(int(grade), UNGRADED) if pd.notna(grade) else UNGRADED
+        colour = (
+            GRADE_COLOURS.get(int(grade), UNGRADED_COLOUR) if pd.notna(grade) else UNGRADED_COLOUR
+        )
         cv2.polylines(canvas, [np.round(points).astype(np.int32)], True, colour, thickness,
                       cv2.LINE_AA)  # fmt: skip
         label = str(row.get("level") or row.get("index"))

@@ -1,0 +1,97 @@
+"""Reports from a batch run: content, self-containment, privacy, DICOM-SEG."""
+
+from __future__ import annotations
+
+import re
+
+import cv2
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+from dicoms import PATIENT_ID, PATIENT_NAME, write_dicom
+from phantoms import ThresholdSegmenter, phantom, threshold_chain
+from typer.testing import CliRunner
+
+from morpho.batch import items_from_input, run_batch
+from morpho.cli import app
+from morpho.report import write_cohort_report, write_subject_reports
+from morpho.report.dicom_seg import SegWriter
+from morpho.report.html import BatchTables
+
+SECRETS = [PATIENT_NAME, PATIENT_ID, "Zyxwv", "Qutsrponm", "98765"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A batch run over two DICOMs with patient name and id set, a PNG and a broken file."""
+    root = tmp_path_factory.mktemp("cohort")
+    source = root / "in"
+    source.mkdir()
+    write_dicom(source / "a.dcm", np.round(phantom(1200, 640) * 4000), j2k=True)
+    write_dicom(source / "b.dcm", np.round(phantom(700, 400, wedge_at=2, seed=1) * 4000))
+    cv2.imwrite(str(source / "c.png"), np.round(phantom(700, 400, seed=2) * 255).astype(np.uint8))
+    (source / "d.dcm").write_bytes(b"DICM" * 40)
+    run_batch(items_from_input(source), root / "batch", threshold_chain, workers=1,
+              progress=False)  # fmt: skip
+    return root
+
+
+def _leaks(folder) -> list[str]:
+    found = []
+    for path in folder.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            found += [f"{path.name}: {s}" for s in SECRETS if s.encode() in data]
+    return found
+
+
+def test_default_outputs_hold_no_patient_identifiers(run):
+    tables = BatchTables.load(run / "batch")
+    pages = write_subject_reports(tables, run / "report" / "subjects", progress=False)
+    write_cohort_report(tables, run / "report" / "cohort.html")
+    assert len(pages) == 4
+    assert _leaks(run / "batch") == [] and _leaks(run / "report") == []
+    shown = write_subject_reports(tables, run / "shown", include_identifiers=True, progress=False)
+    assert PATIENT_ID in shown[0][1].read_text()  # the check would catch a leak
+
+
+def test_reports_are_self_contained_and_complete(run):
+    tables = BatchTables.load(run / "batch")
+    pages = write_subject_reports(tables, run / "r2", progress=False)
+    cohort = write_cohort_report(tables, run / "r2" / "cohort.html", links=[("Subject 1", "x")])
+    for path in [cohort, *(p for _, p in pages)]:
+        html = path.read_text()
+        assert "Research use" in html and "not a diagnosis" in html
+        assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)
+        assert "<script" not in html and "<link" not in html
+    first = pages[0][1].read_text()
+    assert first.count("data:image/png;base64,") == 1
+    assert "Genant grade 2" in first and "threshold-test" in first
+    assert pages[3][1].read_text().count("not measured") == 1  # the broken file
+    cohort_html = cohort.read_text()
+    assert "1 (25.0%)" in cohort_html  # one of four failed
+    assert cohort_html.count("data:image/png;base64,") >= 3
+
+
+def test_report_cli_defaults(run):
+    result = CliRunner().invoke(app, ["report", str(run / "batch"), "--out", str(run / "cli")])
+    assert result.exit_code == 0, result.output
+    assert (run / "cli" / "cohort.html").exists() and _leaks(run / "cli") == []
+    refused = CliRunner().invoke(app, ["report", str(run / "batch"), "--out", str(run / "x"),
+                                       "--dicom-seg"])  # fmt: skip
+    assert refused.exit_code == 1
+
+
+def test_dicom_seg_references_its_source(run):
+    source = run / "in" / "a.dcm"
+    writer = SegWriter(segmenter_factory=ThresholdSegmenter)
+    path = writer.write(source, run / "seg" / "a_seg.dcm")
+    assert writer.write(run / "in" / "c.png", run / "seg" / "c_seg.dcm") is None
+    seg, image = hd.seg.segread(path), pydicom.dcmread(source)
+    referenced = seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0]
+    assert referenced.ReferencedSOPInstanceUID == image.SOPInstanceUID
+    assert seg.StudyInstanceUID == image.StudyInstanceUID
+    mask = seg.pixel_array.astype(bool)
+    truth = image.pixel_array > 2000
+    assert mask.shape == truth.shape and (mask & truth).sum() / (mask | truth).sum() > 0.97
