@@ -10,6 +10,9 @@ The rules, in order (the first that applies wins):
 4. else ``ImagerPixelSpacing`` as at the detector, or ``PixelSpacing`` when there is no
    ``ImagerPixelSpacing`` (e.g. CR);
 5. else none.
+
+``spacing_source`` holds one of the constants below (ERMF: EstimatedRadiographicMagnification-
+Factor; SOD/SID: DistanceSourceToPatient / DistanceSourceToDetector); compare against them.
 """
 
 from __future__ import annotations
