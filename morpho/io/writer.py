@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ from pydicom.uid import (
 )
 
 from morpho import __version__
+from morpho.atomic import atomic_write
 
 COMPRESSION: dict[str | None, UID] = {
     None: ExplicitVRLittleEndian,
@@ -129,12 +128,4 @@ def write_dicom(
         ds.AnatomicRegionSequence = [_chest_code()]
     ds.Manufacturer = "morpho"
     ds.SoftwareVersions = __version__
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        ds.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
