@@ -1,9 +1,124 @@
-"""`morpho stats` (not built yet)."""
+"""`morpho stats`: fit a normative reference, score measurements, summarise a cohort."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from morpho.cli.common import console, fail
+from morpho.errors import MorphoError
+
+stats_app = typer.Typer(
+    help="Normative references, z-scores, deformity flags and cohort summaries.",
+    no_args_is_help=True,
+)
+
+Measurements = Annotated[
+    Path, typer.Argument(help="measurements.csv or .parquet from `morpho measure` or `batch`.")
+]
+Demographics = Annotated[
+    Path | None,
+    typer.Option(
+        "--demographics",
+        "-d",
+        help="Table with an id, age, sex, height_cm (CSV/Parquet). Without it the covariates "
+        "must be columns of the measurements (as `morpho batch` writes them).",
+    ),
+]
+Key = Annotated[
+    str,
+    typer.Option(
+        "--key",
+        help="Join key: a column of both tables, or MEASUREMENTS_COL=DEMOGRAPHICS_COL "
+        "(e.g. image=subject_id).",
+    ),
+]
+
+
+@stats_app.command("fit")
+def fit(
+    measurements: Measurements,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Reference file to write (.json).")],
+    demographics: Demographics = None,
+    key: Key = "image",
+    formula: Annotated[
+        str, typer.Option(help="Right-hand side, e.g. 'bs(age, df=4) + C(sex) + height_cm'.")
+    ] = "age + C(sex) + height_cm",
+    method: Annotated[str, typer.Option(help="ols, rlm or quantreg.")] = "ols",
+    min_n: Annotated[int, typer.Option(help="Fewest bodies for a stratified cell.")] = 30,
+    trim_sd: Annotated[float, typer.Option(help="Trim residuals beyond this many SD.")] = 3.0,
+) -> None:
+    """Fit a normative reference per vertebral level and measure."""
+    from morpho.stats.workflow import fit_file
+
+    try:
+        reference = fit_file(
+            measurements, out, demographics, key, formula, method, min_n, trim_sd, progress=True
+        )
+    except MorphoError as exc:
+        fail(exc.cause, exc.path)
+    _print_counts("excluded", reference.exclusions)
+    status = reference.cells.groupby("status").size()
+    console.print(
+        f"fitted {len(reference.fits)} level x measure models ({method}: {reference.formula}); "
+        f"cells: {', '.join(f'{n} {s}' for s, n in status.items())}; wrote {out}"
+    )
+
+
+@stats_app.command("score")
+def score(
+    measurements: Measurements,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for scores and subjects.")],
+    reference: Annotated[
+        Path | None, typer.Option("--reference", "-r", help="Reference from `stats fit`.")
+    ] = None,
+    demographics: Demographics = None,
+    key: Key = "image",
+    threshold: Annotated[float, typer.Option(help="Flag a ratio this many SD below.")] = 3.0,
+    parquet: Annotated[bool, typer.Option("--parquet", help="Write Parquet, not CSV.")] = False,
+) -> None:
+    """Z-scores, percentiles and deformity flags per vertebra; a summary per subject."""
+    from morpho.stats.workflow import score_files
+
+    try:
+        result = score_files(measurements, out, reference, demographics, key, threshold, parquet)
+    except MorphoError as exc:
+        fail(exc.cause, exc.path)
+    scores = result.scores
+    console.print(f"reference: {result.reference_note}")
+    _print_counts("excluded", result.excluded.counts)
+    _print_counts("not scored", result.not_scored.counts)
+    console.print(
+        f"scored {len(scores)} vertebrae of {len(result.subjects)} subjects: "
+        f"{int(scores['flagged'].sum())} flagged "
+        f"({int(scores['ratio_flag'].fillna(False).sum())} by a ratio, "
+        f"{int(scores['genant_flag'].fillna(False).sum())} by Genant grade); wrote {out}"
+    )
+
+
+@stats_app.command("summary")
+def summary(
+    scores: Annotated[Path, typer.Argument(help="scores.csv or .parquet from `stats score`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for tables and plots.")],
+    key: Annotated[str, typer.Option("--key", help="Subject or image id column.")] = "image",
+) -> None:
+    """Tables (CSV and markdown) and plots (PNG) of a scored cohort."""
+    from morpho.stats.workflow import summarise_file
+
+    try:
+        written = summarise_file(scores, out, key)
+    except MorphoError as exc:
+        fail(exc.cause, exc.path)
+    console.print(f"wrote {len(written)} files to {out}")
+
+
+def _print_counts(what: str, counts: dict[str, int]) -> None:
+    for reason, n in counts.items():
+        console.print(f"{what}: {n} {reason}")
 
 
 def register(app: typer.Typer) -> None:
-    """Register this module's commands on the root app (placeholder until built)."""
+    """Add the `stats` command group."""
+    app.add_typer(stats_app, name="stats")

@@ -126,7 +126,7 @@ class Reference:
                 continue
             for fit in level_fits:
                 if fit.formula not in designs:
-                    designs[fit.formula] = np.asarray(design(fit.formula, rows))
+                    designs[fit.formula] = np.asarray(design(fit.formula, rows, fit.categories))
                 X = designs[fit.formula]
                 out[fit.measure].loc[rows.index, "expected"] = X @ np.asarray(fit.params)
                 out[fit.measure].loc[rows.index, "sd"] = fit.resid_sd
@@ -153,16 +153,19 @@ def fit_reference(
         raise MorphoError(None, f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     exclusions = exclusions or Exclusions()
     measures = measures or default_measures(cohort)
-    covariates = variables(formula, cohort.columns)
+    covariates = variables(formula)
     ungradable = cohort.get("qa", pd.Series("", index=cohort.index)).astype(str)
     ungradable = ungradable.str.startswith("ungradable")
     exclusions.add("ungradable vertebrae (not used in the fit)", ungradable.sum())
+    used = list(dict.fromkeys(["level", *covariates, "age", "sex", "height_cm", *measures]))
     table = cohort.loc[~ungradable & cohort[covariates].notna().all(axis=1)]
-    kept = pd.DataFrame(np.nan, index=table.index, columns=measures)
+    table = table[[c for c in used if c in table]]
+    kept = np.full((len(table), len(measures)), np.nan)
     fits = []
-    levels = level_order(table["level"].dropna().unique())
-    for level in track(levels, "fitting", disable=not progress, console=Console(stderr=True)):
-        rows = table.loc[table["level"] == level]
+    positions = table.groupby("level").indices
+    for level in track(level_order(positions), "fitting", disable=not progress,
+                       console=Console(stderr=True)):  # fmt: skip
+        rows = table.iloc[positions[level]]
         if len(rows) < min_n:
             exclusions.add(f"vertebrae at levels with fewer than {min_n} bodies", len(rows))
             continue
@@ -172,7 +175,7 @@ def fit_reference(
                   if pd.api.types.is_numeric_dtype(rows[c])}  # fmt: skip
         categories = {c: sorted(map(str, rows[c].unique())) for c in covariates if c not in ranges}
         names, X = X.design_info.column_names, np.asarray(X)
-        for measure in measures:
+        for j, measure in enumerate(measures):
             y = rows[measure].to_numpy(dtype=float)
             valid = np.isfinite(y)
             if valid.sum() < max(min_n, 2 * X.shape[1]):
@@ -181,11 +184,11 @@ def fit_reference(
             fit["columns"] = names
             fits.append(MeasureFit(level=level, measure=measure, formula=frozen, ranges=ranges,
                                    categories=categories, n=int(valid.sum()), **fit))  # fmt: skip
-            index = rows.index[valid][keep]
-            kept.loc[index, measure] = rows.loc[index, measure]
+            kept[positions[level][valid][keep], j] = y[valid][keep]
     if not fits:
         raise MorphoError(None, f"nothing to fit: no level has {min_n} usable bodies")
     covariate_frame = table[[c for c in ("level", "sex", "age", "height_cm") if c in table]]
+    kept = pd.DataFrame(kept, index=table.index, columns=measures)
     return Reference(
         formula=rhs(formula),
         method=method,
@@ -238,7 +241,7 @@ def _fit_one(X: np.ndarray, y: np.ndarray, method: str, trim_sd: float):
 
 def _centre_fit(X: np.ndarray, y: np.ndarray, method: str) -> tuple[np.ndarray, float]:
     if method == "ols":
-        beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+        beta = np.linalg.solve(X.T @ X, X.T @ y)  # normal equations: X is tall and thin
         resid = y - X @ beta
         return beta, float(np.sqrt(resid @ resid / max(len(y) - X.shape[1], 1)))
     if method == "rlm":

@@ -48,8 +48,8 @@ class CohortModel:
     noise_sd: float = 0.035
     age_range: tuple[float, float] = (25.0, 90.0)
     #: Per-vertebra fracture probability of a woman of 65 (before the level weights).
-    fracture_rate: float = 0.02
-    fracture_or_per_decade: float = 2.0
+    fracture_rate: float = 0.008
+    fracture_or_per_decade: float = 1.8
     fracture_or_male: float = 0.6
     grade_mix: tuple[float, float, float] = (0.40, 0.35, 0.25)
     type_mix: dict[str, float] = field(
