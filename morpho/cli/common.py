@@ -17,11 +17,12 @@ DEBUG = False
 console = Console(stderr=True)
 T = TypeVar("T")
 
-IMAGE_SUFFIXES = {".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ""}
+# Folder expansion keeps these (DICOM files often have no suffix); named files are always read.
+IMAGE_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ""}
 
 
 def expand_inputs(inputs: Sequence[Path], recursive: bool = True) -> list[Path]:
-    """Files as given; folders expanded (recursively) to the files they hold, sorted."""
+    """Files as given; folders expanded (recursively) to the image files they hold, sorted."""
     files: list[Path] = []
     for item in inputs:
         if item.is_dir():
@@ -29,7 +30,9 @@ def expand_inputs(inputs: Sequence[Path], recursive: bool = True) -> list[Path]:
             files.extend(
                 p
                 for p in sorted(item.glob(pattern))
-                if p.is_file() and not p.name.startswith(".")
+                if p.is_file()
+                and not p.name.startswith(".")
+                and p.suffix.lower() in IMAGE_SUFFIXES
             )
         else:
             files.append(item)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from morpho.cli.common import IMAGE_SUFFIXES, console, expand_inputs, fail, finish, run_each
+from morpho.cli.common import console, expand_inputs, fail, finish, run_each
 from morpho.io.info import COLUMNS, describe
 
 TABLE_COLUMNS = {
@@ -64,8 +64,7 @@ def info(
     files without a suffix; files named explicitly are always read."""
     if as_json and as_csv:
         fail("choose one of --json and --csv")
-    given = {path for path in inputs if not path.is_dir()}
-    files = [p for p in expand_inputs(inputs) if p in given or p.suffix.lower() in IMAGE_SUFFIXES]
+    files = expand_inputs(inputs)
     if not files:
         fail("no files found", ", ".join(map(str, inputs)))
     rows: list[dict] = []
