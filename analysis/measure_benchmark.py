@@ -1,0 +1,59 @@
+"""Milliseconds to measure one mask (label + measure), side by side on three kinds of mask.
+
+    python analysis/measure_benchmark.py [--repeat N]
+
+Rendered lateral spines (12 bodies, 700x400 and 2500x2000 px) and, when
+../shared/data/aasce-ap is present, filled AASCE annotations (17 bodies, ~1500x600 px).
+Segmenting one image with the default model takes ~100-300 ms, for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from morpho.measure import measure_mask
+from morpho.resources import shared_data_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "measure"))
+from measure_shapes import render_spine  # noqa: E402
+
+
+def timed(mask: np.ndarray, repeat: int, **kw) -> float:
+    measure_mask(mask, **kw)
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        measure_mask(mask, **kw)
+    return (time.perf_counter() - t0) / repeat * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=10)
+    args = ap.parse_args()
+    heights = [(40, 40, 40)] * 12
+    small, _ = render_spine(heights, bulge=15)
+    big, _ = render_spine([tuple(4 * h for h in b) for b in heights], shape=(2500, 2000),
+                          depth=200, gap=48, bulge=60)
+    print(f"rendered 700x400, 12 bodies:   {timed(small, args.repeat):6.1f} ms per mask")
+    print(f"rendered 2500x2000, 12 bodies: {timed(big, args.repeat):6.1f} ms per mask")
+    root = shared_data_dir() / "aasce-ap"
+    if root.is_dir():
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from measure_aasce import fill, quads
+
+        times = []
+        for image in sorted((root / "images").glob("*.jpg"))[:10]:
+            shape = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
+            mask = fill(quads(root / "labels" / f"{image.name}.mat"), shape)
+            times.append(timed(mask, max(1, args.repeat // 5), view="ap", first_level="T1"))
+        print(f"AASCE filled annotations (10 images): {np.median(times):6.1f} ms per mask (median)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,517 @@
+"""From a vertebral body mask to ordered, labelled vertebrae with QA notes.
+
+Steps: connected components -> drop specks -> split touching bodies (watershed on the
+distance transform at necks; cuts at the expected body height where there is no neck)
+-> drop fragments and off-axis objects -> fit the spine curve through the body centres
+-> order cranial to caudal along it -> flag gaps (missing levels) -> level names ->
+facing (which side is anterior).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from numpy.polynomial import Polynomial
+from scipy import ndimage as ndi
+from skimage.measure import label as label_components
+from skimage.morphology import h_maxima
+from skimage.segmentation import watershed
+
+LEVELS = (
+    [f"C{i}" for i in range(1, 8)]
+    + [f"T{i}" for i in range(1, 13)]
+    + [f"L{i}" for i in range(1, 6)]
+    + ["S1"]
+)
+# Approximate adult vertebral body heights (mm) by level, from published morphometry
+# (rounded means); used only for the suggested labelling heuristic.
+TYPICAL_HEIGHT_MM = dict(
+    zip(
+        LEVELS[2:],
+        [14, 14, 14, 14, 15, 16, 17, 17.5, 18, 18.5, 19, 19.5, 20, 21, 22, 23, 24.5,
+         25.5, 26.5, 27, 27, 26.5, 25],
+        strict=True,
+    )
+)
+GAP_FACTOR = 1.6  # a centre-to-centre gap this many times the median spacing = missing level
+OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
+SPLIT_FACTOR = 1.8  # a body this many expected heights long (and 1.7x the area) is cut
+
+
+@dataclass
+class Vertebra:
+    """One vertebral body: its pixels (row, col arrays) and its place in the spine."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    centre: tuple[float, float]  # (x, y)
+    tangent: tuple[float, float] = (0.0, 1.0)  # unit spine axis at the body, caudal
+    index: int = 0
+    level: str = ""
+    suggested_level: str = ""
+    qa: list[str] = field(default_factory=list)
+    split: str = ""  # "", "neck" or "size"
+    doubtful: str = ""  # why the outline cannot be trusted for grading, if it cannot
+
+    @property
+    def area(self) -> int:
+        return int(self.rows.size)
+
+
+@dataclass
+class Labelling:
+    """The ordered vertebrae of one mask, with the image-level findings."""
+
+    vertebrae: list[Vertebra]
+    dropped: list[str]
+    facing: str  # "left" / "right" (side of the image the anterior is on), "" for AP
+    facing_source: str  # "override", "header", "curvature", "default", ""
+    suggested_confidence: float
+    body_height_px: float
+    shape: tuple[int, int]
+
+    def label_image(self) -> np.ndarray:
+        """Instance image: value k is the vertebra with index k, 0 background."""
+        out = np.zeros(self.shape, np.int32)
+        for v in self.vertebrae:
+            out[v.rows, v.cols] = v.index
+        return out
+
+
+class SpineCurve:
+    """A smooth curve ``offset = f(t)`` in the frame of the principal axis of points.
+
+    ``u`` is the principal axis (pointing down the image: cranial -> caudal) and ``n`` its
+    perpendicular pointing to the image right; ``t`` runs along ``u``.
+    """
+
+    def __init__(self, xy: np.ndarray, weights: np.ndarray | None = None, degree: int = 3):
+        self.mean = np.average(xy, axis=0, weights=weights)
+        d = xy - self.mean
+        cov = np.cov(d.T, aweights=weights) if len(xy) > 1 else np.eye(2)
+        evals, evecs = np.linalg.eigh(cov)
+        u = evecs[:, np.argmax(evals)]
+        if u[1] < -1e-9 or (abs(u[1]) <= 1e-9 and u[0] < 0):
+            u = -u
+        self.u = u
+        self.n = np.array([u[1], -u[0]])
+        t, o = d @ self.u, d @ self.n
+        deg = int(min(degree, max(0, len(np.unique(np.round(t))) - 1)))
+        self.poly = Polynomial.fit(t, o, deg, w=weights) if deg > 0 else Polynomial([o.mean()])
+        self.dpoly = self.poly.deriv() if deg > 0 else Polynomial([0.0])
+
+    def t(self, xy: np.ndarray) -> np.ndarray:
+        return (np.atleast_2d(xy) - self.mean) @ self.u
+
+    def residual(self, xy: np.ndarray) -> np.ndarray:
+        """Signed distance (along ``n``) of points from the curve."""
+        d = np.atleast_2d(xy) - self.mean
+        return d @ self.n - self.poly(d @ self.u)
+
+    def tangent(self, t: float) -> np.ndarray:
+        v = self.u + float(self.dpoly(t)) * self.n
+        return v / np.linalg.norm(v)
+
+    def sagitta(self, ts: np.ndarray) -> float:
+        """Bulge of the curve between ``ts`` ends along ``n`` (positive = to image right)."""
+        a, b = float(ts.min()), float(ts.max())
+        mid = np.linspace(a, b, 21)[5:16]
+        chord = self.poly(a) + (self.poly(b) - self.poly(a)) * (mid - a) / max(b - a, 1e-9)
+        return float(np.mean(self.poly(mid) - chord))
+
+
+def level_names(first_level: str | None, count: int, steps: list[int]) -> list[str]:
+    """Names for ``count`` bodies from ``first_level``; ``steps[i]`` levels before body i."""
+    if not first_level:
+        return [""] * count
+    start = LEVELS.index(first_level.upper())
+    positions = start + np.cumsum([0, *steps[1:]]) if count else []
+    return [LEVELS[p] if p < len(LEVELS) else "" for p in positions]
+
+
+def check_level(name: str | None) -> str | None:
+    """Normalise a level name (``t4`` -> ``T4``); raise ValueError for unknown names."""
+    if name is None or name == "":
+        return None
+    if name.upper() not in LEVELS:
+        raise ValueError(f"unknown level {name!r}; expected one of {LEVELS[0]}..{LEVELS[-1]}")
+    return name.upper()
+
+
+def _xy(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    return np.column_stack([cols, rows]).astype(float)
+
+
+def _coarse_curve(mask: np.ndarray, scale: float) -> SpineCurve:
+    """Spine centreline from the mask pixels: medians in bins along the principal axis."""
+    rows, cols = np.nonzero(mask)
+    step = max(1, rows.size // 5000)
+    xy = _xy(rows[::step], cols[::step])
+    base = SpineCurve(xy, degree=0)
+    t, o = base.t(xy), (xy - base.mean) @ base.n
+    bins = np.floor((t - t.min()) / max(scale, 2.0)).astype(int)
+    centres = []
+    for b in np.unique(bins):
+        sel = bins == b
+        centres.append((np.median(t[sel]), np.median(o[sel]), sel.sum()))
+    c = np.array(centres)
+    pts = base.mean + np.outer(c[:, 0], base.u) + np.outer(c[:, 1], base.n)
+    return SpineCurve(pts, weights=c[:, 2], degree=min(5, max(1, len(c) // 4)))
+
+
+def _along(xy: np.ndarray, centre: np.ndarray, tangent: np.ndarray) -> np.ndarray:
+    return (xy - centre) @ tangent
+
+
+def _extent(s: np.ndarray) -> float:
+    return float(s.max() - s.min() + 1.0) if s.size else 0.0
+
+
+def _distance(crop: np.ndarray) -> np.ndarray:
+    """Exact Euclidean distance to the background (OpenCV, the fast one)."""
+    padded = np.pad(crop, 1).astype(np.uint8)
+    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+
+
+def _watershed_split(
+    crop: np.ndarray, tangent: np.ndarray, height: float, area: float, radius: float
+) -> list[np.ndarray] | None:
+    """Split at necks: watershed on the distance transform from its h-maxima.
+
+    Returns boolean crops, or None when there is no plausible split.
+    """
+    dist = _distance(crop)
+    markers = label_components(h_maxima(dist, max(1.0, 0.2 * radius)))
+    if markers.max() < 2:
+        return None
+    pieces_lab = watershed(-dist, markers, mask=crop)
+    pieces = [pieces_lab == k for k in range(1, pieces_lab.max() + 1)]
+    pieces = [p for p in pieces if p.any()]
+    positions = []
+    for p in pieces:
+        r, c = np.nonzero(p)
+        xy = _xy(r, c)
+        s = xy @ tangent
+        if _extent(s) < 0.5 * height or r.size < 0.3 * area:
+            return None
+        positions.append(s.mean())
+    positions = np.sort(positions)
+    if len(positions) < 2 or np.diff(positions).min() < 0.5 * height:
+        return None
+    return pieces
+
+
+def _size_split(crop: np.ndarray, tangent: np.ndarray, height: float) -> list[np.ndarray]:
+    """Cut a body that is several expected heights long at the narrowest places."""
+    r, c = np.nonzero(crop)
+    s = _xy(r, c) @ tangent
+    s0 = s.min()
+    length = _extent(s)
+    n = int(round(length / height))
+    if n < 2:
+        return [crop]
+    bins = np.floor(s - s0).astype(int)
+    width = ndi.uniform_filter1d(np.bincount(bins).astype(float), 3)
+    cuts = []
+    for k in range(1, n):
+        expected = k * length / n
+        lo, hi = int(expected - 0.25 * height), int(expected + 0.25 * height) + 1
+        lo, hi = max(lo, 1), min(hi, width.size - 1)
+        window = np.arange(lo, hi)
+        penalty = 0.05 * width.max() * np.abs(window - expected) / height
+        cuts.append(window[np.argmin(width[lo:hi] + penalty)])
+    piece = np.searchsorted(np.array(cuts), bins, side="right")
+    out = []
+    for k in range(n):
+        m = np.zeros_like(crop)
+        sel = piece == k
+        m[r[sel], c[sel]] = True
+        out.append(m)
+    return out
+
+
+def _split_component(
+    rows: np.ndarray, cols: np.ndarray, tangent: np.ndarray, height: float, area: float,
+    radius: float,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """Split one component into bodies; returns their pixels and how it was split."""
+    r0, c0 = rows.min(), cols.min()
+    crop = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1), bool)
+    crop[rows - r0, cols - c0] = True
+    how = ""
+    pieces = [crop]
+    if rows.size < 1.5 * area:  # neither a neck split nor a size split can apply
+        return [(rows, cols)], ""
+    if _extent(_xy(rows, cols) @ tangent) >= 1.3 * height:
+        ws = _watershed_split(crop, tangent, height, area, radius)
+        if ws is not None:
+            pieces, how = ws, "neck"
+    out = []
+    for p in pieces:
+        r, c = np.nonzero(p)
+        if _extent(_xy(r, c) @ tangent) >= SPLIT_FACTOR * height and r.size >= 1.7 * area:
+            sub = _size_split(p, tangent, height)
+            if len(sub) > 1:
+                how = "size"
+            out.extend(sub)
+        else:
+            out.append(p)
+    result = []
+    for p in out:
+        r, c = np.nonzero(p)
+        if r.size:
+            result.append((r + r0, c + c0))
+    return result, how if len(result) > 1 else ""
+
+
+def _components(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Connected components (8-connected) as (rows, cols, inscribed radius)."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    out = []
+    for k in range(1, n):
+        x, y, w, h = stats[k, :4]
+        sub = lab[y : y + h, x : x + w] == k
+        r, c = np.nonzero(sub)
+        out.append((r + y, c + x, float(_distance(sub).max())))
+    return out
+
+
+def neighbour_tangents(centres: np.ndarray, down: np.ndarray) -> list[np.ndarray]:
+    """Local spine axis at each of the ordered ``centres``: towards the next from the
+    previous centre (one-sided at the ends), pointing along ``down``."""
+    if len(centres) < 2:
+        return [np.asarray(down, float)] * len(centres)
+    out = []
+    for i in range(len(centres)):
+        d = centres[min(i + 1, len(centres) - 1)] - centres[max(i - 1, 0)]
+        d = d / np.linalg.norm(d) if np.linalg.norm(d) > 0 else np.asarray(down, float)
+        out.append(d if d @ down >= 0 else -d)
+    return out
+
+
+def _where(xy: np.ndarray) -> str:
+    return f"({xy[0]:.0f},{xy[1]:.0f})"
+
+
+def _separate(
+    mask: np.ndarray, dropped: list[tuple[np.ndarray, str]]
+) -> tuple[list[Vertebra], float]:
+    """Components -> specks dropped -> split bodies; returns bodies and expected height."""
+    comps = _components(mask)
+    if not comps:
+        return [], 0.0
+    radii = np.array([c[2] for c in comps])
+    areas = np.array([c[0].size for c in comps])
+    big = radii >= 0.3 * radii.max()
+    radius = float(np.median(radii[big]))
+    keep = []
+    for (r, c, rad), a in zip(comps, areas, strict=True):
+        xy = _xy(r, c).mean(axis=0)
+        if rad < 0.35 * radius:
+            dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
+        else:
+            keep.append((r, c, rad))
+    coarse = _coarse_curve(mask, radius)
+    centres = np.array([_xy(r, c).mean(axis=0) for r, c, _ in keep])
+    ts = coarse.t(centres)
+    order = np.argsort(ts)
+    keep, centres, ts = [keep[i] for i in order], centres[order], ts[order]
+    tangents = neighbour_tangents(centres, coarse.u)
+    lengths = np.array([
+        _extent(_xy(r, c) @ tan) for (r, c, _), tan in zip(keep, tangents, strict=True)
+    ])
+    areas = np.array([k[0].size for k in keep], float)
+    single = lengths / (2 * np.array([k[2] for k in keep])) < 1.7
+    if not single.any():  # every component is merged: fall back to the inscribed circle
+        single[:] = True
+        lengths = np.full(lengths.shape, 2 * radius)
+        areas = np.full(areas.shape, 0.8 * (2 * radius) ** 2)
+    bodies = []
+    for i, ((r, c, _), tan) in enumerate(zip(keep, tangents, strict=True)):
+        # expected size from the nearest single bodies along the spine (sizes grow caudally)
+        near = np.argsort(np.abs(ts - ts[i]) + np.where(single, 0, np.inf))[:5]
+        near = near[single[near]]
+        height, area = float(np.median(lengths[near])), float(np.median(areas[near]))
+        pieces, how = _split_component(r, c, tan, height, area, radius)
+        for pr, pc in pieces:
+            v = Vertebra(pr, pc, tuple(_xy(pr, pc).mean(axis=0)), split=how)
+            if how:
+                kind = "at a neck" if how == "neck" else "by expected size, no neck"
+                v.qa.append(f"split from touching bodies ({kind})")
+            if how == "size":
+                v.doubtful = "outline cut from touching bodies without a visible gap"
+            size = _extent(_xy(pr, pc) @ tan) / height
+            if size > OVERSIZE and pr.size > OVERSIZE * area:
+                v.doubtful = f"may hold two bodies ({size:.1f}x the neighbours' height)"
+                v.qa.append(f"unusually tall: {size:.1f}x the neighbours' height")
+            bodies.append(v)
+    height = float(np.median(lengths[single]))
+    return bodies, height
+
+
+def _drop_fragments(
+    bodies: list[Vertebra], height: float, dropped: list[tuple[np.ndarray, str]]
+) -> list[Vertebra]:
+    """Drop small fragments and objects off the spine curve."""
+    if not bodies:
+        return bodies
+    areas = np.array([b.area for b in bodies])
+    med = float(np.median(areas))
+    kept = []
+    for b, a in zip(bodies, areas, strict=True):
+        if a < 0.3 * med:
+            note = f"fragment at {_where(b.centre)}: {a} px < 30% of median body ({med:.0f} px)"
+            dropped.append((np.array(b.centre), note))
+        else:
+            kept.append(b)
+    if len(kept) < 3:
+        return kept
+    centres = np.array([b.centre for b in kept])
+    curve = SpineCurve(centres, weights=np.array([b.area for b in kept], float), degree=2)
+    resid = np.abs(curve.residual(centres))
+    limit = max(1.5 * height, 3 * np.median(resid))
+    out = []
+    for b, res in zip(kept, resid, strict=True):
+        if res > limit:
+            note = f"off the spine axis at {_where(b.centre)}: {res:.0f} px from the curve"
+            dropped.append((np.array(b.centre), note))
+        else:
+            out.append(b)
+    return out
+
+
+def _facing(
+    curve: SpineCurve, ts: np.ndarray, levels: list[str], suggested: list[str],
+    confidence: float, height: float,
+) -> tuple[str, str]:
+    """Anterior side from the curvature: kyphosis bulges posteriorly, lordosis anteriorly.
+
+    Uses the thoracic (else lumbar) bodies by level name, or the suggested names when
+    they are confident; otherwise it takes all bodies as thoracic (a chest film).
+    """
+    names = levels if any(levels) else suggested if confidence >= 0.6 else []
+    if not names:
+        names = ["T"] * ts.size
+    thoracic = np.array([n.startswith("T") for n in names])
+    lumbar = np.array([n.startswith("L") for n in names])
+    if thoracic.sum() >= 4:
+        bulge, sign = curve.sagitta(ts[thoracic]), 1.0
+    elif lumbar.sum() >= 4:
+        bulge, sign = curve.sagitta(ts[lumbar]), -1.0
+    else:
+        return "left", "default"
+    if abs(bulge) < 0.1 * height:
+        return "left", "default"
+    posterior_right = sign * bulge > 0
+    return ("left" if posterior_right else "right"), "curvature"
+
+
+def suggest_levels(
+    lengths_mm: np.ndarray, steps: list[int], absolute: bool
+) -> tuple[list[str], float]:
+    """Heuristic labelling: align body heights with typical heights per level.
+
+    With a known spacing the heights are compared in mm (one free scale, +-15%); without
+    it only their relative growth down the spine is used. Returns names and the posterior
+    probability of the best alignment (Gaussian residuals, 8% per body).
+    """
+    names = list(TYPICAL_HEIGHT_MM)
+    typical = np.log(np.array(list(TYPICAL_HEIGHT_MM.values())))
+    pos = np.cumsum([0, *steps[1:]]) if len(steps) else np.array([], int)
+    if lengths_mm.size < 3 or not np.all(np.isfinite(lengths_mm)):
+        return [""] * lengths_mm.size, 0.0
+    logs = np.log(lengths_mm)
+    scores, starts = [], []
+    for start in range(len(names) - int(pos[-1])):
+        res = logs - typical[start + pos]
+        shift = np.clip(res.mean(), -0.15, 0.15) if absolute else res.mean()
+        scores.append(-0.5 * np.sum(((res - shift) / 0.08) ** 2))
+        starts.append(start)
+    if not scores:
+        return [""] * lengths_mm.size, 0.0
+    scores = np.array(scores)
+    prob = np.exp(scores - scores.max())
+    prob /= prob.sum()
+    best = starts[int(np.argmax(prob))]
+    return [names[best + int(p)] for p in pos], float(prob.max())
+
+
+def _local_spacing(gaps: list[float], i: int) -> float:
+    """Median of up to two gaps on each side of gap ``i`` (the spacing grows down the spine)."""
+    near = [g for j, g in enumerate(gaps) if j != i and abs(j - i) <= 2]
+    return float(np.median(near)) if near else float(gaps[i])
+
+
+def label_bodies(
+    mask: np.ndarray,
+    *,
+    view: str = "lateral",
+    first_level: str | None = None,
+    anterior: str | None = None,
+    spacing_mm: tuple[float, float] | None = None,
+    facing_hint: str | None = None,
+) -> Labelling:
+    """Separate, clean, order and label the vertebral bodies of a boolean mask.
+
+    ``anterior`` ("left"/"right") overrides the facing; ``facing_hint`` is a facing from the
+    file header, used when there is no override.
+    """
+    mask = np.asarray(mask).astype(bool)
+    first_level = check_level(first_level)
+    dropped_at: list[tuple[np.ndarray, str]] = []
+    bodies, height = _separate(mask, dropped_at)
+    bodies = _drop_fragments(bodies, height, dropped_at)
+    lateral = view not in ("ap", "pa")
+    if not bodies:
+        return Labelling([], [d for _, d in dropped_at], "", "", 0.0, height, mask.shape)
+    centres = np.array([b.centre for b in bodies])
+    weights = np.array([b.area for b in bodies], float)
+    curve = SpineCurve(centres, weights, degree=min(5, max(1, len(bodies) // 3)))
+    ts = curve.t(centres)
+    order = np.argsort(ts)
+    bodies, ts = [bodies[i] for i in order], ts[order]
+    ordered = np.array([b.centre for b in bodies])
+    gaps = list(np.linalg.norm(np.diff(ordered, axis=0), axis=1))
+    steps = [1]
+    for i, gap in enumerate(gaps, start=1):
+        spacing = _local_spacing(gaps, i - 1)
+        missing = int(round(gap / spacing)) - 1 if gap > GAP_FACTOR * spacing else 0
+        steps.append(1 + missing)
+        if missing:
+            bodies[i].qa.append(
+                f"likely missing level above ({missing}; gap {gap / spacing:.1f}x the "
+                "neighbouring spacing)"
+            )
+    names = level_names(first_level, len(bodies), steps)
+    tangents = neighbour_tangents(np.array([b.centre for b in bodies]), curve.u)
+    lengths = []
+    for i, b in enumerate(bodies):
+        b.index = i + 1
+        b.level = names[i]
+        b.tangent = tuple(tangents[i])
+        lengths.append(_extent(_xy(b.rows, b.cols) @ np.array(b.tangent)))
+        if (b.rows.min() == 0 or b.cols.min() == 0 or b.rows.max() == mask.shape[0] - 1
+                or b.cols.max() == mask.shape[1] - 1):
+            b.qa.append("touches the image border")
+    lengths = np.array(lengths)
+    if spacing_mm is not None:
+        lengths = lengths * float(np.mean(spacing_mm))
+    suggested, confidence = suggest_levels(lengths, steps, absolute=spacing_mm is not None)
+    for b, s in zip(bodies, suggested, strict=True):
+        b.suggested_level = s
+    for xy, note in dropped_at:
+        nearest = int(np.argmin(np.hypot(*(centres[order] - xy).T)))
+        bodies[nearest].qa.append(f"dropped {note}")
+    if not lateral:
+        facing, source = "", ""
+    elif anterior:
+        facing, source = anterior, "override"
+    elif facing_hint:
+        facing, source = facing_hint, "header"
+    else:
+        facing, source = _facing(curve, ts, names, suggested, confidence, height)
+    return Labelling(
+        bodies, [d for _, d in dropped_at], facing, source, confidence, height, mask.shape
+    )

@@ -1,0 +1,142 @@
+"""The whole chain for one file: read -> segment (or a given mask) -> label -> measure.
+
+Also the outputs of ``morpho measure``: the overlay picture and atomic file writes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from morpho.errors import MorphoError
+from morpho.io import Radiograph, read_radiograph
+from morpho.measure import measure_mask
+
+# BGR colours by Genant grade (0 green, mild yellow, moderate orange, severe red)
+GRADE_COLOURS = {0: (80, 200, 80), 1: (0, 230, 255), 2: (0, 140, 255), 3: (40, 40, 230)}
+UNGRADED_COLOUR = (170, 170, 170)
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """A binary mask PNG (any value > 0 is body) as a boolean array."""
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise MorphoError(path, "cannot read the mask")
+    return mask > 0
+
+
+def _view(view: str | None, rg: Radiograph) -> str:
+    chosen = (view or rg.view or "unknown").lower()
+    return "ap" if chosen in ("ap", "pa") else "lateral"
+
+
+def measure_image(
+    path: str | Path,
+    *,
+    segmenter: object | None = None,
+    mask: np.ndarray | str | Path | None = None,
+    first_level: str | None = None,
+    anterior: str | None = None,
+    view: str | None = None,
+) -> tuple[Radiograph, np.ndarray, pd.DataFrame]:
+    """Read one radiograph, segment it (or take ``mask``) and measure its vertebrae.
+
+    ``segmenter`` has ``.predict(pixels) -> bool mask``; without it and without a mask the
+    default model is loaded. ``view`` overrides the file's view ("unknown" counts as
+    lateral). Returns the radiograph, the body mask (original size) and the measurements.
+    """
+    rg = read_radiograph(path)
+    if mask is None:
+        if segmenter is None:
+            try:
+                from morpho.segment.infer import Segmenter
+            except ImportError as exc:
+                raise MorphoError(path, f"no segmentation model available ({exc})") from exc
+            segmenter = Segmenter()
+        mask = np.asarray(segmenter.predict(rg.pixels), bool)
+    elif not isinstance(mask, np.ndarray):
+        mask = read_mask(mask)
+    mask = np.asarray(mask, bool)
+    if mask.shape != rg.shape:
+        raise MorphoError(path, f"mask is {mask.shape[::-1]} px but the image {rg.shape[::-1]}")
+    df = measure_mask(
+        mask,
+        spacing_mm=rg.spacing_mm,
+        spacing_source=rg.spacing_source,
+        view=_view(view, rg),
+        first_level=first_level,
+        anterior=anterior,
+        image=rg.image_id,
+        facing_hint=rg.facing,
+    )
+    return rg, mask, df
+
+
+def overlay(pixels: np.ndarray, mask: np.ndarray, df: pd.DataFrame) -> np.ndarray:
+    """BGR picture: outlines coloured by grade, the six points, heights and level names."""
+    lo, hi = np.percentile(pixels, [0.5, 99.5])
+    grey = np.clip((pixels - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
+    img = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+    scale = max(img.shape) / 1000
+    thick = max(1, round(1.5 * scale))
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(img, contours, -1, UNGRADED_COLOUR, thick)
+    for r in df.itertuples():
+        grade = None if pd.isna(r.genant_grade) else int(r.genant_grade)
+        colour = GRADE_COLOURS.get(grade, UNGRADED_COLOUR)
+        pts = {}
+        for p in ("ant", "mid", "post"):
+            for e in ("sup", "inf"):
+                x, y = getattr(r, f"{p}_{e}_x"), getattr(r, f"{p}_{e}_y")
+                if np.isfinite(x) and np.isfinite(y):
+                    pts[p, e] = (round(x), round(y))
+            if (p, "sup") in pts and (p, "inf") in pts:
+                cv2.line(img, pts[p, "sup"], pts[p, "inf"], colour, thick)
+        for xy in pts.values():
+            cv2.circle(img, xy, 2 * thick + 1, colour, -1)
+        name = r.level or f"#{r.index}"
+        if grade:
+            name += f" G{grade}"
+        side = max(r.ant_sup_x, r.post_sup_x, r.ant_inf_x, r.post_inf_x, r.cx)
+        _text(img, name, (round(side + 10 * scale), round(r.cy)), scale, colour)
+    return img
+
+
+def _text(img: np.ndarray, text: str, at: tuple[int, int], scale: float, colour) -> None:
+    font, size = cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale
+    (w, h), _ = cv2.getTextSize(text, font, size, max(1, round(scale)))
+    org = (min(at[0], img.shape[1] - w - 2), at[1] + h // 2)
+    cv2.putText(img, text, org, font, size, (0, 0, 0), max(1, round(scale)) + 2, cv2.LINE_AA)
+    cv2.putText(img, text, org, font, size, colour, max(1, round(scale)), cv2.LINE_AA)
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def save_png(path: str | Path, image: np.ndarray) -> None:
+    """Write a PNG atomically (temporary file in the same folder, then rename)."""
+
+    def write(tmp: str) -> None:
+        if not cv2.imwrite(tmp, image):
+            raise OSError(f"could not write {path}")
+
+    _atomic(Path(path), write)
+
+
+def save_csv(path: str | Path, df: pd.DataFrame) -> None:
+    """Write a CSV atomically."""
+    _atomic(Path(path), lambda tmp: df.to_csv(tmp, index=False))

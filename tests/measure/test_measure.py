@@ -1,0 +1,163 @@
+"""Morphometry on rendered spines with exactly known geometry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from measure_shapes import render_spine
+
+from morpho.grade import genant
+from morpho.measure import EXTRA_COLUMNS, MEASUREMENT_COLUMNS, measure_mask
+
+NORMAL = (40.0, 40.0, 40.0)
+# normal bodies, then a wedge (grade 2), a biconcave (grade 2) and a crush (grade 3)
+SPINE = [NORMAL] * 3 + [(25.0, 40.0, 40.0)] + [NORMAL] * 2 + [(38.0, 24.0, 38.0)] + [
+    NORMAL
+] * 2 + [(20.0, 20.0, 20.0)] + [NORMAL] * 2
+
+
+def truth_table(bodies) -> tuple[np.ndarray, list[int | None]]:
+    h = np.array([b.heights() for b in bodies])
+    hp = h[:, 2]
+    grades = []
+    for i in range(len(h)):
+        near = [hp[j] for j in (i - 1, i + 1) if 0 <= j < len(h)]
+        grade, _, _ = genant(h[i, 0] / hp[i], h[i, 1] / hp[i], hp[i] / np.mean(near))
+        grades.append(grade)
+    return h, grades
+
+
+def mape(df, truth: np.ndarray) -> float:
+    measured = df[["ha_px", "hm_px", "hp_px"]].to_numpy(float)
+    return float(np.mean(np.abs(measured / truth - 1)) * 100)
+
+
+@pytest.mark.parametrize("angle", [0.0, 25.0, -35.0])
+def test_heights_counts_and_grades_on_exact_geometry(angle):
+    mask, bodies = render_spine(SPINE, angle_deg=angle, bulge=15, shape=(800, 800))
+    df = measure_mask(mask)
+    truth, grades = truth_table(bodies)
+    assert len(df) == len(bodies)
+    assert mape(df, truth) < 2.0
+    assert list(df["genant_grade"]) == grades
+    assert list(df["genant_type"])[3] == "wedge"
+    assert list(df["genant_type"])[6] == "biconcave"
+    assert list(df["genant_type"])[9] == "crush"
+
+
+def test_rotated_spine_is_ordered_cranial_to_caudal():
+    mask, bodies = render_spine([NORMAL] * 10, angle_deg=30, bulge=10, shape=(800, 800))
+    df = measure_mask(mask, first_level="T3")
+    centres = np.array([b.outline.mean(axis=0) for b in bodies])
+    got = df[["cx", "cy"]].to_numpy()
+    assert np.abs(got - centres).max() < 2.0  # same bodies, same order
+    assert list(df["level"]) == [f"T{i}" for i in range(3, 13)]
+    assert list(df["index"]) == list(range(1, 11))
+
+
+@pytest.mark.parametrize("touch", [0.0, -3.0])
+def test_touching_bodies_are_split(touch):
+    gaps = [12.0, 12.0, touch, 12.0, touch, touch, 12.0]  # 3+4 and 5+6+7 merge
+    mask, bodies = render_spine([NORMAL] * 8, gap=gaps)
+    from skimage.measure import label
+
+    assert label(mask).max() == 5
+    df = measure_mask(mask)
+    assert len(df) == 8
+    split = df["qa"].str.contains("split from touching bodies")
+    assert list(split) == [False, False, True, True, True, True, True, False]
+    # heights cut at the expected size are not trusted for grading
+    assert (df["genant_type"][split] == "ungradable").all()
+    assert (df["genant_type"][~split] == "normal").all()
+    assert np.abs(df["cy"].to_numpy() - [b.outline[:, 1].mean() for b in bodies]).max() < 3
+
+
+def test_bodies_joined_by_a_bridge_split_at_the_neck():
+    mask, bodies = render_spine([NORMAL] * 6, gap=10)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    mid_gap = [r for r in range(rows.min(), rows.max()) if not mask[r].any()]
+    cx = int(np.nonzero(mask.any(axis=0))[0].mean())
+    mask[min(mid_gap) : max(mid_gap) + 1, cx - 6 : cx + 6] = True  # bridges across the discs
+    df = measure_mask(mask)
+    assert len(df) == 6
+    assert df["qa"].str.contains("at a neck").all()
+    # anterior and posterior heights are clean; the middle one carries half a bridge each
+    hap = df[["ha_px", "hp_px"]].to_numpy()
+    assert np.mean(np.abs(hap / 40 - 1)) < 0.02
+
+
+def test_missing_level_is_flagged_and_skipped():
+    mask, bodies = render_spine([NORMAL] * 10, skip=(4,))
+    df = measure_mask(mask, first_level="T4")
+    assert len(df) == 9
+    assert list(df["level"]) == ["T4", "T5", "T6", "T7", "T9", "T10", "T11", "T12", "L1"]
+    assert "likely missing level" in df["qa"].iloc[4]
+    assert not df["qa"].iloc[:4].str.contains("missing").any()
+
+
+@pytest.mark.parametrize("facing", ["left", "right"])
+def test_facing_from_kyphosis(facing):
+    heights = [NORMAL] * 5 + [(28.0, 40.0, 40.0)] + [NORMAL] * 5
+    mask, _ = render_spine(heights, bulge=25, facing=facing)
+    df = measure_mask(mask)
+    assert (df["facing"] == facing).all()
+    assert (df["facing_source"] == "curvature").all()
+    ant_left = (df["ant_sup_x"] < df["post_sup_x"]).all()
+    assert ant_left == (facing == "left")
+    assert df["genant_type"].iloc[5] == "wedge"  # the short anterior side is found
+
+
+def test_anterior_override_wins():
+    mask, _ = render_spine([NORMAL] * 8, bulge=25, facing="left")
+    df = measure_mask(mask, anterior="right")
+    assert (df["facing"] == "right").all()
+    assert (df["facing_source"] == "override").all()
+    assert (df["ant_sup_x"] > df["post_sup_x"]).all()
+
+
+def test_empty_mask_gives_an_empty_table_with_the_columns():
+    df = measure_mask(np.zeros((300, 200), bool))
+    assert df.empty
+    assert list(df.columns) == MEASUREMENT_COLUMNS + EXTRA_COLUMNS
+
+
+def test_noise_specks_are_dropped_with_a_reason():
+    mask, bodies = render_spine([NORMAL] * 8)
+    rng = np.random.default_rng(0)
+    for r, c in zip(rng.integers(0, 700, 40), rng.integers(0, 400, 40), strict=True):
+        mask[r : r + 2, c : c + 3] = True
+    mask[300:312, 40:52] = True  # a larger fragment away from the spine
+    df = measure_mask(mask)
+    assert len(df) == 8
+    assert df["qa"].str.contains("dropped speck").any()
+    assert len(df.attrs["dropped"]) >= 30
+    truth, _ = truth_table(bodies)
+    assert mape(df, truth) < 2.0
+
+
+def test_columns_units_and_spacing():
+    mask, _ = render_spine([NORMAL] * 6)
+    df = measure_mask(mask, spacing_mm=(0.2, 0.1), spacing_source="dicom", image="x")
+    assert list(df.columns[: len(MEASUREMENT_COLUMNS)]) == MEASUREMENT_COLUMNS
+    assert (df["image"] == "x").all() and (df["spacing_source"] == "dicom").all()
+    # vertical heights scale with the row spacing
+    assert np.allclose(df["hm_mm"], df["hm_px"] * 0.2, rtol=0.01)
+    bare = measure_mask(mask)
+    assert bare["hm_mm"].isna().all() and (bare["spacing_source"] == "none").all()
+
+
+def test_body_at_the_image_border_is_ungradable():
+    mask, _ = render_spine([NORMAL] * 6, shape=(330, 200))
+    top = np.nonzero(mask.any(axis=1))[0].min()
+    df = measure_mask(mask[top + 10 :])
+    assert len(df) == 6
+    assert df["genant_type"].iloc[0] == "ungradable"
+    assert "image border" in df["qa"].iloc[0]
+    assert (df["genant_type"].iloc[1:] == "normal").all()
+
+
+def test_ap_view_is_not_graded():
+    mask, _ = render_spine([NORMAL] * 6)
+    df = measure_mask(mask, view="ap")
+    assert (df["genant_type"] == "ungradable").all()
+    assert (df["facing"] == "").all()

@@ -1,0 +1,84 @@
+"""`morpho measure` and `pipeline.measure_image` on small files written by the tests."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from measure_shapes import render_spine
+from typer.testing import CliRunner
+
+from morpho.cli import app
+from morpho.measure import MEASUREMENT_COLUMNS
+from morpho.pipeline import measure_image
+
+NORMAL = (40.0, 40.0, 40.0)
+
+
+@pytest.fixture
+def films(tmp_path):
+    """Two images (bodies bright on noise) and a folder of <stem>_mask.png."""
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    rng = np.random.default_rng(1)
+    for stem, n in (("a", 8), ("b", 6)):
+        mask, _ = render_spine([NORMAL] * n, bulge=20)
+        image = (60 + 120 * mask + rng.normal(0, 8, mask.shape)).clip(0, 255).astype(np.uint8)
+        cv2.imwrite(str(tmp_path / f"{stem}.png"), image)
+        cv2.imwrite(str(masks / f"{stem}_mask.png"), mask.astype(np.uint8) * 255)
+    return tmp_path
+
+
+def test_cli_writes_csv_and_overlays(films):
+    out = films / "out"
+    result = CliRunner().invoke(
+        app, ["measure", str(films / "a.png"), str(films / "b.png"), "--mask", str(films / "masks"),
+              "--out", str(out), "--first-level", "t5"],
+    )
+    assert result.exit_code == 0, result.output
+    df = pd.read_csv(out / "measurements.csv")
+    assert list(df.columns[: len(MEASUREMENT_COLUMNS)]) == MEASUREMENT_COLUMNS
+    assert df.groupby("image").size().to_dict() == {"a": 8, "b": 6}
+    assert df[df.image == "a"]["level"].tolist() == [f"T{i}" for i in range(5, 13)]
+    png = cv2.imread(str(out / "a_measure.png"))
+    assert png is not None and png.shape[:2] == (700, 400)
+    assert not list(out.glob(".*"))  # no temporary files left behind
+
+
+def test_cli_bad_file_is_one_line_and_exit_1(films):
+    (films / "bad.png").write_bytes(b"not an image")
+    (films / "masks" / "bad_mask.png").write_bytes(b"x")
+    result = CliRunner().invoke(
+        app, ["measure", str(films / "a.png"), str(films / "bad.png"),
+              "--mask", str(films / "masks"), "--out", str(films / "out")],
+    )
+    assert result.exit_code == 1
+    assert "error:" in result.output and "bad.png" in result.output
+    assert "Traceback" not in result.output
+    assert len(pd.read_csv(films / "out" / "measurements.csv")) == 8
+
+
+def test_cli_rejects_unknown_level(films):
+    result = CliRunner().invoke(
+        app, ["measure", str(films / "a.png"), "--mask", str(films / "masks"),
+              "--out", str(films / "out"), "--first-level", "X9"],
+    )
+    assert result.exit_code == 1 and "unknown level" in result.output
+
+
+class FakeSegmenter:
+    def __init__(self, mask):
+        self.mask = mask
+
+    def predict(self, pixels):
+        return self.mask
+
+
+def test_measure_image_with_a_segmenter(films):
+    mask = cv2.imread(str(films / "masks" / "a_mask.png"), cv2.IMREAD_GRAYSCALE) > 0
+    rg, got, df = measure_image(films / "a.png", segmenter=FakeSegmenter(mask), anterior="right")
+    assert got.shape == rg.shape and len(df) == 8
+    assert (df["facing"] == "right").all() and (df["image"] == "a").all()
+    rg, _, df_ap = measure_image(films / "a.png", mask=films / "masks" / "a_mask.png", view="ap")
+    assert (df_ap["view"] == "ap").all()
