@@ -11,6 +11,7 @@ import pandas as pd
 
 from morpho.batch.items import DEMOGRAPHIC_COLUMNS, BatchItem
 from morpho.batch.worker import ImageResult
+from morpho.measure import MEASUREMENT_COLUMNS
 
 #: One row per image in images.parquet, in this order.
 IMAGE_COLUMNS = [
@@ -67,7 +68,7 @@ def measurement_table(
         if table is not None and len(table):
             tables.append(table.assign(file=item.key))
     if not tables:
-        return pd.DataFrame(columns=["file", *SUBJECT_COLUMNS])
+        return pd.DataFrame(columns=["file", *MEASUREMENT_COLUMNS, *SUBJECT_COLUMNS])
     table = pd.concat(tables, ignore_index=True)
     table = table[["file", *[c for c in table.columns if c != "file"]]]
     return table.merge(images[["file", *SUBJECT_COLUMNS]], on="file", how="left")

@@ -62,6 +62,9 @@ class BatchTables:
             raise MorphoError(
                 folder, f"not a finished batch run ({Path(exc.filename).name} missing)"
             ) from None
+        m = tables.measurements  # a display label: the level, else the position
+        level = m["level"].fillna("").astype(str)
+        m["label"] = level.where(level != "", "#" + m["index"].astype(str))
         if (folder / "scores.parquet").exists():
             scores = pd.read_parquet(folder / "scores.parquet")
             z_columns = [c for c in scores.columns if c.endswith("_z")]
@@ -97,7 +100,7 @@ def _level_table(table: pd.DataFrame) -> tuple[list[str], list[dict]]:
     for row in table.to_dict("records"):
         grade = row.get("genant_grade")
         cells = {
-            "level": _fmt(row.get("level") or f"#{row.get('index')}"),
+            "level": row["label"],
             f"Ha ({unit})": _fmt(row.get(f"ha_{unit}"), 1),
             f"Hm ({unit})": _fmt(row.get(f"hm_{unit}"), 1),
             f"Hp ({unit})": _fmt(row.get(f"hp_{unit}"), 1),
@@ -236,7 +239,7 @@ def _prevalence(tables: BatchTables) -> tuple[str, str, str]:
         }
     )
     grades = m.assign(graded=m["genant_grade"].notna())
-    by_level = grades.groupby("level", sort=False).agg(
+    by_level = grades.groupby("label", sort=False).agg(
         measured=("file", "size"),
         graded=("graded", "sum"),
         grade_1=("genant_grade", lambda g: int((g == 1).sum())),
@@ -259,7 +262,7 @@ def _prevalence(tables: BatchTables) -> tuple[str, str, str]:
         group_html = grouped.reset_index().to_html(index=False, border=0)
     return (
         overall.to_html(index=False, border=0),
-        by_level.reset_index().to_html(index=False, border=0),
+        by_level.rename_axis("level").reset_index().to_html(index=False, border=0),
         group_html,
     )
 

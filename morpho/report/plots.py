@@ -25,9 +25,9 @@ def cohort_plots(images: pd.DataFrame, measurements: pd.DataFrame) -> list[bytes
     plots = []
     if len(measurements) and measurements["genant_grade"].notna().any():
         counts = (
-            measurements.groupby(["level", "genant_grade"], sort=False).size().unstack(fill_value=0)
+            measurements.groupby(["label", "genant_grade"], sort=False).size().unstack(fill_value=0)
         )
-        order = list(dict.fromkeys(measurements["level"]))
+        order = list(dict.fromkeys(measurements["label"]))
         counts = counts.reindex(order).reindex(columns=range(4), fill_value=0)
         share = counts.div(counts.sum(axis=1), axis=0)
         figure, axis = plt.subplots(figsize=(9, 3.2))
