@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from morpho.atomic import TMP_PREFIX, TMP_SUFFIX, atomic_write
 from morpho.batch.items import DEMOGRAPHIC_COLUMNS, BatchItem
 from morpho.batch.worker import ImageResult
 from morpho.measure import MEASUREMENT_COLUMNS
@@ -21,26 +20,14 @@ IMAGE_COLUMNS = [
     *DEMOGRAPHIC_COLUMNS,
 ]  # fmt: skip
 SUBJECT_COLUMNS = ["subject", *DEMOGRAPHIC_COLUMNS]
-TMP_PREFIX = ".tmp-"
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file in the same folder, then rename it to ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+OUTPUT_NAMES = ("measurements.parquet", "measurements.csv", "images.parquet", "failures.csv")
 
 
 def remove_stale_temporaries(folder: Path) -> None:
     """Delete temporaries left by a run killed while writing its outputs."""
-    for leftover in Path(folder).glob(f"{TMP_PREFIX}*"):
-        leftover.unlink(missing_ok=True)
+    for name in OUTPUT_NAMES:
+        for leftover in Path(folder).glob(f"{TMP_PREFIX}{name}.*{TMP_SUFFIX}*"):
+            leftover.unlink(missing_ok=True)
 
 
 def image_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pydicom
 from pydicom.sr.codedict import codes
 
 from morpho import __version__
-from morpho.batch.outputs import atomic_write
+from morpho.atomic import atomic_write
 from morpho.errors import MorphoError
 
 #: Type 2 attributes highdicom copies from the source; an absent one is added empty.

@@ -20,7 +20,7 @@ import pandas as pd
 from rich.progress import track
 
 from morpho import __version__
-from morpho.batch.outputs import atomic_write
+from morpho.atomic import atomic_write
 from morpho.errors import MorphoError
 from morpho.io import read_radiograph
 from morpho.io.reduced import read_reduced

@@ -51,7 +51,7 @@ def test_outputs_and_bad_files(tmp_path):
     assert (
         pd.read_csv(tmp_path / "out" / "measurements.csv")["file"] == measurements["file"]
     ).all()
-    assert not list((tmp_path / "out").glob(".tmp-*"))
+    assert not list((tmp_path / "out").glob(".*.tmp*"))
 
 
 def test_resume_skips_done_and_refuses_other_settings(tmp_path):
@@ -106,9 +106,11 @@ def test_kill_minus_nine_then_resume_equals_clean_run(tmp_path):
     done_at_kill = _rows_committed(killed / "state.sqlite")
     assert 6 <= done_at_kill < 24, "the kill must land mid-run"
     assert not (killed / "measurements.parquet").exists()
+    stale = killed / ".measurements.parquet.x1y2.tmp.parquet"  # as if killed mid-write
+    stale.write_bytes(b"half a file")
 
     resumed = run_batch(items_from_input(tmp_path / "in"), killed,
                         functools.partial(FakeWorker), workers=2, progress=False)  # fmt: skip
-    assert resumed.processed_now == 24 - done_at_kill
+    assert resumed.processed_now == 24 - done_at_kill and not stale.exists()
     for got, want in zip(read_outputs(killed), read_outputs(clean), strict=True):
         assert_frame_equal(got, want)
