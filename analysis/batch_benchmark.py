@@ -1,0 +1,172 @@
+"""`morpho batch` against a plain sequential loop, on the same >= 500 files.
+
+    python analysis/batch_benchmark.py [--n 500] [--workers 2] [--baseline-n N]
+
+The files are copies (symlinks) of one synthetic lateral DX film: the bundled sample,
+upscaled 2x to 2048x2048 (a typical detector size) and stored as JPEG 2000 lossless DICOM.
+Prints, for each mode, end-to-end images/s (process start and model load included) and
+the peak resident memory of the whole process tree, then the ratio, then the decode-only
+gain of reduced-resolution decoding. Needs the default model (morpho.segment.infer).
+Timings depend on what else runs on the machine; compare only numbers from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from morpho.io import read_radiograph
+from morpho.io.reduced import read_reduced
+from morpho.io.writer import write_dicom
+from morpho.preprocess import PreprocessConfig
+from morpho.resources import shared_data_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+SEQUENTIAL = """
+import sys, time
+from pathlib import Path
+from morpho.pipeline import measure_image
+from morpho.segment.infer import Segmenter
+segmenter = Segmenter()
+files = sorted(Path(sys.argv[1]).iterdir())[: int(sys.argv[2])]
+rows = sum(len(measure_image(f, segmenter=segmenter)[2]) for f in files)
+print(f"sequential: {len(files)} files, {rows} vertebrae")
+"""
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError):
+            continue
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        total += rss.get(current, 0)
+        stack.extend(children.get(current, []))
+    return total
+
+
+def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, peak tree RSS (bytes) and stderr tail of a command."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    peak = 0
+
+    def sample() -> None:
+        nonlocal peak
+        while process.poll() is None:
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = process.communicate()
+    seconds = time.perf_counter() - start
+    sampler.join()
+    if process.returncode not in (0, 1):
+        sys.exit(f"{command[:3]} failed ({process.returncode}):\n{err[-2000:]}")
+    return seconds, peak, (out + err).strip().splitlines()[-1] if (out + err).strip() else ""
+
+
+def make_files(folder: Path, n: int) -> Path:
+    """``n`` symlinks to one 2048x2048 JPEG 2000 lossless lateral DX film."""
+    sample = read_radiograph(ROOT / "samples" / "sample_lateral.dcm")
+    pixels = cv2.resize(sample.pixels, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    film = write_dicom(
+        folder / "film.dcm", np.round(np.clip(pixels, 0, 1) * 4095).astype(np.uint16),
+        spacing_mm=0.2, view="lateral", facing=sample.facing, age=68, sex="F",
+        height_cm=158, bits_stored=12, compression="jpeg2000",
+    )  # fmt: skip
+    files = folder / "films"
+    files.mkdir()
+    for i in range(n):
+        (files / f"film{i:04d}.dcm").symlink_to(film)
+    return files
+
+
+def decode_gain(path: Path, repeat: int = 5) -> str:
+    config = PreprocessConfig()
+    needed = (config.height, config.width)
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    full = best(lambda: read_radiograph(path))
+    reduced_result = read_reduced(path, needed)
+    small = best(lambda: read_reduced(path, needed))
+    shape = reduced_result.reduction.original_shape
+    return (f"{path.name} {shape[1]}x{shape[0]}: full decode {full * 1000:.0f} ms, "
+            f"1/{reduced_result.reduction.factor} decode {small * 1000:.0f} ms, "
+            f"gain x{full / small:.1f}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="files for morpho batch")
+    parser.add_argument("--baseline-n", type=int, default=None, help="files for the loop")
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--skip-full", action="store_true", help="skip --full-resolution run")
+    args = parser.parse_args()
+    baseline_n = args.baseline_n or args.n
+    env = {**os.environ}
+    morpho = ["morpho"]
+    with tempfile.TemporaryDirectory() as tmp:
+        files = make_files(Path(tmp), max(args.n, baseline_n))
+        print(f"{os.cpu_count()} CPU cores; {args.workers} batch workers; 2048x2048 J2K DICOM")
+        rows = []
+        modes = [("morpho batch", [*morpho, "batch", str(files), "--out", f"{tmp}/b",
+                                   "--workers", str(args.workers)], args.n)]  # fmt: skip
+        if not args.skip_full:
+            modes.append(("morpho batch --full-resolution",
+                          [*morpho, "batch", str(files), "--out", f"{tmp}/f", "--workers",
+                           str(args.workers), "--full-resolution"], args.n))  # fmt: skip
+        modes.append(("sequential loop", [sys.executable, "-c", SEQUENTIAL, str(files),
+                                          str(baseline_n)], baseline_n))  # fmt: skip
+        for name, command, n in modes:
+            seconds, peak, last = timed_run(command, env)
+            rows.append((name, n, seconds, peak))
+            print(f"{name:32s} {n:5d} images {seconds:7.1f} s {n / seconds:6.2f} img/s "
+                  f"peak RSS {peak / 2**20:7.0f} MiB   ({last})", flush=True)  # fmt: skip
+        rate = {name: n / s for name, n, s, _ in rows}
+        print(
+            f"ratio morpho batch / sequential loop: "
+            f"x{rate['morpho batch'] / rate['sequential loop']:.2f}"
+        )
+        if "morpho batch --full-resolution" in rate:
+            print(
+                f"ratio reduced / full-resolution decode (both batch): "
+                f"x{rate['morpho batch'] / rate['morpho batch --full-resolution']:.2f}"
+            )
+        print(decode_gain(Path(tmp) / "film.dcm"))
+        real = shared_data_dir() / "dicom" / "dx_chest_pa_j2k.dcm"
+        if real.exists():
+            print(decode_gain(real))
+
+
+if __name__ == "__main__":
+    main()
