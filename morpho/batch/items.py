@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from morpho.cli.common import IMAGE_SUFFIXES  # the one rule for what a folder holds
 from morpho.errors import MorphoError
 
 #: Manifest columns that override what a file's header says about the subject.
 DEMOGRAPHIC_COLUMNS = ("age", "sex", "height_cm", "weight_kg")
-SKIPPED_SUFFIXES = {".csv", ".json", ".txt", ".md", ".parquet", ".html", ".sqlite"}
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class BatchItem:
 
 
 def items_from_input(source: Path) -> list[BatchItem]:
-    """Items of a folder (searched recursively) or of a manifest CSV, in a stable order."""
+    """Items of a folder (searched recursively for image suffixes, as every command does) or
+    of a manifest CSV, in a stable order."""
     source = Path(source)
     if source.is_dir():
         return _items_from_folder(source)
@@ -42,7 +43,7 @@ def _items_from_folder(folder: Path) -> list[BatchItem]:
         for p in folder.rglob("*")
         if p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        and p.suffix.lower() not in SKIPPED_SUFFIXES
+        and p.suffix.lower() in IMAGE_SUFFIXES
     )
     return [BatchItem(key=p.relative_to(folder).as_posix(), path=str(p.resolve())) for p in files]
 

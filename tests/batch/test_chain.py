@@ -39,3 +39,23 @@ def test_chain_reduced_decode_matches_full_decode(tmp_path):
     shift = np.abs(small[points].to_numpy() - full[points].to_numpy())
     assert np.nanmedian(shift) <= 1.5 and np.nanmax(shift) < 6.0
     assert small_images.loc[0, "spacing_source"] != "none" and small_images.loc[0, "age"] == 67
+
+
+def test_chain_bad_files_fail_with_causes_and_good_files_keep_rows(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    cv2.imwrite(str(source / "good.png"), np.round(phantom(700, 400) * 255).astype(np.uint8))
+    write_dicom(source / "good.dcm", np.round(phantom(700, 400, seed=3) * 4000), j2k=True)
+    truncated = (source / "good.dcm").read_bytes()
+    (source / "truncated.dcm").write_bytes(truncated[: len(truncated) // 2])
+    (source / "text.png").write_text("hello, not an image")
+    cv2.imwrite(str(source / "tiny.png"), np.full((32, 32), 200, np.uint8))
+    summary = run_batch(items_from_input(source), tmp_path / "out", threshold_chain, workers=1,
+                        progress=False)  # fmt: skip
+    assert (summary.ok, summary.failed) == (2, 3)
+    failures = pd.read_csv(tmp_path / "out" / "failures.csv")
+    causes = dict(zip(failures["file"], failures["cause"], strict=True))
+    assert set(causes) == {"truncated.dcm", "text.png", "tiny.png"}
+    assert "too small" in causes["tiny.png"] and all(len(c) > 5 for c in causes.values())
+    measurements = pd.read_parquet(tmp_path / "out" / "measurements.parquet")
+    assert measurements.groupby("file").size().to_dict() == {"good.dcm": 9, "good.png": 9}

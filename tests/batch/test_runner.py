@@ -33,7 +33,8 @@ def test_outputs_and_bad_files(tmp_path):
     make_images(source / "a", 3)
     make_images(source / "b", 2, seed=1)
     (source / "b" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
-    (source / "notes.bin").write_bytes(b"not an image at all")
+    (source / "notes.png").write_bytes(b"not an image at all")
+    (source / "README.md").write_text("skipped: not an image suffix")
     import cv2
     import numpy as np
 
@@ -45,9 +46,9 @@ def test_outputs_and_bad_files(tmp_path):
     assert len(measurements) == 15 and measurements["file"].nunique() == 5
     assert list(images["file"]) == sorted(images["file"])  # input order
     causes = dict(zip(failures["file"], failures["cause"], strict=True))
-    assert set(causes) == {"b/corrupt.png", "notes.bin", "tiny.png"}
+    assert set(causes) == {"b/corrupt.png", "notes.png", "tiny.png"}
     assert causes["tiny.png"].startswith("image too small")
-    assert causes["notes.bin"] == "not a readable image"
+    assert causes["notes.png"] == "not a readable image"
     assert (
         pd.read_csv(tmp_path / "out" / "measurements.csv")["file"] == measurements["file"]
     ).all()
