@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from morpho.cli import common
 from morpho.cli.common import console, fail
 from morpho.errors import MorphoError
 
@@ -57,8 +58,8 @@ def fit(
         reference = fit_file(
             measurements, out, demographics, key, formula, method, min_n, trim_sd, progress=True
         )
-    except MorphoError as exc:
-        fail(exc.cause, exc.path)
+    except Exception as exc:  # noqa: BLE001 - one error line, traceback only with --debug
+        _fail(exc)
     _print_counts("excluded", reference.exclusions)
     status = reference.cells.groupby("status").size()
     console.print(
@@ -84,8 +85,8 @@ def score(
 
     try:
         result = score_files(measurements, out, reference, demographics, key, threshold, parquet)
-    except MorphoError as exc:
-        fail(exc.cause, exc.path)
+    except Exception as exc:  # noqa: BLE001 - one error line, traceback only with --debug
+        _fail(exc)
     scores = result.scores
     console.print(f"reference: {result.reference_note}")
     _print_counts("excluded", result.excluded.counts)
@@ -109,9 +110,17 @@ def summary(
 
     try:
         written = summarise_file(scores, out, key)
-    except MorphoError as exc:
-        fail(exc.cause, exc.path)
+    except Exception as exc:  # noqa: BLE001 - one error line, traceback only with --debug
+        _fail(exc)
     console.print(f"wrote {len(written)} files to {out}")
+
+
+def _fail(exc: Exception) -> None:
+    if common.DEBUG:
+        raise exc
+    if isinstance(exc, MorphoError):
+        fail(exc.cause, exc.path)
+    fail(f"{type(exc).__name__}: {exc}")
 
 
 def _print_counts(what: str, counts: dict[str, int]) -> None:

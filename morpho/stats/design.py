@@ -73,7 +73,10 @@ def rhs(formula: str) -> str:
 def variables(formula: str) -> list[str]:
     """The data columns a formula reads (names that are not functions or ``np``)."""
     tree = ast.parse(_python(rhs(formula)), mode="eval")
-    names = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name)]
+    nodes = sorted(
+        (n for n in ast.walk(tree) if isinstance(n, ast.Name)), key=lambda n: n.col_offset
+    )
+    names = [n.id for n in nodes]
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)
               and isinstance(n.func, ast.Name)}  # fmt: skip
     return list(dict.fromkeys(n for n in names if n not in called and n != "np"))

@@ -132,10 +132,8 @@ def prevalence_plot(prevalence: pd.DataFrame) -> plt.Figure:
     for i, sex in enumerate(sexes):
         rows = prevalence.loc[prevalence["sex"] == sex].set_index("age_band").reindex(bands)
         x = np.arange(len(bands)) + (i - (len(sexes) - 1) / 2) * width
-        err = [
-            100 * (rows["prevalence"] - rows["ci_low"]),
-            100 * (rows["ci_high"] - rows["prevalence"]),
-        ]
+        spread = [rows["prevalence"] - rows["ci_low"], rows["ci_high"] - rows["prevalence"]]
+        err = 100 * np.clip(spread, 0, 1)  # rounding can leave -1e-17
         ax.bar(x, 100 * rows["prevalence"], width, yerr=err, capsize=3,
                color=SEX_COLOURS.get(sex), alpha=0.8, label=sex)  # fmt: skip
     ax.set_xticks(np.arange(len(bands)), bands)

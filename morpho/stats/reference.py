@@ -154,6 +154,9 @@ def fit_reference(
     exclusions = exclusions or Exclusions()
     measures = measures or default_measures(cohort)
     covariates = variables(formula)
+    missing = [c for c in covariates if c not in cohort]
+    if missing:
+        raise MorphoError(None, f"formula {formula!r}: no column {', '.join(map(repr, missing))}")
     ungradable = cohort.get("qa", pd.Series("", index=cohort.index)).astype(str)
     ungradable = ungradable.str.startswith("ungradable")
     exclusions.add("ungradable vertebrae (not used in the fit)", ungradable.sum())
@@ -180,7 +183,10 @@ def fit_reference(
             valid = np.isfinite(y)
             if valid.sum() < max(min_n, 2 * X.shape[1]):
                 continue
-            fit, keep = _fit_one(X[valid], y[valid], method, trim_sd)
+            try:
+                fit, keep = _fit_one(X[valid], y[valid], method, trim_sd)
+            except np.linalg.LinAlgError as exc:
+                raise MorphoError(None, f"{level} {measure}: singular design ({exc})") from exc
             fit["columns"] = names
             fits.append(MeasureFit(level=level, measure=measure, formula=frozen, ranges=ranges,
                                    categories=categories, n=int(valid.sum()), **fit))  # fmt: skip
@@ -207,57 +213,60 @@ def default_measures(cohort: pd.DataFrame) -> list[str]:
 
 
 def _fit_one(X: np.ndarray, y: np.ndarray, method: str, trim_sd: float):
-    """Iteratively trimmed fit; returns the MeasureFit fields and the kept mask."""
+    """Iteratively trimmed fit; returns the MeasureFit fields and the kept mask.
+
+    OLS iterates until the kept set is stable; the robust fits barely move when outliers
+    go, so they trim once and refit.
+    """
     keep = np.ones(len(y), bool)
     consistency = _truncated_sd(trim_sd)
-    for iteration in range(1, MAX_ITERATIONS + 1):
-        beta, sd = _centre_fit(X[keep], y[keep], method)
+    cap = MAX_ITERATIONS if method == "ols" else 2
+    for iteration in range(1, cap + 1):
+        params, sd, result = _centre_fit(X[keep], y[keep], method)
         if method == "ols" and iteration > 1:
             sd /= consistency  # SD of a normal trimmed at trim_sd SD is this much smaller
-        new_keep = np.abs(y - X @ beta) <= trim_sd * sd
-        if np.array_equal(new_keep, keep):
+        new_keep = np.abs(y - X @ params) <= trim_sd * sd
+        if iteration == cap or np.array_equal(new_keep, keep):
             break
         keep = new_keep
-    result = _final_fit(X[keep], y[keep], method)
-    resid_sd = (
-        sd
-        if method != "ols"
-        else float(np.sqrt(result.scale)) / (consistency if iteration > 1 else 1.0)
-    )
+    if result is None:  # OLS: statsmodels once, for the covariance
+        result = sm.OLS(y[keep], X[keep]).fit()
     fields = {
         "columns": [],
         "params": np.asarray(result.params).tolist(),
         "cov": np.asarray(result.cov_params()).tolist(),
-        "resid_sd": float(resid_sd),
+        "resid_sd": float(sd),
         "n_used": int(keep.sum()),
         "iterations": iteration,
     }
     if method == "quantreg":
         fields["quantile_params"] = {
-            str(q): sm.QuantReg(y[keep], X[keep]).fit(q=q).params.tolist() for q in QUANTILES
-        }
+            str(q): sm.QuantReg(y[keep], X[keep]).fit(q=q).params.tolist() if q != 0.5
+            else fields["params"] for q in QUANTILES
+        }  # fmt: skip
     return fields, keep
 
 
-def _centre_fit(X: np.ndarray, y: np.ndarray, method: str) -> tuple[np.ndarray, float]:
+def _centre_fit(X: np.ndarray, y: np.ndarray, method: str):
+    """Coefficients, residual SD (MAD-based when robust) and the statsmodels result.
+
+    OLS inside the trimming loop solves the normal equations (X is tall and thin) and
+    returns no result object; statsmodels refits the final kept set once.
+    """
     if method == "ols":
-        beta = np.linalg.solve(X.T @ X, X.T @ y)  # normal equations: X is tall and thin
-        resid = y - X @ beta
-        return beta, float(np.sqrt(resid @ resid / max(len(y) - X.shape[1], 1)))
+        params = np.linalg.solve(X.T @ X, X.T @ y)
+        resid = y - X @ params
+        return params, float(np.sqrt(resid @ resid / max(len(y) - X.shape[1], 1))), None
     if method == "rlm":
         result = sm.RLM(y, X, M=sm.robust.norms.HuberT()).fit()
-        return result.params, float(result.scale)
+        return np.asarray(result.params), float(result.scale), result
     result = sm.QuantReg(y, X).fit(q=0.5)
-    resid = y - X @ result.params
-    return result.params, float(stats.median_abs_deviation(resid, scale="normal"))
-
-
-def _final_fit(X: np.ndarray, y: np.ndarray, method: str):
-    if method == "rlm":
-        return sm.RLM(y, X, M=sm.robust.norms.HuberT()).fit()
-    if method == "quantreg":
-        return sm.QuantReg(y, X).fit(q=0.5)
-    return sm.OLS(y, X).fit()
+    resid = y - X @ np.asarray(result.params)
+    return (
+        np.asarray(result.params),
+        float(stats.median_abs_deviation(resid, scale="normal")),
+        result,
+    )
 
 
 def _truncated_sd(c: float) -> float:

@@ -17,6 +17,7 @@ chosen to look like published morphometry, not taken from one table.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,7 +70,7 @@ class CohortModel:
         base = self.base(level, height)
         return {
             "age": base * self.age_effect[height],
-            "C(sex)[T.M]": base * self.sex_effect[height],
+            "sex[T.M]": base * self.sex_effect[height],
             "height_cm": base * self.height_effect,
         }
 
@@ -241,4 +242,6 @@ def _measurement_table(
 def _neighbour_mean(hp: np.ndarray) -> np.ndarray:
     """Mean posterior height of the bodies above and below (one neighbour at the ends)."""
     padded = np.pad(hp, ((0, 0), (1, 1)), constant_values=np.nan)
-    return np.nanmean(np.stack([padded[:, :-2], padded[:, 2:]]), axis=0)
+    with warnings.catch_warnings():  # a single level has no neighbours: NaN, no warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.stack([padded[:, :-2], padded[:, 2:]]), axis=0)
