@@ -1,9 +1,57 @@
-"""`morpho train` (not built yet)."""
+"""`morpho train DATASET.json...`: train a segmentation model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from morpho.cli.common import console, fail
+from morpho.errors import MorphoError
+
+Opt = typer.Option
 
 
 def register(app: typer.Typer) -> None:
-    """Register this module's commands on the root app (placeholder until built)."""
+    @app.command()
+    def train(
+        datasets: Annotated[list[Path], typer.Argument(help="Dataset JSON file(s), mixed.")],
+        out: Annotated[Path, Opt(help="Run folder.")] = Path("runs/seg"),
+        height: Annotated[int, Opt(help="Network input rows.")] = 512,
+        width: Annotated[int, Opt(help="Network input columns.")] = 256,
+        aspect: Annotated[str, Opt(help="stretch | pad (keep the aspect).")] = "pad",
+        clahe_clip: Annotated[float, Opt(help="CLAHE clip limit.")] = 2.0,
+        clahe_tile: Annotated[int, Opt(help="CLAHE tile grid size.")] = 8,
+        encoder: Annotated[str, Opt(help="segmentation-models-pytorch encoder.")] = "resnet18",
+        decoder: Annotated[str, Opt(help="Decoder widths, comma separated.")] = "64,32,24,16,8",
+        epochs: Annotated[int, Opt(help="Most epochs.")] = 100,
+        batch_size: Annotated[int, Opt(help="Batch size.")] = 8,
+        lr: Annotated[float, Opt(help="Adam learning rate.")] = 1e-4,
+        patience: Annotated[int, Opt(help="Epochs without improvement before stopping.")] = 12,
+        max_minutes: Annotated[float | None, Opt(help="Time budget, minutes.")] = None,
+        seed: Annotated[int, Opt(help="Random seed.")] = 0,
+        weights: Annotated[str | None, Opt(help="Sampling weight per dataset, a,b,...")] = None,
+        init: Annotated[Path | None, Opt(help="Start from these weights (fine-tune).")] = None,
+        resume: Annotated[bool, Opt("--resume", help="Continue the run in --out.")] = False,
+    ) -> None:
+        """Train a U-Net on packed, augmented images (Dice + BCE, Adam, early stop)."""
+        from morpho.preprocess import PreprocessConfig
+        from morpho.segment.nets import ModelConfig
+        from morpho.segment.train import TrainConfig
+        from morpho.segment.train import train as run_training
+
+        config = TrainConfig(
+            datasets=[str(d) for d in datasets],
+            out=str(out),
+            preprocess=PreprocessConfig(height, width, clahe_clip, clahe_tile, aspect),
+            model=ModelConfig(encoder, decoder_channels=tuple(int(c) for c in decoder.split(","))),
+            epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+            max_minutes=max_minutes, seed=seed, init=str(init) if init else None,
+            weights=[float(w) for w in weights.split(",")] if weights else None,
+        )
+        try:
+            best = run_training(config, resume=resume)
+        except MorphoError as exc:
+            fail(exc.cause, exc.path)
+        console.print(f"best weights: {best}")

@@ -1,0 +1,74 @@
+"""Inference on onnxruntime (no torch): radiograph pixels -> body mask at the original size."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from scipy.special import expit
+
+from morpho.errors import MorphoError
+from morpho.preprocess import Prepared, PreprocessConfig, prepare
+from morpho.resources import models_dir
+
+DEFAULT_MODEL = "vertebra_unet.onnx"
+
+
+def default_model_path() -> Path:
+    return models_dir() / DEFAULT_MODEL
+
+
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """Full graph optimisation; intra-op threads = all cores unless given."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    return options
+
+
+class Segmenter:
+    """Loads an ONNX model (default: the shipped one) once; predicts body masks."""
+
+    def __init__(
+        self, model_path: str | Path | None = None, threads: int | None = None,
+        batch_size: int = 4,
+    ):
+        path = Path(model_path) if model_path else default_model_path()
+        path = path.with_suffix(".onnx")
+        config_path = path.with_suffix(".json")
+        if not path.exists() or not config_path.exists():
+            raise MorphoError(path, "model not found (needs .onnx and .json side by side)")
+        self.config = json.loads(config_path.read_text())
+        self.preprocess = PreprocessConfig.from_dict(self.config["preprocess"])
+        self.threshold = float(self.config.get("threshold", 0.5))
+        self.model_version = str(self.config.get("version", path.stem))
+        self.batch_size = batch_size
+        self.session = ort.InferenceSession(
+            str(path), session_options(threads), providers=["CPUExecutionProvider"]
+        )
+
+    def probabilities(self, prepared: Sequence[Prepared]) -> np.ndarray:
+        """Network-size body probabilities for prepared images, run in batches."""
+        out = []
+        for start in range(0, len(prepared), self.batch_size):
+            batch = np.stack([p.array for p in prepared[start : start + self.batch_size]])
+            (logits,) = self.session.run(None, {"image": batch[:, None].astype(np.float32)})
+            out.append(expit(logits[:, 0]))
+        return np.concatenate(out)
+
+    def predict_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Boolean masks at each image's ORIGINAL size."""
+        prepared = [prepare(pixels, self.preprocess) for pixels in images]
+        probs = self.probabilities(prepared)
+        return [
+            p.transform.to_original(prob) > self.threshold
+            for p, prob in zip(prepared, probs, strict=True)
+        ]
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        """Boolean body mask at the ORIGINAL size of ``pixels``."""
+        return self.predict_batch([pixels])[0]

@@ -1,0 +1,44 @@
+"""The segmentation network: a segmentation-models-pytorch U-Net behind one factory."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import segmentation_models_pytorch as smp
+import torch
+
+
+@dataclass
+class ModelConfig:
+    """Encoder and decoder widths; one input channel (grayscale), one output logit."""
+
+    encoder: str = "resnet18"
+    encoder_depth: int = 5
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    extra: dict = field(default_factory=dict)  # passed to smp.Unet as is
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["decoder_channels"] = list(self.decoder_channels)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        data = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        data["decoder_channels"] = tuple(data.get("decoder_channels", cls.decoder_channels))
+        return cls(**data)
+
+
+def create_model(config: ModelConfig | dict) -> torch.nn.Module:
+    """A randomly initialised U-Net (no pretrained weights are downloaded)."""
+    if isinstance(config, dict):
+        config = ModelConfig.from_dict(config)
+    return smp.Unet(
+        encoder_name=config.encoder,
+        encoder_weights=None,
+        encoder_depth=config.encoder_depth,
+        decoder_channels=list(config.decoder_channels)[: config.encoder_depth],
+        in_channels=1,
+        classes=1,
+        **config.extra,
+    )

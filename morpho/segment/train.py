@@ -1,0 +1,268 @@
+"""Training: packed arrays in RAM, on-the-fly radiograph augmentation, Dice + BCE, Adam.
+
+A run folder holds ``model.json`` (model + preprocessing config), ``best.safetensors`` (the
+epoch with the best validation loss), ``last.safetensors`` + ``last_optim.safetensors`` +
+``state.json`` (to resume) and ``log.csv`` (one row per epoch).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.progress import Progress
+from safetensors.torch import load_file, save_file
+
+from morpho.atomic import atomic_write, write_text
+from morpho.datasets.contract import load_dataset
+from morpho.datasets.pack import pack_dataset, pack_key
+from morpho.preprocess import PreprocessConfig
+from morpho.segment.losses import dice_bce_loss
+from morpho.segment.nets import ModelConfig, create_model
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; written to ``train.json`` in the run folder."""
+
+    datasets: list[str]
+    out: str = "runs/seg"
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    epochs: int = 100
+    batch_size: int = 8
+    lr: float = 1e-4
+    patience: int = 12  # epochs without a better validation loss before stopping
+    max_minutes: float | None = None
+    seed: int = 0
+    init: str | None = None  # start from these weights (fine-tuning)
+    pack_dir: str = "data/packed"
+    weights: list[float] | None = None  # sampling weight per dataset (default: by size)
+    cpu_bf16: bool = True  # bfloat16 autocast on CPU (much faster where supported)
+
+
+@dataclass
+class Augment:
+    """Radiograph augmentation ranges (applied per sample on the batch)."""
+
+    rotate_deg: float = 10.0
+    scale: tuple[float, float] = (0.85, 1.2)
+    shift: float = 0.06
+    flip: float = 0.5
+    contrast: tuple[float, float] = (0.6, 1.4)
+    brightness: float = 0.15
+    gamma: tuple[float, float] = (0.6, 1.7)
+    noise: float = 0.05
+    blur: float = 0.3  # probability of a slight blur
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.Generator):
+    """Random affine (rotation, scale, shift, left-right flip) and intensity changes."""
+    n = images.shape[0]
+
+    def uniform(lo: float, hi: float) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(n, generator=gen)
+
+    angle = torch.deg2rad(uniform(-aug.rotate_deg, aug.rotate_deg))
+    scale = torch.exp(uniform(math.log(aug.scale[0]), math.log(aug.scale[1])))
+    flip = torch.where(torch.rand(n, generator=gen) < aug.flip, -1.0, 1.0)
+    h, w = images.shape[-2:]
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1] = cos * flip, -sin * h / w
+    theta[:, 1, 0], theta[:, 1, 1] = sin * w / h * flip, cos
+    theta[:, 0, 2] = uniform(-aug.shift, aug.shift) * 2
+    theta[:, 1, 2] = uniform(-aug.shift, aug.shift) * 2
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    masks = F.grid_sample(masks, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    shape = (n, 1, 1, 1)
+    gamma = torch.exp(uniform(math.log(aug.gamma[0]), math.log(aug.gamma[1]))).view(shape)
+    images = images.clamp(0, 1) ** gamma
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    images = (images - mean) * uniform(*aug.contrast).view(shape) + mean
+    images = images + uniform(-aug.brightness, aug.brightness).view(shape)
+    blur = (torch.rand(n, generator=gen) < aug.blur).view(shape)
+    images = torch.where(blur, F.avg_pool2d(images, 3, 1, 1, count_include_pad=False), images)
+    sigma = uniform(0, aug.noise).view(shape)
+    images = images + sigma * torch.randn(images.shape, generator=gen)
+    return images.clamp(0, 1), (masks > 0.5).float()
+
+
+def load_packed(config: TrainConfig) -> tuple[dict, dict, np.ndarray]:
+    """Pack (once) and load every dataset; returns train arrays, val arrays, sample weights."""
+    train_x, train_y, val_x, val_y, weights = [], [], [], [], []
+    for k, path in enumerate(config.datasets):
+        path = Path(path)
+        dataset = load_dataset(path)
+        key = pack_key(path, config.preprocess)
+        packed = pack_dataset(dataset, config.preprocess, Path(config.pack_dir) / f"{key}.npz")
+        data = np.load(packed)
+        is_train, is_val = data["split"] == "train", data["split"] == "val"
+        train_x.append(data["images"][is_train])
+        train_y.append(data["masks"][is_train])
+        val_x.append(data["images"][is_val])
+        val_y.append(data["masks"][is_val])
+        share = config.weights[k] if config.weights else is_train.sum()
+        weights.append(np.full(is_train.sum(), share / max(1, is_train.sum())))
+    return (
+        {"x": np.concatenate(train_x), "y": np.concatenate(train_y)},
+        {"x": np.concatenate(val_x), "y": np.concatenate(val_y)},
+        np.concatenate(weights),
+    )
+
+
+def to_tensor(array: np.ndarray, device: torch.device, scale: float = 1.0) -> torch.Tensor:
+    """(N, H, W) uint8 -> (N, 1, H, W) float on ``device``, divided by ``scale``."""
+    return torch.from_numpy(array).float().div_(scale)[:, None].to(device)
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """Adam's state as flat tensors for safetensors (no pickle)."""
+    flat = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            flat[f"{index}.{name}"] = torch.as_tensor(value).contiguous()
+    return flat
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, flat: dict[str, torch.Tensor]) -> None:
+    state_dict = optimizer.state_dict()
+    state: dict[int, dict] = {}
+    for key, value in flat.items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    state_dict["state"] = state
+    optimizer.load_state_dict(state_dict)
+
+
+def write_model_json(path: Path, config: TrainConfig, extra: dict | None = None) -> None:
+    data = {
+        "format": "morpho-segmenter",
+        "model": config.model.to_dict(),
+        "preprocess": config.preprocess.to_dict(),
+        "threshold": 0.5,
+        **(extra or {}),
+    }
+    write_text(path, json.dumps(data, indent=1))
+
+
+def atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
+
+
+@torch.no_grad()
+def validate(model, val: dict, device, batch_size: int, amp: bool) -> tuple[float, float]:
+    """Mean validation loss and mean per-image Dice (threshold 0.5, network size)."""
+    model.eval()
+    losses, dices = [], []
+    for start in range(0, len(val["x"]), batch_size):
+        x = to_tensor(val["x"][start : start + batch_size], device, 255)
+        x = x.contiguous(memory_format=torch.channels_last)
+        y = to_tensor(val["y"][start : start + batch_size], device)
+        with torch.autocast(device.type, enabled=amp):
+            logits = model(x).float()
+        losses.append(dice_bce_loss(logits, y).item() * len(x))
+        pred = logits > 0
+        tp = (pred & (y > 0.5)).sum(dim=(1, 2, 3)).float()
+        total = pred.sum(dim=(1, 2, 3)) + (y > 0.5).sum(dim=(1, 2, 3))
+        dices.extend(torch.where(total > 0, 2 * tp / total.clamp(min=1), 1.0).tolist())
+    model.train()
+    return float(np.sum(losses) / len(val["x"])), float(np.mean(dices))
+
+
+def train(config: TrainConfig, resume: bool = False) -> Path:
+    """Train (or resume) a run; returns the path of the best weights."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(config.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    amp = device.type == "cuda" or config.cpu_bf16
+    train_set, val_set, weights = load_packed(config)
+
+    model = create_model(config.model).to(device, memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=3)
+    scaler = torch.amp.GradScaler(enabled=device.type == "cuda")
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "bad_epochs": 0}
+    if resume and (out / "state.json").exists():
+        model.load_state_dict(load_file(str(out / "last.safetensors")))
+        restore_optimizer(optimizer, load_file(str(out / "last_optim.safetensors")))
+        state = json.loads((out / "state.json").read_text())
+        for group in optimizer.param_groups:
+            group["lr"] = state.get("lr", config.lr)
+    elif config.init:
+        model.load_state_dict(load_file(str(Path(config.init).with_suffix(".safetensors"))))
+    write_text(out / "train.json", json.dumps(asdict(config), indent=1, default=str))
+    write_model_json(out / "best.json", config)
+
+    gen = torch.Generator().manual_seed(config.seed + state["epoch"])
+    rng = np.random.default_rng(config.seed + state["epoch"])
+    steps = max(1, len(train_set["x"]) // config.batch_size)
+    log_path = out / "log.csv"
+    new_log = not log_path.exists() or not resume
+    started = time.monotonic()
+    with open(log_path, "w" if new_log else "a", newline="") as log_file, Progress() as bar:
+        log = csv.writer(log_file)
+        if new_log:
+            log.writerow(["epoch", "train_loss", "val_loss", "val_dice", "lr", "seconds", "best"])
+        task = bar.add_task("training", total=config.epochs, completed=state["epoch"])
+        model.train()
+        while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
+            epoch_start = time.monotonic()
+            order = rng.choice(len(weights), steps * config.batch_size, p=weights / weights.sum())
+            total = 0.0
+            for step in range(steps):
+                index = np.sort(order[step * config.batch_size : (step + 1) * config.batch_size])
+                x = to_tensor(train_set["x"][index], torch.device("cpu"), 255)
+                y = to_tensor(train_set["y"][index], torch.device("cpu"))
+                x, y = augment(x, y, Augment(), gen)
+                x = x.to(device, memory_format=torch.channels_last)
+                with torch.autocast(device.type, enabled=amp):
+                    loss = dice_bce_loss(model(x).float(), y.to(device))
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                total += loss.item()
+                bar.update(task, description=f"epoch {state['epoch'] + 1} loss {loss.item():.3f}")
+            val_loss, val_dice = validate(model, val_set, device, config.batch_size, amp)
+            state["epoch"] += 1
+            scheduler.step(val_loss)
+            state["lr"] = optimizer.param_groups[0]["lr"]
+            improved = val_loss < state["best_loss"]
+            if improved:
+                state.update(best_loss=val_loss, best_epoch=state["epoch"], bad_epochs=0)
+                atomic_save(model.state_dict(), out / "best.safetensors")
+                write_model_json(out / "best.json", config, {"epoch": state["epoch"],
+                                 "val_loss": val_loss, "val_dice": val_dice})
+            else:
+                state["bad_epochs"] += 1
+            atomic_save(model.state_dict(), out / "last.safetensors")
+            atomic_save(optimizer_state(optimizer), out / "last_optim.safetensors")
+            write_text(out / "state.json", json.dumps(state))
+            seconds = time.monotonic() - epoch_start
+            log.writerow([state["epoch"], f"{total / steps:.4f}", f"{val_loss:.4f}",
+                          f"{val_dice:.4f}", f"{state['lr']:.2e}", f"{seconds:.0f}", int(improved)])
+            log_file.flush()
+            bar.update(task, completed=state["epoch"])
+            elapsed = (time.monotonic() - started) / 60
+            if config.max_minutes and elapsed + seconds / 60 > config.max_minutes:
+                break
+    return out / "best.safetensors"

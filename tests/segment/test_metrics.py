@@ -1,0 +1,34 @@
+"""Dice, IoU and the loss on hand-computed cases."""
+
+import numpy as np
+import pytest
+import torch
+
+from morpho.segment.losses import dice_bce_loss, soft_dice_loss
+from morpho.segment.metrics import bootstrap_ci, dice, iou, stats
+
+
+def test_counts_dice_iou_by_hand():
+    pred = np.array([[1, 1, 0, 0]], bool)
+    truth = np.array([[0, 1, 1, 0]], bool)
+    tp, fp, fn = stats(pred, truth)
+    assert (tp, fp, fn) == (1, 1, 1)
+    assert dice(tp, fp, fn) == pytest.approx(0.5)
+    assert iou(tp, fp, fn) == pytest.approx(1 / 3)
+    assert dice(0, 0, 0) == 1.0 and iou(0, 0, 0) == 1.0
+
+
+def test_soft_dice_and_bce_by_hand():
+    logits = torch.tensor([[[[0.0, 0.0]]]])  # probabilities 0.5, 0.5
+    target = torch.tensor([[[[1.0, 0.0]]]])
+    # soft Dice with eps=1: 1 - (2*0.5 + 1) / (1.0 + 1.0 + 1) = 1/3
+    assert soft_dice_loss(logits, target).item() == pytest.approx(1 / 3)
+    assert dice_bce_loss(logits, target).item() == pytest.approx(1 / 3 + np.log(2), rel=1e-6)
+    perfect = torch.tensor([[[[20.0, -20.0]]]])
+    assert dice_bce_loss(perfect, target).item() < 1e-6
+
+
+def test_bootstrap_interval_brackets_the_mean():
+    values = np.random.default_rng(1).normal(0.9, 0.05, 60)
+    lo, hi = bootstrap_ci(values)
+    assert lo < values.mean() < hi and hi - lo < 0.05

@@ -1,0 +1,55 @@
+"""Preprocessing: CLAHE + resize with an exact inverse back to ORIGINAL pixels."""
+
+import cv2
+import numpy as np
+import pytest
+
+from morpho.preprocess import PreprocessConfig, make_transform, prepare, to_uint8
+
+
+def blob_image(shape=(300, 140)) -> tuple[np.ndarray, np.ndarray]:
+    mask = np.zeros(shape, np.uint8)
+    cv2.rectangle(mask, (40, 60), (100, 130), 1, -1)
+    cv2.circle(mask, (70, 220), 30, 1, -1)
+    noise = np.random.default_rng(0).integers(0, 200, shape)
+    pixels = (mask.astype(np.int64) * 3000 + noise).astype(np.uint16)
+    return pixels, mask.astype(bool)
+
+
+@pytest.mark.parametrize("aspect", ["stretch", "pad"])
+def test_mask_round_trip_lands_on_original_pixels(aspect):
+    pixels, mask = blob_image()
+    config = PreprocessConfig(height=256, width=192, aspect=aspect)
+    prepared = prepare(pixels, config)
+    assert prepared.array.shape == (256, 192) and prepared.array.dtype == np.float32
+    assert prepared.array.min() >= 0 and prepared.array.max() <= 1
+    small = prepared.transform.to_network(mask.astype(np.float32))
+    back = prepared.transform.to_original(small) > 0.5
+    assert back.shape == mask.shape
+    assert np.count_nonzero(back != mask) / np.count_nonzero(mask) < 0.02
+
+
+def test_pad_keeps_aspect_and_centres():
+    t = make_transform((400, 100), PreprocessConfig(height=200, width=200, aspect="pad"))
+    assert t.content_shape == (200, 50) and t.offset == (0, 75)
+    assert t.scale == (0.5, 0.5)
+
+
+@pytest.mark.parametrize("aspect", ["stretch", "pad"])
+def test_points_inverse_is_exact(aspect):
+    t = make_transform((977, 431), PreprocessConfig(height=512, width=256, aspect=aspect))
+    xy = np.array([[0.0, 0.0], [430.0, 976.0], [123.4, 567.8]])
+    assert np.allclose(t.points_to_original(t.points_to_network(xy)), xy)
+    # the image's corner pixel centres map to the content's corner pixel centres
+    top, left = t.offset
+    ch, cw = t.content_shape
+    corner = t.points_to_network(np.array([[430.0, 976.0]]))[0]
+    assert np.allclose(corner, [left + cw - 1 + 0.5 - 0.5 * cw / 431, top + ch - 1 + 0.5
+                                - 0.5 * ch / 977])
+
+
+def test_to_uint8_scales_full_depth_and_keeps_bright_bone():
+    pixels = np.array([[0, 1000], [2000, 4095]], np.uint16)
+    out = to_uint8(pixels)
+    assert out.dtype == np.uint8 and out.min() == 0 and out.max() == 255
+    assert out[1, 1] > out[0, 1]
