@@ -20,7 +20,7 @@ SEX_CODES = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "O": "O", "OTHER": 
 PLAUSIBLE = {"age": (0.0, 120.0), "height_cm": (50.0, 250.0), "weight_kg": (2.0, 400.0)}
 HEIGHT_COLUMNS = ("ha", "hm", "hp")
 RATIO_COLUMNS = ("wedge_ratio", "biconcave_ratio", "crush_ratio")
-MEASUREMENT_COLUMNS = ("image", "level", "ha_px", "hm_px", "hp_px", *RATIO_COLUMNS)
+MEASUREMENT_COLUMNS = ("image", "level", "ha_px", "hm_px", "hp_px", *RATIO_COLUMNS, "genant_grade")
 SPINE_LEVELS = (
     *(f"C{i}" for i in range(1, 8)),
     *(f"T{i}" for i in range(1, 13)),

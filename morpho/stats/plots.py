@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import statsmodels.formula.api as smf  # noqa: E402
 
-from morpho.batch.outputs import atomic_write  # noqa: E402
+from morpho.atomic import atomic_write  # noqa: E402
 from morpho.stats.inputs import level_order  # noqa: E402
 from morpho.stats.score import FLAG_RATIOS, FLAG_SD  # noqa: E402
 from morpho.stats.summary import height_measures  # noqa: E402

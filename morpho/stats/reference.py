@@ -23,7 +23,7 @@ from rich.progress import track
 from scipy import stats
 
 from morpho import __version__
-from morpho.batch.outputs import atomic_write
+from morpho.atomic import atomic_write
 from morpho.errors import MorphoError
 from morpho.stats.design import design, freeze, rhs, variables
 from morpho.stats.inputs import Exclusions, level_order
@@ -157,8 +157,7 @@ def fit_reference(
     missing = [c for c in covariates if c not in cohort]
     if missing:
         raise MorphoError(None, f"formula {formula!r}: no column {', '.join(map(repr, missing))}")
-    ungradable = cohort.get("qa", pd.Series("", index=cohort.index)).astype(str)
-    ungradable = ungradable.str.startswith("ungradable")
+    ungradable = cohort["genant_grade"].isna()  # `morpho measure` grades every gradable body
     exclusions.add("ungradable vertebrae (not used in the fit)", ungradable.sum())
     used = list(dict.fromkeys(["level", *covariates, "age", "sex", "height_cm", *measures]))
     table = cohort.loc[~ungradable & cohort[covariates].notna().all(axis=1)]

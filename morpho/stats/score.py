@@ -4,7 +4,8 @@ Flags, each recording the rule that raised it:
 - ``ratio``: a height ratio (wedge, biconcave, crush) more than ``threshold`` SD below the
   reference mean for the subject's covariates (McCloskey-Kanis / Eastell style);
 - ``genant``: a Genant grade of 1 or more from ``morpho measure``.
-Percentiles assume normal residuals: ``100 * Phi(z)``.
+Ungradable bodies (no Genant grade) get z-scores but no flags. Percentiles assume normal
+residuals: ``100 * Phi(z)``.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def score(
             low = (z < -threshold).fillna(False)
             ratio_flag |= low
             rules = rules.where(~low, rules + np.where(rules == "", "", ",") + ratio)
-        ratio_flag = ratio_flag.where(scored, pd.NA)
+        ratio_flag = ratio_flag.where(scored & table["genant_grade"].notna(), pd.NA)
+        rules = rules.where(ratio_flag.fillna(False), "")
     grade = table["genant_grade"]
     table["ratio_flag"] = ratio_flag
     table["ratio_rules"] = rules

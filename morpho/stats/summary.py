@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from morpho.batch.outputs import atomic_write
+from morpho.atomic import atomic_write
 from morpho.stats.inputs import level_order
 from morpho.stats.reference import AGE_EDGES, _bands, band_labels
 from morpho.stats.score import FLAG_RATIOS, subject_summary

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from morpho.batch.outputs import atomic_write
+from morpho.atomic import atomic_write
 from morpho.errors import MorphoError
 from morpho.stats.design import variables
 from morpho.stats.inputs import Exclusions, load_cohort, read_table, require_columns

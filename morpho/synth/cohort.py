@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from morpho.grade import GRADE_LIMITS, TYPES
+
 LEVELS = ("T4", "T5", "T6", "T7", "T8", "T9", "T10", "T11", "T12", "L1", "L2", "L3", "L4")
 HP_MM = (17.5, 18.0, 18.6, 19.3, 20.0, 20.8, 21.7, 22.8, 24.0, 25.5, 26.8, 27.6, 28.0)
 WEDGE = (0.93, 0.91, 0.89, 0.88, 0.88, 0.89, 0.91, 0.92, 0.93, 0.95, 0.98, 1.00, 1.02)
@@ -126,7 +128,7 @@ def simulate_cohort(
     table["true_grade"] = grade.ravel()
     table["true_type"] = np.where(kind == "", None, kind).ravel()
     ungradable = rng.random(n * k) < model.ungradable_rate
-    table.loc[ungradable, ["genant_grade", "genant_type"]] = [pd.NA, None]
+    table.loc[ungradable, ["genant_grade", "genant_type"]] = [pd.NA, "ungradable"]
     table.loc[ungradable, "qa"] = "ungradable: simulated poor outline"
     return demographics, table
 
@@ -183,18 +185,15 @@ def _measurement_table(
     neighbours = _neighbour_mean(hp)
     wedge, biconcave, crush = ha / hp, hm / hp, hp / neighbours
 
-    # Genant grade as a reader would see it: loss against the level's normal proportions.
-    idx = [LEVELS.index(level) for level in levels]
-    normal_wedge = np.array(WEDGE)[idx][None, :]
-    normal_biconcave = np.array(BICONCAVE)[idx][None, :]
-    base_hp = np.array(HP_MM)[idx][None, :]
-    normal_crush = base_hp / _neighbour_mean(np.broadcast_to(base_hp, hp.shape))
-    losses = np.stack(
-        [1 - wedge / normal_wedge, 1 - biconcave / normal_biconcave, 1 - crush / normal_crush]
-    )
+    # Genant grade as `morpho measure` gives it (morpho.grade): the largest loss of
+    # Ha against Hp, Hm against Hp and Hp against its neighbours.
+    losses = np.nan_to_num(np.stack([1 - wedge, 1 - biconcave, 1 - crush]), nan=-np.inf)
     worst = losses.max(axis=0)
-    grade = np.digitize(worst, [0.20, 0.25, 0.40])
-    kind = np.array(["wedge", "biconcave", "crush"])[losses.argmax(axis=0)]
+    limits = GRADE_LIMITS
+    grade = (worst >= limits[0]).astype(int) + (worst >= limits[1]) + (worst > limits[2])
+    kind = np.where(grade > 0, np.array(TYPES)[losses.argmax(axis=0)], "normal")
+    idx = [LEVELS.index(level) for level in levels]
+    base_hp = np.array(HP_MM)[idx][None, :]
 
     # Geometry: bodies stacked down a vertical spine facing left (anterior at smaller x).
     depth = 1.3 * base_hp / model.spacing_mm
@@ -227,7 +226,7 @@ def _measurement_table(
         "biconcave_ratio": biconcave,
         "crush_ratio": crush,
         "genant_grade": pd.array(grade.ravel(), dtype="Int64"),
-        "genant_type": np.where(grade > 0, kind, None).ravel(),
+        "genant_type": kind.ravel(),
         "facing": "left",
         "qa": "ok",
     }
