@@ -22,14 +22,15 @@ class SegmenterLike(Protocol):
     def predict(self, pixels: np.ndarray) -> np.ndarray: ...
 
 
-def default_segmenter(model_path: str | None = None) -> SegmenterLike:
+def default_segmenter(model_path: str | None = None, threads: int | None = None) -> SegmenterLike:
     from morpho.segment.infer import Segmenter
 
-    return Segmenter(model_path)
+    return Segmenter(model_path, threads=threads)
 
 
 class ChainWorker:
-    """Loads the model once; then reads, segments and measures one file at a time.
+    """Loads the model once (``threads`` inference threads); then reads, segments and
+    measures one file at a time.
 
     With ``reduced`` (the default), JPEG 2000 DICOM and baseline JPEG files are decoded at
     the smallest power-of-two reduction that still covers the network input, and the mask is
@@ -40,11 +41,12 @@ class ChainWorker:
         self,
         model_path: str | None = None,
         reduced: bool = True,
-        segmenter_factory: Callable[[str | None], SegmenterLike] = default_segmenter,
+        threads: int | None = None,
+        segmenter_factory: Callable[[str | None, int | None], SegmenterLike] = default_segmenter,
     ):
-        self.segmenter = segmenter_factory(model_path)
+        self.segmenter = segmenter_factory(model_path, threads)
         self.reduced = reduced
-        config = getattr(self.segmenter, "config", None) or PreprocessConfig()
+        config = getattr(self.segmenter, "preprocess", None) or PreprocessConfig()
         self.needed = (config.height, config.width)
 
     def load(self, item: BatchItem) -> Reduced:

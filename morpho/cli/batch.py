@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -51,12 +52,17 @@ def batch(
     if model is not None and not model.is_file():
         fail("model not found", model)
     model_path = str(model.resolve()) if model else None
+    workers = workers or os.cpu_count() or 1
+    # inference threads per worker: share the cores (one per Ray actor)
+    threads = 1 if engine == Engine.ray else max(1, (os.cpu_count() or 1) // workers)
     try:
         items = items_from_input(source)
         summary = run_batch(
             items,
             out,
-            functools.partial(ChainWorker, model_path=model_path, reduced=not full_resolution),
+            functools.partial(
+                ChainWorker, model_path=model_path, reduced=not full_resolution, threads=threads
+            ),
             engine=engine.value,
             workers=workers,
             chunk_size=chunk_size,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -33,7 +34,7 @@ class ThresholdSegmenter:
 
     model_version = "threshold-test"
 
-    def __init__(self, model_path: str | None = None):
+    def __init__(self, model_path: str | None = None, threads: int | None = None):
         self.model_path = model_path
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
@@ -42,3 +43,29 @@ class ThresholdSegmenter:
 
 #: The real chain with the threshold segmenter (picklable, for worker processes).
 threshold_chain = functools.partial(ChainWorker, segmenter_factory=ThresholdSegmenter)
+
+
+def write_threshold_onnx(folder: Path) -> Path:
+    """A tiny ONNX 'model' (logit = 40 * (image - 0.6)) with its JSON, for the real Segmenter."""
+    import json
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    shape = ["n", 1, "h", "w"]
+    graph = helper.make_graph(
+        [helper.make_node("Sub", ["image", "level"], ["centred"]),
+         helper.make_node("Mul", ["centred", "gain"], ["logits"])],
+        "threshold",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, shape)],
+        [helper.make_tensor("level", TensorProto.FLOAT, [], [0.6]),
+         helper.make_tensor("gain", TensorProto.FLOAT, [], [40.0])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, folder / "threshold.onnx")
+    config = {"preprocess": {"height": 512, "width": 256}, "version": "onnx-threshold-test"}
+    (folder / "threshold.json").write_text(json.dumps(config))
+    return folder / "threshold.onnx"
