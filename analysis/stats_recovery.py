@@ -5,7 +5,8 @@
 1. Coverage: over repeated cohorts, how often the 95 % CI of each planted coefficient
    (age, sex, body height; anterior/middle/posterior height at T8 and L2) holds the truth.
 2. Flags: a reference fitted on one cohort scores another; sensitivity of the ratio rule
-   (z < -3) by true Genant grade and type, and specificity on intact bodies.
+   (z < -3) and of the measured Genant grade by true grade and type, and specificity on
+   intact bodies.
 """
 
 from __future__ import annotations
@@ -47,26 +48,21 @@ def flags(n_subjects: int) -> pd.DataFrame:
     reference = fit_reference(load_cohort(meas, demo, "image=subject_id")[0])
     demo, meas = simulate_cohort(n_subjects, seed=1001)
     scores, _ = score(load_cohort(meas, demo, "image=subject_id")[0], reference)
-    scores = scores.loc[scores["ratio_flag"].notna()]
-    flagged = scores["ratio_flag"].astype(bool)
-    rows = [("intact", "specificity", (~flagged[scores["true_grade"] == 0]).mean(),
-             (scores["true_grade"] == 0).sum())]  # fmt: skip
-    for grade in (1, 2, 3):
-        hit = scores["true_grade"] == grade
-        rows.append((f"grade {grade}", "sensitivity", flagged[hit].mean(), hit.sum()))
-        for kind in ("wedge", "biconcave", "crush"):
-            sub = hit & (scores["true_type"] == kind)
-            rows.append((f"grade {grade} {kind}", "sensitivity", flagged[sub].mean(), sub.sum()))
-    genant = scores["genant_flag"].fillna(False).astype(bool)
-    rows.append(
-        (
-            "intact (Genant grade >= 1)",
-            "specificity",
-            (~genant[scores["true_grade"] == 0]).mean(),
-            (scores["true_grade"] == 0).sum(),
-        )
-    )
-    return pd.DataFrame(rows, columns=["bodies", "measure", "value", "n"])
+    scores = scores.loc[scores["ratio_flag"].notna()]  # scored and gradable
+    rules = {"ratio z < -3": scores["ratio_flag"].astype(bool),
+             "Genant grade >= 1": scores["genant_flag"].astype(bool)}  # fmt: skip
+    intact = scores["true_grade"] == 0
+    rows = []
+    for rule, flagged in rules.items():
+        rows.append((rule, "intact", "specificity", (~flagged[intact]).mean(), intact.sum()))
+        for grade in (1, 2, 3):
+            hit = scores["true_grade"] == grade
+            rows.append((rule, f"grade {grade}", "sensitivity", flagged[hit].mean(), hit.sum()))
+            for kind in ("wedge", "biconcave", "crush"):
+                sub = hit & (scores["true_type"] == kind)
+                rows.append((rule, f"grade {grade} {kind}", "sensitivity", flagged[sub].mean(),
+                             sub.sum()))  # fmt: skip
+    return pd.DataFrame(rows, columns=["rule", "bodies", "measure", "value", "n"])
 
 
 def main(repetitions: int = 200, n_subjects: int = 3000) -> None:
