@@ -95,3 +95,26 @@ def test_dicom_seg_references_its_source(run):
     mask = seg.pixel_array.astype(bool)
     truth = image.pixel_array > 2000
     assert mask.shape == truth.shape and (mask & truth).sum() / (mask | truth).sum() > 0.97
+
+
+def test_cli_batch_then_report_with_defaults_leak_nothing(tmp_path):
+    pytest.importorskip("onnx")
+    import subprocess
+    import sys
+
+    from phantoms import write_threshold_onnx
+
+    source = tmp_path / "in"
+    source.mkdir()
+    write_dicom(source / "film.dcm", np.round(phantom(900, 500) * 4000), j2k=True)
+    model = write_threshold_onnx(tmp_path / "model")
+    morpho = [sys.executable, "-c", "from morpho.cli import main; main()"]
+    steps = [["batch", str(source), "--out", str(tmp_path / "run"), "--model", str(model),
+              "--workers", "1"],
+             ["report", str(tmp_path / "run"), "--out", str(tmp_path / "report")]]  # fmt: skip
+    for step in steps:
+        result = subprocess.run([*morpho, *step], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert not any(s in result.stdout + result.stderr for s in SECRETS)
+    assert (tmp_path / "report" / "cohort.html").exists()
+    assert _leaks(tmp_path / "run") == [] and _leaks(tmp_path / "report") == []
