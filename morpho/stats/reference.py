@@ -79,6 +79,11 @@ class Reference:
     def measures(self) -> list[str]:
         return list(dict.fromkeys(f.measure for f in self.fits))
 
+    @property
+    def prediction_columns(self) -> list[str]:
+        """``expected`` and ``sd``, and for quantile regression the ``p5`` and ``p95`` curves."""
+        return ["expected", "sd", *(["p5", "p95"] if self.method == "quantreg" else [])]
+
     def save(self, path: str | Path) -> None:
         """Write a versioned JSON file, atomically."""
         body = {
@@ -105,10 +110,13 @@ class Reference:
         return cls(fits=fits, cells=pd.DataFrame(cells["data"], columns=cells["columns"]), **body)
 
     def predict(self, table: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], Exclusions]:
-        """Per measure, the expected value and SD of every row (NaN where not scorable)."""
+        """Per measure, the expected value and SD of every row (NaN where not scorable).
+
+        Quantile-regression references also give the fitted 5 % and 95 % centiles.
+        """
         notes = Exclusions()
         out = {
-            m: pd.DataFrame(np.nan, index=table.index, columns=["expected", "sd"])
+            m: pd.DataFrame(np.nan, index=table.index, columns=self.prediction_columns)
             for m in self.measures
         }
         fitted_levels = {f.level for f in self.fits}
@@ -130,6 +138,9 @@ class Reference:
                 X = designs[fit.formula]
                 out[fit.measure].loc[rows.index, "expected"] = X @ np.asarray(fit.params)
                 out[fit.measure].loc[rows.index, "sd"] = fit.resid_sd
+                for q, params in (fit.quantile_params or {}).items():
+                    if q != "0.5":
+                        out[fit.measure].loc[rows.index, f"p{float(q) * 100:g}"] = X @ params
             designs.clear()
         return out, notes
 

@@ -28,7 +28,8 @@ def score(
     reference: Reference | None,
     threshold: float = FLAG_SD,
 ) -> tuple[pd.DataFrame, Exclusions]:
-    """One row per vertebra with ``<measure>_expected``, ``_z``, ``_pct`` and the flags.
+    """One row per vertebra with ``<measure>_expected``, ``_z``, ``_pct`` (and ``_p5``,
+    ``_p95`` centiles from a quantile-regression reference) and the flags.
 
     Without a reference only the Genant flags are set; ``ratio_flag`` is then empty (NA).
     Returns the table and counts of the vertebrae that could not be scored, by reason.
@@ -45,6 +46,9 @@ def score(
             columns[f"{measure}_expected"] = pred["expected"]
             columns[f"{measure}_z"] = z
             columns[f"{measure}_pct"] = 100 * stats.norm.cdf(z)
+            for centile in ("p5", "p95"):
+                if centile in pred:
+                    columns[f"{measure}_{centile}"] = pred[centile]
         table = pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)
         scored = pd.Series(False, index=table.index)
         ratio_flag = pd.Series(False, index=table.index, dtype="boolean")

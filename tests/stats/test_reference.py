@@ -72,6 +72,8 @@ def test_spline_formula_and_robust_methods(cohort):
         inside = pred["wedge_ratio"]["expected"].notna()
         assert inside.mean() > 0.99 and abs(pred["wedge_ratio"]["expected"].mean() - 0.9) < 0.05
     assert set(ref.fits[0].quantile_params) == {"0.05", "0.5", "0.95"}
+    band = pred["wedge_ratio"].dropna()
+    assert (band["p5"] < band["expected"]).all() and (band["expected"] < band["p95"]).all()
 
 
 def test_scale_free_reference_for_uncalibrated_images():
