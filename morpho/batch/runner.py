@@ -51,11 +51,13 @@ class BatchSummary:
 
 
 class _RateColumn(ProgressColumn):
-    """Images per second."""
+    """Images per second processed in this run (resumed images not counted)."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.2f} img/s" if speed else "-- img/s", style="progress.data.speed")
+        done, elapsed = task.completed - task.fields.get("resumed", 0), task.elapsed
+        if not done or not elapsed:
+            return Text("-- img/s", style="progress.data.speed")
+        return Text(f"{done / elapsed:.2f} img/s", style="progress.data.speed")
 
 
 def _progress(enabled: bool) -> Progress:
@@ -104,7 +106,8 @@ def run_batch(
         done = store.done_keys()
         todo = [item for item in items if item.key not in done]
         with _progress(progress) as bar:
-            task = bar.add_task("batch", total=len(items), completed=len(items) - len(todo))
+            resumed = len(items) - len(todo)
+            task = bar.add_task("batch", total=len(items), completed=resumed, resumed=resumed)
 
             def commit(results: list[ImageResult]) -> None:
                 store.add(results)
