@@ -88,12 +88,10 @@ class Prepared:
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """Any-depth grayscale -> uint8 by min/max scaling (bone stays bright)."""
+    """Any-depth grayscale (or the reader's float [0, 1]) -> uint8 by min/max scaling."""
     pixels = np.asarray(pixels)
     if pixels.ndim == 3:
         pixels = pixels.mean(axis=2)
-    if pixels.dtype == np.uint8:
-        return pixels
     values = pixels.astype(np.float32)
     lo, hi = float(values.min()), float(values.max())
     if hi <= lo:

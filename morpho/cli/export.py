@@ -1,9 +1,30 @@
-"""`morpho export` (not built yet)."""
+"""`morpho export MODEL --onnx`: trained weights (safetensors + JSON) -> ONNX."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from morpho.cli.common import console, fail
 
 
 def register(app: typer.Typer) -> None:
-    """Register this module's commands on the root app (placeholder until built)."""
+    @app.command()
+    def export(
+        model: Annotated[Path, typer.Argument(help="Weights (.safetensors, .json beside).")],
+        onnx: Annotated[bool, typer.Option("--onnx", help="Write ONNX (the only format).")] = True,
+        out: Annotated[Path | None, typer.Option(help="ONNX path (default: beside MODEL).")] = None,
+        opset: Annotated[int, typer.Option(help="ONNX opset (>= 17).")] = 17,
+    ) -> None:
+        """Export to ONNX with a dynamic batch and size; config and weights copied beside it."""
+        from morpho.segment.export import export_onnx
+
+        if not onnx:
+            fail("only --onnx export exists")
+        for needed in (model.with_suffix(".safetensors"), model.with_suffix(".json")):
+            if not needed.exists():
+                fail("missing file", needed)
+        path = export_onnx(model, out or model.with_suffix(".onnx"), opset)
+        console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

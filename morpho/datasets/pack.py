@@ -12,25 +12,13 @@ from rich.progress import track
 
 from morpho.atomic import atomic_write
 from morpho.datasets.contract import Dataset, DatasetItem, truth_mask
-from morpho.errors import MorphoError
+from morpho.io import read_radiograph
 from morpho.preprocess import PreprocessConfig, prepare
-
-
-def read_pixels(path: Path) -> np.ndarray:
-    """Pixels of any file the reader takes (plain images directly, the rest via morpho.io)."""
-    if path.suffix.lower() in {".png", ".jpg", ".jpeg"}:
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise MorphoError(path, "cannot read image")
-        return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    from morpho.io import read_radiograph
-
-    return read_radiograph(path).pixels
 
 
 def pack_item(item: DatasetItem, config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
     """(image uint8, mask uint8 0/1) at the network size."""
-    pixels = read_pixels(item.image)
+    pixels = read_radiograph(item.image).pixels
     prepared = prepare(pixels, config)
     mask = truth_mask(item, pixels.shape[:2]).astype(np.float32)
     small = prepared.transform.to_network(mask, cv2.INTER_AREA) > 0.5

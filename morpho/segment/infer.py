@@ -11,9 +11,12 @@ import numpy as np
 import onnxruntime as ort
 from scipy.special import expit
 
+from morpho.atomic import write_png
 from morpho.errors import MorphoError
+from morpho.io import read_radiograph
 from morpho.preprocess import Prepared, PreprocessConfig, prepare
 from morpho.resources import models_dir
+from morpho.segment.overlay import BLUE, draw_outlines
 
 DEFAULT_MODEL = "vertebra_unet.onnx"
 
@@ -72,3 +75,13 @@ class Segmenter:
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         """Boolean body mask at the ORIGINAL size of ``pixels``."""
         return self.predict_batch([pixels])[0]
+
+
+def segment_file(segmenter: Segmenter, path: str | Path, out_dir: str | Path) -> Path:
+    """Read one radiograph, write ``<stem>_mask.png`` (0/255) and ``<stem>_overlay.png``."""
+    path, out_dir = Path(path), Path(out_dir)
+    pixels = read_radiograph(path).pixels
+    mask = segmenter.predict(pixels)
+    mask_path = write_png(out_dir / f"{path.stem}_mask.png", mask.astype(np.uint8) * 255)
+    write_png(out_dir / f"{path.stem}_overlay.png", draw_outlines(pixels, [(mask, BLUE)]))
+    return mask_path

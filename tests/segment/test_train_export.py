@@ -1,0 +1,90 @@
+"""A few training steps on tiny images; ONNX export agrees with torch; Segmenter and CLI."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+torch = pytest.importorskip("torch")
+
+from morpho.cli import app  # noqa: E402
+from morpho.preprocess import PreprocessConfig  # noqa: E402
+from morpho.segment.nets import ModelConfig  # noqa: E402
+from morpho.segment.train import TrainConfig, train  # noqa: E402
+
+TINY_MODEL = ModelConfig("resnet18", encoder_depth=3, decoder_channels=(16, 8, 8))
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    torch.set_num_threads(1)
+    config = TrainConfig(
+        datasets=[tiny_dataset], out=str(out), model=TINY_MODEL, epochs=6, batch_size=5,
+        lr=3e-3, preprocess=PreprocessConfig(height=64, width=64, aspect="pad"),
+        pack_dir=str(out / "packed"),
+    )
+    return train(config), out
+
+
+def test_loss_goes_down(trained):
+    _, out = trained
+    rows = list(csv.DictReader((out / "log.csv").read_text().splitlines()))
+    assert len(rows) == 6
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    assert (out / "best.safetensors").exists() and (out / "state.json").exists()
+
+
+def test_resume_continues_the_run(trained, tiny_dataset):
+    _, out = trained
+    config = TrainConfig(**json.loads((out / "train.json").read_text()))
+    config.preprocess = PreprocessConfig(**config.preprocess)
+    config.model = ModelConfig.from_dict(config.model)
+    config.epochs = 7
+    train(config, resume=True)
+    rows = list(csv.DictReader((out / "log.csv").read_text().splitlines()))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 8))
+
+
+def test_onnx_matches_torch(trained, tmp_path):
+    from morpho.segment.export import export_onnx, load_torch_model
+    from morpho.segment.infer import Segmenter
+
+    best, _ = trained
+    onnx_path = export_onnx(best, tmp_path / "tiny.onnx")
+    model, _ = load_torch_model(best)
+    x = np.random.default_rng(0).random((2, 1, 64, 96), dtype=np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    segmenter = Segmenter(onnx_path, threads=1)
+    (got,) = segmenter.session.run(None, {"image": x})
+    assert np.abs(got - expected).max() < 1e-3
+    pixels = np.random.default_rng(1).random((150, 90), dtype=np.float32)
+    assert segmenter.predict(pixels).shape == (150, 90)
+    assert segmenter.model_version.startswith("tiny-")
+
+
+def test_cli_export_and_segment(trained, tmp_path, tiny_dataset):
+    best, _ = trained
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", str(best), "--onnx", "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 0, result.output
+    image = tmp_path / "in" / "a.png"
+    image.parent.mkdir()
+    image.write_bytes(Path(tiny_dataset).with_name("img0.png").read_bytes())
+    (tmp_path / "in" / "broken.png").write_bytes(b"not an image")
+    result = runner.invoke(
+        app, ["segment", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+              "--model", str(tmp_path / "m.onnx")],
+    )
+    assert result.exit_code == 1
+    assert "broken.png" in result.output and "Traceback" not in result.output
+    mask = (tmp_path / "out" / "a_mask.png")
+    assert mask.exists() and (tmp_path / "out" / "a_overlay.png").exists()
+    import cv2
+
+    written = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED)
+    assert written.shape == (96, 64) and set(np.unique(written)) <= {0, 255}
