@@ -171,8 +171,8 @@ def fit_reference(
     ungradable = cohort["genant_grade"].isna()  # `morpho measure` grades every gradable body
     exclusions.add("ungradable vertebrae (not used in the fit)", ungradable.sum())
     used = list(dict.fromkeys(["level", *covariates, "age", "sex", "height_cm", *measures]))
-    table = cohort.loc[~ungradable & cohort[covariates].notna().all(axis=1)]
-    table = table[[c for c in used if c in table]]
+    table = cohort[[c for c in used if c in cohort]]  # columns first: cheaper row take
+    table = table.loc[~ungradable & table[covariates].notna().all(axis=1)]
     kept = np.full((len(table), len(measures)), np.nan)
     fits = []
     positions = table.groupby("level").indices
