@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -74,6 +76,19 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
+def _score(measurements: pd.DataFrame, out_dir: Path, reference: Path) -> None:
+    """``morpho stats`` scores of the vertebrae with a level name (others cannot be scored)."""
+    from morpho.stats.workflow import score_files
+
+    named = measurements[measurements["level"].fillna("").astype(str) != ""]
+    if named.empty:
+        raise MorphoError(out_dir, "no vertebra has a level name, so none can be scored")
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".scoring-") as tmp:
+        table = Path(tmp) / "measurements.parquet"
+        named.to_parquet(table, index=False)
+        score_files(table, out_dir, reference, key="file", parquet=True)
+
+
 def run_batch(
     items: Sequence[BatchItem],
     out_dir: Path,
@@ -128,11 +143,8 @@ def run_batch(
     measurements = measurement_table(items, results, images)
     failures = failure_table(items, results)
     write_tables(out_dir, images, measurements, failures)
-    if reference is not None and len(measurements):
-        from morpho.stats.workflow import score_files
-
-        score_files(out_dir / "measurements.parquet", out_dir, Path(reference), key="file",
-                    parquet=True)  # fmt: skip
+    if reference is not None:
+        _score(measurements, out_dir, Path(reference))
     return BatchSummary(
         total=len(items),
         ok=int((images["status"] == "ok").sum()),

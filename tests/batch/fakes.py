@@ -32,7 +32,9 @@ class FakeWorker:
         time.sleep(self.delay)
         rows = [
             {"image": Path(item.key).stem, "index": i + 1, "level": f"T{i + 10}",
-             "ha_px": float(pixels[i].mean()), "genant_grade": int(pixels[i, 0]) % 4}
+             "ha_px": 100 + pixels[i].mean() / 20, "hm_px": 100.0, "hp_px": 105.0,
+             "wedge_ratio": 0.8 + pixels[i, 1] / 1000, "biconcave_ratio": 0.95,
+             "crush_ratio": 0.97, "genant_grade": int(pixels[i, 0]) % 4}
             for i in range(3)
         ]  # fmt: skip
         facts = {"rows": pixels.shape[0], "cols": pixels.shape[1], "model_version": "fake-1",

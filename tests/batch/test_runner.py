@@ -115,3 +115,27 @@ def test_kill_minus_nine_then_resume_equals_clean_run(tmp_path):
     assert resumed.processed_now == 24 - done_at_kill and not stale.exists()
     for got, want in zip(read_outputs(killed), read_outputs(clean), strict=True):
         assert_frame_equal(got, want)
+
+
+def test_reference_scores_named_levels(tmp_path):
+    from morpho.stats.workflow import fit_file
+    from morpho.synth.cohort import simulate_cohort
+
+    demographics, cohort = simulate_cohort(60, seed=0)
+    cohort.to_csv(tmp_path / "cohort.csv", index=False)
+    demographics.rename(columns={"subject_id": "image"}).to_csv(tmp_path / "demo.csv", index=False)
+    fit_file(tmp_path / "cohort.csv", tmp_path / "ref.json", tmp_path / "demo.csv", min_n=10)
+    paths = make_images(tmp_path / "imgs", 3)
+    manifest = tmp_path / "manifest.csv"
+    table = {"path": [f"imgs/{p.name}" for p in paths], "age": [60, 70, 80],
+             "sex": ["F", "M", "F"], "height_cm": [160, 175, 158]}  # fmt: skip
+    pd.DataFrame(table).to_csv(manifest, index=False)
+    run_batch(items_from_input(manifest), tmp_path / "out", FakeWorker, workers=1,
+              reference=tmp_path / "ref.json", progress=False)  # fmt: skip
+    scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert len(scores) == 9 and scores["wedge_ratio_z"].notna().all()
+    assert (tmp_path / "out" / "subjects.parquet").exists()
+    from morpho.report.html import BatchTables
+
+    shown = BatchTables.load(tmp_path / "out").measurements  # the report picks up z-scores
+    assert shown["wedge_ratio_z"].tolist() == scores["wedge_ratio_z"].tolist()
