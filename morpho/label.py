@@ -35,7 +35,9 @@ TYPICAL_HEIGHT_MM = dict(
         strict=True,
     )
 )
-GAP_FACTOR = 1.6  # a centre-to-centre gap this many times the median spacing = missing level
+GAP_FACTOR = 1.8  # a centre-to-centre gap this many times the local spacing = missing level
+SPECK = 0.12  # objects thinner than this fraction of the typical body are specks
+FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are fragments
 OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
 SPLIT_FACTOR = 1.8  # a body this many expected heights long (and 1.7x the area) is cut
 
@@ -209,7 +211,7 @@ def _size_split(crop: np.ndarray, tangent: np.ndarray, height: float) -> list[np
     s = _xy(r, c) @ tangent
     s0 = s.min()
     length = _extent(s)
-    n = int(round(length / height))
+    n = int(length / height + 0.3)  # rounds down up to x.7: too few cuts beat false bodies
     if n < 2:
         return [crop]
     bins = np.floor(s - s0).astype(int)
@@ -278,6 +280,11 @@ def _components(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
     return out
 
 
+def _neighbours(n: int, i: int, k: int = 2) -> np.ndarray:
+    """Indices of up to ``k`` items on each side of item ``i`` in a sequence of ``n``."""
+    return np.array([j for j in range(max(0, i - k), min(n, i + k + 1)) if j != i], int)
+
+
 def neighbour_tangents(centres: np.ndarray, down: np.ndarray) -> list[np.ndarray]:
     """Local spine axis at each of the ordered ``centres``: towards the next from the
     previous centre (one-sided at the ends), pointing along ``down``."""
@@ -309,7 +316,7 @@ def _separate(
     keep = []
     for (r, c, rad), a in zip(comps, areas, strict=True):
         xy = _xy(r, c).mean(axis=0)
-        if rad < 0.35 * radius:
+        if rad < SPECK * radius:
             dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
         else:
             keep.append((r, c, rad))
@@ -323,17 +330,14 @@ def _separate(
         _extent(_xy(r, c) @ tan) for (r, c, _), tan in zip(keep, tangents, strict=True)
     ])
     areas = np.array([k[0].size for k in keep], float)
-    single = lengths / (2 * np.array([k[2] for k in keep])) < 1.7
-    if not single.any():  # every component is merged: fall back to the inscribed circle
-        single[:] = True
-        lengths = np.full(lengths.shape, 2 * radius)
-        areas = np.full(areas.shape, 0.8 * (2 * radius) ** 2)
     bodies = []
     for i, ((r, c, _), tan) in enumerate(zip(keep, tangents, strict=True)):
-        # expected size from the nearest single bodies along the spine (sizes grow caudally)
-        near = np.argsort(np.abs(ts - ts[i]) + np.where(single, 0, np.inf))[:5]
-        near = near[single[near]]
-        height, area = float(np.median(lengths[near])), float(np.median(areas[near]))
+        # expected size from the neighbours along the spine (sizes grow caudally)
+        others = _neighbours(len(keep), i)
+        if others.size >= 2:
+            height, area = float(np.median(lengths[others])), float(np.median(areas[others]))
+        else:
+            height, area = 2 * radius, 0.8 * (2 * radius) ** 2
         pieces, how = _split_component(r, c, tan, height, area, radius)
         for pr, pc in pieces:
             v = Vertebra(pr, pc, tuple(_xy(pr, pc).mean(axis=0)), split=how)
@@ -347,39 +351,46 @@ def _separate(
                 v.doubtful = f"may hold two bodies ({size:.1f}x the neighbours' height)"
                 v.qa.append(f"unusually tall: {size:.1f}x the neighbours' height")
             bodies.append(v)
-    height = float(np.median(lengths[single]))
+    height = float(np.median(lengths)) if lengths.size else 2 * radius
     return bodies, height
 
 
 def _drop_fragments(
     bodies: list[Vertebra], height: float, dropped: list[tuple[np.ndarray, str]]
 ) -> list[Vertebra]:
-    """Drop small fragments and objects off the spine curve."""
+    """Drop small fragments (against their neighbours along the spine) and objects off the
+    spine curve."""
     if not bodies:
         return bodies
-    areas = np.array([b.area for b in bodies])
-    med = float(np.median(areas))
+    centres = np.array([b.centre for b in bodies])
+    order = np.argsort(SpineCurve(centres, degree=0).t(centres))
+    bodies = [bodies[i] for i in order]
+    areas = np.array([b.area for b in bodies], float)
     kept = []
-    for b, a in zip(bodies, areas, strict=True):
-        if a < 0.3 * med:
-            note = f"fragment at {_where(b.centre)}: {a} px < 30% of median body ({med:.0f} px)"
+    for i, b in enumerate(bodies):
+        others = _neighbours(len(bodies), i)
+        near = float(np.median(areas[others])) if others.size else areas[i]
+        if areas[i] < FRAGMENT * near:
+            note = f"fragment at {_where(b.centre)}: {b.area} px < {FRAGMENT:.0%} of its neighbours"
             dropped.append((np.array(b.centre), note))
         else:
             kept.append(b)
-    if len(kept) < 3:
-        return kept
-    centres = np.array([b.centre for b in kept])
-    curve = SpineCurve(centres, weights=np.array([b.area for b in kept], float), degree=2)
-    resid = np.abs(curve.residual(centres))
-    limit = max(1.5 * height, 3 * np.median(resid))
-    out = []
-    for b, res in zip(kept, resid, strict=True):
-        if res > limit:
-            note = f"off the spine axis at {_where(b.centre)}: {res:.0f} px from the curve"
-            dropped.append((np.array(b.centre), note))
-        else:
-            out.append(b)
-    return out
+    while len(kept) >= 4:  # drop the worst outlier from the curve, refit, repeat
+        centres = np.array([b.centre for b in kept])
+        curve = SpineCurve(centres, np.array([b.area for b in kept], float), _degree(len(kept)))
+        resid = np.abs(curve.residual(centres))
+        worst = int(np.argmax(resid))
+        if resid[worst] <= max(1.5 * height, 3 * np.median(resid)):
+            break
+        b = kept.pop(worst)
+        note = f"off the spine axis at {_where(b.centre)}: {resid[worst]:.0f} px from the curve"
+        dropped.append((np.array(b.centre), note))
+    return kept
+
+
+def _degree(n: int) -> int:
+    """Polynomial degree of the spine curve through ``n`` body centres."""
+    return min(5, max(1, n // 3))
 
 
 def _facing(
@@ -468,7 +479,7 @@ def label_bodies(
         return Labelling([], [d for _, d in dropped_at], "", "", 0.0, height, mask.shape)
     centres = np.array([b.centre for b in bodies])
     weights = np.array([b.area for b in bodies], float)
-    curve = SpineCurve(centres, weights, degree=min(5, max(1, len(bodies) // 3)))
+    curve = SpineCurve(centres, weights, degree=_degree(len(bodies)))
     ts = curve.t(centres)
     order = np.argsort(ts)
     bodies, ts = [bodies[i] for i in order], ts[order]
