@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import statsmodels.formula.api as smf  # noqa: E402
+from statsmodels.stats.proportion import proportion_confint  # noqa: E402
 
 from morpho.atomic import atomic_write  # noqa: E402
 from morpho.stats.inputs import level_order  # noqa: E402
@@ -124,24 +125,29 @@ def ratio_distributions(scores: pd.DataFrame, threshold: float = FLAG_SD) -> plt
 
 
 def prevalence_plot(prevalence: pd.DataFrame) -> plt.Figure:
-    """Share of subjects with at least one deformity by age band and sex (Wilson 95 % CI)."""
+    """Share of subjects with >= 1 flag by age band and sex, per rule (Wilson 95 % CI)."""
     bands = list(dict.fromkeys(prevalence["age_band"]))
     sexes = sorted(prevalence["sex"].unique())
     width = 0.8 / len(sexes)
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for i, sex in enumerate(sexes):
-        rows = prevalence.loc[prevalence["sex"] == sex].set_index("age_band").reindex(bands)
-        x = np.arange(len(bands)) + (i - (len(sexes) - 1) / 2) * width
-        spread = [rows["prevalence"] - rows["ci_low"], rows["ci_high"] - rows["prevalence"]]
-        err = 100 * np.clip(spread, 0, 1)  # rounding can leave -1e-17
-        ax.bar(x, 100 * rows["prevalence"], width, yerr=err, capsize=3,
-               color=SEX_COLOURS.get(sex), alpha=0.8, label=sex)  # fmt: skip
-    ax.set_xticks(np.arange(len(bands)), bands)
-    ax.set_xlabel("age band (years)")
-    ax.set_ylabel("subjects with >= 1 deformity (%)")
-    ax.set_title("Deformity prevalence by age and sex (ratio or Genant flag)")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(title="sex")
+    rules = {"with_deformity": "any flag", "with_ratio_flag": "ratio > 3 SD below reference",
+             "with_genant_grade": "Genant grade >= 1"}  # fmt: skip
+    fig, axes = plt.subplots(1, len(rules), figsize=(15, 4), sharey=True)
+    for ax, (column, title) in zip(axes, rules.items(), strict=True):
+        for i, sex in enumerate(sexes):
+            rows = prevalence.loc[prevalence["sex"] == sex].set_index("age_band").reindex(bands)
+            share = rows[column] / rows["subjects"]
+            low, high = proportion_confint(rows[column], rows["subjects"], method="wilson")
+            err = 100 * np.clip([share - low, high - share], 0, 1)  # rounding: -1e-17
+            x = np.arange(len(bands)) + (i - (len(sexes) - 1) / 2) * width
+            ax.bar(x, 100 * share, width, yerr=err, capsize=3, color=SEX_COLOURS.get(sex),
+                   alpha=0.8, label=sex)  # fmt: skip
+        ax.set_xticks(np.arange(len(bands)), bands)
+        ax.set_xlabel("age band (years)")
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("subjects with >= 1 deformity (%)")
+    axes[0].legend(title="sex")
+    fig.suptitle("Deformity prevalence by age band and sex (Wilson 95 % CI)")
     fig.tight_layout()
     return fig
 
