@@ -149,7 +149,8 @@ def clean_measurements(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
     """Measurements with numeric columns checked and the scale-free heights added.
 
     ``ha_rel``, ``hm_rel``, ``hp_rel``: each height over the mean posterior height of the
-    image's measured bodies (needs no pixel spacing).
+    image's measured bodies (needs no pixel spacing). An image is a ``file`` where the
+    table has one (``morpho batch``), else an ``image``.
     """
     require_columns(table, MEASUREMENT_COLUMNS, source)
     table = table.copy()
@@ -158,10 +159,11 @@ def clean_measurements(table: pd.DataFrame, source: str | Path) -> pd.DataFrame:
             table[column] = numeric(table, column, source)
         elif column.endswith("_mm"):
             table[column] = np.nan
-    duplicated = table.duplicated(["image", "level"], keep=False) & table["level"].notna()
+    image = "file" if "file" in table else "image"  # batch tables name each file
+    duplicated = table.duplicated([image, "level"], keep=False) & table["level"].notna()
     if duplicated.any():
-        raise MorphoError(source, f"{duplicated.sum()} rows repeat an (image, level) pair")
-    mean_hp = table.groupby("image", sort=False)["hp_px"].transform("mean")
+        raise MorphoError(source, f"{duplicated.sum()} rows repeat an ({image}, level) pair")
+    mean_hp = table.groupby(image, sort=False)["hp_px"].transform("mean")
     for h in HEIGHT_COLUMNS:
         table[f"{h}_rel"] = table[f"{h}_px"] / mean_hp
     return table

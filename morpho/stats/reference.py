@@ -170,9 +170,11 @@ def fit_reference(
         raise MorphoError(None, f"formula {formula!r}: no column {', '.join(map(repr, missing))}")
     ungradable = cohort["genant_grade"].isna()  # `morpho measure` grades every gradable body
     exclusions.add("ungradable vertebrae (not used in the fit)", ungradable.sum())
+    unnamed = cohort["level"].isna() & ~ungradable
+    exclusions.add("vertebrae without a level name (not used in the fit)", unnamed.sum())
     used = list(dict.fromkeys(["level", *covariates, "age", "sex", "height_cm", *measures]))
     table = cohort[[c for c in used if c in cohort]]  # columns first: cheaper row take
-    table = table.loc[~ungradable & table[covariates].notna().all(axis=1)]
+    table = table.loc[~ungradable & ~unnamed & table[covariates].notna().all(axis=1)]
     kept = np.full((len(table), len(measures)), np.nan)
     fits = []
     positions = table.groupby("level").indices
