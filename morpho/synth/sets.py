@@ -1,0 +1,84 @@
+"""Generate whole synthetic sets (DRR training sets, phantom sets) into one folder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from morpho.synth.ctvolume import load_ct
+from morpho.synth.drr import DRRParams, DRRSource, render_drr
+from morpho.synth.output import SetWriter
+
+DEFAULT_WEIGHTS = {"lidc-idri-0001": 6.0, "totalseg-example": 2.0, "tptbox-l22": 0.8}
+
+
+def ct_folders(root: str | Path) -> list[Path]:
+    """Every sub-folder of ``root`` holding a NIfTI file (``root`` itself if it holds one)."""
+    root = Path(root)
+    if any(root.glob("*.nii*")):
+        return [root]
+    return sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.nii*")))
+
+
+def plan_drr_set(
+    names: Sequence[str], n: int, test_names: Sequence[str] = (), val_share: float = 0.06,
+    weights: dict[str, float] | None = None, seed: int = 0,
+) -> list[tuple[str, str]]:
+    """(volume name, split) per image: held-out volumes are ``test``, a share of the
+    others ``val``; volumes are drawn in proportion to ``weights`` (default 1)."""
+    weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+    w = np.array([weights.get(name, 1.0) for name in names], float)
+    counts = np.floor(n * w / w.sum()).astype(int)
+    counts[np.argmax(w)] += n - counts.sum()
+    rng = np.random.default_rng(seed)
+    plan: list[tuple[str, str]] = []
+    for name, count in zip(names, counts, strict=True):
+        if name in test_names:
+            plan += [(name, "test")] * count
+        else:
+            n_val = int(round(count * val_share))
+            plan += [(name, "val")] * n_val + [(name, "train")] * (count - n_val)
+    order = rng.permutation(len(plan))
+    return [plan[i] for i in order]
+
+
+_SOURCES: dict[str, DRRSource] = {}
+
+
+def _render_one(job: tuple) -> object:
+    """Worker: render image ``i`` of a plan (sources cached per process)."""
+    folder, i, seed, size, view, left_share, bone_boost, step_mm = job
+    if folder not in _SOURCES:
+        _SOURCES[folder] = DRRSource(load_ct(folder), bone_boost)
+    source = _SOURCES[folder]
+    rng = np.random.default_rng([seed, i])
+    params = DRRParams.sample(rng, source, (size, size), view, left_share)
+    return render_drr(source, params, rng, step_mm)
+
+
+def make_drr_set(
+    ct_root: str | Path, out: str | Path, n: int, seed: int = 0, size: int = 512,
+    view: str = "lateral", test_names: Sequence[str] = (), left_share: float = 0.8,
+    bone_boost: float = 2.0, step_mm: float = 2.5, name: str = "synth-drr", workers: int = 1,
+) -> Path:
+    """Render ``n`` DRRs from every CT under ``ct_root`` into ``out`` (images, masks,
+    labels, truth.csv, dataset.json). Image i depends only on (seed, i) and the volumes."""
+    folders = {p.name: p for p in ct_folders(ct_root)}
+    plan = plan_drr_set(sorted(folders), n, test_names, seed=seed)
+    jobs = [(str(folders[vol]), i, seed, size, view, left_share, bone_boost, step_mm)
+            for i, (vol, _) in enumerate(plan)]
+    writer = SetWriter(out, name, view)
+    with Progress() as progress, ProcessPoolExecutor(workers) as pool:
+        task = progress.add_task(f"DRR {view}", total=len(plan))
+        results = pool.map(_render_one, jobs) if workers > 1 else map(_render_one, jobs)
+        for i, synth in enumerate(results):
+            writer.add(f"drr{i:05d}", synth, plan[i][1])
+            if (i + 1) % 50 == 0:
+                writer.close()
+            progress.advance(task)
+    writer.close()
+    return Path(out)
