@@ -318,9 +318,9 @@ def stratified_cells(
     Cells with fewer than ``min_n`` bodies keep their n but no statistics (status
     ``insufficient``).
     """
-    table = table.assign(age_band=_bands(table["age"], age_edges))
+    table = table.assign(age_band=bands(table["age"], age_edges))
     if "height_cm" in table:
-        table["height_band"] = _bands(table["height_cm"], height_edges)
+        table["height_band"] = bands(table["height_cm"], height_edges)
     else:
         table["height_band"] = "all"
     keys = ["level", "sex", "age_band"]
@@ -350,7 +350,8 @@ def band_labels(edges) -> list[str]:
     return [f"<{edges[1]}", *middle, f"{edges[-2]}+"]
 
 
-def _bands(values: pd.Series, edges) -> pd.Series:
+def bands(values: pd.Series, edges) -> pd.Series:
+    """Each value's band label (left-closed bands between ``edges``)."""
     return pd.cut(values, list(edges), right=False, labels=band_labels(edges)).astype(str)
 
 

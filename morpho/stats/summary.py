@@ -10,7 +10,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from morpho.atomic import atomic_write
 from morpho.stats.inputs import level_order
-from morpho.stats.reference import AGE_EDGES, _bands, band_labels
+from morpho.stats.reference import AGE_EDGES, band_labels, bands
 from morpho.stats.score import FLAG_RATIOS, subject_summary
 
 HEIGHTS_MM = ("ha_mm", "hm_mm", "hp_mm")
@@ -64,7 +64,7 @@ def flags_by_level(scores: pd.DataFrame) -> pd.DataFrame:
 def prevalence(subjects: pd.DataFrame, age_edges=AGE_EDGES) -> pd.DataFrame:
     """Subjects with at least one deformity, by age band and sex, with Wilson 95 % CIs."""
     frame = subjects.assign(
-        age_band=_bands(subjects["age"], age_edges),
+        age_band=bands(subjects["age"], age_edges),
         any_deformity=subjects["n_deformities"] > 0,
         any_ratio=subjects["n_ratio_flags"] > 0,
         any_genant=subjects["n_genant_flags"] > 0,
