@@ -15,6 +15,14 @@ from morpho.stats.score import FLAG_RATIOS, subject_summary
 
 HEIGHTS_MM = ("ha_mm", "hm_mm", "hp_mm")
 HEIGHTS_REL = ("ha_rel", "hm_rel", "hp_rel")
+DESCRIPTIONS = {
+    "heights_by_level": "Heights (mm, or relative to the image's mean posterior height when "
+    "uncalibrated) and ratios of the bodies without a flag, per level and sex.",
+    "flags_by_level": "Bodies per level; ratio flags (more than 3 SD below the reference) by "
+    "ratio; measured Genant grades; ungradable bodies.",
+    "prevalence": "Subjects with at least one flagged body (ratio or Genant), by age band and "
+    "sex; Wilson 95 % confidence interval.",
+}
 
 
 def height_measures(scores: pd.DataFrame) -> tuple[str, ...]:
@@ -96,13 +104,11 @@ def write_summary(scores: pd.DataFrame, out_dir: str | Path, key: str = "image")
     written = [out_dir / "subjects.csv"]
     atomic_write(written[0], lambda p: subjects.to_csv(p, index=False))
     for name, table in tables.items():
-        for path, text in ((out_dir / f"{name}.csv", None), (out_dir / f"{name}.md", name)):
-            if text is None:
-                atomic_write(path, lambda p, t=table: t.to_csv(p, index=False))
-            else:
-                body = f"# {name.replace('_', ' ')}\n\n{markdown(table)}\n"
-                atomic_write(path, lambda p, b=body: p.write_text(b))
-            written.append(path)
+        csv, md = out_dir / f"{name}.csv", out_dir / f"{name}.md"
+        body = f"# {name.replace('_', ' ')}\n\n{DESCRIPTIONS[name]}\n\n{markdown(table)}\n"
+        atomic_write(csv, lambda p, t=table: t.to_csv(p, index=False))
+        atomic_write(md, lambda p, b=body: p.write_text(b))
+        written += [csv, md]
     return written
 
 
