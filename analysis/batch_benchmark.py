@@ -23,6 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from morpho.io import read_radiograph
 from morpho.io.reduced import read_reduced
@@ -36,7 +37,7 @@ import sys, time
 from pathlib import Path
 from morpho.pipeline import measure_image
 from morpho.segment.infer import Segmenter
-segmenter = Segmenter()
+segmenter = Segmenter(sys.argv[3] or None)
 files = sorted(Path(sys.argv[1]).iterdir())[: int(sys.argv[2])]
 rows = sum(len(measure_image(f, segmenter=segmenter)[2]) for f in files)
 print(f"sequential: {len(files)} files, {rows} vertebrae")
@@ -131,27 +132,33 @@ def main() -> None:
     parser.add_argument("--baseline-n", type=int, default=None, help="files for the loop")
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--skip-full", action="store_true", help="skip --full-resolution run")
+    parser.add_argument("--model", default="", help="ONNX model (default: the shipped one)")
     args = parser.parse_args()
-    baseline_n = args.baseline_n or args.n
+    baseline_n = min(args.baseline_n or args.n, args.n)
     env = {**os.environ}
-    morpho = ["morpho"]
+    model = ["--model", args.model] if args.model else []
     with tempfile.TemporaryDirectory() as tmp:
-        files = make_files(Path(tmp), max(args.n, baseline_n))
+        files = make_files(Path(tmp), args.n)
         print(f"{os.cpu_count()} CPU cores; {args.workers} batch workers; 2048x2048 J2K DICOM")
         rows = []
-        modes = [("morpho batch", [*morpho, "batch", str(files), "--out", f"{tmp}/b",
-                                   "--workers", str(args.workers)], args.n)]  # fmt: skip
+        batch = ["morpho", "batch", str(files), "--workers", str(args.workers), *model, "--out"]
+        modes = [("morpho batch", [*batch, f"{tmp}/b"], args.n)]
         if not args.skip_full:
             modes.append(("morpho batch --full-resolution",
-                          [*morpho, "batch", str(files), "--out", f"{tmp}/f", "--workers",
-                           str(args.workers), "--full-resolution"], args.n))  # fmt: skip
+                          [*batch, f"{tmp}/f", "--full-resolution"], args.n))  # fmt: skip
         modes.append(("sequential loop", [sys.executable, "-c", SEQUENTIAL, str(files),
-                                          str(baseline_n)], baseline_n))  # fmt: skip
+                                          str(baseline_n), args.model], baseline_n))  # fmt: skip
         for name, command, n in modes:
             seconds, peak, last = timed_run(command, env)
             rows.append((name, n, seconds, peak))
             print(f"{name:32s} {n:5d} images {seconds:7.1f} s {n / seconds:6.2f} img/s "
                   f"peak RSS {peak / 2**20:7.0f} MiB   ({last})", flush=True)  # fmt: skip
+            if command[0] == "morpho":
+                out_dir = Path(command[command.index("--out") + 1])
+                stages = pd.read_parquet(out_dir / "images.parquet")
+                medians = stages[["read_s", "segment_s", "measure_s"]].median()
+                print("    median per image per worker: " + ", ".join(
+                    f"{k[:-2]} {v * 1000:.0f} ms" for k, v in medians.items()))  # fmt: skip
         rate = {name: n / s for name, n, s, _ in rows}
         print(
             f"ratio morpho batch / sequential loop: "
