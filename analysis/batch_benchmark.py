@@ -4,9 +4,10 @@
 
 The files are copies (symlinks) of one synthetic lateral DX film: the bundled sample,
 upscaled 2x to 2048x2048 (a typical detector size) and stored as JPEG 2000 lossless DICOM.
-Prints, for each mode, end-to-end images/s (process start and model load included) and
-the peak resident memory of the whole process tree, then the ratio, then the decode-only
-gain of reduced-resolution decoding. Needs the default model (morpho.segment.infer).
+Prints, for each mode, end-to-end images/s (process start and model load included), the
+peak resident memory of the whole process tree and how busy the CPU cores were (CPU time of
+the tree over wall time x cores), then the ratios, then the decode-only gain of
+reduced-resolution decoding. Needs the default model (morpho.segment.infer).
 Timings depend on what else runs on the machine; compare only numbers from one run.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -66,8 +68,14 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Wall seconds, peak tree RSS (bytes) and stderr tail of a command."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, float, str]:
+    """Wall seconds, peak tree RSS (bytes), CPU seconds and output tail of a command."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)  # fmt: skip
@@ -86,7 +94,8 @@ def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, str]
     sampler.join()
     if process.returncode not in (0, 1):
         sys.exit(f"{command[:3]} failed ({process.returncode}):\n{err[-2000:]}")
-    return seconds, peak, (out + err).strip().splitlines()[-1] if (out + err).strip() else ""
+    tail = (out + err).strip().splitlines()[-1] if (out + err).strip() else ""
+    return seconds, peak, _children_cpu() - cpu, tail
 
 
 def make_files(folder: Path, n: int) -> Path:
@@ -149,10 +158,12 @@ def main() -> None:
         modes.append(("sequential loop", [sys.executable, "-c", SEQUENTIAL, str(files),
                                           str(baseline_n), args.model], baseline_n))  # fmt: skip
         for name, command, n in modes:
-            seconds, peak, last = timed_run(command, env)
+            seconds, peak, cpu, last = timed_run(command, env)
             rows.append((name, n, seconds, peak))
+            busy = cpu / (seconds * (os.cpu_count() or 1))
             print(f"{name:32s} {n:5d} images {seconds:7.1f} s {n / seconds:6.2f} img/s "
-                  f"peak RSS {peak / 2**20:7.0f} MiB   ({last})", flush=True)  # fmt: skip
+                  f"peak RSS {peak / 2**20:6.0f} MiB  CPU busy {busy:4.0%}  ({last})",
+                  flush=True)  # fmt: skip
             if command[0] == "morpho":
                 out_dir = Path(command[command.index("--out") + 1])
                 stages = pd.read_parquet(out_dir / "images.parquet")
