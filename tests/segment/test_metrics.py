@@ -32,3 +32,30 @@ def test_bootstrap_interval_brackets_the_mean():
     values = np.random.default_rng(1).normal(0.9, 0.05, 60)
     lo, hi = bootstrap_ci(values)
     assert lo < values.mean() < hi and hi - lo < 0.05
+
+
+def test_folder_and_contract_round_trip(tmp_path):
+    import cv2
+
+    from morpho.datasets.contract import load_dataset, truth_mask, write_dataset
+    from morpho.datasets.folder import load_folder
+
+    for i in range(10):
+        cv2.imwrite(str(tmp_path / f"a{i}.png"), np.full((8, 6), 100, np.uint8))
+        cv2.imwrite(str(tmp_path / f"a{i}_mask.png"), np.eye(8, 6, dtype=np.uint8) * 255)
+    dataset = load_folder(tmp_path, val=0.2, test=0.2)
+    assert len(dataset.items) == 10
+    assert sorted(i.split for i in dataset.items).count("test") == 2
+    write_dataset(dataset, tmp_path / "d.json")
+    again = load_dataset(tmp_path / "d.json")
+    assert [i.id for i in again.items] == [i.id for i in dataset.items]
+    assert truth_mask(again.items[0], (8, 6)).sum() == 6
+
+
+def test_landmark_quads_fill_bodies():
+    from morpho.datasets.contract import DatasetItem, instance_labels
+
+    corners = [[2, 2], [8, 2], [2, 6], [8, 6], [2, 10], [8, 10], [2, 14], [8, 14]]
+    labels = instance_labels(DatasetItem("x", "x.png", "test", landmarks=corners), (20, 12))
+    assert set(np.unique(labels)) == {0, 1, 2}
+    assert labels[4, 5] == 1 and labels[12, 5] == 2 and labels[8, 5] == 0

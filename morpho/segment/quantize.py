@@ -1,0 +1,44 @@
+"""Static int8 quantisation of an ONNX segmenter (onnxruntime QDQ), calibrated on images."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from onnxruntime.quantization import CalibrationDataReader, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from morpho.atomic import atomic_write
+
+
+class ArrayReader(CalibrationDataReader):
+    """Feeds network-size float32 arrays (H, W) one at a time."""
+
+    def __init__(self, arrays: Sequence[np.ndarray]):
+        self.arrays = iter(arrays)
+
+    def get_next(self) -> dict | None:
+        array = next(self.arrays, None)
+        return None if array is None else {"image": array[None, None].astype(np.float32)}
+
+
+def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: Sequence[np.ndarray]):
+    """Write an int8 (uint8 activations, int8 per-channel weights) copy of ``onnx_path``.
+
+    The JSON config beside the input is copied beside ``out``.
+    """
+    onnx_path, out = Path(onnx_path), Path(out)
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(onnx_path), str(pre))
+        atomic_write(out, lambda dst: quantize_static(
+            str(pre), str(dst), ArrayReader(calibration), activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8, per_channel=True,
+        ))
+    config = onnx_path.with_suffix(".json")
+    if config.exists():
+        atomic_write(out.with_suffix(".json"), lambda dst: shutil.copyfile(config, dst))
+    return out
