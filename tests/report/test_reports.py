@@ -118,3 +118,26 @@ def test_cli_batch_then_report_with_defaults_leak_nothing(tmp_path):
         assert not any(s in result.stdout + result.stderr for s in SECRETS)
     assert (tmp_path / "report" / "cohort.html").exists()
     assert _leaks(tmp_path / "run") == [] and _leaks(tmp_path / "report") == []
+
+
+def test_one_report_per_subject_from_a_manifest(tmp_path):
+    import pandas as pd
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        image = np.round(phantom(700, 400, seed=i) * 255).astype(np.uint8)
+        cv2.imwrite(str(folder / f"f{i}.png"), image)
+    manifest = tmp_path / "m.csv"
+    rows = {"path": [f"imgs/f{i}.png" for i in range(3)], "subject_id": ["S-77", "S-77", "S-88"]}
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    run_batch(items_from_input(manifest), tmp_path / "run", threshold_chain, workers=1,
+              progress=False)  # fmt: skip
+    tables = BatchTables.load(tmp_path / "run")
+    pages = write_subject_reports(tables, tmp_path / "rep", progress=False)
+    assert [name for name, _ in pages] == ["Subject 1", "Subject 2"]
+    first = pages[0][1].read_text()
+    assert first.count("data:image/png") == 2 and "S-77" not in first
+    named = write_subject_reports(tables, tmp_path / "named", include_identifiers=True,
+                                  progress=False)  # fmt: skip
+    assert [name for name, _ in named] == ["S-77", "S-88"]
