@@ -146,9 +146,10 @@ def _xy(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return np.column_stack([cols, rows]).astype(float)
 
 
-def _coarse_curve(mask: np.ndarray, scale: float) -> SpineCurve:
-    """Spine centreline from the mask pixels: medians in bins along the principal axis."""
-    rows, cols = np.nonzero(mask)
+def _coarse_curve(comps: list, scale: float) -> SpineCurve:
+    """Spine centreline from the pixels of the components: medians in bins along the
+    principal axis."""
+    rows, cols = np.concatenate([c[0] for c in comps]), np.concatenate([c[1] for c in comps])
     step = max(1, rows.size // 5000)
     xy = _xy(rows[::step], cols[::step])
     base = SpineCurve(xy, degree=0)
@@ -270,13 +271,18 @@ def _split_component(
 
 def _components(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """Connected components (8-connected) as (rows, cols, inscribed radius)."""
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return []
+    r0, c0 = rows[0], cols[0]
+    box = mask[r0 : rows[-1] + 1, c0 : cols[-1] + 1].astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(box, connectivity=8)
     out = []
     for k in range(1, n):
         x, y, w, h = stats[k, :4]
         sub = lab[y : y + h, x : x + w] == k
         r, c = np.nonzero(sub)
-        out.append((r + y, c + x, float(_distance(sub).max())))
+        out.append((r + y + r0, c + x + c0, float(_distance(sub).max())))
     return out
 
 
@@ -320,7 +326,7 @@ def _separate(
             dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
         else:
             keep.append((r, c, rad))
-    coarse = _coarse_curve(mask, radius)
+    coarse = _coarse_curve(keep, radius)
     centres = np.array([_xy(r, c).mean(axis=0) for r, c, _ in keep])
     ts = coarse.t(centres)
     order = np.argsort(ts)

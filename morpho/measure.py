@@ -136,12 +136,12 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
     return row
 
 
-def _height(df: pd.DataFrame, name: str, spacing: tuple[float, float] | None) -> tuple:
-    dx = df[f"{name}_sup_x"] - df[f"{name}_inf_x"]
-    dy = df[f"{name}_sup_y"] - df[f"{name}_inf_y"]
-    px = np.hypot(dx, dy)
-    mm = np.hypot(dx * spacing[1], dy * spacing[0]) if spacing else np.full(len(df), np.nan)
-    return px, mm
+def _neighbour_mean(h: np.ndarray) -> np.ndarray:
+    """Mean of the values above and below each one (one neighbour at the ends)."""
+    padded = np.pad(h, 1, constant_values=np.nan)
+    pair = np.stack([padded[:-2], padded[2:]])
+    count = np.isfinite(pair).sum(axis=0)
+    return np.where(count > 0, np.nansum(pair, axis=0) / np.maximum(count, 1), np.nan)
 
 
 def measure_labelling(
@@ -160,43 +160,40 @@ def measure_labelling(
         return df
     lateral = view not in ("ap", "pa")
     rows = [measure_vertebra(v, lab.facing) for v in lab.vertebrae]
-    df = pd.DataFrame(rows)
-    for key in ("a", "m", "p"):
-        name = {"a": "ant", "m": "mid", "p": "post"}[key]
-        df[f"h{key}_px"], df[f"h{key}_mm"] = _height(df, name, spacing_mm)
-    hp = df["hp_px"].to_numpy()
-    padded = np.pad(hp, 1, constant_values=np.nan)
-    pair = np.stack([padded[:-2], padded[2:]])
-    count = np.isfinite(pair).sum(axis=0)
-    neighbours = np.where(count > 0, np.nansum(pair, axis=0) / np.maximum(count, 1), np.nan)
-    df["wedge_ratio"] = df["ha_px"] / df["hp_px"]
-    df["biconcave_ratio"] = df["hm_px"] / df["hp_px"]
-    df["crush_ratio"] = hp / neighbours
+    col = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    for key, name in (("a", "ant"), ("m", "mid"), ("p", "post")):
+        dx = col[f"{name}_sup_x"] - col[f"{name}_inf_x"]
+        dy = col[f"{name}_sup_y"] - col[f"{name}_inf_y"]
+        col[f"h{key}_px"] = np.hypot(dx, dy)
+        col[f"h{key}_mm"] = (
+            np.hypot(dx * spacing_mm[1], dy * spacing_mm[0]) if spacing_mm
+            else np.full(dx.size, np.nan)
+        )
+    hp = col["hp_px"]
+    col["wedge_ratio"] = col["ha_px"] / hp
+    col["biconcave_ratio"] = col["hm_px"] / hp
+    col["crush_ratio"] = hp / _neighbour_mean(hp)
     grades, types, qas = [], [], []
-    for v, r in zip(lab.vertebrae, df.itertuples(), strict=True):
-        reasons = _ungradable(v, r.found, r.solidity, lateral)
-        grade, kind, note = genant(r.wedge_ratio, r.biconcave_ratio, r.crush_ratio, reasons)
+    for i, v in enumerate(lab.vertebrae):
+        reasons = _ungradable(v, col["found"][i], col["solidity"][i], lateral)
+        grade, kind, note = genant(
+            col["wedge_ratio"][i], col["biconcave_ratio"][i], col["crush_ratio"][i], reasons
+        )
         grades.append(grade)
         types.append(kind)
-        qa = list(v.qa)
-        if note and not reasons:
-            qa.append(note)
-        elif reasons:
-            qa.append(f"ungradable: {note}")
-        qas.append("; ".join(qa))
-    df["genant_grade"] = pd.array(grades, dtype="Int64")
-    df["genant_type"] = types
-    df["qa"] = qas
-    df["image"] = image
-    df["index"] = [v.index for v in lab.vertebrae]
-    df["level"] = [v.level for v in lab.vertebrae]
-    df["spacing_source"] = spacing_source if spacing_mm else "none"
-    df["facing"] = lab.facing
-    df["suggested_level"] = [v.suggested_level for v in lab.vertebrae]
-    df["suggested_confidence"] = lab.suggested_confidence
-    df["facing_source"] = lab.facing_source
-    df["view"] = "lateral" if lateral else "ap"
-    df = df[columns].round(ROUNDING)
+        qa = [*v.qa, f"ungradable: {note}" if reasons else note]
+        qas.append("; ".join(q for q in qa if q))
+    col.update(
+        genant_grade=pd.array(grades, dtype="Int64"), genant_type=types, qa=qas, image=image,
+        index=[v.index for v in lab.vertebrae], level=[v.level for v in lab.vertebrae],
+        spacing_source=spacing_source if spacing_mm else "none", facing=lab.facing,
+        suggested_level=[v.suggested_level for v in lab.vertebrae],
+        suggested_confidence=lab.suggested_confidence, facing_source=lab.facing_source,
+        view="lateral" if lateral else "ap",
+    )
+    for name, digits in ROUNDING.items():
+        col[name] = np.round(col[name], digits)
+    df = pd.DataFrame({name: col[name] for name in columns}, index=range(len(rows)))
     df.attrs["dropped"] = lab.dropped
     return df
 
