@@ -234,36 +234,35 @@ def _fit_one(X: np.ndarray, y: np.ndarray, method: str, trim_sd: float):
     consistency = _truncated_sd(trim_sd)
     cap = MAX_ITERATIONS if method == "ols" else 2
     for iteration in range(1, cap + 1):
-        params, sd, result = _centre_fit(X[keep], y[keep], method)
+        params, sd, cov = _centre_fit(X[keep], y[keep], method)
         if method == "ols" and iteration > 1:
             sd /= consistency  # SD of a normal trimmed at trim_sd SD is this much smaller
         new_keep = np.abs(y - X @ params) <= trim_sd * sd
         if iteration == cap or np.array_equal(new_keep, keep):
             break
         keep = new_keep
-    if result is None:  # OLS: statsmodels once, for the covariance
-        result = sm.OLS(y[keep], X[keep]).fit()
+    if cov is None:  # OLS: statsmodels once, for the covariance
+        cov = sm.OLS(y[keep], X[keep]).fit().cov_params()
     fields = {
         "columns": [],
-        "params": np.asarray(result.params).tolist(),
-        "cov": np.asarray(result.cov_params()).tolist(),
+        "params": np.asarray(params).tolist(),
+        "cov": np.asarray(cov).tolist(),
         "resid_sd": float(sd),
         "n_used": int(keep.sum()),
         "iterations": iteration,
     }
     if method == "quantreg":
         fields["quantile_params"] = {
-            str(q): sm.QuantReg(y[keep], X[keep]).fit(q=q).params.tolist() if q != 0.5
-            else fields["params"] for q in QUANTILES
-        }  # fmt: skip
+            str(q): _quantreg(X[keep], y[keep], q)[0].tolist() for q in QUANTILES
+        }
     return fields, keep
 
 
 def _centre_fit(X: np.ndarray, y: np.ndarray, method: str):
-    """Coefficients, residual SD (MAD-based when robust) and the statsmodels result.
+    """Coefficients, residual SD (MAD-based when robust) and covariance (None for OLS).
 
-    OLS inside the trimming loop solves the normal equations (X is tall and thin) and
-    returns no result object; statsmodels refits the final kept set once.
+    OLS inside the trimming loop solves the normal equations (X is tall and thin);
+    statsmodels refits the final kept set once for the covariance.
     """
     if method == "ols":
         params = np.linalg.solve(X.T @ X, X.T @ y)
@@ -271,14 +270,23 @@ def _centre_fit(X: np.ndarray, y: np.ndarray, method: str):
         return params, float(np.sqrt(resid @ resid / max(len(y) - X.shape[1], 1))), None
     if method == "rlm":
         result = sm.RLM(y, X, M=sm.robust.norms.HuberT()).fit()
-        return np.asarray(result.params), float(result.scale), result
-    result = sm.QuantReg(y, X).fit(q=0.5)
-    resid = y - X @ np.asarray(result.params)
-    return (
-        np.asarray(result.params),
-        float(stats.median_abs_deviation(resid, scale="normal")),
-        result,
-    )
+        return np.asarray(result.params), float(result.scale), result.cov_params()
+    params, cov = _quantreg(X, y, 0.5)
+    return params, float(stats.median_abs_deviation(y - X @ params, scale="normal")), cov
+
+
+def _quantreg(X: np.ndarray, y: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """statsmodels QuantReg on an orthonormal reparametrisation (X = Q R) of the design.
+
+    The same model, but IRLS converges in far fewer iterations than on raw covariates
+    such as height in cm next to an intercept; coefficients and covariance map back
+    through R.
+    """
+    Q, R = np.linalg.qr(X)
+    scale = np.sqrt(len(y))
+    result = sm.QuantReg(y, Q * scale).fit(q=q)
+    back = scale * np.linalg.inv(R)
+    return back @ np.asarray(result.params), back @ np.asarray(result.cov_params()) @ back.T
 
 
 def _truncated_sd(c: float) -> float:
