@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ IMAGE_COLUMNS = [
     *DEMOGRAPHIC_COLUMNS,
 ]  # fmt: skip
 SUBJECT_COLUMNS = ["subject", *DEMOGRAPHIC_COLUMNS]
+SCORING_PREFIX = ".scoring-"
 OUTPUT_NAMES = ("measurements.parquet", "measurements.csv", "images.parquet", "failures.csv")
 
 
@@ -28,6 +30,8 @@ def remove_stale_temporaries(folder: Path) -> None:
     for name in OUTPUT_NAMES:
         for leftover in Path(folder).glob(f"{TMP_PREFIX}{name}.*{TMP_SUFFIX}*"):
             leftover.unlink(missing_ok=True)
+    for leftover in Path(folder).glob(f"{SCORING_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def image_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> pd.DataFrame:

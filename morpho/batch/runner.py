@@ -27,6 +27,7 @@ from rich.text import Text
 from morpho.batch.items import BatchItem
 from morpho.batch.local import WorkerStartError, run_local
 from morpho.batch.outputs import (
+    SCORING_PREFIX,
     failure_table,
     image_table,
     measurement_table,
@@ -83,7 +84,7 @@ def _score(measurements: pd.DataFrame, out_dir: Path, reference: Path) -> None:
     named = measurements[measurements["level"].fillna("").astype(str) != ""]
     if named.empty:
         raise MorphoError(out_dir, "no vertebra has a level name, so none can be scored")
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".scoring-") as tmp:
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=SCORING_PREFIX) as tmp:
         table = Path(tmp) / "measurements.parquet"
         named.to_parquet(table, index=False)
         score_files(table, out_dir, reference, key="file", parquet=True)
