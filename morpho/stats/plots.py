@@ -14,6 +14,7 @@ import statsmodels.formula.api as smf  # noqa: E402
 from statsmodels.stats.proportion import proportion_confint  # noqa: E402
 
 from morpho.atomic import atomic_write  # noqa: E402
+from morpho.grade import GRADE_LIMITS  # noqa: E402
 from morpho.stats.inputs import level_order  # noqa: E402
 from morpho.stats.score import FLAG_RATIOS, FLAG_SD  # noqa: E402
 from morpho.stats.summary import height_measures  # noqa: E402
@@ -106,10 +107,13 @@ def ratio_distributions(scores: pd.DataFrame, threshold: float = FLAG_SD) -> plt
     for ax, ratio in zip(axes, FLAG_RATIOS, strict=True):
         column = f"{ratio}_z"
         if column not in scores or scores[column].notna().sum() == 0:
-            values = scores[ratio].dropna()
-            ax.hist(values, bins=80, color="grey")
-            ax.set_title(f"{ratio} (no reference: no threshold)")
+            ax.hist(scores[ratio].dropna(), bins=80, color="tab:gray")
+            limit = 1 - GRADE_LIMITS[0]
+            ax.axvline(limit, color="tab:orange", ls="--", label=f"Genant: ratio < {limit:g}")
+            ax.set_title(f"{ratio} (no reference: Genant limit only)")
             ax.set_xlabel(ratio)
+            ax.set_yscale("log")
+            ax.legend(fontsize=8)
             continue
         z = scores[column].dropna()
         ax.hist(z.clip(-12, 6), bins=np.arange(-12, 6.25, 0.25), color="tab:gray")
