@@ -41,9 +41,11 @@ def radiograph(line_integral: np.ndarray, exposure: Exposure, rng: np.random.Gen
                ) -> np.ndarray:
     """Detected, processed image (uint16, bone bright) from attenuation line integrals."""
     primary = np.exp(-np.clip(line_integral, 0, 30)).astype(np.float32)
-    sigma = 0.08 * max(primary.shape)
     patient = np.where(line_integral > 0.05, primary, 0).astype(np.float32)
-    signal = primary + exposure.scatter * cv2.GaussianBlur(patient, (0, 0), sigma)
+    small = cv2.resize(patient, None, fx=1 / 8, fy=1 / 8, interpolation=cv2.INTER_AREA)
+    scatter = cv2.resize(cv2.GaussianBlur(small, (0, 0), 0.01 * max(primary.shape)),
+                         primary.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    signal = primary + exposure.scatter * scatter
     quanta = signal * exposure.photons
     noisy = quanta + rng.standard_normal(quanta.shape).astype(np.float32) * np.sqrt(quanta)
     if exposure.blur_px > 0:

@@ -11,6 +11,7 @@ from skimage.measure import block_reduce
 from morpho.synth import DATASET_LEVELS, LEVEL_NAMES
 from morpho.synth.ctvolume import CTVolume
 from morpho.synth.detector import Exposure, radiograph
+from morpho.synth.fractures import BodyCompression, Fracture, sample_fractures
 from morpho.synth.geometry import Camera
 from morpho.synth.output import Synthetic
 from morpho.synth.projector import line_integral, project_labels
@@ -62,11 +63,14 @@ class DRRParams:
     angles_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)  # about x (LR), y (AP), z (SI)
     offset_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)  # isocentre shift from the framing
     exposure: Exposure = field(default_factory=Exposure)
+    fractures: dict[str, Fracture] = field(default_factory=dict)
 
     @classmethod
     def sample(cls, rng: np.random.Generator, source: DRRSource, size: tuple[int, int],
-               view: str = "lateral", left_share: float = 0.8) -> DRRParams:
-        """Random pose, framing, geometry and exposure (facing left with ``left_share``)."""
+               view: str = "lateral", left_share: float = 0.8, fracture_rate: float = 0.0,
+               ) -> DRRParams:
+        """Random pose, framing, geometry, exposure (facing left with ``left_share``) and
+        fractures (each level of T4-L5 with ``fracture_rate``)."""
         along = 2 if view == "lateral" else 0
         visible = [1 if view == "lateral" else 0, 2]
         extent = source.extent[visible]
@@ -81,6 +85,9 @@ class DRRParams:
             offset_mm=tuple(float(a) for a in rng.normal(0, 1, 3) * (0, 15, 15)
                             * (np.arange(3) != along)),
             exposure=Exposure.sample(rng),
+            fractures=sample_fractures(
+                [lv for lv in source.volume.levels if lv in DATASET_LEVELS], fracture_rate, rng)
+            if fracture_rate > 0 else {},
         )
 
 
@@ -117,8 +124,9 @@ def render_drr(source: DRRSource, params: DRRParams, rng: np.random.Generator,
     rotation = Rotation.from_euler("xyz", params.angles_deg, degrees=True).as_matrix()
     centre = _framing(source, params)
     vol = source.volume
-    li = line_integral(source.mu, source.mu_affine, rotation, centre, camera, step_mm)
-    raw = project_labels(vol.body_labels, vol.affine, rotation, centre, camera,
+    mu, body_labels, points3d = _fractured(source, params.fractures)
+    li = line_integral(mu, source.mu_affine, rotation, centre, camera, step_mm)
+    raw = project_labels(body_labels, vol.affine, rotation, centre, camera,
                          present=source.label_values, bounds=source.label_bounds)
     keep = {LEVEL_NAMES.index(n) + 1: i + 1 for i, n in enumerate(DATASET_LEVELS)}
     lut = np.zeros(256, np.uint8)
@@ -126,14 +134,31 @@ def render_drr(source: DRRSource, params: DRRParams, rng: np.random.Generator,
         lut[k] = v
     labels = separate_instances(lut[raw])
     rows_out = []
-    for k, pts in source.points3d.items():
+    for k, pts in points3d.items():
         if k not in keep or not (labels == keep[k]).any():
             continue
         detector = camera.project((pts - centre) @ rotation.T)
+        frac = params.fractures.get(LEVEL_NAMES[k - 1])
         rows_out.append(truth_row("", LEVEL_NAMES[k - 1], detector, pixel_mm,
-                                  labels == keep[k]))
+                                  labels == keep[k], frac.as_dict() if frac else None))
     return Synthetic(
         image=radiograph(li, params.exposure, rng), labels=labels,
         truth=truth_table(rows_out), pixel_mm=pixel_mm, magnification=camera.magnification,
         view=params.view, facing=params.facing, source=vol.name,
+        fractures={k: v.as_dict() for k, v in params.fractures.items()},
     )
+
+
+def _fractured(source: DRRSource, fractures: dict[str, Fracture]):
+    """Attenuation, body labels and 3-D six points with the fractured bodies compressed."""
+    mu, labels = source.mu, source.volume.body_labels
+    points = {k: f.points for k, f in source.points3d.items()}
+    for level, fracture in fractures.items():
+        k = LEVEL_NAMES.index(level) + 1
+        if k not in source.points3d:
+            continue
+        comp = BodyCompression(fracture, source.points3d[k], labels, source.volume.affine, k)
+        mu = comp.apply(mu, source.mu_affine, MU_WATER * 1.04, order=1)
+        labels = comp.apply(labels, source.volume.affine, 0, order=0)
+        points[k] = comp.forward(points[k])
+    return mu, labels, points

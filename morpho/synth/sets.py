@@ -1,4 +1,4 @@
-"""Generate whole synthetic sets (DRR training sets, phantom sets) into one folder."""
+"""Generate whole synthetic sets (DRR and phantom) into one folder each."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.progress import Progress
 from morpho.synth.ctvolume import load_ct
 from morpho.synth.drr import DRRParams, DRRSource, render_drr
 from morpho.synth.output import SetWriter
+from morpho.synth.phantom import PhantomParams, render_phantom
 
 DEFAULT_WEIGHTS = {"lidc-idri-0001": 6.0, "totalseg-example": 2.0, "tptbox-l22": 0.8}
 
@@ -51,12 +52,12 @@ _SOURCES: dict[str, DRRSource] = {}
 
 def _render_one(job: tuple) -> object:
     """Worker: render image ``i`` of a plan (sources cached per process)."""
-    folder, i, seed, size, view, left_share, bone_boost, step_mm = job
+    folder, i, seed, size, view, left_share, bone_boost, step_mm, fracture_rate = job
     if folder not in _SOURCES:
         _SOURCES[folder] = DRRSource(load_ct(folder), bone_boost)
     source = _SOURCES[folder]
     rng = np.random.default_rng([seed, i])
-    params = DRRParams.sample(rng, source, (size, size), view, left_share)
+    params = DRRParams.sample(rng, source, (size, size), view, left_share, fracture_rate)
     return render_drr(source, params, rng, step_mm)
 
 
@@ -64,12 +65,14 @@ def make_drr_set(
     ct_root: str | Path, out: str | Path, n: int, seed: int = 0, size: int = 512,
     view: str = "lateral", test_names: Sequence[str] = (), left_share: float = 0.8,
     bone_boost: float = 2.0, step_mm: float = 2.5, name: str = "synth-drr", workers: int = 1,
+    fracture_rate: float = 0.0,
 ) -> Path:
     """Render ``n`` DRRs from every CT under ``ct_root`` into ``out`` (images, masks,
     labels, truth.csv, dataset.json). Image i depends only on (seed, i) and the volumes."""
     folders = {p.name: p for p in ct_folders(ct_root)}
     plan = plan_drr_set(sorted(folders), n, test_names, seed=seed)
-    jobs = [(str(folders[vol]), i, seed, size, view, left_share, bone_boost, step_mm)
+    jobs = [(str(folders[vol]), i, seed, size, view, left_share, bone_boost, step_mm,
+             fracture_rate)
             for i, (vol, _) in enumerate(plan)]
     writer = SetWriter(out, name, view)
     with Progress() as progress, ProcessPoolExecutor(workers) as pool:
@@ -79,6 +82,32 @@ def make_drr_set(
             writer.add(f"drr{i:05d}", synth, plan[i][1])
             if (i + 1) % 50 == 0:
                 writer.close()
+            progress.advance(task)
+    writer.close()
+    return Path(out)
+
+
+def _render_phantom(job: tuple) -> object:
+    i, seed, size, fracture_rate, left_share = job
+    rng = np.random.default_rng([seed, i])
+    return render_phantom(PhantomParams.sample(rng, (size, size), fracture_rate, left_share))
+
+
+def make_phantom_set(
+    out: str | Path, n: int, seed: int = 0, size: int = 512, fracture_rate: float = 0.0,
+    left_share: float = 0.8, val_share: float = 0.1, name: str = "synth-phantom",
+    workers: int = 1,
+) -> Path:
+    """Render ``n`` phantoms into ``out``; image i depends only on (seed, i)."""
+    writer = SetWriter(out, name, "lateral")
+    jobs = [(i, seed, size, fracture_rate, left_share) for i in range(n)]
+    n_val = int(round(n * val_share))
+    with Progress() as progress, ProcessPoolExecutor(workers) as pool:
+        task = progress.add_task("phantoms", total=n)
+        results = pool.map(_render_phantom, jobs, chunksize=8) if workers > 1 else map(
+            _render_phantom, jobs)
+        for i, synth in enumerate(results):
+            writer.add(f"ph{i:05d}", synth, "val" if i < n_val else "train")
             progress.advance(task)
     writer.close()
     return Path(out)

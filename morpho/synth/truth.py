@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -15,10 +17,22 @@ TRUTH_COLUMNS = [
 COLUMN_FRACTIONS = (0.08, 0.5, 0.92)  # anterior, middle, posterior column, across the depth
 
 
+@dataclass(frozen=True)
+class BodyFrame:
+    """A body's six points (6, 3) in mm and its local frame: centre, height axis ``up``,
+    depth axis ``ap`` (anterior), and its depth range along ``ap`` from the centre."""
+
+    points: np.ndarray
+    centre: np.ndarray
+    up: np.ndarray
+    ap: np.ndarray
+    depth_range: tuple[float, float]
+
+
 def six_points_3d(
     body_labels: np.ndarray, affine: np.ndarray, anterior: np.ndarray, superior: np.ndarray
-) -> dict[int, np.ndarray]:
-    """Per body label, the six points (6, 3) in mm in its mid-sagittal plane.
+) -> dict[int, BodyFrame]:
+    """Per body label, the six points (6, 3) in mm in its mid-sagittal plane, with its frame.
 
     Each body's height axis follows the spine (from the centroids of its neighbours), its
     depth axis is perpendicular to it in the sagittal plane (``anterior``, ``superior``).
@@ -29,7 +43,7 @@ def six_points_3d(
     world = {k: c @ affine[:3, :3].T + affine[:3, 3] for k, c in coords.items()}
     centroid = {k: w.mean(axis=0) for k, w in world.items()}
     lateral = np.cross(anterior, superior)
-    out: dict[int, np.ndarray] = {}
+    out: dict[int, BodyFrame] = {}
     for k, pts in world.items():
         above, below = centroid.get(k - 1), centroid.get(k + 1)
         if above is not None and below is not None:
@@ -62,7 +76,7 @@ def six_points_3d(
         base = centroid[k] + x0 * lateral
         sup = [base + uc * ap + ws * up for uc, ws, _ in points]
         inf = [base + uc * ap + wi * up for uc, _, wi in points]
-        out[int(k)] = np.array(sup + inf)
+        out[int(k)] = BodyFrame(np.array(sup + inf), base, up, ap, (float(lo), float(hi)))
     return out
 
 

@@ -1,0 +1,133 @@
+"""Genant compression deformities: type (wedge, biconcave, crush) and grade (1, 2, 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from morpho.synth.truth import COLUMN_FRACTIONS, BodyFrame
+
+TYPES = ("wedge", "biconcave", "crush")
+GRADE_LOSS = {1: (0.20, 0.25), 2: (0.25, 0.40), 3: (0.40, 0.55)}  # height loss per grade
+
+
+@dataclass(frozen=True)
+class Fracture:
+    """Loss of height ``loss`` (fraction) of Genant ``type`` and ``grade``."""
+
+    type: str
+    grade: int
+    loss: float
+
+    def as_dict(self) -> dict:
+        return {"type": self.type, "grade": self.grade, "loss": round(self.loss, 4)}
+
+    def column_scale(self) -> tuple[float, float, float]:
+        """Height scale of the anterior, middle and posterior columns.
+
+        Wedge: anterior loss against an intact posterior wall; biconcave: middle loss;
+        crush: the whole body, posterior wall included.
+        """
+        keep = 1.0 - self.loss
+        if self.type == "wedge":
+            return keep, 0.5 * (1 + keep), 1.0
+        if self.type == "biconcave":
+            return 1.0, keep, 1.0
+        return keep, keep, keep
+
+
+def make_fracture(type_: str, grade: int, rng: np.random.Generator | None = None) -> Fracture:
+    """A fracture with a height loss drawn inside the grade's range."""
+    if type_ not in TYPES or grade not in GRADE_LOSS:
+        raise ValueError(f"unknown fracture {type_!r} grade {grade}")
+    lo, hi = GRADE_LOSS[grade]
+    loss = (lo + hi) / 2 if rng is None else float(rng.uniform(lo + 0.01, hi - 0.01))
+    return Fracture(type_, grade, loss)
+
+
+def sample_fractures(
+    levels: Sequence[str], rate: float, rng: np.random.Generator,
+    chosen: dict[str, tuple[str, int]] | None = None,
+) -> dict[str, Fracture]:
+    """Fractures at ``chosen`` levels (level -> (type, grade)), else each level of T4-L5
+    fractured with probability ``rate`` (thoracolumbar junction twice as likely)."""
+    if chosen:
+        return {lvl: make_fracture(t, g, rng) for lvl, (t, g) in chosen.items() if lvl in levels}
+    out: dict[str, Fracture] = {}
+    for level in levels:
+        if level in ("T1", "T2", "T3") or level.startswith("C"):
+            continue
+        weight = 2.0 if level in ("T11", "T12", "L1", "L2") else 1.0
+        if rng.random() < min(1.0, rate * weight):
+            type_ = str(rng.choice(TYPES, p=(0.5, 0.3, 0.2)))
+            grade = int(rng.choice((1, 2, 3), p=(0.4, 0.4, 0.2)))
+            out[level] = make_fracture(type_, grade, rng)
+    return out
+
+
+def _sample(volume: np.ndarray, affine: np.ndarray, points: np.ndarray, order: int) -> np.ndarray:
+    inv = np.linalg.inv(affine)
+    idx = points @ inv[:3, :3].T + inv[:3, 3]
+    return ndi.map_coordinates(volume, idx.T, order=order, mode="nearest", prefilter=False)
+
+
+def _scale_along_depth(fracture: Fracture, frame: BodyFrame, u: np.ndarray) -> np.ndarray:
+    lo, hi = frame.depth_range
+    cols = [hi - f * (hi - lo) for f in COLUMN_FRACTIONS]  # anterior first
+    coef = np.polyfit(cols, fracture.column_scale(), 2)
+    return np.clip(np.polyval(coef, np.clip(u, lo, hi)), 0.3, 1.0)
+
+
+class BodyCompression:
+    """Compress one body towards its inferior endplate plane, column by column."""
+
+    def __init__(self, fracture: Fracture, frame: BodyFrame, labels: np.ndarray,
+                 label_affine: np.ndarray, label: int):
+        self.fracture, self.frame = fracture, frame
+        self.labels, self.label_affine, self.label = labels, label_affine, label
+        idx = np.argwhere(labels == label)
+        pts = idx @ label_affine[:3, :3].T + label_affine[:3, 3]
+        spacing = np.sqrt((label_affine[:3, :3] ** 2).sum(axis=0))
+        self.w0 = float(((pts - frame.centre) @ frame.up).min() - 0.5 * np.abs(frame.up) @ spacing)
+        lo, hi = idx.min(axis=0) - 2, idx.max(axis=0) + 3
+        corners = np.array([[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1])
+                            for c in (lo[2], hi[2])], float)
+        self.box_mm = corners @ label_affine[:3, :3].T + label_affine[:3, 3]
+
+    def _local(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rel = pts - self.frame.centre
+        return rel @ self.frame.ap, rel @ self.frame.up
+
+    def forward(self, pts: np.ndarray) -> np.ndarray:
+        """Where points of the intact body go."""
+        u, w = self._local(pts)
+        c = _scale_along_depth(self.fracture, self.frame, u)
+        w_new = np.where(w > self.w0, self.w0 + c * (w - self.w0), w)
+        return pts + ((w_new - w)[:, None] * self.frame.up)
+
+    def apply(self, volume: np.ndarray, affine: np.ndarray, fill: float, order: int
+              ) -> np.ndarray:
+        """A copy of ``volume`` (on its own grid) with the body compressed; the space it
+        leaves is set to ``fill``."""
+        inv = np.linalg.inv(affine)
+        box = self.box_mm @ inv[:3, :3].T + inv[:3, 3]
+        lo = np.clip(np.floor(box.min(axis=0)).astype(int), 0, None)
+        hi = np.minimum(np.ceil(box.max(axis=0)).astype(int) + 1, volume.shape)
+        grid = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi, strict=True)],
+                                    indexing="ij"), axis=-1).reshape(-1, 3)
+        pts = grid @ affine[:3, :3].T + affine[:3, 3]
+        u, w = self._local(pts)
+        c = _scale_along_depth(self.fracture, self.frame, u)
+        w_src = np.where(w > self.w0, self.w0 + (w - self.w0) / c, w)
+        src = pts + ((w_src - w)[:, None] * self.frame.up)
+        in_body_src = _sample(self.labels, self.label_affine, src, 0) == self.label
+        in_body_now = _sample(self.labels, self.label_affine, pts, 0) == self.label
+        values = _sample(volume, affine, src, order)
+        out = volume.copy()
+        region = out[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].reshape(-1)
+        region = np.where(in_body_src, values, np.where(in_body_now, fill, region))
+        out[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = region.reshape(hi - lo)
+        return out
