@@ -35,5 +35,3 @@ def test_batch_command_writes_tables_and_reports_bad_files(tmp_path):
     assert set(images["model_version"].dropna()) == {"onnx-threshold-test"}
     measurements = pd.read_parquet(tmp_path / "out" / "measurements.parquet")
     assert measurements.groupby("file").size().to_dict() == {"a.dcm": 9, "b.jpg": 9}
-    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert "(0 this run" in again.stderr  # resumed: nothing left to do
