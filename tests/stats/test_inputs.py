@@ -80,3 +80,12 @@ def test_files_round_trip(tables, tmp_path):
     assert len(cohort) == 60
     with pytest.raises(MorphoError, match="not a table"):
         load_cohort(tmp_path / "m.txtx", tmp_path / "d.parquet")
+
+
+def test_ids_of_different_types_still_join(tables):
+    demo, meas = tables
+    numbered = {sid: i for i, sid in enumerate(demo["subject_id"])}
+    meas = meas.assign(image=meas["image"].map(numbered))  # integers, as read from a CSV
+    demo = demo.assign(subject_id=demo["subject_id"].map(numbered).astype(str))
+    cohort, excluded = load_cohort(meas, demo, "image=subject_id")
+    assert len(cohort) == 60 and not excluded.counts

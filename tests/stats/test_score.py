@@ -59,3 +59,17 @@ def test_subject_summary_counts_grades_and_ungradable_levels():
     assert subjects.loc["a", "sdi"] == 5 and subjects.loc["a", "ungradable_levels"] == "T9"
     assert subjects.loc["b", "sdi"] == 0 and subjects.loc["b", "ungradable_levels"] == "T8"
     assert subjects.loc["b", "n_graded"] == 1
+
+
+def test_batch_tables_scored_by_file(tmp_path):
+    from morpho.stats.workflow import fit_file, score_files
+
+    demo, meas = simulate_cohort(300, seed=3, levels=("T8", "T9", "T10"))
+    table = meas.merge(demo, left_on="image", right_on="subject_id")
+    table["file"] = "scans/" + table["image"] + ".dcm"
+    table.to_parquet(tmp_path / "measurements.parquet")
+    fit_file(tmp_path / "measurements.parquet", tmp_path / "ref.json", key="file")
+    result = score_files(tmp_path / "measurements.parquet", tmp_path, tmp_path / "ref.json",
+                         key="file", parquet=True)  # fmt: skip
+    assert len(result.scores) == 900 and len(result.subjects) == 300
+    assert (tmp_path / "scores.parquet").exists() and (tmp_path / "subjects.parquet").exists()
