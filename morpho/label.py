@@ -361,11 +361,18 @@ def _separate(
     return bodies, height
 
 
+def _at_border(b: Vertebra, shape: tuple[int, int]) -> bool:
+    return bool(b.rows.min() == 0 or b.cols.min() == 0 or b.rows.max() == shape[0] - 1
+                or b.cols.max() == shape[1] - 1)
+
+
 def _drop_fragments(
-    bodies: list[Vertebra], height: float, dropped: list[tuple[np.ndarray, str]]
+    bodies: list[Vertebra], height: float, dropped: list[tuple[np.ndarray, str]],
+    shape: tuple[int, int],
 ) -> list[Vertebra]:
     """Drop small fragments (against their neighbours along the spine) and objects off the
-    spine curve."""
+    spine curve. A body cut by the image edge is kept (and not graded) unless it is a sliver
+    under a tenth of its neighbours."""
     if not bodies:
         return bodies
     centres = np.array([b.centre for b in bodies])
@@ -376,8 +383,9 @@ def _drop_fragments(
     for i, b in enumerate(bodies):
         others = _neighbours(len(bodies), i)
         near = float(np.median(areas[others])) if others.size else areas[i]
-        if areas[i] < FRAGMENT * near:
-            note = f"fragment at {_where(b.centre)}: {b.area} px < {FRAGMENT:.0%} of its neighbours"
+        limit = 0.1 if _at_border(b, shape) else FRAGMENT
+        if areas[i] < limit * near:
+            note = f"fragment at {_where(b.centre)}: {b.area} px < {limit:.0%} of its neighbours"
             dropped.append((np.array(b.centre), note))
         else:
             kept.append(b)
@@ -479,7 +487,7 @@ def label_bodies(
     first_level = check_level(first_level)
     dropped_at: list[tuple[np.ndarray, str]] = []
     bodies, height = _separate(mask, dropped_at)
-    bodies = _drop_fragments(bodies, height, dropped_at)
+    bodies = _drop_fragments(bodies, height, dropped_at, mask.shape)
     lateral = view not in ("ap", "pa")
     if not bodies:
         return Labelling([], [d for _, d in dropped_at], "", "", 0.0, height, mask.shape)
@@ -509,8 +517,7 @@ def label_bodies(
         b.level = names[i]
         b.tangent = tuple(tangents[i])
         lengths.append(_extent(_xy(b.rows, b.cols) @ np.array(b.tangent)))
-        if (b.rows.min() == 0 or b.cols.min() == 0 or b.rows.max() == mask.shape[0] - 1
-                or b.cols.max() == mask.shape[1] - 1):
+        if _at_border(b, mask.shape):
             b.qa.append("touches the image border")
     lengths = np.array(lengths)
     if spacing_mm is not None:
