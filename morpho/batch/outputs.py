@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from morpho.atomic import TMP_PREFIX, TMP_SUFFIX, atomic_write
 from morpho.batch.items import DEMOGRAPHIC_COLUMNS, BatchItem
+from morpho.batch.store import ResultStore
 from morpho.batch.worker import ImageResult
 from morpho.measure import MEASUREMENT_COLUMNS
 
@@ -21,6 +26,7 @@ IMAGE_COLUMNS = [
     *DEMOGRAPHIC_COLUMNS,
 ]  # fmt: skip
 SUBJECT_COLUMNS = ["subject", *DEMOGRAPHIC_COLUMNS]
+KEYS_PER_READ = 500  # images whose measurements are read from the store at once
 SCORING_PREFIX = ".scoring-"
 OUTPUT_NAMES = ("measurements.parquet", "measurements.csv", "images.parquet", "failures.csv")
 
@@ -48,21 +54,55 @@ def image_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> 
     return table.reindex(columns=IMAGE_COLUMNS)
 
 
-def measurement_table(
-    items: Sequence[BatchItem], results: dict[str, ImageResult], images: pd.DataFrame
-) -> pd.DataFrame:
-    """All vertebrae of the successful items, in input order: ``file``, the measure columns,
-    then the image's ``subject`` and covariates (for ``morpho stats``)."""
-    tables = []
-    for item in items:
-        table = results[item.key].table()
-        if table is not None and len(table):
-            tables.append(table.assign(file=item.key))
-    if not tables:
-        return pd.DataFrame(columns=["file", *MEASUREMENT_COLUMNS, *SUBJECT_COLUMNS])
-    table = pd.concat(tables, ignore_index=True)
-    table = table[["file", *[c for c in table.columns if c != "file"]]]
-    return table.merge(images[["file", *SUBJECT_COLUMNS]], on="file", how="left")
+def measurement_batches(
+    items: Sequence[BatchItem], store: ResultStore, images: pd.DataFrame
+) -> Iterator[pd.DataFrame]:
+    """The vertebrae of the successful items in input order, a few hundred images at a time:
+    ``file``, the measure columns, then the image's ``subject`` and covariates."""
+    subjects = images.set_index("file")[SUBJECT_COLUMNS]
+    for start in range(0, len(items), KEYS_PER_READ):
+        keys = [item.key for item in items[start : start + KEYS_PER_READ]]
+        blobs = store.measurements(keys)
+        tables = [pd.read_parquet(io.BytesIO(blobs[k])).assign(file=k) for k in keys if k in blobs]
+        tables = [t for t in tables if len(t)]
+        if tables:
+            table = pd.concat(tables, ignore_index=True)
+            table = table[["file", *(c for c in table.columns if c != "file")]]
+            yield table.join(subjects, on="file")
+
+
+def _stream_tables(batches: Iterable[pd.DataFrame], parquet: Path, csv: Path) -> None:
+    """Write the batches to one Parquet and one CSV file, with the first batch's schema
+    (all-missing text columns typed as strings, integers allowed to be missing later)."""
+    schema, writers = None, []
+    for frame in batches:
+        if schema is None:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            schema = pa.schema(
+                f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema
+            )
+            writers = [pq.ParquetWriter(parquet, schema), pa_csv.CSVWriter(csv, schema)]
+        table = pa.Table.from_pandas(frame.reindex(columns=schema.names), schema=schema,
+                                     preserve_index=False)  # fmt: skip
+        for writer in writers:
+            writer.write_table(table)
+    for writer in writers:
+        writer.close()
+    if schema is None:
+        empty = pd.DataFrame(columns=["file", *MEASUREMENT_COLUMNS, *SUBJECT_COLUMNS])
+        empty.to_parquet(parquet, index=False)
+        empty.to_csv(csv, index=False)
+
+
+def write_measurements(out_dir: Path, batches: Iterable[pd.DataFrame]) -> None:
+    """measurements.parquet and measurements.csv, streamed, each renamed into place."""
+    out_dir = Path(out_dir)
+    atomic_write(
+        out_dir / "measurements.parquet",
+        lambda parquet: atomic_write(
+            out_dir / "measurements.csv", lambda csv: _stream_tables(batches, parquet, csv)
+        ),
+    )
 
 
 def failure_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> pd.DataFrame:
@@ -74,14 +114,8 @@ def failure_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -
     return pd.DataFrame(rows, columns=["file", "cause"])
 
 
-def write_tables(
-    out_dir: Path, images: pd.DataFrame, measurements: pd.DataFrame, failures: pd.DataFrame
-) -> None:
-    """measurements.parquet/.csv, images.parquet and failures.csv, each written atomically."""
+def write_tables(out_dir: Path, images: pd.DataFrame, failures: pd.DataFrame) -> None:
+    """images.parquet and failures.csv, each written atomically."""
     out_dir = Path(out_dir)
-    atomic_write(
-        out_dir / "measurements.parquet", lambda p: measurements.to_parquet(p, index=False)
-    )
-    atomic_write(out_dir / "measurements.csv", lambda p: measurements.to_csv(p, index=False))
     atomic_write(out_dir / "images.parquet", lambda p: images.to_parquet(p, index=False))
     atomic_write(out_dir / "failures.csv", lambda p: failures.to_csv(p, index=False))

@@ -30,8 +30,9 @@ from morpho.batch.outputs import (
     SCORING_PREFIX,
     failure_table,
     image_table,
-    measurement_table,
+    measurement_batches,
     remove_stale_temporaries,
+    write_measurements,
     write_tables,
 )
 from morpho.batch.store import ResultStore
@@ -139,13 +140,13 @@ def run_batch(
                     run_local(chunks, factory, workers, commit)
             except WorkerStartError as exc:
                 raise MorphoError(None, f"a worker could not start: {exc}") from None
-        results = store.get(item.key for item in items)
-    images = image_table(items, results)
-    measurements = measurement_table(items, results, images)
-    failures = failure_table(items, results)
-    write_tables(out_dir, images, measurements, failures)
+        outcomes = store.outcomes()
+        images = image_table(items, outcomes)
+        failures = failure_table(items, outcomes)
+        write_measurements(out_dir, measurement_batches(items, store, images))
+        write_tables(out_dir, images, failures)
     if reference is not None:
-        _score(measurements, out_dir, Path(reference))
+        _score(pd.read_parquet(out_dir / "measurements.parquet"), out_dir, Path(reference))
     return BatchSummary(
         total=len(items),
         ok=int((images["status"] == "ok").sum()),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +71,16 @@ class ResultStore:
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)", rows)
 
-    def get(self, keys: Iterable[str]) -> dict[str, ImageResult]:
-        """The stored results of ``keys`` (those present)."""
-        wanted = set(keys)
-        found = {}
-        for key, status, cause, facts, blob in self._db.execute("SELECT * FROM results"):
-            if key in wanted:
-                found[key] = ImageResult(key, status, cause, json.loads(facts), blob)
-        return found
+    def outcomes(self) -> dict[str, ImageResult]:
+        """Every stored result without its measurements (small enough for any cohort)."""
+        rows = self._db.execute("SELECT key, status, cause, facts FROM results")
+        return {k: ImageResult(k, s, c, json.loads(f), None) for k, s, c, f in rows}
+
+    def measurements(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The measurement tables (Parquet bytes) of ``keys`` that have one."""
+        marks = ",".join("?" * len(keys))
+        query = f"SELECT key, measurements FROM results WHERE key IN ({marks})"
+        return {key: blob for key, blob in self._db.execute(query, list(keys)) if blob}
 
 
 def _plain(value: Any) -> Any:

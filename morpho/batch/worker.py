@@ -41,11 +41,6 @@ class ImageResult:
     facts: dict[str, Any]
     measurements: bytes | None  # the measurements table as Parquet
 
-    def table(self) -> pd.DataFrame | None:
-        if self.measurements is None:
-            return None
-        return pd.read_parquet(io.BytesIO(self.measurements))
-
 
 def _cause(exc: BaseException) -> str:
     if isinstance(exc, MorphoError):
