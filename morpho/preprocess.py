@@ -12,18 +12,24 @@ from typing import Literal
 import cv2
 import numpy as np
 
-Aspect = Literal["stretch", "pad"]
+Aspect = Literal["stretch", "pad", "fit"]
+MULTIPLE = 32  # network sizes are multiples of the U-Net's total stride
 
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """Network size (rows, columns), CLAHE settings and aspect handling."""
+    """Network size (rows, columns), CLAHE settings and aspect handling.
+
+    ``stretch`` resizes to height x width; ``pad`` keeps the aspect inside height x width;
+    ``fit`` keeps the aspect too but the canvas is height x (the content width rounded up to
+    a multiple of 32, at most ``width``), so tall spines and square chests share one scale.
+    """
 
     height: int = 512
-    width: int = 256
+    width: int = 512
     clahe_clip: float = 2.0
     clahe_tile: int = 8
-    aspect: Aspect = "stretch"
+    aspect: Aspect = "fit"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,12 +111,14 @@ def make_transform(shape: tuple[int, int], config: PreprocessConfig) -> Transfor
     H, W = config.height, config.width
     if config.aspect == "stretch":
         ch, cw, top, left = H, W, 0, 0
-    elif config.aspect == "pad":
+    elif config.aspect in ("pad", "fit"):
         s = min(H / h, W / w)
         ch, cw = max(1, min(H, round(h * s))), max(1, min(W, round(w * s)))
+        if config.aspect == "fit":
+            W = min(W, -(-cw // MULTIPLE) * MULTIPLE)
         top, left = (H - ch) // 2, (W - cw) // 2
     else:
-        raise ValueError(f"unknown aspect {config.aspect!r} (stretch or pad)")
+        raise ValueError(f"unknown aspect {config.aspect!r} (stretch, pad or fit)")
     return Transform((h, w), (H, W), (ch / h, cw / w), (top, left), (ch, cw))
 
 

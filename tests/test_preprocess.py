@@ -16,12 +16,12 @@ def blob_image(shape=(300, 140)) -> tuple[np.ndarray, np.ndarray]:
     return pixels, mask.astype(bool)
 
 
-@pytest.mark.parametrize("aspect", ["stretch", "pad"])
+@pytest.mark.parametrize("aspect", ["stretch", "pad", "fit"])
 def test_mask_round_trip_lands_on_original_pixels(aspect):
     pixels, mask = blob_image()
     config = PreprocessConfig(height=256, width=192, aspect=aspect)
     prepared = prepare(pixels, config)
-    assert prepared.array.shape == (256, 192) and prepared.array.dtype == np.float32
+    assert prepared.array.shape == ((256, 128) if aspect == "fit" else (256, 192)) and prepared.array.dtype == np.float32
     assert prepared.array.min() >= 0 and prepared.array.max() <= 1
     small = prepared.transform.to_network(mask.astype(np.float32))
     back = prepared.transform.to_original(small) > 0.5
@@ -35,7 +35,17 @@ def test_pad_keeps_aspect_and_centres():
     assert t.scale == (0.5, 0.5)
 
 
-@pytest.mark.parametrize("aspect", ["stretch", "pad"])
+def test_fit_canvas_follows_the_content_width():
+    config = PreprocessConfig(height=512, width=512, aspect="fit")
+    tall = make_transform((2500, 1000), config)
+    assert tall.network_shape == (512, 224) and tall.content_shape == (512, 205)
+    square = make_transform((2000, 2000), config)
+    assert square.network_shape == (512, 512) and square.offset == (0, 0)
+    wide = make_transform((1000, 2000), config)
+    assert wide.network_shape == (512, 512) and wide.content_shape == (256, 512)
+
+
+@pytest.mark.parametrize("aspect", ["stretch", "pad", "fit"])
 def test_points_inverse_is_exact(aspect):
     t = make_transform((977, 431), PreprocessConfig(height=512, width=256, aspect=aspect))
     xy = np.array([[0.0, 0.0], [430.0, 976.0], [123.4, 567.8]])

@@ -25,6 +25,16 @@ def pack_item(item: DatasetItem, config: PreprocessConfig) -> tuple[np.ndarray, 
     return np.round(prepared.array * 255).astype(np.uint8), small.astype(np.uint8)
 
 
+def pad_to_common_width(arrays: list[np.ndarray]) -> np.ndarray:
+    """Stack arrays of one height, centring narrower ones on zeros (``fit`` canvases)."""
+    width = max(a.shape[1] for a in arrays)
+    out = np.zeros((len(arrays), arrays[0].shape[0], width), dtype=arrays[0].dtype)
+    for k, array in enumerate(arrays):
+        left = (width - array.shape[1]) // 2
+        out[k, :, left : left + array.shape[1]] = array
+    return out
+
+
 def pack_key(dataset_json: Path, config: PreprocessConfig) -> str:
     stat = dataset_json.stat()
     text = json.dumps([str(dataset_json.resolve()), stat.st_mtime_ns, config.to_dict()])
@@ -44,7 +54,7 @@ def pack_dataset(
         images.append(image)
         masks.append(mask)
     arrays = {
-        "images": np.stack(images), "masks": np.stack(masks),
+        "images": pad_to_common_width(images), "masks": pad_to_common_width(masks),
         "split": np.array([i.split for i in items]), "ids": np.array([i.id for i in items]),
     }
     return atomic_write(out, lambda tmp: np.savez(tmp, **arrays))

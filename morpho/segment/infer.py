@@ -54,14 +54,20 @@ class Segmenter:
             str(path), session_options(threads), providers=["CPUExecutionProvider"]
         )
 
-    def probabilities(self, prepared: Sequence[Prepared]) -> np.ndarray:
-        """Network-size body probabilities for prepared images, run in batches."""
-        out = []
-        for start in range(0, len(prepared), self.batch_size):
-            batch = np.stack([p.array for p in prepared[start : start + self.batch_size]])
-            (logits,) = self.session.run(None, {"image": batch[:, None].astype(np.float32)})
-            out.append(expit(logits[:, 0]))
-        return np.concatenate(out)
+    def probabilities(self, prepared: Sequence[Prepared]) -> list[np.ndarray]:
+        """Network-size body probabilities, batched among images of one network size."""
+        out: list[np.ndarray] = [np.empty(0)] * len(prepared)
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for index, item in enumerate(prepared):
+            by_shape.setdefault(item.array.shape, []).append(index)
+        for indices in by_shape.values():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start : start + self.batch_size]
+                batch = np.stack([prepared[i].array for i in chunk])[:, None].astype(np.float32)
+                (logits,) = self.session.run(None, {"image": batch})
+                for i, logit in zip(chunk, logits[:, 0], strict=True):
+                    out[i] = expit(logit)
+        return out
 
     def predict_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Boolean masks at each image's ORIGINAL size."""

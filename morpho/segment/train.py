@@ -45,7 +45,7 @@ class TrainConfig:
     seed: int = 0
     init: str | None = None  # start from these weights (fine-tuning)
     pack_dir: str = "data/packed"
-    weights: list[float] | None = None  # sampling weight per dataset (default: by size)
+    weights: list[float] | None = None  # share of batches per dataset (default: by size)
     cpu_bf16: bool = True  # bfloat16 autocast on CPU (much faster where supported)
 
 
@@ -104,27 +104,26 @@ def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.
     return images.clamp(0, 1), (masks > 0.5).float()
 
 
-def load_packed(config: TrainConfig) -> tuple[dict, dict, np.ndarray]:
-    """Pack (once) and load every dataset; returns train arrays, val arrays, sample weights."""
-    train_x, train_y, val_x, val_y, weights = [], [], [], [], []
+def load_packed(config: TrainConfig) -> tuple[list[dict], list[dict], np.ndarray]:
+    """Pack (once) and load every dataset.
+
+    Returns per-dataset train arrays, per-dataset val arrays and each dataset's share of the
+    training batches (``config.weights``, default by size). A batch comes from one dataset,
+    so datasets may have different canvas widths (``fit``).
+    """
+    train_sets, val_sets, shares = [], [], []
     for k, path in enumerate(config.datasets):
         path = Path(path)
         dataset = load_dataset(path)
         key = pack_key(path, config.preprocess)
         packed = pack_dataset(dataset, config.preprocess, Path(config.pack_dir) / f"{key}.npz")
         data = np.load(packed)
-        is_train, is_val = data["split"] == "train", data["split"] == "val"
-        train_x.append(data["images"][is_train])
-        train_y.append(data["masks"][is_train])
-        val_x.append(data["images"][is_val])
-        val_y.append(data["masks"][is_val])
-        share = config.weights[k] if config.weights else is_train.sum()
-        weights.append(np.full(is_train.sum(), share / max(1, is_train.sum())))
-    return (
-        {"x": np.concatenate(train_x), "y": np.concatenate(train_y)},
-        {"x": np.concatenate(val_x), "y": np.concatenate(val_y)},
-        np.concatenate(weights),
-    )
+        for part, target in (("train", train_sets), ("val", val_sets)):
+            keep = data["split"] == part
+            target.append({"x": data["images"][keep], "y": data["masks"][keep]})
+        shares.append(config.weights[k] if config.weights else len(train_sets[-1]["x"]))
+    shares = np.array(shares, dtype=float) * [len(t["x"]) > 0 for t in train_sets]
+    return train_sets, [v for v in val_sets if len(v["x"])], shares / shares.sum()
 
 
 def to_tensor(array: np.ndarray, device: torch.device, scale: float = 1.0) -> torch.Tensor:
@@ -168,23 +167,25 @@ def atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
 
 
 @torch.no_grad()
-def validate(model, val: dict, device, batch_size: int, amp: bool) -> tuple[float, float]:
+def validate(model, val_sets: list[dict], device, batch_size: int, amp: bool):
     """Mean validation loss and mean per-image Dice (threshold 0.5, network size)."""
     model.eval()
-    losses, dices = [], []
-    for start in range(0, len(val["x"]), batch_size):
-        x = to_tensor(val["x"][start : start + batch_size], device, 255)
-        x = x.contiguous(memory_format=torch.channels_last)
-        y = to_tensor(val["y"][start : start + batch_size], device)
-        with torch.autocast(device.type, enabled=amp):
-            logits = model(x).float()
-        losses.append(dice_bce_loss(logits, y).item() * len(x))
-        pred = logits > 0
-        tp = (pred & (y > 0.5)).sum(dim=(1, 2, 3)).float()
-        total = pred.sum(dim=(1, 2, 3)) + (y > 0.5).sum(dim=(1, 2, 3))
-        dices.extend(torch.where(total > 0, 2 * tp / total.clamp(min=1), 1.0).tolist())
+    losses, dices, count = [], [], 0
+    for val in val_sets:
+        for start in range(0, len(val["x"]), batch_size):
+            x = to_tensor(val["x"][start : start + batch_size], device, 255)
+            x = x.contiguous(memory_format=torch.channels_last)
+            y = to_tensor(val["y"][start : start + batch_size], device)
+            with torch.autocast(device.type, enabled=amp):
+                logits = model(x).float()
+            losses.append(dice_bce_loss(logits, y).item() * len(x))
+            count += len(x)
+            pred, truth = logits > 0, y > 0.5
+            tp = (pred & truth).sum(dim=(1, 2, 3)).float()
+            total = pred.sum(dim=(1, 2, 3)) + truth.sum(dim=(1, 2, 3))
+            dices.extend(torch.where(total > 0, 2 * tp / total.clamp(min=1), 1.0).tolist())
     model.train()
-    return float(np.sum(losses) / len(val["x"])), float(np.mean(dices))
+    return float(np.sum(losses) / count), float(np.mean(dices))
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:
@@ -194,7 +195,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     seed_everything(config.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     amp = device.type == "cuda" or config.cpu_bf16
-    train_set, val_set, weights = load_packed(config)
+    train_sets, val_sets, shares = load_packed(config)
 
     model = create_model(config.model).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -214,7 +215,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
     gen = torch.Generator().manual_seed(config.seed + state["epoch"])
     rng = np.random.default_rng(config.seed + state["epoch"])
-    steps = max(1, len(train_set["x"]) // config.batch_size)
+    steps = max(1, sum(len(t["x"]) for t in train_sets) // config.batch_size)
     log_path = out / "log.csv"
     new_log = not log_path.exists() or not resume
     started = time.monotonic()
@@ -226,12 +227,12 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         model.train()
         while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
             epoch_start = time.monotonic()
-            order = rng.choice(len(weights), steps * config.batch_size, p=weights / weights.sum())
             total = 0.0
-            for step in range(steps):
-                index = np.sort(order[step * config.batch_size : (step + 1) * config.batch_size])
-                x = to_tensor(train_set["x"][index], torch.device("cpu"), 255)
-                y = to_tensor(train_set["y"][index], torch.device("cpu"))
+            for _ in range(steps):
+                part = train_sets[rng.choice(len(shares), p=shares)]
+                index = np.sort(rng.choice(len(part["x"]), config.batch_size))
+                x = to_tensor(part["x"][index], torch.device("cpu"), 255)
+                y = to_tensor(part["y"][index], torch.device("cpu"))
                 x, y = augment(x, y, Augment(), gen)
                 x = x.to(device, memory_format=torch.channels_last)
                 with torch.autocast(device.type, enabled=amp):
@@ -242,7 +243,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 scaler.update()
                 total += loss.item()
                 bar.update(task, description=f"epoch {state['epoch'] + 1} loss {loss.item():.3f}")
-            val_loss, val_dice = validate(model, val_set, device, config.batch_size, amp)
+            val_loss, val_dice = validate(model, val_sets, device, config.batch_size, amp)
             state["epoch"] += 1
             scheduler.step(val_loss)
             state["lr"] = optimizer.param_groups[0]["lr"]

@@ -23,7 +23,7 @@ def trained(tiny_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     torch.set_num_threads(1)
     config = TrainConfig(
-        datasets=[tiny_dataset], out=str(out), model=TINY_MODEL, epochs=6, batch_size=5,
+        datasets=[tiny_dataset], out=str(out), model=TINY_MODEL, epochs=5, batch_size=5,
         lr=3e-3, preprocess=PreprocessConfig(height=64, width=64, aspect="pad"),
         pack_dir=str(out / "packed"),
     )
@@ -33,7 +33,7 @@ def trained(tiny_dataset, tmp_path_factory):
 def test_loss_goes_down(trained):
     _, out = trained
     rows = list(csv.DictReader((out / "log.csv").read_text().splitlines()))
-    assert len(rows) == 6
+    assert len(rows) == 5
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
     assert (out / "best.safetensors").exists() and (out / "state.json").exists()
 
@@ -43,10 +43,10 @@ def test_resume_continues_the_run(trained, tiny_dataset):
     config = TrainConfig(**json.loads((out / "train.json").read_text()))
     config.preprocess = PreprocessConfig(**config.preprocess)
     config.model = ModelConfig.from_dict(config.model)
-    config.epochs = 7
+    config.epochs = 6
     train(config, resume=True)
     rows = list(csv.DictReader((out / "log.csv").read_text().splitlines()))
-    assert [int(r["epoch"]) for r in rows] == list(range(1, 8))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 7))
 
 
 def test_onnx_matches_torch(trained, tmp_path):
