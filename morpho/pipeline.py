@@ -1,12 +1,10 @@
 """The whole chain for one file: read -> segment (or a given mask) -> label -> measure.
 
-Also the outputs of ``morpho measure``: the overlay picture and atomic file writes.
+Also the picture ``morpho measure`` writes beside the table.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -114,29 +112,3 @@ def _text(img: np.ndarray, text: str, at: tuple[int, int], scale: float, colour)
     org = (min(at[0], img.shape[1] - w - 2), at[1] + h // 2)
     cv2.putText(img, text, org, font, size, (0, 0, 0), max(1, round(scale)) + 2, cv2.LINE_AA)
     cv2.putText(img, text, org, font, size, colour, max(1, round(scale)), cv2.LINE_AA)
-
-
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def save_png(path: str | Path, image: np.ndarray) -> None:
-    """Write a PNG atomically (temporary file in the same folder, then rename)."""
-
-    def write(tmp: str) -> None:
-        if not cv2.imwrite(tmp, image):
-            raise OSError(f"could not write {path}")
-
-    _atomic(Path(path), write)
-
-
-def save_csv(path: str | Path, df: pd.DataFrame) -> None:
-    """Write a CSV atomically."""
-    _atomic(Path(path), lambda tmp: df.to_csv(tmp, index=False))

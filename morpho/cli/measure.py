@@ -50,7 +50,8 @@ def measure(
     view: Annotated[View | None, typer.Option("--view", help="Override the file's view.")] = None,
 ) -> None:
     """Write OUT/measurements.csv (one row per vertebra) and OUT/<stem>_measure.png."""
-    from morpho.pipeline import measure_image, overlay, save_csv, save_png
+    from morpho.atomic import atomic_write, write_png
+    from morpho.pipeline import measure_image, overlay
 
     try:
         first_level = check_level(first_level)
@@ -77,12 +78,13 @@ def measure(
         )
         if df.empty:
             console.print(f"note: {path}: no vertebral bodies found")
-        save_png(out / f"{path.stem}_measure.png", overlay(rg.pixels, body_mask, df))
+        write_png(out / f"{path.stem}_measure.png", overlay(rg.pixels, body_mask, df))
         tables.append(df)
 
     failures = run_each(track(files, description="measuring", console=console), one)
     if tables:
-        save_csv(out / "measurements.csv", pd.concat(tables, ignore_index=True))
+        table = pd.concat(tables, ignore_index=True)
+        atomic_write(out / "measurements.csv", lambda tmp: table.to_csv(tmp, index=False))
         rows = sum(len(t) for t in tables)
         console.print(f"{rows} vertebrae from {len(tables)} image(s) -> {out / 'measurements.csv'}")
     finish(failures, len(files))
