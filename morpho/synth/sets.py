@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
+from morpho.errors import MorphoError
 from morpho.synth.ctvolume import load_ct
 from morpho.synth.drr import DRRParams, DRRSource, render_drr
 from morpho.synth.output import SetWriter
@@ -20,6 +21,8 @@ DEFAULT_WEIGHTS = {"lidc-idri-0001": 6.0, "totalseg-example": 2.0, "tptbox-l22":
 def ct_folders(root: str | Path) -> list[Path]:
     """Every sub-folder of ``root`` holding a NIfTI file (``root`` itself if it holds one)."""
     root = Path(root)
+    if not root.is_dir():
+        raise MorphoError(root, "not a folder")
     if any(root.glob("*.nii*")):
         return [root]
     return sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.nii*")))
@@ -70,6 +73,8 @@ def make_drr_set(
     """Render ``n`` DRRs from every CT under ``ct_root`` into ``out`` (images, masks,
     labels, truth.csv, dataset.json). Image i depends only on (seed, i) and the volumes."""
     folders = {p.name: p for p in ct_folders(ct_root)}
+    if not folders:
+        raise MorphoError(ct_root, "no CT folders (NIfTI volumes) found")
     plan = plan_drr_set(sorted(folders), n, test_names, seed=seed)
     jobs = [(str(folders[vol]), i, seed, size, view, left_share, bone_boost, step_mm,
              fracture_rate)
