@@ -25,7 +25,7 @@ from morpho.errors import MorphoError
 from morpho.io import read_radiograph
 from morpho.io.reduced import read_reduced
 from morpho.report.overlay import data_uri, overlay_png
-from morpho.report.plots import cohort_plots
+from morpho.report.plots import cohort_plots, stats_plots
 
 IDENTIFYING_DICOM_FIELDS = ("PatientName", "PatientID", "PatientBirthDate", "StudyDate",
                             "AccessionNumber")  # fmt: skip
@@ -47,6 +47,7 @@ class BatchTables:
     images: pd.DataFrame
     measurements: pd.DataFrame
     failures: pd.DataFrame
+    scores: pd.DataFrame | None = None  # when the run was scored (--reference)
 
     @classmethod
     def load(cls, folder: Path) -> BatchTables:
@@ -66,7 +67,7 @@ class BatchTables:
         level = m["level"].fillna("").astype(str)
         m["label"] = level.where(level != "", "#" + m["index"].astype(str))
         if (folder / "scores.parquet").exists():
-            scores = pd.read_parquet(folder / "scores.parquet")
+            scores = tables.scores = pd.read_parquet(folder / "scores.parquet")
             z_columns = [c for c in scores.columns if c.endswith("_z")]
             tables.measurements = tables.measurements.merge(
                 scores[["file", "index", *z_columns]], on=["file", "index"], how="left"
@@ -301,9 +302,14 @@ def write_cohort_report(
             counts = failures["cause"].value_counts().rename_axis("cause").reset_index()
             failure_html = counts.to_html(index=False, border=0)
     prevalence, by_level, by_group = _prevalence(tables)
+    plots = cohort_plots(tables.images, tables.measurements)
+    plot_notes: list[str] = []
+    if tables.scores is not None:
+        more, plot_notes = stats_plots(tables.scores)
+        plots += more
     return _render(
         "cohort.html.j2", Path(path), title="morpho cohort screening report", cards=cards,
         facts=facts, prevalence=prevalence, by_level=by_level, by_group=by_group,
-        plots=[data_uri(png) for png in cohort_plots(tables.images, tables.measurements)],
+        plots=[data_uri(png) for png in plots], plot_notes=plot_notes,
         failures=failure_html, links=list(links),
     )  # fmt: skip

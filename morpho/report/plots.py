@@ -61,3 +61,29 @@ def cohort_plots(images: pd.DataFrame, measurements: pd.DataFrame) -> list[bytes
                 xlabel="years")  # fmt: skip
     plots.append(_png(figure))
     return plots
+
+
+def stats_plots(scores: pd.DataFrame) -> tuple[list[bytes], list[str]]:
+    """The ``morpho stats`` plots of a scored run, and a note for each that could not be drawn
+    (a small cohort may lack the levels or groups a plot needs)."""
+    from morpho.stats.plots import height_by_level, prevalence_plot, ratio_distributions
+    from morpho.stats.score import subject_summary
+    from morpho.stats.summary import prevalence
+
+    scores = scores.assign(ratio_rules=scores["ratio_rules"].fillna("").astype(str),
+                           flagged=scores["flagged"].astype(bool))  # fmt: skip
+    makers = {
+        "heights by level": lambda: height_by_level(scores),
+        "ratio z-scores": lambda: ratio_distributions(scores),
+        "prevalence by age and sex": lambda: prevalence_plot(
+            prevalence(subject_summary(scores, "file"))
+        ),
+    }
+    plots, notes = [], []
+    for name, make in makers.items():
+        try:
+            plots.append(_png(make()))
+        except Exception as exc:  # noqa: BLE001 - a plot the data cannot support is skipped
+            plt.close("all")
+            notes.append(f"{name}: not drawn ({type(exc).__name__}: {exc})")
+    return plots, notes

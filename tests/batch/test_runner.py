@@ -135,7 +135,10 @@ def test_reference_scores_named_levels(tmp_path):
     scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
     assert len(scores) == 9 and scores["wedge_ratio_z"].notna().all()
     assert (tmp_path / "out" / "subjects.parquet").exists()
+    from morpho.report import write_cohort_report
     from morpho.report.html import BatchTables
 
-    shown = BatchTables.load(tmp_path / "out").measurements  # the report picks up z-scores
-    assert shown["wedge_ratio_z"].tolist() == scores["wedge_ratio_z"].tolist()
+    tables = BatchTables.load(tmp_path / "out")  # the report picks up z-scores and stats plots
+    assert tables.measurements["wedge_ratio_z"].tolist() == scores["wedge_ratio_z"].tolist()
+    html = write_cohort_report(tables, tmp_path / "cohort.html").read_text()
+    assert html.count("data:image/png") >= 5, html[html.find("not drawn") - 200 :][:600]
