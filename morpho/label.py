@@ -149,9 +149,8 @@ def _xy(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 def _coarse_curve(comps: list, scale: float) -> SpineCurve:
     """Spine centreline from the pixels of the components: medians in bins along the
     principal axis."""
-    rows, cols = np.concatenate([c[0] for c in comps]), np.concatenate([c[1] for c in comps])
-    step = max(1, rows.size // 5000)
-    xy = _xy(rows[::step], cols[::step])
+    step = max(1, sum(c[0].size for c in comps) // 5000)
+    xy = np.concatenate([_xy(c[0][::step], c[1][::step]) for c in comps])
     base = SpineCurve(xy, degree=0)
     t, o = base.t(xy), (xy - base.mean) @ base.n
     bins = np.floor((t - t.min()) / max(scale, 2.0)).astype(int)
@@ -164,8 +163,14 @@ def _coarse_curve(comps: list, scale: float) -> SpineCurve:
     return SpineCurve(pts, weights=c[:, 2], degree=min(5, max(1, len(c) // 4)))
 
 
-def _along(xy: np.ndarray, centre: np.ndarray, tangent: np.ndarray) -> np.ndarray:
-    return (xy - centre) @ tangent
+def _span(rows: np.ndarray, cols: np.ndarray, direction: np.ndarray) -> float:
+    """Extent (px, pixel centres + 1) of pixels along a unit ``direction`` (x, y)."""
+    s = cols * float(direction[0]) + rows * float(direction[1])
+    return float(s.max() - s.min() + 1.0) if s.size else 0.0
+
+
+def _centre(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    return np.array([cols.mean(), rows.mean()])
 
 
 def _extent(s: np.ndarray) -> float:
@@ -247,14 +252,14 @@ def _split_component(
     pieces = [crop]
     if rows.size < 1.5 * area:  # neither a neck split nor a size split can apply
         return [(rows, cols)], ""
-    if _extent(_xy(rows, cols) @ tangent) >= 1.3 * height:
+    if _span(rows, cols, tangent) >= 1.3 * height:
         ws = _watershed_split(crop, tangent, height, area, radius)
         if ws is not None:
             pieces, how = ws, "neck"
     out = []
     for p in pieces:
         r, c = np.nonzero(p)
-        if _extent(_xy(r, c) @ tangent) >= SPLIT_FACTOR * height and r.size >= 1.7 * area:
+        if _span(r, c, tangent) >= SPLIT_FACTOR * height and r.size >= 1.7 * area:
             sub = _size_split(p, tangent, height)
             if len(sub) > 1:
                 how = "size"
@@ -321,19 +326,19 @@ def _separate(
     radius = float(np.median(radii[big]))
     keep = []
     for (r, c, rad), a in zip(comps, areas, strict=True):
-        xy = _xy(r, c).mean(axis=0)
+        xy = _centre(r, c)
         if rad < SPECK * radius:
             dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
         else:
             keep.append((r, c, rad))
     coarse = _coarse_curve(keep, radius)
-    centres = np.array([_xy(r, c).mean(axis=0) for r, c, _ in keep])
+    centres = np.array([_centre(r, c) for r, c, _ in keep])
     ts = coarse.t(centres)
     order = np.argsort(ts)
     keep, centres, ts = [keep[i] for i in order], centres[order], ts[order]
     tangents = neighbour_tangents(centres, coarse.u)
     lengths = np.array([
-        _extent(_xy(r, c) @ tan) for (r, c, _), tan in zip(keep, tangents, strict=True)
+        _span(r, c, tan) for (r, c, _), tan in zip(keep, tangents, strict=True)
     ])
     areas = np.array([k[0].size for k in keep], float)
     bodies = []
@@ -346,13 +351,13 @@ def _separate(
             height, area = 2 * radius, 0.8 * (2 * radius) ** 2
         pieces, how = _split_component(r, c, tan, height, area, radius)
         for pr, pc in pieces:
-            v = Vertebra(pr, pc, tuple(_xy(pr, pc).mean(axis=0)), split=how)
+            v = Vertebra(pr, pc, tuple(_centre(pr, pc)), split=how)
             if how:
                 kind = "at a neck" if how == "neck" else "by expected size, no neck"
                 v.qa.append(f"split from touching bodies ({kind})")
             if how == "size":
                 v.doubtful = "outline cut from touching bodies without a visible gap"
-            size = _extent(_xy(pr, pc) @ tan) / height
+            size = _span(pr, pc, tan) / height
             if size > OVERSIZE and pr.size > OVERSIZE * area:
                 v.doubtful = f"may hold two bodies ({size:.1f}x the neighbours' height)"
                 v.qa.append(f"unusually tall: {size:.1f}x the neighbours' height")
@@ -516,7 +521,7 @@ def label_bodies(
         b.index = i + 1
         b.level = names[i]
         b.tangent = tuple(tangents[i])
-        lengths.append(_extent(_xy(b.rows, b.cols) @ np.array(b.tangent)))
+        lengths.append(_span(b.rows, b.cols, np.array(b.tangent)))
         if _at_border(b, mask.shape):
             b.qa.append("touches the image border")
     lengths = np.array(lengths)
