@@ -28,6 +28,10 @@ def report(
             "(it copies the patient module; needs --include-identifiers).",
         ),
     ] = False,
+    only_flagged: Annotated[
+        bool,
+        typer.Option("--only-flagged", help="Subject reports only for subjects with a flag."),
+    ] = False,
     model: Annotated[
         Path | None, typer.Option("--model", help="ONNX model for --dicom-seg.")
     ] = None,
@@ -44,8 +48,9 @@ def report(
     except MorphoError as exc:
         fail(exc.cause, exc.path)
     subjects = write_subject_reports(
-        tables, out / "subjects", include_identifiers=include_identifiers
-    )
+        tables, out / "subjects", include_identifiers=include_identifiers,
+        only_flagged=only_flagged,
+    )  # fmt: skip
     links = [(name, f"subjects/{path.name}") for name, path in subjects]
     write_cohort_report(tables, out / "cohort.html", links=links,
                         include_identifiers=include_identifiers)  # fmt: skip

@@ -200,9 +200,18 @@ def _render(template: str, path: Path, **context: object) -> Path:
 
 
 def write_subject_reports(
-    tables: BatchTables, out_dir: Path, *, include_identifiers: bool = False, progress: bool = True
+    tables: BatchTables,
+    out_dir: Path,
+    *,
+    include_identifiers: bool = False,
+    only_flagged: bool = False,
+    progress: bool = True,
 ) -> list[tuple[str, Path]]:
-    """One HTML report per subject (or image); returns (name, path) pairs in input order."""
+    """One HTML report per subject (or image); returns (name, path) pairs in input order.
+
+    With ``only_flagged``, only subjects with a flag (a deformity, a low z-score, a quality
+    note or a failed image) get a report; numbering stays that of the whole run.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     by_file = dict(iter(tables.measurements.groupby("file", sort=False)))
@@ -210,13 +219,19 @@ def write_subject_reports(
     written = []
     units = tables.units()
     for number, unit in enumerate(track(units, "reports", disable=not progress), start=1):
+        tables_of = [by_file.get(file, empty) for file in unit["file"]]
+        if only_flagged and not any(
+            _flags(image, table)
+            for (_, image), table in zip(unit.iterrows(), tables_of, strict=True)
+        ):
+            continue
         subject = unit["subject"].iloc[0]
         name = f"Subject {number}"
         if include_identifiers:
             name = str(subject) if pd.notna(subject) else str(unit["file"].iloc[0])
         sections = [
-            _image_section(image, by_file.get(image["file"], empty), include_identifiers)
-            for _, image in unit.iterrows()
+            _image_section(image, table, include_identifiers)
+            for (_, image), table in zip(unit.iterrows(), tables_of, strict=True)
         ]
         path = _render("subject.html.j2", out_dir / f"subject-{number:04d}.html",
                        title=f"morpho screening: {name}", heading=name, images=sections,

@@ -125,8 +125,9 @@ def test_one_report_per_subject_from_a_manifest(tmp_path):
 
     folder = tmp_path / "imgs"
     folder.mkdir()
-    for i in range(3):
-        image = np.round(phantom(700, 400, seed=i) * 255).astype(np.uint8)
+    for i in range(3):  # the third film has no wedged body
+        image = np.round(phantom(700, 400, wedge_at=5 if i < 2 else 99, seed=i) * 255)
+        image = image.astype(np.uint8)
         cv2.imwrite(str(folder / f"f{i}.png"), image)
     manifest = tmp_path / "m.csv"
     rows = {"path": [f"imgs/f{i}.png" for i in range(3)], "subject_id": ["S-77", "S-77", "S-88"]}
@@ -141,3 +142,5 @@ def test_one_report_per_subject_from_a_manifest(tmp_path):
     named = write_subject_reports(tables, tmp_path / "named", include_identifiers=True,
                                   progress=False)  # fmt: skip
     assert [name for name, _ in named] == ["S-77", "S-88"]
+    flagged = write_subject_reports(tables, tmp_path / "flagged", only_flagged=True, progress=False)
+    assert [name for name, _ in flagged] == ["Subject 1"]
