@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -10,6 +11,9 @@ import numpy as np
 
 from morpho.batch.items import BatchItem
 from morpho.batch.worker import ImageResult, WorkerFactory, run_chunk
+
+#: Results reach the driver (and the resume store) one block at a time.
+CHUNKS_PER_BLOCK = 4
 
 
 class _RayWorker:
@@ -65,7 +69,8 @@ def run_ray(
             }
             for item in items
         ]
-        dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // chunk_size))
+        blocks = math.ceil(len(rows) / (chunk_size * CHUNKS_PER_BLOCK))
+        dataset = ray.data.from_items(rows, override_num_blocks=max(1, blocks))
         dataset = dataset.map_batches(
             _RayWorker,
             fn_constructor_args=(factory,),
