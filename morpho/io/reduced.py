@@ -117,7 +117,7 @@ def _read_jpeg(path: Path, needed: tuple[int, int]) -> Reduced | None:
     try:
         with Image.open(path) as header:
             columns, rows = header.size
-            if header.mode not in ("L", "RGB") or header.info.get("progressive"):
+            if header.mode != "L" or header.info.get("progressive"):  # others: full path
                 return None
     except (OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
         raise MorphoError(path, f"corrupt image header: {exc}") from None
