@@ -31,9 +31,7 @@ MIN_SOLIDITY = 0.8  # below this the outline is too irregular to grade
 def _frame(v: Vertebra, facing: str) -> tuple[np.ndarray, np.ndarray]:
     """Unit axis ``u`` (caudal) and ``a`` (anterior; image left in AP) at the body."""
     u = np.array(v.tangent, float)
-    perp = np.array([u[1], -u[0]])
-    if perp[0] < 0:
-        perp = -perp
+    perp = np.array([u[1], -u[0]])  # image right when the spine runs down the image
     a = perp if facing == "right" else -perp
     return u, a
 
