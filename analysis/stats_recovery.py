@@ -43,10 +43,10 @@ def coverage(repetitions: int, n_subjects: int) -> pd.DataFrame:
     return table.groupby(["level", "measure", "coefficient"])["inside"].mean().unstack()
 
 
-def flags(n_subjects: int) -> pd.DataFrame:
-    demo, meas = simulate_cohort(n_subjects, seed=1000)
+def flags(n_subjects: int, model: CohortModel | None = None) -> pd.DataFrame:
+    demo, meas = simulate_cohort(n_subjects, seed=1000, model=model)
     reference = fit_reference(load_cohort(meas, demo, "image=subject_id")[0])
-    demo, meas = simulate_cohort(n_subjects, seed=1001)
+    demo, meas = simulate_cohort(n_subjects, seed=1001, model=model)
     scores, _ = score(load_cohort(meas, demo, "image=subject_id")[0], reference)
     scores = scores.loc[scores["ratio_flag"].notna()]  # scored and gradable
     rules = {"ratio z < -3": scores["ratio_flag"].astype(bool),
@@ -69,8 +69,11 @@ def main(repetitions: int = 200, n_subjects: int = 3000) -> None:
     pd.set_option("display.width", 140)
     print(f"95 % CI coverage of planted coefficients, {repetitions} cohorts x {n_subjects}:")
     print(coverage(repetitions, n_subjects).round(3).to_string())
-    print(f"\nratio flags (z < -3), reference and test cohorts of {5 * n_subjects} subjects:")
-    print(flags(5 * n_subjects).round(4).to_string(index=False))
+    for noise in (CohortModel().noise_sd, 0.06):
+        print(f"\nflags, reference and test cohorts of {5 * n_subjects} subjects, "
+              f"height noise SD {noise:.1%} of the level's height:")  # fmt: skip
+        table = flags(5 * n_subjects, CohortModel(noise_sd=noise))
+        print(table.round(4).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -221,5 +221,8 @@ def load_cohort(
         return join(table, demo, (meas_key, meas_key), exclusions, count_unused=False), exclusions
     demo_source = demographics if not isinstance(demographics, pd.DataFrame) else "demographics"
     demo = demographics if isinstance(demographics, pd.DataFrame) else read_table(demographics)
+    if demo_key not in demo.columns:
+        hint = "name the join MEASUREMENTS_COL=DEMOGRAPHICS_COL, e.g. image=subject_id"
+        raise MorphoError(demo_source, f"no id column {demo_key!r}; {hint}")
     demo = clean_demographics(demo, demo_key, covariates, exclusions, demo_source)
     return join(table, demo, (meas_key, demo_key), exclusions), exclusions
