@@ -15,7 +15,7 @@ from morpho.synth.fractures import BodyCompression, Fracture, sample_fractures
 from morpho.synth.geometry import Camera
 from morpho.synth.output import Synthetic
 from morpho.synth.projector import line_integral, project_labels
-from morpho.synth.truth import six_points_3d, truth_row, truth_table
+from morpho.synth.truth import label_stats, six_points_3d, truth_row, truth_table
 
 MU_WATER = 0.02  # linear attenuation of water per mm, about 70 keV
 
@@ -134,13 +134,14 @@ def render_drr(source: DRRSource, params: DRRParams, rng: np.random.Generator,
         lut[k] = v
     labels = separate_instances(lut[raw])
     rows_out = []
+    stats = label_stats(labels)
     for k, pts in points3d.items():
-        if k not in keep or not (labels == keep[k]).any():
+        if k not in keep or keep[k] not in stats:
             continue
         detector = camera.project((pts - centre) @ rotation.T)
         frac = params.fractures.get(LEVEL_NAMES[k - 1])
-        rows_out.append(truth_row("", LEVEL_NAMES[k - 1], detector, pixel_mm,
-                                  labels == keep[k], frac.as_dict() if frac else None))
+        rows_out.append(truth_row("", LEVEL_NAMES[k - 1], detector, pixel_mm, stats[keep[k]],
+                                  labels.shape, frac.as_dict() if frac else None))
     return Synthetic(
         image=radiograph(li, params.exposure, rng), labels=labels,
         truth=truth_table(rows_out), pixel_mm=pixel_mm, magnification=camera.magnification,

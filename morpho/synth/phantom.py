@@ -17,7 +17,7 @@ from morpho.synth import DATASET_LEVELS
 from morpho.synth.detector import Exposure, radiograph
 from morpho.synth.fractures import Fracture, sample_fractures
 from morpho.synth.output import Synthetic
-from morpho.synth.truth import COLUMN_FRACTIONS, truth_row, truth_table
+from morpho.synth.truth import COLUMN_FRACTIONS, label_stats, truth_row, truth_table
 
 CONTEXT_LEVELS = ("C5", "C6", "C7")  # drawn above T1, never masked
 # Per level: anterior height, posterior height, sagittal depth, disc below (mm).
@@ -232,10 +232,16 @@ def _draw_bones(li: np.ndarray, p: PhantomParams, bodies: list[_Body],
     radius = max(1, int(round(1.5 * mm)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     for b in bodies:
-        body = np.zeros(p.size, np.uint8)
-        cv2.fillPoly(body, [np.round(b.outline * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+        lo = np.maximum(np.floor(b.outline.min(axis=0)).astype(int) - radius - 2, 0)
+        hi = np.minimum(np.ceil(b.outline.max(axis=0)).astype(int) + radius + 3,
+                        (p.size[1], p.size[0]))
+        if (hi <= lo).any():
+            continue
+        window = (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
+        body = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.uint8)
+        cv2.fillPoly(body, [np.round((b.outline - lo) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
         body = cv2.morphologyEx(body, cv2.MORPH_OPEN, kernel)
-        bone += body * (0.9 + 0.1 * rng.random())
+        bone[window] += body * (0.9 + 0.1 * rng.random())
         cv2.polylines(cortex, [np.round(b.outline * 16).astype(np.int32)], True, 1.0,
                       max(1, int(1.2 * mm)), cv2.LINE_AA, 4)
         post, down = b.axes
@@ -246,7 +252,7 @@ def _draw_bones(li: np.ndarray, p: PhantomParams, bodies: list[_Body],
         cv2.ellipse(bone, tuple(int(v) for v in pedicle), (int(10 * mm), int(7 * mm)), 0, 0, 360,
                     0.8, -1)
         if b.level in DATASET_LEVELS:
-            labels[body > 0] = DATASET_LEVELS.index(b.level) + 1
+            labels[window][body > 0] = DATASET_LEVELS.index(b.level) + 1
     texture = 1 + 0.15 * _texture(p.size, rng, 1.0 * mm)
     bone = cv2.GaussianBlur(bone, (0, 0), 0.7) * texture + 0.8 * cortex
     return li + 1.1 * p.bone_density * bone, labels
@@ -258,15 +264,14 @@ def render_phantom(params: PhantomParams) -> Synthetic:
     bodies = _layout(params)
     li, labels = _draw_bones(_anatomy(params, bodies, rng), params, bodies, rng)
     truth_rows = []
+    stats = label_stats(labels)
     for b in bodies:
-        if b.level not in DATASET_LEVELS:
-            continue
-        mask = labels == DATASET_LEVELS.index(b.level) + 1
-        if not mask.any():
+        k = DATASET_LEVELS.index(b.level) + 1 if b.level in DATASET_LEVELS else 0
+        if k not in stats:
             continue
         frac = params.fractures.get(b.level)
-        truth_rows.append(truth_row("", b.level, b.points.copy(), params.pixel_mm, mask,
-                                    frac.as_dict() if frac else None))
+        truth_rows.append(truth_row("", b.level, b.points.copy(), params.pixel_mm, stats[k],
+                                    labels.shape, frac.as_dict() if frac else None))
     image = radiograph(li, params.exposure, rng)
     truth = truth_table(truth_rows)
     if params.facing == "right":  # the phantom is drawn facing left; mirror it

@@ -80,25 +80,36 @@ def six_points_3d(
     return out
 
 
+def label_stats(labels: np.ndarray) -> dict[int, tuple[float, float, int]]:
+    """Per non-zero label: mask centroid x, y and area in pixels (one pass)."""
+    flat = labels.ravel().astype(np.int64)
+    n = int(flat.max()) + 1 if flat.size else 1
+    area = np.bincount(flat, minlength=n)
+    ys, xs = np.indices(labels.shape)
+    sx = np.bincount(flat, xs.ravel(), minlength=n)
+    sy = np.bincount(flat, ys.ravel(), minlength=n)
+    return {k: (sx[k] / area[k], sy[k] / area[k], int(area[k]))
+            for k in range(1, n) if area[k] > 0}
+
+
 def truth_row(
-    image: str, level: str, points: np.ndarray, pixel_mm: float | None, mask: np.ndarray,
-    fracture: dict | None = None,
+    image: str, level: str, points: np.ndarray, pixel_mm: float | None,
+    stats: tuple[float, float, int], shape: tuple[int, int], fracture: dict | None = None,
 ) -> dict:
     """One ``truth.csv`` row from the six detector points (6, 2) in (x, y) pixel order
-    ant_sup, mid_sup, post_sup, ant_inf, mid_inf, post_inf, and the body's mask."""
+    ant_sup, mid_sup, post_sup, ant_inf, mid_inf, post_inf, and the body's mask
+    ``stats`` (centroid x, y, area) in an image of ``shape``."""
     heights = np.linalg.norm(points[:3] - points[3:], axis=1)
-    ys, xs = np.nonzero(mask)
-    row = {"image": image, "level": level,
-           "cx": float(xs.mean()) if xs.size else np.nan,
-           "cy": float(ys.mean()) if ys.size else np.nan,
-           "area_px": int(xs.size)}
+    cx, cy, area = stats
+    row = {"image": image, "level": level, "cx": float(cx), "cy": float(cy),
+           "area_px": int(area)}
     row.update(dict(zip(POINT_COLUMNS, points.reshape(-1).tolist(), strict=True)))
     for name, h in zip(("ha", "hm", "hp"), heights, strict=True):
         row[f"{name}_px"] = float(h)
         row[f"{name}_mm"] = float(h * pixel_mm) if pixel_mm else np.nan
     row["fracture_type"] = (fracture or {}).get("type", "")
     row["fracture_grade"] = int((fracture or {}).get("grade", 0))
-    rows, cols = mask.shape
+    rows, cols = shape
     inside = (points >= 0).all() and (points[:, 0] <= cols - 1).all() and (
         points[:, 1] <= rows - 1).all()
     row["complete"] = bool(inside)
