@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    rows, counts_ok, facing_ok = [], 0, 0
+    rows, counts_ok, facing_ok, suggested_ok = [], 0, 0, 0
     for k in track(range(args.n), description="phantoms"):
         params = PhantomParams.sample(rng, size=(512, 512), fracture_rate=0.15)
         zoom = args.size / 512  # same field of view, finer pixels
@@ -61,6 +61,7 @@ def main() -> None:
         df = measure_mask(synth.mask, spacing_mm=(synth.pixel_mm,) * 2, spacing_source="phantom",
                           first_level=truth["level"].iloc[0], image=f"phantom{k}")
         counts_ok += len(df) == len(truth)
+        suggested_ok += list(df["suggested_level"]) == list(df["level"])
         facing_ok += bool(len(df)) and df["facing"].iloc[0] == synth.facing
         merged = truth.merge(df, on="level", suffixes=("_true", ""))
         merged["true_grade"] = pd.Series(true_grades(truth), index=truth.index).reindex(
@@ -81,6 +82,7 @@ def main() -> None:
           f"{(~whole).sum()} bodies cut by the edge left out (all flagged ungradable: "
           f"{bool((m.loc[~whole, 'genant_type'] == 'ungradable').all())})")
     print(f"ungradable: {(~gradable).sum()} of {len(m)} bodies")
+    print(f"suggested labelling (heuristic) = the true levels: {suggested_ok}/{args.n}")
     for name in ("true_grade", "built_grade"):
         ref = m.loc[gradable, name].astype(int).to_numpy()
         print(f"Genant vs {name}: agreement {np.mean(got == ref):.1%}, "

@@ -25,16 +25,17 @@ LEVELS = (
     + [f"L{i}" for i in range(1, 6)]
     + ["S1"]
 )
-# Approximate adult vertebral body heights (mm) by level, from published morphometry
-# (rounded means); used only for the suggested labelling heuristic.
-TYPICAL_HEIGHT_MM = dict(
-    zip(
-        LEVELS[2:],
-        [14, 14, 14, 14, 15, 16, 17, 17.5, 18, 18.5, 19, 19.5, 20, 21, 22, 23, 24.5,
-         25.5, 26.5, 27, 27, 26.5, 25],
-        strict=True,
-    )
-)
+# Approximate adult vertebral body size (mm) by level, C3..S1, rounded from published
+# morphometry (Panjabi et al. 1991, 1992): height, sagittal depth (lateral view) and
+# transverse width (AP view). Used only by the suggested-labelling heuristic.
+TYPICAL_MM = {
+    "height": [14, 14, 14, 14, 15, 16, 17, 17.5, 18, 18.5, 19, 19.5, 20, 21, 22, 23, 24.5,
+               25.5, 26.5, 27, 27, 26.5, 25],
+    "depth": [15, 15.5, 15.5, 16, 16, 16, 17, 18, 19.5, 21, 22.5, 24, 25.5, 27, 28.5, 29.5,
+              31, 33, 34, 35, 35.5, 35.5, 35],
+    "width": [16, 17, 18, 20, 22, 25, 26, 27, 28, 29, 30, 31, 32, 33, 35, 37, 39, 41, 43, 45,
+              47, 49, 50],
+}
 GAP_FACTOR = 1.8  # a centre-to-centre gap this many times the local spacing = missing level
 SPECK = 0.12  # objects thinner than this fraction of the typical body are specks
 FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are fragments
@@ -418,49 +419,51 @@ def _facing(
 ) -> tuple[str, str]:
     """Anterior side from the curvature: kyphosis bulges posteriorly, lordosis anteriorly.
 
-    Uses the thoracic (else lumbar) bodies by level name, or the suggested names when
-    they are confident; otherwise it takes all bodies as thoracic (a chest film).
+    Tries the thoracic, then the lumbar bodies by level name (or by the suggested names
+    when they are confident), then all bodies taken as thoracic (a chest film); the first
+    clear bulge (a tenth of a body height) decides.
     """
-    names = levels if any(levels) else suggested if confidence >= 0.6 else []
-    if not names:
-        names = ["T"] * ts.size
-    thoracic = np.array([n.startswith("T") for n in names])
-    lumbar = np.array([n.startswith("L") for n in names])
-    if thoracic.sum() >= 4:
-        bulge, sign = curve.sagitta(ts[thoracic]), 1.0
-    elif lumbar.sum() >= 4:
-        bulge, sign = curve.sagitta(ts[lumbar]), -1.0
-    else:
-        return "left", "default"
-    if abs(bulge) < 0.1 * height:
-        return "left", "default"
-    posterior_right = sign * bulge > 0
-    return ("left" if posterior_right else "right"), "curvature"
+    names = levels if any(levels) else suggested if confidence >= 0.6 else [""] * ts.size
+    regions = [
+        (np.array([n.startswith("T") for n in names]), 1.0),
+        (np.array([n.startswith("L") for n in names]), -1.0),
+        (np.ones(ts.size, bool), 1.0),
+    ]
+    for members, sign in regions:
+        if members.sum() < 4:
+            continue
+        bulge = curve.sagitta(ts[members])
+        if abs(bulge) >= 0.1 * height:
+            return ("left" if sign * bulge > 0 else "right"), "curvature"
+    return "left", "default"
 
 
 def suggest_levels(
-    lengths_mm: np.ndarray, steps: list[int], absolute: bool
+    sizes_mm: dict[str, np.ndarray], steps: list[int], absolute: bool
 ) -> tuple[list[str], float]:
-    """Heuristic labelling: align body heights with typical heights per level.
+    """Heuristic labelling: align the bodies' sizes with typical sizes per level.
 
-    With a known spacing the heights are compared in mm (one free scale, +-15%); without
-    it only their relative growth down the spine is used. Returns names and the posterior
-    probability of the best alignment (Gaussian residuals, 8% per body).
+    ``sizes_mm`` holds measured "height" and "depth" (lateral) or "width" (AP) per body.
+    With a known spacing sizes are compared in mm (one free scale, +-15%); without it only
+    their relative growth down the spine counts. Returns the names and the posterior
+    probability of the best alignment (Gaussian residuals of 8% per size, flat prior).
     """
-    names = list(TYPICAL_HEIGHT_MM)
-    typical = np.log(np.array(list(TYPICAL_HEIGHT_MM.values())))
+    names = LEVELS[2:]
+    first = next(iter(sizes_mm.values()))
     pos = np.cumsum([0, *steps[1:]]) if len(steps) else np.array([], int)
-    if lengths_mm.size < 3 or not np.all(np.isfinite(lengths_mm)):
-        return [""] * lengths_mm.size, 0.0
-    logs = np.log(lengths_mm)
+    if first.size < 3 or not all(np.all(np.isfinite(v) & (v > 0)) for v in sizes_mm.values()):
+        return [""] * first.size, 0.0
     scores, starts = [], []
     for start in range(len(names) - int(pos[-1])):
-        res = logs - typical[start + pos]
-        shift = np.clip(res.mean(), -0.15, 0.15) if absolute else res.mean()
-        scores.append(-0.5 * np.sum(((res - shift) / 0.08) ** 2))
+        score = 0.0
+        for key, values in sizes_mm.items():
+            res = np.log(values) - np.log(np.array(TYPICAL_MM[key])[start + pos])
+            shift = np.clip(res.mean(), -0.15, 0.15) if absolute else res.mean()
+            score -= 0.5 * np.sum(((res - shift) / 0.08) ** 2)
+        scores.append(score)
         starts.append(start)
     if not scores:
-        return [""] * lengths_mm.size, 0.0
+        return [""] * first.size, 0.0
     scores = np.array(scores)
     prob = np.exp(scores - scores.max())
     prob /= prob.sum()
@@ -516,18 +519,20 @@ def label_bodies(
             )
     names = level_names(first_level, len(bodies), steps)
     tangents = neighbour_tangents(np.array([b.centre for b in bodies]), curve.u)
-    lengths = []
+    sizes: dict[str, list[float]] = {"height": [], "depth" if lateral else "width": []}
+    across = "depth" if lateral else "width"
     for i, b in enumerate(bodies):
         b.index = i + 1
         b.level = names[i]
         b.tangent = tuple(tangents[i])
-        lengths.append(_span(b.rows, b.cols, np.array(b.tangent)))
+        sizes["height"].append(_span(b.rows, b.cols, tangents[i]))
+        sizes[across].append(_span(b.rows, b.cols, np.array([tangents[i][1], -tangents[i][0]])))
         if _at_border(b, mask.shape):
             b.qa.append("touches the image border")
-    lengths = np.array(lengths)
-    if spacing_mm is not None:
-        lengths = lengths * float(np.mean(spacing_mm))
-    suggested, confidence = suggest_levels(lengths, steps, absolute=spacing_mm is not None)
+    scale = float(np.mean(spacing_mm)) if spacing_mm is not None else 1.0
+    suggested, confidence = suggest_levels(
+        {k: np.array(v) * scale for k, v in sizes.items()}, steps, absolute=spacing_mm is not None
+    )
     for b, s in zip(bodies, suggested, strict=True):
         b.suggested_level = s
     for xy, note in dropped_at:
