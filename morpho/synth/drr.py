@@ -71,9 +71,8 @@ class DRRParams:
                ) -> DRRParams:
         """Random pose, framing, geometry, exposure (facing left with ``left_share``) and
         fractures (each level of T4-L5 with ``fracture_rate``)."""
-        along = 2 if view == "lateral" else 0
-        visible = [1 if view == "lateral" else 0, 2]
-        extent = source.extent[visible]
+        beam_axis = 0 if view == "lateral" else 1  # RAS axis the rays run along
+        extent = np.delete(source.extent, beam_axis)
         fov = min(rng.uniform(300, 400), 1.05 * extent.max())
         return cls(
             size=size, fov_mm=float(fov), view=view,
@@ -82,8 +81,8 @@ class DRRParams:
             sid_mm=float(rng.uniform(1500, 1830)),
             magnification=float(rng.uniform(1.05, 1.25)),
             angles_deg=tuple(float(a) for a in rng.uniform(-1, 1, 3) * (6, 4, 6)),
-            offset_mm=tuple(float(a) for a in rng.normal(0, 1, 3) * (0, 15, 15)
-                            * (np.arange(3) != along)),
+            offset_mm=tuple(float(a) for a in rng.normal(0, 15, 3)
+                            * (np.arange(3) != beam_axis)),
             exposure=Exposure.sample(rng),
             fractures=sample_fractures(
                 [lv for lv in source.volume.levels if lv in DATASET_LEVELS], fracture_rate, rng)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from morpho.synth.geometry import box_corners
 from morpho.synth.truth import COLUMN_FRACTIONS, BodyFrame
 
 TYPES = ("wedge", "biconcave", "crush")
@@ -93,8 +94,7 @@ class BodyCompression:
         spacing = np.sqrt((label_affine[:3, :3] ** 2).sum(axis=0))
         self.w0 = float(((pts - frame.centre) @ frame.up).min() - 0.5 * np.abs(frame.up) @ spacing)
         lo, hi = idx.min(axis=0) - 2, idx.max(axis=0) + 3
-        corners = np.array([[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1])
-                            for c in (lo[2], hi[2])], float)
+        corners = box_corners(lo, hi)
         self.box_mm = corners @ label_affine[:3, :3].T + label_affine[:3, 3]
 
     def _local(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -80,3 +80,9 @@ class Camera:
         col = rel @ u / self.pixel_mm + (cols - 1) / 2
         row = rel @ v / self.pixel_mm + (rows - 1) / 2
         return np.stack([col, row], axis=1)
+
+
+def box_corners(lo, hi) -> np.ndarray:
+    """The 8 corners (8, 3) of the axis-aligned box from ``lo`` to ``hi``."""
+    return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
+                     for z in (lo[2], hi[2])], float)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from morpho.synth.geometry import Camera
+from morpho.synth.geometry import Camera, box_corners
 
 
 def _ray_samples(
@@ -27,8 +27,7 @@ def _ray_samples(
     start = origin @ m.T + b  # (rows, cols, 3)
     step = direction @ m.T
     lo, hi = bounds if bounds is not None else (np.zeros(3), np.array(shape) - 1.0)
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
-                        for z in (lo[2], hi[2])], float)
+    corners = box_corners(lo, hi)
     world = (corners @ affine[:3, :3].T + affine[:3, 3] - centre) @ rotation.T
     beam = camera.axes()[0]
     o = origin.reshape(-1, 3)
@@ -78,8 +77,7 @@ def project_labels(
         bounds = (nz.min(axis=0) - 1.0, nz.max(axis=0) + 1.0)
     start, step, s0, s1 = _ray_samples(affine, labels.shape, rotation, centre, camera, bounds)
     lo, hi = bounds
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
-                        for z in (lo[2], hi[2])], float)
+    corners = box_corners(lo, hi)
     world = (corners @ affine[:3, :3].T + affine[:3, 3] - centre) @ rotation.T
     cols, rows = camera.project(world).T
     r0, r1 = (int(np.clip(v, 0, camera.shape[0])) for v in (rows.min() - 2, rows.max() + 3))
