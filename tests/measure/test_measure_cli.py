@@ -46,6 +46,14 @@ def test_cli_writes_csv_and_overlays(films):
     assert not list(out.glob(".*"))  # no temporary files left behind
 
 
+def test_cli_folder_input_skips_the_mask_and_output_folders(films):
+    result = CliRunner().invoke(
+        app, ["measure", str(films), "--mask", str(films / "masks"), "--out", str(films / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(films / "out" / "measurements.csv")) == 14
+
+
 def test_cli_bad_file_is_one_line_and_exit_1(films):
     (films / "bad.png").write_bytes(b"not an image")
     (films / "masks" / "bad_mask.png").write_bytes(b"x")
