@@ -88,3 +88,22 @@ def test_cli_export_and_segment(trained, tmp_path, tiny_dataset):
 
     written = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED)
     assert written.shape == (96, 64) and set(np.unique(written)) <= {0, 255}
+
+
+def test_cli_evaluate_writes_tables_and_summary(trained, tmp_path, tiny_dataset):
+    best, _ = trained
+    runner = CliRunner()
+    model = str(tmp_path / "m.onnx")
+    assert runner.invoke(app, ["export", str(best), "--out", model]).exit_code == 0
+    out = tmp_path / "eval"
+    args = ["evaluate", model, tiny_dataset, "--split", "val", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    images = pd.read_csv(out / "images.csv")
+    assert len(images) == 2 and images["dice"].between(0, 1).all()
+    bodies = pd.read_csv(out / "bodies.csv")
+    assert len(bodies) == 2 * 5  # five boxes per tiny image
+    assert "mean Dice" in (out / "summary.md").read_text()
+    assert len(list((out / "overlays").glob("*.png"))) == 2
