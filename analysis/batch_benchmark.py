@@ -30,7 +30,7 @@ import pandas as pd
 from morpho.io import read_radiograph
 from morpho.io.reduced import read_reduced
 from morpho.io.writer import write_dicom
-from morpho.preprocess import PreprocessConfig
+from morpho.preprocess import PreprocessConfig, make_transform
 from morpho.resources import shared_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,16 +98,18 @@ def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, floa
     return seconds, peak, _children_cpu() - cpu, tail
 
 
-def make_files(folder: Path, n: int) -> Path:
-    """``n`` symlinks to one 2048x2048 JPEG 2000 lossless lateral DX film."""
-    sample = read_radiograph(ROOT / "samples" / "sample_lateral.dcm")
-    pixels = cv2.resize(sample.pixels, (2048, 2048), interpolation=cv2.INTER_CUBIC)
-    film = write_dicom(
-        folder / "film.dcm", np.round(np.clip(pixels, 0, 1) * 4095).astype(np.uint16),
-        spacing_mm=0.2, view="lateral", facing=sample.facing, age=68, sex="F",
-        height_cm=158, bits_stored=12, compression="jpeg2000",
-    )  # fmt: skip
-    files = folder / "films"
+def make_files(folder: Path, n: int, name: str = "films") -> Path:
+    """``folder/name`` with ``n`` symlinks to one 2048x2048 JPEG 2000 lossless lateral film."""
+    film = folder / "film.dcm"
+    if not film.exists():
+        sample = read_radiograph(ROOT / "samples" / "sample_lateral.dcm")
+        pixels = cv2.resize(sample.pixels, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+        write_dicom(
+            film, np.round(np.clip(pixels, 0, 1) * 4095).astype(np.uint16),
+            spacing_mm=0.2, view="lateral", facing=sample.facing, age=68, sex="F",
+            height_cm=158, bits_stored=12, compression="jpeg2000",
+        )  # fmt: skip
+    files = folder / name
     files.mkdir()
     for i in range(n):
         (files / f"film{i:04d}.dcm").symlink_to(film)
@@ -116,7 +118,9 @@ def make_files(folder: Path, n: int) -> Path:
 
 def decode_gain(path: Path, repeat: int = 5) -> str:
     config = PreprocessConfig()
-    needed = (config.height, config.width)
+
+    def needed(shape: tuple[int, int]) -> tuple[int, int]:
+        return make_transform(shape, config).content_shape
 
     def best(fn) -> float:
         times = []
@@ -138,7 +142,12 @@ def decode_gain(path: Path, repeat: int = 5) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="files for morpho batch")
-    parser.add_argument("--baseline-n", type=int, default=None, help="files for the loop")
+    parser.add_argument(
+        "--baseline-n",
+        type=int,
+        default=None,
+        help="files for the loop and the full-resolution batch (default: --n)",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--skip-full", action="store_true", help="skip --full-resolution run")
     parser.add_argument("--model", default="", help="ONNX model (default: the shipped one)")
@@ -148,14 +157,20 @@ def main() -> None:
     model = ["--model", args.model] if args.model else []
     with tempfile.TemporaryDirectory() as tmp:
         files = make_files(Path(tmp), args.n)
+        subset = make_files(Path(tmp), baseline_n, "subset") if baseline_n < args.n else files
         print(f"{os.cpu_count()} CPU cores; {args.workers} batch workers; 2048x2048 J2K DICOM")
         rows = []
-        batch = ["morpho", "batch", str(files), "--workers", str(args.workers), *model, "--out"]
-        modes = [("morpho batch", [*batch, f"{tmp}/b"], args.n)]
+        batch = ["morpho", "batch", "--workers", str(args.workers), *model, "--out"]
+        modes = [("morpho batch", [*batch, f"{tmp}/b", str(files)], args.n)]
         if not args.skip_full:
-            modes.append(("morpho batch --full-resolution",
-                          [*batch, f"{tmp}/f", "--full-resolution"], args.n))  # fmt: skip
-        modes.append(("sequential loop", [sys.executable, "-c", SEQUENTIAL, str(files),
+            modes.append(
+                (
+                    "morpho batch --full-resolution",
+                    [*batch, f"{tmp}/f", str(subset), "--full-resolution"],
+                    baseline_n,
+                )
+            )
+        modes.append(("sequential loop", [sys.executable, "-c", SEQUENTIAL, str(subset),
                                           str(baseline_n), args.model], baseline_n))  # fmt: skip
         for name, command, n in modes:
             seconds, peak, cpu, last = timed_run(command, env)

@@ -13,7 +13,7 @@ from morpho.batch.items import BatchItem
 from morpho.io import read_radiograph
 from morpho.io.reduced import Reduced, Reduction, read_reduced
 from morpho.measure import MEASUREMENT_COLUMNS, measure_mask
-from morpho.preprocess import PreprocessConfig
+from morpho.preprocess import PreprocessConfig, make_transform
 
 
 class SegmenterLike(Protocol):
@@ -46,8 +46,11 @@ class ChainWorker:
     ):
         self.segmenter = segmenter_factory(model_path, threads)
         self.reduced = reduced
-        config = getattr(self.segmenter, "preprocess", None) or PreprocessConfig()
-        self.needed = (config.height, config.width)
+        self.config = getattr(self.segmenter, "preprocess", None) or PreprocessConfig()
+
+    def needed(self, shape: tuple[int, int]) -> tuple[int, int]:
+        """The pixels (rows, columns) the network input takes from an image of ``shape``."""
+        return make_transform(shape, self.config).content_shape
 
     def load(self, item: BatchItem) -> Reduced:
         if self.reduced:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,8 +88,14 @@ class Reduced:
     reduction: Reduction
 
 
-def reduction_factor(shape: tuple[int, int], needed: tuple[int, int], limit: int = 8) -> int:
-    """The largest power of two (<= ``limit``) that keeps at least ``needed`` (rows, columns)."""
+Needed = tuple[int, int] | Callable[[tuple[int, int]], tuple[int, int]]
+
+
+def reduction_factor(shape: tuple[int, int], needed: Needed, limit: int = 8) -> int:
+    """The largest power of two (<= ``limit``) that keeps at least ``needed`` (rows, columns);
+    ``needed`` may be a function of the original (rows, columns)."""
+    if callable(needed):
+        needed = needed(shape)
     factor = 1
     while (
         factor * 2 <= limit
@@ -99,8 +106,9 @@ def reduction_factor(shape: tuple[int, int], needed: tuple[int, int], limit: int
     return factor
 
 
-def read_reduced(path: str | Path, needed: tuple[int, int]) -> Reduced | None:
-    """Decode ``path`` at the smallest power-of-two reduction that keeps ``needed`` pixels.
+def read_reduced(path: str | Path, needed: Needed) -> Reduced | None:
+    """Decode ``path`` at the smallest power-of-two reduction that keeps ``needed`` pixels
+    (rows, columns), or ``needed(original rows, columns)`` for a function.
 
     Returns ``None`` when the codec cannot reduce (PNG, TIFF, uncompressed or other DICOM) or
     the image is already small; raises :class:`MorphoError` for a bad file.
@@ -113,7 +121,7 @@ def read_reduced(path: str | Path, needed: tuple[int, int]) -> Reduced | None:
     return None
 
 
-def _read_jpeg(path: Path, needed: tuple[int, int]) -> Reduced | None:
+def _read_jpeg(path: Path, needed: Needed) -> Reduced | None:
     try:
         with Image.open(path) as header:
             columns, rows = header.size
@@ -139,7 +147,7 @@ def _read_jpeg(path: Path, needed: tuple[int, int]) -> Reduced | None:
     return Reduced(radiograph, Reduction(factor, (factor - 1) / 2, (rows, columns)))
 
 
-def _read_dicom_j2k(path: Path, needed: tuple[int, int]) -> Reduced | None:
+def _read_dicom_j2k(path: Path, needed: Needed) -> Reduced | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = read_dicom_dataset(path)
