@@ -140,7 +140,8 @@ def render_drr(source: DRRSource, params: DRRParams, rng: np.random.Generator,
         detector = camera.project((pts - centre) @ rotation.T)
         frac = params.fractures.get(LEVEL_NAMES[k - 1])
         rows_out.append(truth_row("", LEVEL_NAMES[k - 1], detector, pixel_mm, stats[keep[k]],
-                                  labels.shape, frac.as_dict() if frac else None))
+                                  labels.shape, frac.as_dict() if frac else None,
+                                  whole=not source.points3d[k].cut))
     return Synthetic(
         image=radiograph(li, params.exposure, rng), labels=labels,
         truth=truth_table(rows_out), pixel_mm=pixel_mm, magnification=camera.magnification,

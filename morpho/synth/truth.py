@@ -27,6 +27,7 @@ class BodyFrame:
     up: np.ndarray
     ap: np.ndarray
     depth_range: tuple[float, float]
+    cut: bool = False  # the body reaches the edge of the volume (incomplete)
 
 
 def six_points_3d(
@@ -40,6 +41,7 @@ def six_points_3d(
     """
     spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
     coords = {k: np.argwhere(body_labels == k) for k in np.unique(body_labels) if k > 0}
+    shape = np.array(body_labels.shape)
     world = {k: c @ affine[:3, :3].T + affine[:3, 3] for k, c in coords.items()}
     centroid = {k: w.mean(axis=0) for k, w in world.items()}
     lateral = np.cross(anterior, superior)
@@ -64,7 +66,7 @@ def six_points_3d(
         band = max(2.0, float(spacing @ np.abs(lateral)))
         slab = np.abs(x - np.median(x)) <= band
         u, w = u[slab], w[slab]
-        lo, hi = u.min(), u.max()
+        lo, hi = np.percentile(u, [1, 99])  # robust to stray label voxels
         points = []
         column_w = max(1.0, 0.5 * float(np.abs(ap) @ spacing))
         for frac in COLUMN_FRACTIONS:
@@ -76,7 +78,9 @@ def six_points_3d(
         base = centroid[k] + x0 * lateral
         sup = [base + uc * ap + ws * up for uc, ws, _ in points]
         inf = [base + uc * ap + wi * up for uc, _, wi in points]
-        out[int(k)] = BodyFrame(np.array(sup + inf), base, up, ap, (float(lo), float(hi)))
+        idx = coords[k]
+        cut = bool((idx.min(axis=0) <= 1).any() or (idx.max(axis=0) >= shape - 2).any())
+        out[int(k)] = BodyFrame(np.array(sup + inf), base, up, ap, (float(lo), float(hi)), cut)
     return out
 
 
@@ -95,10 +99,12 @@ def label_stats(labels: np.ndarray) -> dict[int, tuple[float, float, int]]:
 def truth_row(
     image: str, level: str, points: np.ndarray, pixel_mm: float | None,
     stats: tuple[float, float, int], shape: tuple[int, int], fracture: dict | None = None,
+    whole: bool = True,
 ) -> dict:
     """One ``truth.csv`` row from the six detector points (6, 2) in (x, y) pixel order
     ant_sup, mid_sup, post_sup, ant_inf, mid_inf, post_inf, and the body's mask
-    ``stats`` (centroid x, y, area) in an image of ``shape``."""
+    ``stats`` (centroid x, y, area) in an image of ``shape``. ``complete`` is set when all
+    six points fall inside the image and the body is ``whole`` (not cut by the volume)."""
     heights = np.linalg.norm(points[:3] - points[3:], axis=1)
     cx, cy, area = stats
     row = {"image": image, "level": level, "cx": float(cx), "cy": float(cy),
@@ -112,7 +118,7 @@ def truth_row(
     rows, cols = shape
     inside = (points >= 0).all() and (points[:, 0] <= cols - 1).all() and (
         points[:, 1] <= rows - 1).all()
-    row["complete"] = bool(inside)
+    row["complete"] = bool(inside and whole)
     return row
 
 
