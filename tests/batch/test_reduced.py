@@ -30,6 +30,8 @@ def test_reduction_factor_keeps_what_the_network_needs():
     assert reduction_factor((2128, 2000), (512, 256)) == 4
     assert reduction_factor((600, 600), (512, 256)) == 1
     assert reduction_factor((8000, 8000), (512, 256)) == 8
+    assert reduction_factor((2128, 2000), (512, 512)) == 2
+    assert reduction_factor((2128, 2000), lambda shape: (512, 481)) == 4  # aspect kept
 
 
 @pytest.mark.parametrize("codec", ["jpeg", "j2k"])
