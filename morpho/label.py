@@ -75,13 +75,6 @@ class Labelling:
     body_height_px: float
     shape: tuple[int, int]
 
-    def label_image(self) -> np.ndarray:
-        """Instance image: value k is the vertebra with index k, 0 background."""
-        out = np.zeros(self.shape, np.int32)
-        for v in self.vertebrae:
-            out[v.rows, v.cols] = v.index
-        return out
-
 
 class SpineCurve:
     """A smooth curve ``offset = f(t)`` in the frame of the principal axis of points.
@@ -103,7 +96,6 @@ class SpineCurve:
         t, o = d @ self.u, d @ self.n
         deg = int(min(degree, max(0, len(np.unique(np.round(t))) - 1)))
         self.poly = Polynomial.fit(t, o, deg, w=weights) if deg > 0 else Polynomial([o.mean()])
-        self.dpoly = self.poly.deriv() if deg > 0 else Polynomial([0.0])
 
     def t(self, xy: np.ndarray) -> np.ndarray:
         return (np.atleast_2d(xy) - self.mean) @ self.u
@@ -112,10 +104,6 @@ class SpineCurve:
         """Signed distance (along ``n``) of points from the curve."""
         d = np.atleast_2d(xy) - self.mean
         return d @ self.n - self.poly(d @ self.u)
-
-    def tangent(self, t: float) -> np.ndarray:
-        v = self.u + float(self.dpoly(t)) * self.n
-        return v / np.linalg.norm(v)
 
     def sagitta(self, ts: np.ndarray) -> float:
         """Bulge of the curve between ``ts`` ends along ``n`` (positive = to image right)."""
