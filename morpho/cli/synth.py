@@ -36,6 +36,7 @@ def drr(
     left_share: Annotated[float, typer.Option("--left-share", help="Share facing left.")] = 0.8,
     fracture_rate: Annotated[float, typer.Option("--fracture-rate", help="Per-level rate.")] = 0.0,
     workers: Annotated[int, typer.Option("--workers", help="Processes.")] = 1,
+    dicom: Annotated[bool, typer.Option("--dicom", help="Images as DICOM, not PNG.")] = False,
 ) -> None:
     """Render DRRs (cone/parallel beam, random pose, exposure) from CTs with vertebra masks."""
     from morpho.synth.sets import make_drr_set
@@ -45,7 +46,7 @@ def drr(
     try:
         make_drr_set(ct or _default_ct(), out, n, seed=seed, size=size, view=view,
                      test_names=test or (), left_share=left_share, fracture_rate=fracture_rate,
-                     workers=workers)
+                     workers=workers, dicom=dicom)
     except MorphoError as exc:
         fail(exc.cause, exc.path)
     console.print(f"{n} DRRs in {out}")
@@ -60,12 +61,13 @@ def phantom(
     fracture_rate: Annotated[float, typer.Option("--fracture-rate", help="Per-level rate.")] = 0.05,
     left_share: Annotated[float, typer.Option("--left-share", help="Share facing left.")] = 0.8,
     workers: Annotated[int, typer.Option("--workers", help="Processes.")] = 1,
+    dicom: Annotated[bool, typer.Option("--dicom", help="Images as DICOM, not PNG.")] = False,
 ) -> None:
     """Render parametric lateral thoracolumbar phantoms."""
     from morpho.synth.sets import make_phantom_set
 
     make_phantom_set(out, n, seed=seed, size=size, fracture_rate=fracture_rate,
-                     left_share=left_share, workers=workers)
+                     left_share=left_share, workers=workers, dicom=dicom)
     console.print(f"{n} phantoms in {out}")
 
 

@@ -58,16 +58,24 @@ def atomic_text(path: Path, text: str) -> None:
 class SetWriter:
     """Writes a set into one folder: images/, masks/, labels/, truth.csv, dataset.json."""
 
-    def __init__(self, out: str | Path, name: str, view: str = "lateral"):
+    def __init__(self, out: str | Path, name: str, view: str = "lateral", dicom: bool = False):
         self.out = Path(out)
-        self.name, self.view = name, view
+        self.name, self.view, self.dicom = name, view, dicom
         for sub in ("images", "masks", "labels"):
             (self.out / sub).mkdir(parents=True, exist_ok=True)
         self.items: list[dict] = []
         self.truth: list[pd.DataFrame] = []
 
     def add(self, image_id: str, synth: Synthetic, split: str = "train") -> None:
-        _atomic_png(self.out / "images" / f"{image_id}.png", synth.image.astype(np.uint16))
+        image = f"images/{image_id}.{'dcm' if self.dicom else 'png'}"
+        if self.dicom:  # ImagerPixelSpacing at the detector, with the magnification
+            from morpho.io.writer import write_dicom
+
+            write_dicom(self.out / image, synth.image.astype(np.uint16),
+                        spacing_mm=synth.pixel_mm, magnification=synth.magnification,
+                        view=synth.view, facing=synth.facing)
+        else:
+            _atomic_png(self.out / image, synth.image.astype(np.uint16))
         _atomic_png(self.out / "masks" / f"{image_id}_mask.png",
                     np.where(synth.mask, 255, 0).astype(np.uint8))
         _atomic_png(self.out / "labels" / f"{image_id}_labels.png", synth.labels.astype(np.uint8))
@@ -76,7 +84,7 @@ class SetWriter:
         self.truth.append(truth)
         spacing = [synth.pixel_mm, synth.pixel_mm] if synth.pixel_mm else None
         self.items.append({
-            "id": image_id, "image": f"images/{image_id}.png",
+            "id": image_id, "image": image,
             "mask": f"masks/{image_id}_mask.png", "labels": f"labels/{image_id}_labels.png",
             "landmarks": None, "split": split, "spacing_mm": spacing, "view": synth.view,
             "facing": synth.facing, "magnification": round(synth.magnification, 4),

@@ -68,7 +68,7 @@ def make_drr_set(
     ct_root: str | Path, out: str | Path, n: int, seed: int = 0, size: int = 512,
     view: str = "lateral", test_names: Sequence[str] = (), left_share: float = 0.8,
     bone_boost: float = 2.0, step_mm: float = 2.5, name: str = "synth-drr", workers: int = 1,
-    fracture_rate: float = 0.0,
+    fracture_rate: float = 0.0, dicom: bool = False,
 ) -> Path:
     """Render ``n`` DRRs from every CT under ``ct_root`` into ``out`` (images, masks,
     labels, truth.csv, dataset.json). Image i depends only on (seed, i) and the volumes."""
@@ -79,7 +79,7 @@ def make_drr_set(
     jobs = [(str(folders[vol]), i, seed, size, view, left_share, bone_boost, step_mm,
              fracture_rate)
             for i, (vol, _) in enumerate(plan)]
-    writer = SetWriter(out, name, view)
+    writer = SetWriter(out, name, view, dicom)
     with Progress() as progress, ProcessPoolExecutor(workers) as pool:
         task = progress.add_task(f"DRR {view}", total=len(plan))
         results = pool.map(_render_one, jobs) if workers > 1 else map(_render_one, jobs)
@@ -101,10 +101,10 @@ def _render_phantom(job: tuple) -> object:
 def make_phantom_set(
     out: str | Path, n: int, seed: int = 0, size: int = 512, fracture_rate: float = 0.0,
     left_share: float = 0.8, val_share: float = 0.1, name: str = "synth-phantom",
-    workers: int = 1,
+    workers: int = 1, dicom: bool = False,
 ) -> Path:
     """Render ``n`` phantoms into ``out``; image i depends only on (seed, i)."""
-    writer = SetWriter(out, name, "lateral")
+    writer = SetWriter(out, name, "lateral", dicom)
     jobs = [(i, seed, size, fracture_rate, left_share) for i in range(n)]
     n_val = int(round(n * val_share))
     with Progress() as progress, ProcessPoolExecutor(workers) as pool:

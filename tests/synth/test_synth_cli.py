@@ -71,3 +71,16 @@ def test_cohort_command(tmp_path):
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "demographics.csv")) == 20
     assert (tmp_path / "measurements.csv").is_file()
+
+
+def test_phantom_dicom_carries_detector_spacing(tmp_path):
+    from morpho.io import read_radiograph
+
+    result = runner.invoke(app, ["synth", "phantom", "--out", str(tmp_path), "--n", "1",
+                                 "--size", "128", "--dicom"])
+    assert result.exit_code == 0, result.output
+    item = json.loads((tmp_path / "dataset.json").read_text())["items"][0]
+    assert item["image"].endswith(".dcm")
+    radiograph = read_radiograph(tmp_path / item["image"])
+    assert radiograph.pixels.shape == (128, 128) and radiograph.view == "lateral"
+    assert radiograph.spacing_mm == pytest.approx(tuple(item["spacing_mm"]), rel=1e-4)
