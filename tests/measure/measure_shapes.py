@@ -27,7 +27,7 @@ def render_spine(
     heights: list[tuple[float, float, float]],
     *,
     shape: tuple[int, int] = (700, 400),
-    depth: float = 50.0,
+    depth: float | list[float] = 50.0,
     gap: float | list[float] = 12.0,
     angle_deg: float = 0.0,
     bulge: float = 0.0,
@@ -37,13 +37,15 @@ def render_spine(
     """Render bodies with (ha, hm, hp) heights down a spine.
 
     ``bulge`` moves the middle of the spine towards the posterior side (px), as thoracic
-    kyphosis does; ``gap`` is one disc height or one per disc; ``angle_deg`` turns the
-    whole spine about the image centre; ``skip`` leaves out bodies by position (a missing
-    level). Returns the mask and the truth of the bodies drawn, cranial to caudal.
+    kyphosis does; ``depth`` and ``gap`` are one value or one per body / disc;
+    ``angle_deg`` turns the whole spine about the image centre; ``skip`` leaves out bodies
+    by position (a missing level). Returns the mask and the truth of the bodies drawn,
+    cranial to caudal.
     """
     mask = np.zeros(shape, bool)
     centre = np.array([shape[1] / 2 + 0.37, shape[0] / 2 + 0.21])
     gaps = list(gap) if isinstance(gap, list) else [gap] * (len(heights) - 1)
+    depths = list(depth) if isinstance(depth, list) else [depth] * len(heights)
     total = sum(max(h) for h in heights) + sum(gaps)
     theta = np.radians(angle_deg)
     rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
@@ -58,7 +60,7 @@ def render_spine(
         x = -ant * bulge * (1 - (2 * mid / total) ** 2)
         slope = -ant * bulge * (-8 * mid / total**2)
         tilt = np.arctan(slope)
-        q = np.array([1, 0.0, -1]) * depth / 2  # ant, mid, post across the body
+        q = np.array([1, 0.0, -1]) * depths[i] / 2  # ant, mid, post across the body
         sup = [(ant * q[0], -ha / 2), (ant * q[1], -hm / 2), (ant * q[2], -hp / 2)]
         inf = [(ant * q[2], hp / 2), (ant * q[1], hm / 2), (ant * q[0], ha / 2)]
         local = np.array(sup + inf)

@@ -160,3 +160,15 @@ def test_ap_view_is_not_graded():
     df = measure_mask(mask, view="ap")
     assert (df["genant_type"] == "ungradable").all()
     assert (df["facing"] == "").all()
+
+
+def test_suggested_levels_follow_typical_sizes_when_the_spacing_is_known():
+    from morpho.label import LEVELS, TYPICAL_MM
+
+    first, n, mm = LEVELS.index("T6"), 10, 0.5  # T6..L3 at 0.5 mm per pixel
+    sizes = {k: np.array(v[first - 2 : first - 2 + n]) / mm for k, v in TYPICAL_MM.items()}
+    heights = [(h, h, h) for h in sizes["height"]]
+    mask, _ = render_spine(heights, depth=list(sizes["depth"]), gap=12.0, shape=(900, 400))
+    df = measure_mask(mask, spacing_mm=(mm, mm))
+    assert list(df["suggested_level"]) == LEVELS[first : first + n]
+    assert (df["level"] == "").all()
