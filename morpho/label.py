@@ -316,9 +316,10 @@ def _neighbours(n: int, i: int, k: int = 2) -> np.ndarray:
 
 def neighbour_tangents(centres: np.ndarray, down: np.ndarray) -> list[np.ndarray]:
     """Local spine axis at each of the ordered ``centres``: towards the next from the
-    previous centre (one-sided at the ends), pointing along ``down``."""
+    previous centre (one-sided at the ends), pointing along ``down``. A lone body is taken
+    upright (the image's vertical)."""
     if len(centres) < 2:
-        return [np.asarray(down, float)] * len(centres)
+        return [np.array([0.0, 1.0])] * len(centres)
     out = []
     for i in range(len(centres)):
         d = centres[min(i + 1, len(centres) - 1)] - centres[max(i - 1, 0)]

@@ -172,3 +172,11 @@ def test_suggested_levels_follow_typical_sizes_when_the_spacing_is_known():
     df = measure_mask(mask, spacing_mm=(mm, mm))
     assert list(df["suggested_level"]) == LEVELS[first : first + n]
     assert (df["level"] == "").all()
+
+
+def test_a_lone_body_is_measured_upright():
+    mask = np.zeros((200, 200), bool)
+    mask[80:110, 60:140] = True  # 80 px wide, 30 px tall
+    df = measure_mask(mask, view="ap")
+    assert len(df) == 1
+    assert np.allclose(df[["ha_px", "hm_px", "hp_px"]].to_numpy(), 30, atol=0.5)
