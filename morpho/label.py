@@ -38,6 +38,7 @@ TYPICAL_MM = {
 }
 GAP_FACTOR = 1.8  # a centre-to-centre gap this many times the local spacing = missing level
 SPECK = 0.12  # objects thinner than this fraction of the typical body are specks
+MIN_RADIUS = 2.0  # and objects under 4 px thick always are
 FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are fragments
 OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
 SPLIT_FACTOR = 1.8  # a body this many expected heights long (and 1.7x the area) is cut
@@ -216,6 +217,8 @@ def _size_split(crop: np.ndarray, tangent: np.ndarray, height: float) -> list[np
         expected = k * length / n
         lo, hi = int(expected - 0.25 * height), int(expected + 0.25 * height) + 1
         lo, hi = max(lo, 1), min(hi, width.size - 1)
+        if hi <= lo:
+            return [crop]
         window = np.arange(lo, hi)
         penalty = 0.05 * width.max() * np.abs(window - expected) / height
         cuts.append(window[np.argmin(width[lo:hi] + penalty)])
@@ -346,10 +349,12 @@ def _separate(
     keep = []
     for (r, c, rad), a in zip(comps, areas, strict=True):
         xy = _centre(r, c)
-        if rad < SPECK * radius:
+        if rad < max(SPECK * radius, MIN_RADIUS):
             dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
         else:
             keep.append((r, c, rad))
+    if not keep:
+        return [], 2 * radius
     coarse = _coarse_curve(keep, radius)
     centres = np.array([_centre(r, c) for r, c, _ in keep])
     ts = coarse.t(centres)
@@ -364,7 +369,8 @@ def _separate(
     for i, ((r, c, _), tan) in enumerate(zip(keep, tangents, strict=True)):
         # expected size from the neighbours along the spine (sizes grow caudally)
         others = _neighbours(len(keep), i)
-        if others.size >= 2:
+        known = others.size >= 2
+        if known:
             height, area = float(np.median(lengths[others])), float(np.median(areas[others]))
         else:
             height, area = 2 * radius, 0.8 * (2 * radius) ** 2
@@ -377,7 +383,7 @@ def _separate(
             if how == "size":
                 v.doubtful = "outline cut from touching bodies without a visible gap"
             size = _span(pr, pc, tan) / height
-            if size > OVERSIZE and pr.size > OVERSIZE * area:
+            if known and size > OVERSIZE and pr.size > OVERSIZE * area:
                 v.doubtful = f"may hold two bodies ({size:.1f}x the neighbours' height)"
                 v.qa.append(f"unusually tall: {size:.1f}x the neighbours' height")
             bodies.append(v)

@@ -180,3 +180,16 @@ def test_a_lone_body_is_measured_upright():
     df = measure_mask(mask, view="ap")
     assert len(df) == 1
     assert np.allclose(df[["ha_px", "hm_px", "hp_px"]].to_numpy(), 30, atol=0.5)
+
+
+@pytest.mark.parametrize("kind", ["pixel", "line", "sparse"])
+def test_degenerate_masks_give_no_bodies_and_say_why(kind):
+    mask = np.zeros((200, 200), bool)
+    if kind == "pixel":
+        mask[100, 100] = True
+    elif kind == "line":
+        mask[20:180, 100] = True
+    else:
+        mask = np.random.default_rng(0).random((200, 200)) > 0.995
+    df = measure_mask(mask)
+    assert df.empty and df.attrs["dropped"]
