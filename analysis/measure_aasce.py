@@ -93,6 +93,7 @@ def main() -> None:
     root = shared_data_dir() / "aasce-ap"
     images = sorted((root / "images").glob("*.jpg"))[: args.limit or None]
     ok, ok_clean, defects, suggested_ok, errors, seconds, bad = 0, 0, 0, 0, [], [], []
+    by_level: list[float] = []
     for image in track(images, description="AASCE"):
         shape = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
         corners = quads(root / "labels" / f"{image.name}.mat")
@@ -111,11 +112,12 @@ def main() -> None:
         if list(df["level"]) == EXPECTED:
             ok += 1
             ok_clean += not defect
+            by_level.extend(np.abs(df["hm_px"] / midline_heights(corners) - 1) * 100)
         else:
             why = f" (annotation: {defect})" if defect else ""
             bad.append(f"{image.stem}: {len(df)} bodies{why}")
         suggested_ok += list(df["suggested_level"]) == EXPECTED
-    errors = np.array(errors)
+    errors, by_level = np.array(errors), np.array(by_level)
     n = len(images)
     print(f"images: {n}")
     print(f"17 bodies labelled T1..L5 in order: {ok}/{n} = {ok / n:.1%}")
@@ -123,6 +125,9 @@ def main() -> None:
     print(f"  excluding {defects} images whose annotation is defective (overlapping or "
           f"degenerate quadrilaterals): {ok_clean}/{clean} = "
           f"{ok_clean / max(clean, 1):.1%}")
+    print(f"middle height |error| vs the annotated midline, same level, images labelled "
+          f"T1..L5 (n={by_level.size}): mean {by_level.mean():.2f}%, median "
+          f"{np.median(by_level):.2f}%, within 3%: {(by_level <= 3).mean():.1%}")
     print(f"middle height |error| vs the nearest annotated midline (n={errors.size} bodies): "
           f"mean {errors.mean():.2f}%, median {np.median(errors):.2f}%, "
           f"95th pct {np.percentile(errors, 95):.2f}%, within 3%: {(errors <= 3).mean():.1%}")
