@@ -66,34 +66,31 @@ def _refine(d: np.ndarray, u: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np
     return u2 / np.linalg.norm(u2), a2 / np.linalg.norm(a2)
 
 
-def _edges(
-    crop: np.ndarray, origin: np.ndarray, base: np.ndarray, u: np.ndarray, reach: float
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Superior and inferior boundary points (x, y) on the line ``base + s u``.
-
-    Takes the inside run of the line that holds ``base`` (else the longest run), so that a
-    line grazing a side wall does not pick up a second entry.
-    """
+def _endplate(
+    crop: np.ndarray, origin: np.ndarray, base: np.ndarray, u: np.ndarray, reach: float,
+    end: str,
+) -> np.ndarray | None:
+    """The outline point (x, y) where the line ``base + s u`` first enters the body from
+    above (``end="sup"``) or last leaves it below (``"inf"``), to sub-pixel precision."""
     step = 0.25
     s = np.arange(-reach, reach + step, step)
     pts = base + np.outer(s, u) - origin
     vals = ndi.map_coordinates(crop, [pts[:, 1], pts[:, 0]], order=1, cval=0.0)
-    edges = np.diff(np.concatenate([[0], (vals >= 0.5).astype(np.int8), [0]]))
-    starts, stops = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0] - 1
-    if starts.size == 0:
+    inside = np.nonzero(vals >= 0.5)[0]
+    if inside.size == 0 or inside[0] == 0 or inside[-1] == s.size - 1:
         return None
-    mid = s.size // 2
-    holds = np.nonzero((starts <= mid) & (stops >= mid))[0]
-    k = holds[0] if holds.size else int(np.argmax(stops - starts))
-    first, last = starts[k], stops[k]
-    if first == 0 or last == s.size - 1:
-        return None
+    i_in, i_out = (inside[0], inside[0] - 1) if end == "sup" else (inside[-1], inside[-1] + 1)
+    v_in, v_out = vals[i_in], vals[i_out]
+    return base + (s[i_out] + (0.5 - v_out) / (v_in - v_out) * (s[i_in] - s[i_out])) * u
 
-    def crossing(i_out: int, i_in: int) -> float:
-        v0, v1 = vals[i_out], vals[i_in]
-        return s[i_out] + (0.5 - v0) / (v1 - v0) * (s[i_in] - s[i_out])
 
-    return base + crossing(first - 1, first) * u, base + crossing(last + 1, last) * u
+def _spans(d: np.ndarray, u: np.ndarray, a: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Posterior..anterior extent (along ``a``) of each endplate, between its corners: the
+    outline points furthest along the diagonals (anterior-superior = most ``a - u``, ...),
+    so that a body sheared sideways gets its points on its own endplates."""
+    s, q = d @ u, d @ a
+    return {"sup": (q[np.argmax(-q - s)] - 0.5, q[np.argmax(q - s)] + 0.5),
+            "inf": (q[np.argmax(-q + s)] - 0.5, q[np.argmax(q + s)] + 0.5)}
 
 
 def _solidity(crop: np.ndarray, contour: np.ndarray) -> float:
@@ -114,21 +111,19 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
     centre = np.array([v.cols.mean(), v.rows.mean()])
     d = contour[:, 0, :] + origin - centre
     u, a = _refine(d, *_frame(v, facing))
-    q = d @ a
-    q_post, q_ant = q.min() - 0.5, q.max() + 0.5
-    inset = max(1.0, INSET * (q_ant - q_post))
     reach = float(np.abs(d @ u).max()) + 3.0
     row = {"cx": centre[0], "cy": centre[1], "area_px": v.area}
     found = True
     image = crop.astype(np.float32)
-    for name, qk in (("ant", q_ant - inset), ("mid", 0.5 * (q_ant + q_post)),
-                     ("post", q_post + inset)):
-        edges = _edges(image, origin, centre + qk * a, u, reach)
-        if edges is None:
-            found = False
-            edges = (np.full(2, np.nan), np.full(2, np.nan))
-        for end, p in zip(("sup", "inf"), edges, strict=True):
-            row[f"{name}_{end}_x"], row[f"{name}_{end}_y"] = p
+    for end, (q_post, q_ant) in _spans(d, u, a).items():
+        inset = max(1.0, INSET * (q_ant - q_post))
+        for name, qk in (("ant", q_ant - inset), ("mid", 0.5 * (q_ant + q_post)),
+                         ("post", q_post + inset)):
+            point = _endplate(image, origin, centre + qk * a, u, reach, end)
+            if point is None:
+                found = False
+                point = np.full(2, np.nan)
+            row[f"{name}_{end}_x"], row[f"{name}_{end}_y"] = point
     row["found"] = found
     row["solidity"] = _solidity(crop, contour)
     return row
