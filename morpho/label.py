@@ -232,35 +232,6 @@ def _size_split(crop: np.ndarray, tangent: np.ndarray, height: float) -> list[np
     return out
 
 
-def _trim_bridges(pieces: list[np.ndarray], tangent: np.ndarray) -> list[np.ndarray]:
-    """Cut off the thin bridge halves a neck split leaves on the facing ends of the pieces:
-    the end slices (across the spine axis) narrower than half the piece's median width."""
-    ends = []
-    for p in pieces:
-        r, c = np.nonzero(p)
-        s = c * tangent[0] + r * tangent[1]
-        ends.append((s.min(), s.max()))
-    order = np.argsort([e[0] for e in ends])
-    out = list(pieces)
-    for rank, k in enumerate(order):
-        r, c = np.nonzero(pieces[k])
-        s = c * tangent[0] + r * tangent[1]
-        bins = np.floor(s - s.min()).astype(int)
-        width = np.bincount(bins)
-        thin = width < 0.5 * np.median(width)
-        keep = np.ones(width.size, bool)
-        if rank > 0:  # a neighbour above: trim thin slices at the top
-            keep[: np.argmax(~thin)] = False
-        if rank < len(order) - 1:  # a neighbour below: trim at the bottom
-            last = width.size - np.argmax(~thin[::-1])
-            keep[last:] = False
-        trimmed = np.zeros_like(pieces[k])
-        sel = keep[bins]
-        trimmed[r[sel], c[sel]] = True
-        out[k] = trimmed
-    return out
-
-
 def _split_component(
     rows: np.ndarray, cols: np.ndarray, tangent: np.ndarray, height: float, area: float,
     radius: float,
@@ -276,7 +247,7 @@ def _split_component(
     if _span(rows, cols, tangent) >= 1.3 * height:
         ws = _watershed_split(crop, tangent, height, area, radius)
         if ws is not None:
-            pieces, how = _trim_bridges(ws, tangent), "neck"
+            pieces, how = ws, "neck"
     out = []
     for p in pieces:
         r, c = np.nonzero(p)

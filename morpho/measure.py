@@ -25,6 +25,7 @@ ROUNDING = {
     "suggested_confidence": 3,
 }
 INSET = 0.08  # anterior/posterior points sit this fraction of the depth inside the edges
+SHEAR = 0.05  # endplates offset by more than this share of the depth: a sheared body
 MIN_SOLIDITY = 0.8  # below this the outline is too irregular to grade
 
 
@@ -87,10 +88,15 @@ def _endplate(
 def _spans(d: np.ndarray, u: np.ndarray, a: np.ndarray) -> dict[str, tuple[float, float]]:
     """Posterior..anterior extent (along ``a``) of each endplate, between its corners: the
     outline points furthest along the diagonals (anterior-superior = most ``a - u``, ...),
-    so that a body sheared sideways gets its points on its own endplates."""
+    so that a body sheared sideways gets its points on its own endplates. Unless the two
+    endplates are offset by ``SHEAR`` of the depth, both span the body's full depth."""
     s, q = d @ u, d @ a
-    return {"sup": (q[np.argmax(-q - s)] - 0.5, q[np.argmax(q - s)] + 0.5),
-            "inf": (q[np.argmax(-q + s)] - 0.5, q[np.argmax(q + s)] + 0.5)}
+    sup = (q[np.argmax(-q - s)] - 0.5, q[np.argmax(q - s)] + 0.5)
+    inf = (q[np.argmax(-q + s)] - 0.5, q[np.argmax(q + s)] + 0.5)
+    whole = (q.min() - 0.5, q.max() + 0.5)
+    if abs(sum(sup) - sum(inf)) / 2 < SHEAR * (whole[1] - whole[0]):
+        return {"sup": whole, "inf": whole}  # not sheared: both over the full depth
+    return {"sup": sup, "inf": inf}
 
 
 def _solidity(crop: np.ndarray, contour: np.ndarray) -> float:
