@@ -66,7 +66,7 @@ class PhantomParams:
             spine_x=float(rng.uniform(0.6, 0.78)),
             facing="left" if rng.random() < left_share else "right",
             concavity=float(rng.uniform(0.0, 0.08)), shoulders=float(rng.uniform(0.2, 2.5)),
-            lung_air=float(rng.uniform(0.6, 1.3)), bone_density=float(rng.uniform(0.45, 1.3)),
+            lung_air=float(rng.uniform(0.5, 1.0)), bone_density=float(rng.uniform(0.45, 1.2)),
             fractures=sample_fractures(DATASET_LEVELS, fracture_rate, rng),
             exposure=Exposure.sample(rng), texture_seed=int(rng.integers(2**31)),
         )
@@ -178,7 +178,11 @@ def _anatomy(p: PhantomParams, bodies: list[_Body], rng: np.random.Generator) ->
     top_x = front + rng.uniform(0.3, 0.5) * (back - front)
     dome = t12 - rng.uniform(10, 40) * mm + 70 * mm * ((xx - top_x) / half) ** 2
     apex = bodies[ALL_LEVELS.index("T1")].centre[1] / k - 20 * mm
-    lung = ((yy < dome) & (yy > apex) & (xx > front + 18 * mm) & (xx < back - 25 * mm))
+    # lateral lung field: a rounded apex, a retrosternal curve, the back ribs, the domes
+    left, right = front + 18 * mm, back - 25 * mm
+    cx, ax = (left + right) / 2, (right - left) / 2
+    ay = rng.uniform(1.1, 1.5) * (dome.min() - apex)
+    lung = (((xx - cx) / ax) ** 2 + ((yy - apex - ay) / ay) ** 2 < 1) & (yy < dome)
     lung = cv2.GaussianBlur(lung.astype(np.float32), (0, 0), 8 * mm)
     lung *= 1 + 0.04 * _texture(shape, rng, 1.5)
     li -= 2.6 * p.lung_air * lung * thick
