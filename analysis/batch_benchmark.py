@@ -14,6 +14,7 @@ Timings depend on what else runs on the machine; compare only numbers from one r
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -116,8 +117,15 @@ def make_files(folder: Path, n: int, name: str = "films") -> Path:
     return files
 
 
-def decode_gain(path: Path, repeat: int = 5) -> str:
-    config = PreprocessConfig()
+def model_config(model: str) -> PreprocessConfig:
+    """The network input settings of ``model`` (default: the shipped model)."""
+    from morpho.segment.infer import default_model_path
+
+    config = Path(model or default_model_path()).with_suffix(".json")
+    return PreprocessConfig.from_dict(json.loads(config.read_text())["preprocess"])
+
+
+def decode_gain(path: Path, config: PreprocessConfig, repeat: int = 5) -> str:
 
     def needed(shape: tuple[int, int]) -> tuple[int, int]:
         return make_transform(shape, config).content_shape
@@ -195,10 +203,12 @@ def main() -> None:
                 f"ratio reduced / full-resolution decode (both batch): "
                 f"x{rate['morpho batch'] / rate['morpho batch --full-resolution']:.2f}"
             )
-        print(decode_gain(Path(tmp) / "film.dcm"))
+        config = model_config(args.model)
+        print(f"decode only, for a {config.height}x{config.width} ({config.aspect}) network input:")
+        print(decode_gain(Path(tmp) / "film.dcm", config))
         real = shared_data_dir() / "dicom" / "dx_chest_pa_j2k.dcm"
         if real.exists():
-            print(decode_gain(real))
+            print(decode_gain(real, config))
 
 
 if __name__ == "__main__":
