@@ -134,6 +134,10 @@ def _flags(image: pd.Series, table: pd.DataFrame) -> list[dict]:
                 flags.append(
                     {"kind": "warn", "text": f"{row['level']}: {column} {row[column]:.1f}"}
                 )
+    ungraded = int(table["genant_grade"].isna().sum()) if len(table) else 0
+    if ungraded:
+        text = f"{ungraded} of {len(table)} vertebrae could not be graded"
+        flags.append({"kind": "warn", "text": text})
     if isinstance(image.get("qa"), str) and image["qa"] not in ("", "ok"):
         flags.append({"kind": "warn", "text": f"quality: {image['qa']}"})
     return flags
