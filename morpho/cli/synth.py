@@ -79,12 +79,12 @@ def cohort(
 ) -> None:
     """Simulate a cohort: demographics.csv and measurements.csv with true grades."""
     from morpho.synth.cohort import simulate_cohort
-    from morpho.synth.output import atomic_text
+    from morpho.atomic import write_text
 
     demographics, measurements = simulate_cohort(n, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_text(out / "demographics.csv", demographics.to_csv(index=False))
-    atomic_text(out / "measurements.csv", measurements.to_csv(index=False))
+    write_text(out / "demographics.csv", demographics.to_csv(index=False))
+    write_text(out / "measurements.csv", measurements.to_csv(index=False))
     console.print(f"{n} subjects in {out}")
 
 

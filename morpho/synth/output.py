@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
+from morpho.atomic import write_png, write_text
 from morpho.synth import DATASET_LEVELS
 from morpho.synth.truth import truth_table
 
@@ -35,26 +33,6 @@ class Synthetic:
         return self.labels > 0
 
 
-def _atomic_png(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
-        if not cv2.imwrite(tmp, array):
-            raise OSError(f"could not write {path}")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_text(path: Path, text: str) -> None:
-    """Write text to ``path`` through a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 class SetWriter:
     """Writes a set into one folder: images/, masks/, labels/, truth.csv, dataset.json."""
 
@@ -75,10 +53,10 @@ class SetWriter:
                         spacing_mm=synth.pixel_mm, magnification=synth.magnification,
                         view=synth.view, facing=synth.facing)
         else:
-            _atomic_png(self.out / image, synth.image.astype(np.uint16))
-        _atomic_png(self.out / "masks" / f"{image_id}_mask.png",
+            write_png(self.out / image, synth.image.astype(np.uint16))
+        write_png(self.out / "masks" / f"{image_id}_mask.png",
                     np.where(synth.mask, 255, 0).astype(np.uint8))
-        _atomic_png(self.out / "labels" / f"{image_id}_labels.png", synth.labels.astype(np.uint8))
+        write_png(self.out / "labels" / f"{image_id}_labels.png", synth.labels.astype(np.uint8))
         truth = synth.truth.copy()
         truth["image"] = image_id
         self.truth.append(truth)
@@ -95,7 +73,7 @@ class SetWriter:
         """Write ``truth.csv`` and ``dataset.json`` (atomically)."""
         frames = [t for t in self.truth if not t.empty]
         table = pd.concat(frames, ignore_index=True) if frames else truth_table([])
-        atomic_text(self.out / "truth.csv", table.to_csv(index=False, float_format="%.3f"))
+        write_text(self.out / "truth.csv", table.to_csv(index=False, float_format="%.3f"))
         dataset = {"name": self.name, "format_version": 1, "view": self.view,
                    "levels": DATASET_LEVELS, "items": self.items}
-        atomic_text(self.out / "dataset.json", json.dumps(dataset, indent=1))
+        write_text(self.out / "dataset.json", json.dumps(dataset, indent=1))
