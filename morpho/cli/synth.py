@@ -78,8 +78,8 @@ def cohort(
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """Simulate a cohort: demographics.csv and measurements.csv with true grades."""
-    from morpho.synth.cohort import simulate_cohort
     from morpho.atomic import write_text
+    from morpho.synth.cohort import simulate_cohort
 
     demographics, measurements = simulate_cohort(n, seed=seed)
     out.mkdir(parents=True, exist_ok=True)
