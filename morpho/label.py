@@ -40,6 +40,7 @@ GAP_FACTOR = 1.8  # a centre-to-centre gap this many times the local spacing = m
 SPECK = 0.12  # objects thinner than this fraction of the typical body are specks
 MIN_RADIUS = 2.0  # and objects under 4 px thick always are
 FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are fragments
+EDGE_FRAGMENT = 0.01  # the same for a body cut by the image edge
 OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
 SPLIT_FACTOR = 1.8  # a body this many expected heights long (and 1.7x the area) is cut
 
@@ -309,7 +310,10 @@ def _where(xy: np.ndarray) -> str:
 def _separate(
     mask: np.ndarray, dropped: list[tuple[np.ndarray, str]]
 ) -> tuple[list[Vertebra], float]:
-    """Components -> specks dropped -> split bodies; returns bodies and expected height."""
+    """Components -> specks dropped -> split bodies; returns bodies and expected height.
+
+    A piece cut by the image edge is judged later, against its neighbours."""
+    shape = mask.shape
     comps = _components(mask)
     if not comps:
         return [], 0.0
@@ -320,7 +324,8 @@ def _separate(
     keep = []
     for (r, c, rad), a in zip(comps, areas, strict=True):
         xy = _centre(r, c)
-        if rad < max(SPECK * radius, MIN_RADIUS):
+        cut = r.min() == 0 or c.min() == 0 or r.max() == shape[0] - 1 or c.max() == shape[1] - 1
+        if rad < (MIN_RADIUS if cut else max(SPECK * radius, MIN_RADIUS)):
             dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
         else:
             keep.append((r, c, rad))
@@ -373,7 +378,7 @@ def _drop_fragments(
 ) -> list[Vertebra]:
     """Drop small fragments (against their neighbours along the spine) and objects off the
     spine curve. A body cut by the image edge is kept (and not graded) unless it is a sliver
-    under a tenth of its neighbours."""
+    under 1% of its neighbours."""
     if not bodies:
         return bodies
     centres = np.array([b.centre for b in bodies])
@@ -384,7 +389,7 @@ def _drop_fragments(
     for i, b in enumerate(bodies):
         others = _neighbours(len(bodies), i)
         near = float(np.median(areas[others])) if others.size else areas[i]
-        limit = 0.1 if _at_border(b, shape) else FRAGMENT
+        limit = EDGE_FRAGMENT if _at_border(b, shape) else FRAGMENT
         if areas[i] < limit * near:
             note = f"fragment at {_where(b.centre)}: {b.area} px < {limit:.0%} of its neighbours"
             dropped.append((np.array(b.centre), note))
