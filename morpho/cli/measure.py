@@ -65,14 +65,16 @@ def measure(
         fail("mask not found", mask)
     tables: list[pd.DataFrame] = []
     segmenter = None
+    if mask is None:  # one default model for all files; no model is one error, not one a file
+        from morpho.segment.infer import Segmenter
+
+        try:
+            segmenter = Segmenter()
+        except MorphoError as exc:
+            fail(f"{exc.cause}; give --mask", exc.path)
 
     def one(path: Path) -> None:
-        nonlocal segmenter
         given = _mask_for(path, mask)
-        if given is None and segmenter is None:
-            from morpho.segment.infer import Segmenter
-
-            segmenter = Segmenter()
         rg, body_mask, df = measure_image(
             path, segmenter=segmenter, mask=given, first_level=first_level,
             anterior=anterior.value if anterior else None, view=view.value if view else None,

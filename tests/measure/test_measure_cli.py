@@ -90,3 +90,14 @@ def test_measure_image_with_a_segmenter(films):
     assert (df["facing"] == "right").all() and (df["image"] == "a").all()
     rg, _, df_ap = measure_image(films / "a.png", mask=films / "masks" / "a_mask.png", view="ap")
     assert (df_ap["view"] == "ap").all()
+
+
+def test_cli_without_mask_or_model_fails_once(films, monkeypatch):
+    import morpho.segment.infer as infer
+
+    monkeypatch.setattr(infer, "default_model_path", lambda: films / "missing.onnx")
+    result = CliRunner().invoke(
+        app, ["measure", str(films / "a.png"), str(films / "b.png"), "--out", str(films / "o")]
+    )
+    assert result.exit_code == 1
+    assert result.output.count("error:") == 1 and "--mask" in result.output
