@@ -10,12 +10,13 @@ bottom edges). Also the suggested labelling's accuracy without --first-level.
 
 ``--masks DIR`` writes the filled masks as <stem>_mask.png (for ``morpho measure --mask``).
 ``--segment [MODEL]`` uses masks predicted by the model (default: the shipped one) instead;
-middle heights are then compared body by body with the nearest annotated body.
+``--only FILE`` keeps the images a JSON list names (e.g. a model's held-out split).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -84,6 +85,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--masks", type=Path)
     ap.add_argument("--segment", nargs="?", const="", default=None, metavar="MODEL")
+    ap.add_argument("--only", type=Path, help="JSON list of the image files to use")
     args = ap.parse_args()
     segmenter = None
     if args.segment is not None:
@@ -91,7 +93,11 @@ def main() -> None:
 
         segmenter = Segmenter(args.segment or None)
     root = shared_data_dir() / "aasce-ap"
-    images = sorted((root / "images").glob("*.jpg"))[: args.limit or None]
+    images = sorted((root / "images").glob("*.jpg"))
+    if args.only:
+        names = {Path(p).name for p in json.loads(args.only.read_text())}
+        images = [p for p in images if p.name in names]
+    images = images[: args.limit or None]
     ok, ok_clean, defects, suggested_ok, errors, seconds, bad = 0, 0, 0, 0, [], [], []
     by_level: list[float] = []
     for image in track(images, description="AASCE"):
