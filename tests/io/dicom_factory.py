@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRLittleEndian
+
+from morpho.errors import MorphoError
+from morpho.io import read_radiograph
 
 IDENTIFIERS = {
     "PatientName": "DOE^JANE",
@@ -42,3 +46,13 @@ def make_dataset(pixels: np.ndarray | None = None, **tags: object) -> Dataset:
     for keyword, value in tags.items():
         setattr(ds, keyword, value)
     return ds
+
+
+def assert_refused(path, *words) -> str:
+    """Reading ``path`` raises one MorphoError naming the file, its cause holding ``words``."""
+    with pytest.raises(MorphoError) as caught:
+        read_radiograph(path)
+    assert caught.value.path == str(path)
+    for word in words:
+        assert word in caught.value.cause, caught.value.cause
+    return caught.value.cause

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from dicom_factory import assert_refused
 
-from morpho.errors import MorphoError
 from morpho.io import read_radiograph
 
 
@@ -18,14 +18,6 @@ def _image16(rows: int = 96, columns: int = 80) -> np.ndarray:
     image = np.tile(np.linspace(1000, 60000, columns), (rows, 1))
     image[30:60, 30:50] = 65535
     return image.astype(np.uint16)
-
-
-def _refused(path, *words):
-    with pytest.raises(MorphoError) as caught:
-        read_radiograph(path)
-    assert caught.value.path == str(path)
-    for word in words:
-        assert word in caught.value.cause, caught.value.cause
 
 
 def test_png_16_bit_keeps_full_depth(tmp_path):
@@ -63,17 +55,17 @@ def test_equal_channel_rgb_is_gray(tmp_path, suffix):
     np.testing.assert_allclose(image.pixels, gray / 255, atol=8 / 255)
 
 
-def test_colour_refused(tmp_path):
+def test_colourassert_refused(tmp_path):
     colour = np.random.default_rng(0).integers(0, 255, (96, 80, 3), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "colour.png"), colour)
-    _refused(tmp_path / "colour.png", "colour")
+    assert_refused(tmp_path / "colour.png", "colour")
 
 
-def test_constant_and_small_refused(tmp_path):
+def test_constant_and_smallassert_refused(tmp_path):
     cv2.imwrite(str(tmp_path / "flat.png"), np.full((96, 80), 9, np.uint8))
     cv2.imwrite(str(tmp_path / "tiny.png"), _image16(63, 200))
-    _refused(tmp_path / "flat.png", "constant")
-    _refused(tmp_path / "tiny.png", "too small", "200x63")
+    assert_refused(tmp_path / "flat.png", "constant")
+    assert_refused(tmp_path / "tiny.png", "too small", "200x63")
 
 
 @pytest.mark.parametrize("size", [(12_000, 10_000), (30_000, 20_000)])
@@ -84,12 +76,12 @@ def test_huge_png_refused_from_its_header(tmp_path, size):
     ihdr = b"IHDR" + struct.pack(">II", *size) + bytes(data[24:29])
     data[12:33] = ihdr + struct.pack(">I", zlib.crc32(ihdr))
     path.write_bytes(bytes(data))
-    _refused(path, "too large", "before decoding")
+    assert_refused(path, "too large", "before decoding")
 
 
-def test_multi_page_tiff_refused(tmp_path):
+def test_multi_page_tiffassert_refused(tmp_path):
     tifffile.imwrite(tmp_path / "stack.tif", np.stack([_image16()] * 5), photometric="minisblack")
-    _refused(tmp_path / "stack.tif", "5 frames")
+    assert_refused(tmp_path / "stack.tif", "5 frames")
 
 
 def test_planar_rgb_tiff_with_equal_channels_is_gray(tmp_path):
@@ -98,11 +90,11 @@ def test_planar_rgb_tiff_with_equal_channels_is_gray(tmp_path):
     np.testing.assert_allclose(image.pixels, _image16() / 65535, atol=1e-7)
 
 
-def test_truncated_png_refused(tmp_path):
+def test_truncated_pngassert_refused(tmp_path):
     path = tmp_path / "cut.png"
     cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 65535, (96, 80), np.uint16))
     path.write_bytes(path.read_bytes()[:2000])
-    _refused(path, "truncated")
+    assert_refused(path, "truncated")
 
 
 def test_non_image_empty_and_unreadable(tmp_path):
@@ -110,9 +102,9 @@ def test_non_image_empty_and_unreadable(tmp_path):
     (tmp_path / "report.pdf").write_bytes(b"%PDF-1.7\n" + bytes(300))
     (tmp_path / "notes.dcm").write_text("hello " * 100)
     (tmp_path / "empty.dcm").write_bytes(b"")
-    _refused(tmp_path / "notes.png", "not an image file")
-    _refused(tmp_path / "report.pdf", "not an image file")
-    _refused(tmp_path / "notes.dcm", "not DICOM")
-    _refused(tmp_path / "empty.dcm", "empty file")
-    _refused(tmp_path / "missing.png", "cannot read file")
-    _refused(tmp_path, "cannot read file")
+    assert_refused(tmp_path / "notes.png", "not an image file")
+    assert_refused(tmp_path / "report.pdf", "not an image file")
+    assert_refused(tmp_path / "notes.dcm", "not DICOM")
+    assert_refused(tmp_path / "empty.dcm", "empty file")
+    assert_refused(tmp_path / "missing.png", "cannot read file")
+    assert_refused(tmp_path, "cannot read file")
