@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -47,10 +46,11 @@ print(f"sequential: {len(files)} files, {rows} vertebrae")
 """
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants (from /proc)."""
+def _tree(pid: int) -> dict[int, tuple[int, float]]:
+    """(resident bytes, CPU seconds so far) of ``pid`` and all its descendants (/proc)."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    facts: dict[int, tuple[int, float]] = {}
+    page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -58,34 +58,33 @@ def _tree_rss(pid: int) -> int:
             stat = (entry / "stat").read_text()
             fields = stat[stat.rindex(")") + 2 :].split()
             children.setdefault(int(fields[1]), []).append(int(entry.name))
-            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+            facts[int(entry.name)] = (int(fields[21]) * page, cpu)
         except (OSError, ValueError):
             continue
-    total, stack = 0, [pid]
+    tree, stack = {}, [pid]
     while stack:
         current = stack.pop()
-        total += rss.get(current, 0)
+        if current in facts:
+            tree[current] = facts[current]
         stack.extend(children.get(current, []))
-    return total
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    return tree
 
 
 def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, float, str]:
-    """Wall seconds, peak tree RSS (bytes), CPU seconds and output tail of a command."""
-    cpu = _children_cpu()
+    """Wall seconds, peak tree RSS (bytes), CPU seconds of the tree (sampled every 0.2 s)
+    and the last output line of a command."""
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)  # fmt: skip
-    peak = 0
+    peak, cpu = 0, {}
 
     def sample() -> None:
         nonlocal peak
         while process.poll() is None:
-            peak = max(peak, _tree_rss(process.pid))
+            tree = _tree(process.pid)
+            peak = max(peak, sum(rss for rss, _ in tree.values()))
+            cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -96,7 +95,7 @@ def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, floa
     if process.returncode not in (0, 1):
         sys.exit(f"{command[:3]} failed ({process.returncode}):\n{err[-2000:]}")
     tail = (out + err).strip().splitlines()[-1] if (out + err).strip() else ""
-    return seconds, peak, _children_cpu() - cpu, tail
+    return seconds, peak, sum(cpu.values()), tail
 
 
 def make_files(folder: Path, n: int, name: str = "films") -> Path:
