@@ -127,12 +127,12 @@ def _flags(image: pd.Series, table: pd.DataFrame) -> list[dict]:
             kind = "warn" if grade == 1 else "bad"
             shape = f", {row['genant_type']}" if row.get("genant_type") else ""
             flags.append(
-                {"kind": kind, "text": f"{row['level']}: Genant grade {int(grade)}{shape}"}
+                {"kind": kind, "text": f"{row['label']}: Genant grade {int(grade)}{shape}"}
             )
         for column in (c for c in table.columns if Z_COLUMN.search(c)):
             if pd.notna(row.get(column)) and row[column] <= -2.5:
                 flags.append(
-                    {"kind": "warn", "text": f"{row['level']}: {column} {row[column]:.1f}"}
+                    {"kind": "warn", "text": f"{row['label']}: {column} {row[column]:.1f}"}
                 )
     ungraded = int(table["genant_grade"].isna().sum()) if len(table) else 0
     if ungraded:
