@@ -321,6 +321,15 @@ def write_cohort_report(
             counts = failures["cause"].value_counts().rename_axis("cause").reset_index()
             failure_html = counts.to_html(index=False, border=0)
     prevalence, by_level, by_group = _prevalence(tables)
+    positional = tables.measurements["label"].astype(str).str.startswith("#")
+    level_note = (
+        ""
+        if not positional.any()
+        else (
+            "Bodies without a level name are listed by position from the top (#1, #2, ...), "
+            "which need not be the same level in every image."
+        )
+    )
     plots = cohort_plots(tables.images, tables.measurements)
     plot_notes: list[str] = []
     if tables.scores is not None:
@@ -329,6 +338,7 @@ def write_cohort_report(
     return _render(
         "cohort.html.j2", Path(path), title="morpho cohort screening report", cards=cards,
         facts=facts, prevalence=prevalence, by_level=by_level, by_group=by_group,
+        level_note=level_note,
         plots=[data_uri(png) for png in plots], plot_notes=plot_notes,
         failures=failure_html, links=list(links),
     )  # fmt: skip
