@@ -22,8 +22,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "batch"))
 
-from dicoms import write_dicom  # noqa: E402
-from phantoms import phantom, threshold_chain  # noqa: E402
+from batch_dicoms import write_dicom  # noqa: E402
+from batch_phantoms import phantom, threshold_chain  # noqa: E402
 
 from morpho.batch import items_from_input, run_batch  # noqa: E402
 from morpho.report import write_cohort_report, write_subject_reports  # noqa: E402

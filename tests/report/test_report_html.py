@@ -9,8 +9,8 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from dicoms import PATIENT_ID, PATIENT_NAME, write_dicom
-from phantoms import ThresholdSegmenter, phantom, threshold_chain
+from batch_dicoms import PATIENT_ID, PATIENT_NAME, write_dicom
+from batch_phantoms import ThresholdSegmenter, phantom, threshold_chain
 from typer.testing import CliRunner
 
 from morpho.batch import items_from_input, run_batch
@@ -102,7 +102,7 @@ def test_cli_batch_then_report_with_defaults_leak_nothing(tmp_path):
     import subprocess
     import sys
 
-    from phantoms import write_threshold_onnx
+    from batch_phantoms import write_threshold_onnx
 
     source = tmp_path / "in"
     source.mkdir()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pandas as pd
-from dicoms import write_dicom
-from phantoms import phantom, threshold_chain
+from batch_dicoms import write_dicom
+from batch_phantoms import phantom, threshold_chain
 
 from morpho.batch import items_from_input, run_batch
 from morpho.batch.outputs import SUBJECT_COLUMNS

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakes import FakeWorker, make_images
+from batch_fakes import FakeWorker, make_images
 from pandas.testing import assert_frame_equal
 
 from morpho.batch import items_from_input, run_batch
@@ -92,7 +92,7 @@ def test_kill_minus_nine_then_resume_equals_clean_run(tmp_path):
 
     command = [
         sys.executable,
-        str(HERE / "fakes.py"),
+        str(HERE / "batch_fakes.py"),
         str(tmp_path / "in"),
         str(killed),
         "0.1",

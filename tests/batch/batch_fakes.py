@@ -57,13 +57,13 @@ def make_images(folder: Path, count: int, seed: int = 0) -> list[Path]:
 if __name__ == "__main__":  # python fakes.py INPUT OUT DELAY WORKERS
     import functools
 
-    import fakes  # the importable module, so that worker processes can unpickle the factory
+    import batch_fakes  # the importable module, so that worker processes can unpickle the factory
 
     source, out, delay, workers = sys.argv[1:5]
     run_batch(
         items_from_input(Path(source)),
         Path(out),
-        functools.partial(fakes.FakeWorker, delay=float(delay)),
+        functools.partial(batch_fakes.FakeWorker, delay=float(delay)),
         workers=int(workers),
         chunk_size=2,
         progress=False,

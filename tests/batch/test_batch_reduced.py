@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from dicoms import write_dicom
+from batch_dicoms import write_dicom
 
 from morpho.io import read_radiograph
 from morpho.io.reduced import read_reduced, reduction_factor

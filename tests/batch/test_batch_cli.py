@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from dicoms import write_dicom
-from phantoms import phantom, write_threshold_onnx
+from batch_dicoms import write_dicom
+from batch_phantoms import phantom, write_threshold_onnx
 
 pytest.importorskip("onnx")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import fakes
+import batch_fakes
 import pytest
-from fakes import FakeWorker, make_images
+from batch_fakes import FakeWorker, make_images
 from pandas.testing import assert_frame_equal
-from test_runner import read_outputs
+from test_batch_runner import read_outputs
 
 from morpho.batch import items_from_input, run_batch
 
@@ -15,7 +15,7 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.cloudpickle.register_pickle_by_value(fakes)  # Ray workers cannot import tests/
+    ray.cloudpickle.register_pickle_by_value(batch_fakes)  # Ray workers cannot import tests/
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
