@@ -1,0 +1,46 @@
+"""The shipped default model: found by Segmenter(), and `morpho segment` on the bundled sample."""
+
+import cv2
+import numpy as np
+from typer.testing import CliRunner
+
+from morpho.cli import app
+from morpho.resources import models_dir
+from morpho.segment.infer import DEFAULT_MODEL, Segmenter
+
+SAMPLE = models_dir().parent / "samples" / "sample_lateral.dcm"
+
+
+def test_default_model_is_shipped_small_and_loads():
+    onnx = models_dir() / DEFAULT_MODEL
+    assert onnx.exists() and onnx.stat().st_size <= 20e6
+    assert onnx.with_suffix(".json").exists() and onnx.with_suffix(".safetensors").exists()
+    segmenter = Segmenter(threads=1)
+    assert segmenter.model_version
+    mask = segmenter.predict(np.zeros((300, 200), np.float32))
+    assert mask.shape == (300, 200) and mask.dtype == bool
+
+
+def test_segment_bundled_sample_end_to_end(tmp_path):
+    source = SAMPLE if SAMPLE.exists() else tmp_path / "generated.png"
+    if not SAMPLE.exists():  # a clean checkout without samples/: a tiny generated film
+        cv2.imwrite(str(source), np.random.default_rng(0).integers(0, 255, (256, 200), np.uint8))
+    result = CliRunner().invoke(app, ["segment", str(source), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    mask = cv2.imread(str(tmp_path / "out" / f"{source.stem}_mask.png"), cv2.IMREAD_UNCHANGED)
+    assert set(np.unique(mask)) <= {0, 255}
+    overlay = cv2.imread(str(tmp_path / "out" / f"{source.stem}_overlay.png"))
+    assert overlay is not None and overlay.ndim == 3
+    from morpho.io import read_radiograph
+
+    assert mask.shape == read_radiograph(source).pixels.shape
+
+
+def test_missing_model_and_bad_file_report_one_line(tmp_path):
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"\x00" * 300)
+    runner = CliRunner()
+    result = runner.invoke(app, ["segment", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "bad.dcm" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["segment", str(bad), "--model", str(tmp_path / "none.onnx")])
+    assert result.exit_code == 1 and "model not found" in result.output
