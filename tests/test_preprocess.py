@@ -21,7 +21,8 @@ def test_mask_round_trip_lands_on_original_pixels(aspect):
     pixels, mask = blob_image()
     config = PreprocessConfig(height=256, width=192, aspect=aspect)
     prepared = prepare(pixels, config)
-    assert prepared.array.shape == ((256, 128) if aspect == "fit" else (256, 192)) and prepared.array.dtype == np.float32
+    assert prepared.array.shape == ((256, 128) if aspect == "fit" else (256, 192))
+    assert prepared.array.dtype == np.float32
     assert prepared.array.min() >= 0 and prepared.array.max() <= 1
     small = prepared.transform.to_network(mask.astype(np.float32))
     back = prepared.transform.to_original(small) > 0.5
