@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from morpho.cli.common import IMAGE_SUFFIXES  # the one rule for what a folder holds
 from morpho.errors import MorphoError
+from morpho.io.files import find_images
 
 #: Manifest columns that override what a file's header says about the subject.
 DEMOGRAPHIC_COLUMNS = ("age", "sex", "height_cm", "weight_kg")
@@ -38,13 +38,7 @@ def items_from_input(source: Path) -> list[BatchItem]:
 
 
 def _items_from_folder(folder: Path) -> list[BatchItem]:
-    files = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        and p.suffix.lower() in IMAGE_SUFFIXES
-    )
+    files = find_images(folder)
     return [BatchItem(key=p.relative_to(folder).as_posix(), path=str(p.resolve())) for p in files]
 
 

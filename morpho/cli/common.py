@@ -12,30 +12,17 @@ import typer
 from rich.console import Console
 
 from morpho.errors import MorphoError
+from morpho.io.files import find_images
 
 DEBUG = False
 console = Console(stderr=True)
 T = TypeVar("T")
 
-# Folder expansion keeps these (DICOM files often have no suffix); named files are always read.
-IMAGE_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ""}
-
-
 def expand_inputs(inputs: Sequence[Path], recursive: bool = True) -> list[Path]:
     """Files as given; folders expanded (recursively) to the image files they hold, sorted."""
     files: list[Path] = []
     for item in inputs:
-        if item.is_dir():
-            pattern = "**/*" if recursive else "*"
-            files.extend(
-                p
-                for p in sorted(item.glob(pattern))
-                if p.is_file()
-                and not p.name.startswith(".")
-                and p.suffix.lower() in IMAGE_SUFFIXES
-            )
-        else:
-            files.append(item)
+        files.extend(find_images(item, recursive) if item.is_dir() else [item])
     return files
 
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from morpho.datasets.contract import Dataset, DatasetItem
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm"}
+from morpho.io.files import find_images
 
 
 def find_mask(image: Path, masks: Path) -> Path | None:
@@ -27,8 +26,8 @@ def load_folder(
     masks = Path(masks) if masks else images
     pairs = [
         (image, mask)
-        for image in sorted(images.iterdir())
-        if image.suffix.lower() in IMAGE_SUFFIXES and not image.stem.endswith("_mask")
+        for image in find_images(images, recursive=False)
+        if not image.stem.endswith("_mask")
         and (mask := find_mask(image, masks)) is not None
     ]
     order = np.random.default_rng(seed).permutation(len(pairs))
