@@ -42,10 +42,12 @@ class ChainWorker:
         model_path: str | None = None,
         reduced: bool = True,
         threads: int | None = None,
+        first_level: str | None = None,
         segmenter_factory: Callable[[str | None, int | None], SegmenterLike] = default_segmenter,
     ):
         self.segmenter = segmenter_factory(model_path, threads)
         self.reduced = reduced
+        self.first_level = first_level
         self.config = getattr(self.segmenter, "preprocess", None) or PreprocessConfig()
 
     def needed(self, shape: tuple[int, int]) -> tuple[int, int]:
@@ -78,6 +80,7 @@ class ChainWorker:
             spacing_source=radiograph.spacing_source,
             view=radiograph.view if radiograph.view in ("ap", "pa") else "lateral",
             image=radiograph.image_id,
+            first_level=self.first_level,
             facing_hint=radiograph.facing,
         )
         dropped = len(table.attrs.get("dropped") or [])

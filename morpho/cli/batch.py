@@ -41,6 +41,10 @@ def batch(
         bool, typer.Option("--full-resolution", help="Always decode at full size.")
     ] = False,
     chunk_size: Annotated[int, typer.Option("--chunk-size", help="Images per task.")] = 4,
+    first_level: Annotated[
+        str | None,
+        typer.Option("--first-level", help="Level of every image's first visible body, e.g. T4."),
+    ] = None,
 ) -> None:
     """Segment and measure every image; write OUT/measurements.parquet (+ .csv),
     OUT/images.parquet and OUT/failures.csv. Run it again to resume after a stop."""
@@ -61,13 +65,21 @@ def batch(
             items,
             out,
             functools.partial(
-                ChainWorker, model_path=model_path, reduced=not full_resolution, threads=threads
+                ChainWorker,
+                model_path=model_path,
+                reduced=not full_resolution,
+                threads=threads,
+                first_level=first_level,
             ),
             engine=engine.value,
             workers=workers,
             chunk_size=chunk_size,
             address=address,
-            settings={"model": model_path or "default", "reduced": not full_resolution},
+            settings={
+                "model": model_path or "default",
+                "reduced": not full_resolution,
+                "first_level": first_level,
+            },
             reference=reference,
         )
     except MorphoError as exc:
