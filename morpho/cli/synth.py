@@ -14,6 +14,15 @@ synth_app = typer.Typer(help="Synthetic radiographs and cohorts with exact truth
                         no_args_is_help=True)
 
 
+# Options shared by the image generators.
+Count = Annotated[int, typer.Option("--n", help="Number of images.")]
+Seed = Annotated[int, typer.Option("--seed")]
+Size = Annotated[int, typer.Option("--size", help="Image side in pixels.")]
+LeftShare = Annotated[float, typer.Option("--left-share", help="Share facing left.")]
+Workers = Annotated[int, typer.Option("--workers", help="Processes.")]
+Dicom = Annotated[bool, typer.Option("--dicom", help="Images as DICOM, not PNG.")]
+
+
 def _default_ct() -> Path:
     from morpho.resources import shared_data_dir
 
@@ -26,17 +35,17 @@ def drr(
     ct: Annotated[
         Path | None, typer.Option("--ct", help="CT folder, or a folder of CT folders.")
     ] = None,
-    n: Annotated[int, typer.Option("--n", help="Number of images.")] = 100,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    size: Annotated[int, typer.Option("--size", help="Image side in pixels.")] = 512,
+    n: Count = 100,
+    seed: Seed = 0,
+    size: Size = 512,
     view: Annotated[str, typer.Option("--view", help="lateral or ap.")] = "lateral",
     test: Annotated[
         list[str] | None, typer.Option("--test", help="CT folder name held out as `test`.")
     ] = None,
-    left_share: Annotated[float, typer.Option("--left-share", help="Share facing left.")] = 0.8,
+    left_share: LeftShare = 0.8,
     fracture_rate: Annotated[float, typer.Option("--fracture-rate", help="Per-level rate.")] = 0.0,
-    workers: Annotated[int, typer.Option("--workers", help="Processes.")] = 1,
-    dicom: Annotated[bool, typer.Option("--dicom", help="Images as DICOM, not PNG.")] = False,
+    workers: Workers = 1,
+    dicom: Dicom = False,
 ) -> None:
     """Render DRRs (cone/parallel beam, random pose, exposure) from CTs with vertebra masks."""
     from morpho.synth.sets import make_drr_set
@@ -55,13 +64,13 @@ def drr(
 @synth_app.command("phantom")
 def phantom(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    n: Annotated[int, typer.Option("--n", help="Number of images.")] = 100,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    size: Annotated[int, typer.Option("--size", help="Image side in pixels.")] = 512,
+    n: Count = 100,
+    seed: Seed = 0,
+    size: Size = 512,
     fracture_rate: Annotated[float, typer.Option("--fracture-rate", help="Per-level rate.")] = 0.05,
-    left_share: Annotated[float, typer.Option("--left-share", help="Share facing left.")] = 0.8,
-    workers: Annotated[int, typer.Option("--workers", help="Processes.")] = 1,
-    dicom: Annotated[bool, typer.Option("--dicom", help="Images as DICOM, not PNG.")] = False,
+    left_share: LeftShare = 0.8,
+    workers: Workers = 1,
+    dicom: Dicom = False,
 ) -> None:
     """Render parametric lateral thoracolumbar phantoms."""
     from morpho.synth.sets import make_phantom_set
@@ -75,7 +84,7 @@ def phantom(
 def cohort(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     n: Annotated[int, typer.Option("--n", help="Number of subjects.")] = 500,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Seed = 0,
 ) -> None:
     """Simulate a cohort: demographics.csv and measurements.csv with true grades."""
     from morpho.atomic import write_text
