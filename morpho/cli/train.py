@@ -31,6 +31,8 @@ def register(app: typer.Typer) -> None:
         patience: Annotated[int, Opt(help="Epochs without improvement before stopping.")] = 12,
         max_minutes: Annotated[float | None, Opt(help="Time budget, minutes.")] = None,
         seed: Annotated[int, Opt(help="Random seed.")] = 0,
+        schedule: Annotated[str, Opt(help="plateau (halve lr) | cosine (decay over epochs).")] = (
+            "plateau"),
         weights: Annotated[str | None, Opt(help="Sampling weight per dataset, a,b,...")] = None,
         init: Annotated[Path | None, Opt(help="Start from these weights (fine-tune).")] = None,
         resume: Annotated[bool, Opt("--resume", help="Continue the run in --out.")] = False,
@@ -47,7 +49,7 @@ def register(app: typer.Typer) -> None:
             preprocess=PreprocessConfig(height, width, clahe_clip, clahe_tile, aspect),
             model=ModelConfig(encoder, decoder_channels=tuple(int(c) for c in decoder.split(","))),
             epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-            max_minutes=max_minutes, seed=seed, init=str(init) if init else None,
+            max_minutes=max_minutes, seed=seed, schedule=schedule, init=str(init) if init else None,
             weights=[float(w) for w in weights.split(",")] if weights else None,
         )
         try:

@@ -47,6 +47,13 @@ class TrainConfig:
     pack_dir: str = "data/packed"
     weights: list[float] | None = None  # share of batches per dataset (default: by size)
     cpu_bf16: bool = True  # bfloat16 autocast on CPU (much faster where supported)
+    schedule: str = "plateau"  # plateau: halve lr after 3 flat epochs; cosine: decay over epochs
+
+
+def cosine_lr(lr: float, epoch: int, epochs: int, floor: float = 0.02) -> float:
+    """Cosine decay from ``lr`` at epoch 0 to ``floor * lr`` at ``epochs``."""
+    t = min(epoch, epochs) / max(epochs, 1)
+    return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
 @dataclass
@@ -195,6 +202,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     seed_everything(config.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     amp = device.type == "cuda" or config.cpu_bf16
+    if config.schedule not in ("plateau", "cosine"):
+        raise ValueError(f"unknown schedule {config.schedule!r} (plateau or cosine)")
     train_sets, val_sets, shares = load_packed(config)
 
     model = create_model(config.model).to(device, memory_format=torch.channels_last)
@@ -245,7 +254,11 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 bar.update(task, description=f"epoch {state['epoch'] + 1} loss {loss.item():.3f}")
             val_loss, val_dice = validate(model, val_sets, device, config.batch_size, amp)
             state["epoch"] += 1
-            scheduler.step(val_loss)
+            if config.schedule == "cosine":
+                for group in optimizer.param_groups:
+                    group["lr"] = cosine_lr(config.lr, state["epoch"], config.epochs)
+            else:
+                scheduler.step(val_loss)
             state["lr"] = optimizer.param_groups[0]["lr"]
             improved = val_loss < state["best_loss"]
             if improved:
