@@ -43,6 +43,7 @@ FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are frag
 EDGE_FRAGMENT = 0.01  # the same for a body cut by the image edge
 OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
 SPLIT_FACTOR = 1.8  # a body this many expected heights long (and 1.7x the area) is cut
+SPLIT_SPACING = 1.1  # ... if its centre also sits this far (x the spacing) from its neighbours
 
 
 @dataclass
@@ -235,9 +236,12 @@ def _size_split(crop: np.ndarray, tangent: np.ndarray, height: float) -> list[np
 
 def _split_component(
     rows: np.ndarray, cols: np.ndarray, tangent: np.ndarray, height: float, area: float,
-    radius: float,
+    radius: float, spaced: bool = True,
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
-    """Split one component into bodies; returns their pixels and how it was split."""
+    """Split one component into bodies; returns their pixels and how it was split.
+
+    ``spaced`` says the centre spacing supports a merged pair (see ``_spacing_ratio``);
+    without it no cut is made where there is no neck."""
     r0, c0 = rows.min(), cols.min()
     crop = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1), bool)
     crop[rows - r0, cols - c0] = True
@@ -252,7 +256,8 @@ def _split_component(
     out = []
     for p in pieces:
         r, c = np.nonzero(p)
-        if _span(r, c, tangent) >= SPLIT_FACTOR * height and r.size >= 1.7 * area:
+        long = _span(r, c, tangent) >= SPLIT_FACTOR * height and r.size >= 1.7 * area
+        if long and spaced:
             sub = _size_split(p, tangent, height)
             if len(sub) > 1:
                 how = "size"
@@ -303,6 +308,16 @@ def neighbour_tangents(centres: np.ndarray, down: np.ndarray) -> list[np.ndarray
     return out
 
 
+def _spacing_ratio(centres: np.ndarray, i: int) -> float:
+    """Mean distance from centre ``i`` to its neighbours, over the median of the other
+    centre-to-centre distances: ~1.5 for two merged bodies, ~1 for one tall body (NaN with
+    fewer than four centres)."""
+    d = np.linalg.norm(np.diff(centres, axis=0), axis=1)
+    own = [j for j in (i - 1, i) if 0 <= j < d.size]
+    rest = np.delete(d, own)
+    return float(d[own].mean() / np.median(rest)) if rest.size >= 2 else float("nan")
+
+
 def _where(xy: np.ndarray) -> str:
     return f"({xy[0]:.0f},{xy[1]:.0f})"
 
@@ -350,7 +365,9 @@ def _separate(
             height, area = float(np.median(lengths[others])), float(np.median(areas[others]))
         else:
             height, area = 2 * radius, 0.8 * (2 * radius) ** 2
-        pieces, how = _split_component(r, c, tan, height, area, radius)
+        ratio = _spacing_ratio(centres, i)
+        spaced = not ratio < SPLIT_SPACING  # NaN (too few bodies to tell): allowed
+        pieces, how = _split_component(r, c, tan, height, area, radius, spaced)
         for pr, pc in pieces:
             v = Vertebra(pr, pc, tuple(_centre(pr, pc)), split=how)
             if how:

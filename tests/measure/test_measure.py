@@ -204,3 +204,14 @@ def test_degenerate_masks_give_no_bodies_and_say_why(kind):
         mask = np.random.default_rng(0).random((200, 200)) > 0.995
     df = measure_mask(mask)
     assert df.empty and df.attrs["dropped"]
+
+
+def test_spacing_tells_a_merged_pair_from_one_tall_body():
+    from morpho.label import _spacing_ratio
+
+    regular = np.column_stack([np.full(8, 100.0), np.arange(8) * 50.0])
+    merged = np.delete(regular, 4, axis=0)
+    merged[3, 1] = 175.0  # the centre of bodies 4 and 5 drawn as one
+    assert _spacing_ratio(regular, 3) == pytest.approx(1.0)
+    assert _spacing_ratio(merged, 3) == pytest.approx(1.5)
+    assert np.isnan(_spacing_ratio(regular[:3], 1))  # too few centres to tell
