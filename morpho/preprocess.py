@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 
 Aspect = Literal["stretch", "pad", "fit"]
+Resize = Literal["area", "bilinear"]
+RESIZE_FLAGS = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR}
 MULTIPLE = 32  # network sizes are multiples of the U-Net's total stride
 
 
@@ -23,6 +25,9 @@ class PreprocessConfig:
     ``stretch`` resizes to height x width; ``pad`` keeps the aspect inside height x width;
     ``fit`` keeps the aspect too but the canvas is height x (the content width rounded up to
     a multiple of 32, at most ``width``), so tall spines and square chests share one scale.
+    ``resize`` is how the image is shrunk: ``area`` averages (no aliasing, so a film decoded
+    at half size gives nearly the same input); ``bilinear`` samples, as the study did.
+    A config without the key (models trained before the option) means ``bilinear``.
     """
 
     height: int = 512
@@ -30,13 +35,15 @@ class PreprocessConfig:
     clahe_clip: float = 2.0
     clahe_tile: int = 8
     aspect: Aspect = "fit"
+    resize: Resize = "area"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> PreprocessConfig:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        return cls(**{"resize": "bilinear", **{
+            k: data[k] for k in cls.__dataclass_fields__ if k in data}})
 
 
 @dataclass(frozen=True)
@@ -129,8 +136,10 @@ def clahe(image: np.ndarray, config: PreprocessConfig) -> np.ndarray:
 
 
 def prepare(pixels: np.ndarray, config: PreprocessConfig) -> Prepared:
-    """CLAHE at the original resolution, then bilinear resize (stretch or pad)."""
+    """CLAHE at the original resolution, then resize (area or bilinear) to the network."""
+    if config.resize not in RESIZE_FLAGS:
+        raise ValueError(f"unknown resize {config.resize!r} (area or bilinear)")
     image = clahe(to_uint8(pixels), config)
     transform = make_transform(image.shape, config)
-    array = transform.to_network(image.astype(np.float32) / 255.0, cv2.INTER_LINEAR)
+    array = transform.to_network(image.astype(np.float32) / 255.0, RESIZE_FLAGS[config.resize])
     return Prepared(array=array, transform=transform)

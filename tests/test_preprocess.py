@@ -64,3 +64,24 @@ def test_to_uint8_scales_full_depth_and_keeps_bright_bone():
     out = to_uint8(pixels)
     assert out.dtype == np.uint8 and out.min() == 0 and out.max() == 255
     assert out[1, 1] > out[0, 1]
+
+
+def test_area_resize_gives_nearly_the_same_input_from_a_half_size_decode():
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0:2048, 0:1024]
+    film = 0.5 + 0.3 * np.sin(rows / 90.0) * np.cos(cols / 70.0)
+    film += 0.15 * ((rows // 3 + cols // 3) % 2)  # fine texture that aliases when sampled
+    film += 0.02 * rng.standard_normal(film.shape)
+    half = cv2.resize(film.astype(np.float32), (512, 1024), interpolation=cv2.INTER_AREA)
+
+    def gap(resize: str) -> float:
+        config = PreprocessConfig(height=256, width=256, resize=resize)
+        return float(np.abs(prepare(film, config).array - prepare(half, config).array).mean())
+
+    assert gap("area") < 0.5 * gap("bilinear")
+
+
+def test_configs_written_before_the_resize_option_mean_bilinear():
+    old = {"height": 512, "width": 512, "clahe_clip": 2.0, "clahe_tile": 8, "aspect": "fit"}
+    assert PreprocessConfig.from_dict(old).resize == "bilinear"
+    assert PreprocessConfig.from_dict(PreprocessConfig().to_dict()).resize == "area"

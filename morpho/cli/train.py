@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         aspect: Annotated[str, Opt(help="stretch | pad | fit (see README).")] = "fit",
         clahe_clip: Annotated[float, Opt(help="CLAHE clip limit.")] = 2.0,
         clahe_tile: Annotated[int, Opt(help="CLAHE tile grid size.")] = 8,
+        resize: Annotated[str, Opt(help="area (no aliasing) | bilinear (the study's).")] = "area",
         encoder: Annotated[str, Opt(help="segmentation-models-pytorch encoder.")] = "resnet18",
         decoder: Annotated[str, Opt(help="Decoder widths, comma separated.")] = "64,32,24,16,8",
         epochs: Annotated[int, Opt(help="Most epochs.")] = 100,
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
         config = TrainConfig(
             datasets=[str(d) for d in datasets],
             out=str(out),
-            preprocess=PreprocessConfig(height, width, clahe_clip, clahe_tile, aspect),
+            preprocess=PreprocessConfig(height, width, clahe_clip, clahe_tile, aspect, resize),
             model=ModelConfig(encoder, decoder_channels=tuple(int(c) for c in decoder.split(","))),
             epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
             max_minutes=max_minutes, seed=seed, schedule=schedule, init=str(init) if init else None,
