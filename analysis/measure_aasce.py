@@ -60,6 +60,9 @@ def annotation_defect(corners: np.ndarray) -> str:
     if heights.max() > 4 * np.median(heights) or heights.min() < 0.25 * np.median(heights):
         return "a degenerate quadrilateral"
     quad = [c.astype(np.float32) for c in corners]
+    for k, q in enumerate(quad):
+        if not cv2.isContourConvex(q):
+            return f"body {k + 1} is a twisted (self-crossing) quadrilateral"
     for k in range(16):
         shared, _ = cv2.intersectConvexConvex(quad[k], quad[k + 1])
         if shared > 0.3 * min(cv2.contourArea(quad[k]), cv2.contourArea(quad[k + 1])):
@@ -128,7 +131,7 @@ def main() -> None:
     print(f"images: {n}")
     print(f"17 bodies labelled T1..L5 in order: {ok}/{n} = {ok / n:.1%}")
     clean = n - defects
-    print(f"  excluding {defects} images whose annotation is defective (overlapping or "
+    print(f"  excluding {defects} images whose annotation is defective (overlapping, twisted or "
           f"degenerate quadrilaterals): {ok_clean}/{clean} = "
           f"{ok_clean / max(clean, 1):.1%}")
     print(f"middle height |error| vs the annotated midline, same level, images labelled "
