@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from skimage.draw import polygon
 
 from morpho.synth import DATASET_LEVELS
 from morpho.synth.detector import Exposure, radiograph
@@ -233,9 +234,11 @@ def _draw_bones(li: np.ndarray, p: PhantomParams, bodies: list[_Body],
     bone = np.zeros(p.size, np.float32)
     cortex = np.zeros(p.size, np.float32)
     labels = np.zeros(p.size, np.uint8)
-    radius = max(1, int(round(1.5 * mm)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     for b in bodies:
+        # rounded corners, kept inside the outer 4% of the depth: the truth's anterior and
+        # posterior points sit at 8% (COLUMN_FRACTIONS) and must lie on the drawn outline
+        radius = max(1, int(round(min(1.5 * mm, 0.04 * b.depth))))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         lo = np.maximum(np.floor(b.outline.min(axis=0)).astype(int) - radius - 2, 0)
         hi = np.minimum(np.ceil(b.outline.max(axis=0)).astype(int) + radius + 3,
                         (p.size[1], p.size[0]))
@@ -243,7 +246,8 @@ def _draw_bones(li: np.ndarray, p: PhantomParams, bodies: list[_Body],
             continue
         window = (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
         body = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.uint8)
-        cv2.fillPoly(body, [np.round((b.outline - lo) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+        rr, cc = polygon(b.outline[:, 1] - lo[1], b.outline[:, 0] - lo[0], body.shape)
+        body[rr, cc] = 1  # pixel centres inside the outline (fillPoly adds the edge pixels)
         body = cv2.morphologyEx(body, cv2.MORPH_OPEN, kernel)
         bone[window] += body * (0.9 + 0.1 * rng.random())
         cv2.polylines(cortex, [np.round(b.outline * 16).astype(np.int32)], True, 1.0,
