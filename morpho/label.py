@@ -339,7 +339,7 @@ def _separate(
     keep = []
     for (r, c, rad), a in zip(comps, areas, strict=True):
         xy = _centre(r, c)
-        cut = r.min() == 0 or c.min() == 0 or r.max() == shape[0] - 1 or c.max() == shape[1] - 1
+        cut = _touches_border(r, c, shape)
         if rad < (MIN_RADIUS if cut else max(SPECK * radius, MIN_RADIUS)):
             dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
         else:
@@ -356,10 +356,13 @@ def _separate(
         _span(r, c, tan) for (r, c, _), tan in zip(keep, tangents, strict=True)
     ])
     areas = np.array([k[0].size for k in keep], float)
+    cut = np.array([_touches_border(r, c, shape) for r, c, _ in keep])
     bodies = []
     for i, ((r, c, _), tan) in enumerate(zip(keep, tangents, strict=True)):
-        # expected size from the neighbours along the spine (sizes grow caudally)
+        # expected size from the neighbours along the spine (sizes grow caudally), leaving
+        # out bodies cut by the image edge
         others = _neighbours(len(keep), i)
+        others = others[~cut[others]]
         known = others.size >= 2
         if known:
             height, area = float(np.median(lengths[others])), float(np.median(areas[others]))
@@ -384,9 +387,9 @@ def _separate(
     return bodies, height
 
 
-def _at_border(b: Vertebra, shape: tuple[int, int]) -> bool:
-    return bool(b.rows.min() == 0 or b.cols.min() == 0 or b.rows.max() == shape[0] - 1
-                or b.cols.max() == shape[1] - 1)
+def _touches_border(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> bool:
+    return bool(rows.min() == 0 or cols.min() == 0 or rows.max() == shape[0] - 1
+                or cols.max() == shape[1] - 1)
 
 
 def _drop_fragments(
@@ -406,7 +409,7 @@ def _drop_fragments(
     for i, b in enumerate(bodies):
         others = _neighbours(len(bodies), i)
         near = float(np.median(areas[others])) if others.size else areas[i]
-        limit = EDGE_FRAGMENT if _at_border(b, shape) else FRAGMENT
+        limit = EDGE_FRAGMENT if _touches_border(b.rows, b.cols, shape) else FRAGMENT
         if areas[i] < limit * near:
             note = f"fragment at {_where(b.centre)}: {b.area} px < {limit:.0%} of its neighbours"
             dropped.append((np.array(b.centre), note))
@@ -544,7 +547,7 @@ def label_bodies(
         b.tangent = tuple(tangents[i])
         sizes["height"].append(_span(b.rows, b.cols, tangents[i]))
         sizes[across].append(_span(b.rows, b.cols, np.array([tangents[i][1], -tangents[i][0]])))
-        if _at_border(b, mask.shape):
+        if _touches_border(b.rows, b.cols, mask.shape):
             b.qa.append("touches the image border")
     scale = float(np.mean(spacing_mm)) if spacing_mm is not None else 1.0
     suggested, confidence = suggest_levels(

@@ -215,3 +215,13 @@ def test_spacing_tells_a_merged_pair_from_one_tall_body():
     assert _spacing_ratio(regular, 3) == pytest.approx(1.0)
     assert _spacing_ratio(merged, 3) == pytest.approx(1.5)
     assert np.isnan(_spacing_ratio(regular[:3], 1))  # too few centres to tell
+
+
+def test_a_body_below_a_crushed_one_and_above_an_edge_sliver_stays_whole():
+    heights = [NORMAL] * 5 + [(18.0, 18.0, 18.0), (44.0, 44.0, 44.0), NORMAL]
+    mask, bodies = render_spine(heights, gap=[12.0] * 5 + [30.0, 30.0])
+    mask = mask[: int(bodies[-1].outline[:, 1].min()) + 8]  # the last body cut to a sliver
+    df = measure_mask(mask)
+    assert len(df) == 8
+    assert not df["qa"].str.contains("split").any()
+    assert df["qa"].iloc[-1].count("image border") >= 1
