@@ -10,13 +10,12 @@ bottom edges). Also the suggested labelling's accuracy without --first-level.
 
 ``--masks DIR`` writes the filled masks as <stem>_mask.png (for ``morpho measure --mask``).
 ``--segment [MODEL]`` uses masks predicted by the model (default: the shipped one) instead;
-``--only FILE`` keeps the images a JSON list names (e.g. a model's held-out split).
+``--split test`` keeps one part of the fixed split (morpho/datasets/splits/aasce.json).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import scipy.io
 from rich.progress import track
 from skimage.draw import polygon
 
+from morpho.datasets.aasce import fixed_split
 from morpho.io import read_radiograph
 from morpho.label import LEVELS
 from morpho.measure import measure_mask
@@ -88,7 +88,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--masks", type=Path)
     ap.add_argument("--segment", nargs="?", const="", default=None, metavar="MODEL")
-    ap.add_argument("--only", type=Path, help="JSON list of the image files to use")
+    ap.add_argument("--split", choices=["train", "val", "test"], help="one part of the split")
     args = ap.parse_args()
     segmenter = None
     if args.segment is not None:
@@ -97,9 +97,9 @@ def main() -> None:
         segmenter = Segmenter(args.segment or None)
     root = shared_data_dir() / "aasce-ap"
     images = sorted((root / "images").glob("*.jpg"))
-    if args.only:
-        names = {Path(p).name for p in json.loads(args.only.read_text())}
-        images = [p for p in images if p.name in names]
+    if args.split:
+        split = fixed_split()
+        images = [p for p in images if split.get(p.name) == args.split]
     images = images[: args.limit or None]
     ok, ok_clean, defects, suggested_ok, errors, seconds, bad = 0, 0, 0, 0, [], [], []
     by_level: list[float] = []
