@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage as ndi
 from scipy.spatial.transform import Rotation
 from skimage.measure import block_reduce
 
@@ -40,7 +41,8 @@ class DRRSource:
         self.mu_affine = aff @ shrink  # coarser grid for the attenuation (speed)
         nz = np.argwhere(volume.body_labels > 0)
         self.label_bounds = (nz.min(axis=0) - 1.0, nz.max(axis=0) + 1.0)
-        self.label_values = [int(k) for k in np.unique(volume.body_labels) if k > 0]
+        self.label_boxes = ndi.find_objects(volume.body_labels)  # per label k at k - 1
+        self.label_values = [k for k, box in enumerate(self.label_boxes, 1) if box is not None]
         self.spine_centre = nz.mean(axis=0) @ aff[:3, :3].T + aff[:3, 3]
         corners = np.array([[0, 0, 0], np.array(volume.hu.shape) - 1], float)
         self.extent = np.abs(np.diff(corners @ aff[:3, :3].T, axis=0))[0]  # mm per RAS axis
@@ -85,7 +87,8 @@ class DRRParams:
                             * (np.arange(3) != beam_axis)),
             exposure=Exposure.sample(rng),
             fractures=sample_fractures(
-                [lv for lv in source.volume.levels if lv in DATASET_LEVELS], fracture_rate, rng)
+                [LEVEL_NAMES[k - 1] for k in source.label_values
+                 if LEVEL_NAMES[k - 1] in DATASET_LEVELS], fracture_rate, rng)
             if fracture_rate > 0 else {},
         )
 
@@ -103,8 +106,6 @@ def _framing(source: DRRSource, params: DRRParams) -> np.ndarray:
 
 def separate_instances(labels: np.ndarray, gap_px: int = 1) -> np.ndarray:
     """Clear pixels within ``gap_px`` of a different label, so touching bodies come apart."""
-    from scipy import ndimage as ndi
-
     size = 2 * gap_px + 1
     hi = ndi.maximum_filter(labels, size)
     lo = ndi.minimum_filter(np.where(labels > 0, labels, 255).astype(np.uint8), size)
@@ -112,8 +113,7 @@ def separate_instances(labels: np.ndarray, gap_px: int = 1) -> np.ndarray:
     return np.where(clash, 0, labels).astype(np.uint8)
 
 
-def render_drr(source: DRRSource, params: DRRParams, rng: np.random.Generator,
-               step_mm: float = 2.5) -> Synthetic:
+def render_drr(source: DRRSource, params: DRRParams, rng: np.random.Generator) -> Synthetic:
     """Render one DRR with its instance labels (T1-L5 bodies) and 6-point truth."""
     rows, cols = params.size
     mag = params.magnification if params.cone else 1.0
@@ -124,7 +124,7 @@ def render_drr(source: DRRSource, params: DRRParams, rng: np.random.Generator,
     centre = _framing(source, params)
     vol = source.volume
     mu, body_labels, points3d = _fractured(source, params.fractures)
-    li = line_integral(mu, source.mu_affine, rotation, centre, camera, step_mm)
+    li = line_integral(mu, source.mu_affine, rotation, centre, camera)
     raw = project_labels(body_labels, vol.affine, rotation, centre, camera,
                          present=source.label_values, bounds=source.label_bounds)
     keep = {LEVEL_NAMES.index(n) + 1: i + 1 for i, n in enumerate(DATASET_LEVELS)}
@@ -158,7 +158,8 @@ def _fractured(source: DRRSource, fractures: dict[str, Fracture]):
         k = LEVEL_NAMES.index(level) + 1
         if k not in source.points3d:
             continue
-        comp = BodyCompression(fracture, source.points3d[k], labels, source.volume.affine, k)
+        comp = BodyCompression(fracture, source.points3d[k], labels, source.volume.affine, k,
+                               source.label_boxes[k - 1])
         mu = comp.apply(mu, source.mu_affine, MU_WATER * 1.04, order=1)
         labels = comp.apply(labels, source.volume.affine, 0, order=0)
         points[k] = comp.forward(points[k])

@@ -86,10 +86,12 @@ class BodyCompression:
     """Compress one body towards its inferior endplate plane, column by column."""
 
     def __init__(self, fracture: Fracture, frame: BodyFrame, labels: np.ndarray,
-                 label_affine: np.ndarray, label: int):
+                 label_affine: np.ndarray, label: int, box: tuple[slice, ...] | None = None):
+        """``box``: voxel slices known to hold the whole body (speed)."""
         self.fracture, self.frame = fracture, frame
         self.labels, self.label_affine, self.label = labels, label_affine, label
-        idx = np.argwhere(labels == label)
+        box = box or (slice(None),) * 3
+        idx = np.argwhere(labels[box] == label) + [s.start or 0 for s in box]
         pts = idx @ label_affine[:3, :3].T + label_affine[:3, 3]
         spacing = np.sqrt((label_affine[:3, :3] ** 2).sum(axis=0))
         self.w0 = float(((pts - frame.centre) @ frame.up).min() - 0.5 * np.abs(frame.up) @ spacing)

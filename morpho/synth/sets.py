@@ -55,19 +55,19 @@ _SOURCES: dict[str, DRRSource] = {}
 
 def _render_one(job: tuple) -> object:
     """Worker: render image ``i`` of a plan (sources cached per process)."""
-    folder, i, seed, size, view, left_share, bone_boost, step_mm, fracture_rate = job
+    folder, i, seed, size, view, left_share, bone_boost, fracture_rate = job
     if folder not in _SOURCES:
         _SOURCES[folder] = DRRSource(load_ct(folder), bone_boost)
     source = _SOURCES[folder]
     rng = np.random.default_rng([seed, i])
     params = DRRParams.sample(rng, source, (size, size), view, left_share, fracture_rate)
-    return render_drr(source, params, rng, step_mm)
+    return render_drr(source, params, rng)
 
 
 def make_drr_set(
     ct_root: str | Path, out: str | Path, n: int, seed: int = 0, size: int = 512,
     view: str = "lateral", test_names: Sequence[str] = (), left_share: float = 0.8,
-    bone_boost: float = 2.0, step_mm: float = 2.5, name: str = "synth-drr", workers: int = 1,
+    bone_boost: float = 2.0, name: str = "synth-drr", workers: int = 1,
     fracture_rate: float = 0.0, dicom: bool = False,
 ) -> Path:
     """Render ``n`` DRRs from every CT under ``ct_root`` into ``out`` (images, masks,
@@ -76,8 +76,7 @@ def make_drr_set(
     if not folders:
         raise MorphoError(ct_root, "no CT folders (NIfTI volumes) found")
     plan = plan_drr_set(sorted(folders), n, test_names, seed=seed)
-    jobs = [(str(folders[vol]), i, seed, size, view, left_share, bone_boost, step_mm,
-             fracture_rate)
+    jobs = [(str(folders[vol]), i, seed, size, view, left_share, bone_boost, fracture_rate)
             for i, (vol, _) in enumerate(plan)]
     writer = SetWriter(out, name, view, dicom)
     with Progress() as progress, ProcessPoolExecutor(workers) as pool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage as ndi
 
 POINTS = ("ant_sup", "mid_sup", "post_sup", "ant_inf", "mid_inf", "post_inf")
 POINT_COLUMNS = [f"{p}_{a}" for p in POINTS for a in ("x", "y")]
@@ -40,7 +41,8 @@ def six_points_3d(
     The endplate points sit on the voxel surfaces (half a voxel beyond the centres).
     """
     spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
-    coords = {k: np.argwhere(body_labels == k) for k in np.unique(body_labels) if k > 0}
+    coords = {k: np.argwhere(body_labels[box] == k) + [s.start for s in box]
+              for k, box in enumerate(ndi.find_objects(body_labels), 1) if box is not None}
     shape = np.array(body_labels.shape)
     world = {k: c @ affine[:3, :3].T + affine[:3, 3] for k, c in coords.items()}
     centroid = {k: w.mean(axis=0) for k, w in world.items()}
