@@ -58,6 +58,14 @@ def _find(folder: Path, *must: str, exclude: tuple[str, ...] = ()) -> Path | Non
     return None
 
 
+def _level_lut(table: dict[int, str]) -> np.ndarray:
+    """A lookup table from a mask label (int16 read as uint16) to its ``LEVEL_NAMES`` index + 1."""
+    lut = np.zeros(1 << 16, np.uint8)
+    for label, name in table.items():
+        lut[label] = LEVEL_NAMES.index(name) + 1
+    return lut
+
+
 def load_ct(folder: str | Path) -> CTVolume:
     """Load a CT folder: a HU volume plus a VerSe (``*seg-vert*``) or TotalSegmentator
     (``mask.nii.gz``) vertebra mask, and a TPTBox sub-region mask where present."""
@@ -78,9 +86,7 @@ def load_ct(folder: str | Path) -> CTVolume:
         vert = raw
     if vert.shape != hu.shape:
         raise MorphoError(folder, f"mask shape {vert.shape} differs from CT {hu.shape}")
-    levels = np.zeros(vert.shape, np.uint8)
-    for label, name in table.items():
-        levels[vert == label] = LEVEL_NAMES.index(name) + 1
+    levels = _level_lut(table)[vert.view(np.uint16)]
     subreg = _find(folder, "seg-subreg")
     spacing = np.sqrt((img.affine[:3, :3] ** 2).sum(axis=0))
     if subreg is not None:
@@ -88,7 +94,7 @@ def load_ct(folder: str | Path) -> CTVolume:
         body = np.where(np.isin(sub, TPTBOX_BODY), levels, 0).astype(np.uint8)
     else:
         body = split_bodies(levels, spacing, cord if cord is not None and cord.any() else None)
-    hu = np.where(body_region(hu), hu, -1000).astype(np.float32)
+    hu[~body_region(hu)] = -1000
     return CTVolume(folder.name, hu, body, img.affine.astype(np.float64))
 
 
@@ -98,7 +104,7 @@ def body_region(hu: np.ndarray) -> np.ndarray:
     comps, n = ndi.label(solid)
     if n == 0:
         return np.ones(hu.shape, bool)
-    largest = 1 + int(np.argmax(ndi.sum_labels(solid, comps, range(1, n + 1))))
+    largest = 1 + int(np.argmax(np.bincount(comps.ravel())[1:]))
     region = comps == largest
     for z in range(region.shape[2]):
         region[:, :, z] = ndi.binary_fill_holes(region[:, :, z])
