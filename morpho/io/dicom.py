@@ -31,7 +31,8 @@ def dicom_to_array(ds: Dataset, stored: np.ndarray) -> np.ndarray:
     """Stored DICOM pixels to float32 in [0, 1], bone bright.
 
     Applies the modality LUT (rescale slope and intercept), then the first VOI LUT or
-    window when present (else the full min..max range), then inverts MONOCHROME1.
+    window when present (else the full min..max range), then inverts MONOCHROME1 and
+    a Presentation LUT Shape of INVERSE.
     """
     values = apply_modality_lut(stored, ds)
     if ds.get("PhotometricInterpretation") in GRAY:
@@ -42,7 +43,10 @@ def dicom_to_array(ds: Dataset, stored: np.ndarray) -> np.ndarray:
         if np.ptp(windowed) > 0:
             values = windowed
     pixels = _stretch(values)
-    if ds.get("PhotometricInterpretation") == "MONOCHROME1":
+    # MONOCHROME1, or a Presentation LUT Shape of INVERSE: the lowest value shows white.
+    # (DX pairs MONOCHROME1 with INVERSE; the two mean one inversion, not two.)
+    if (ds.get("PhotometricInterpretation") == "MONOCHROME1"
+            or ds.get("PresentationLUTShape") == "INVERSE"):
         pixels = 1.0 - pixels
     return pixels
 

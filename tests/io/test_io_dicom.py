@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from dicom_factory import IDENTIFIERS, assert_refused, make_dataset, ramp
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
@@ -31,6 +32,13 @@ def test_monochrome1_is_inverted(dicom_file):
     image = read_radiograph(dicom_file(PhotometricInterpretation="MONOCHROME1"))
     np.testing.assert_allclose(image.pixels, 1 - _stretch(ramp()), atol=1e-6)
     assert image.pixels[BONE] == 0.0
+
+
+@pytest.mark.parametrize("photometric", ["MONOCHROME1", "MONOCHROME2"])
+def test_presentation_lut_inverse_means_one_inversion(dicom_file, photometric):
+    image = read_radiograph(
+        dicom_file(PhotometricInterpretation=photometric, PresentationLUTShape="INVERSE"))
+    np.testing.assert_allclose(image.pixels, 1 - _stretch(ramp()), atol=1e-6)
 
 
 def test_window(dicom_file):
