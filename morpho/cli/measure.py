@@ -48,6 +48,9 @@ def measure(
         Side | None, typer.Option("--anterior", help="Side of the image the anterior is on.")
     ] = None,
     view: Annotated[View | None, typer.Option("--view", help="Override the file's view.")] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="ONNX model (default: the shipped one).")
+    ] = None,
 ) -> None:
     """Write OUT/measurements.csv (one row per vertebra) and OUT/<stem>_measure.png."""
     from morpho.atomic import atomic_write, write_png
@@ -65,11 +68,11 @@ def measure(
         fail("mask not found", mask)
     tables: list[pd.DataFrame] = []
     segmenter = None
-    if mask is None:  # one default model for all files; no model is one error, not one a file
+    if mask is None:  # one model for all files; no model is one error, not one a file
         from morpho.segment.infer import Segmenter
 
         try:
-            segmenter = Segmenter()
+            segmenter = Segmenter(model)
         except MorphoError as exc:
             fail(f"{exc.cause}; give --mask", exc.path)
 

@@ -101,3 +101,19 @@ def test_cli_without_mask_or_model_fails_once(films, monkeypatch):
     )
     assert result.exit_code == 1
     assert result.output.count("error:") == 1 and "--mask" in result.output
+
+
+def test_cli_model_option_names_the_model(films):
+    missing = films / "mine.onnx"
+    result = CliRunner().invoke(
+        app, ["measure", str(films / "a.png"), "--out", str(films / "o"), "--model", str(missing)]
+    )
+    assert result.exit_code == 1
+    assert result.output.count("error:") == 1 and "mine.onnx" in result.output
+    from morpho.segment.infer import default_model_path
+
+    shipped = str(default_model_path())
+    result = CliRunner().invoke(
+        app, ["measure", str(films / "a.png"), "--out", str(films / "o"), "--model", shipped]
+    )
+    assert result.exit_code == 0 and (films / "o" / "measurements.csv").exists()
