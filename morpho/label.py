@@ -336,7 +336,7 @@ def _separate(
     areas = np.array([c[0].size for c in comps])
     big = radii >= 0.3 * radii.max()
     radius = float(np.median(radii[big]))
-    keep = []
+    keep, edge = [], []
     for (r, c, rad), a in zip(comps, areas, strict=True):
         xy = _centre(r, c)
         cut = _touches_border(r, c, shape)
@@ -344,6 +344,7 @@ def _separate(
             dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
         else:
             keep.append((r, c, rad))
+            edge.append(cut)
     if not keep:
         return [], 2 * radius
     coarse = _coarse_curve(keep, radius)
@@ -351,12 +352,12 @@ def _separate(
     ts = coarse.t(centres)
     order = np.argsort(ts)
     keep, centres, ts = [keep[i] for i in order], centres[order], ts[order]
+    cut = np.array(edge)[order]
     tangents = neighbour_tangents(centres, coarse.u)
     lengths = np.array([
         _span(r, c, tan) for (r, c, _), tan in zip(keep, tangents, strict=True)
     ])
     areas = np.array([k[0].size for k in keep], float)
-    cut = np.array([_touches_border(r, c, shape) for r, c, _ in keep])
     bodies = []
     for i, ((r, c, _), tan) in enumerate(zip(keep, tangents, strict=True)):
         # expected size from the neighbours along the spine (sizes grow caudally), leaving

@@ -37,6 +37,10 @@ class PreprocessConfig:
     aspect: Aspect = "fit"
     resize: Resize = "area"
 
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZE_FLAGS:
+            raise ValueError(f"unknown resize {self.resize!r} (area or bilinear)")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -137,8 +141,6 @@ def clahe(image: np.ndarray, config: PreprocessConfig) -> np.ndarray:
 
 def prepare(pixels: np.ndarray, config: PreprocessConfig) -> Prepared:
     """CLAHE at the original resolution, then resize (area or bilinear) to the network."""
-    if config.resize not in RESIZE_FLAGS:
-        raise ValueError(f"unknown resize {config.resize!r} (area or bilinear)")
     image = clahe(to_uint8(pixels), config)
     transform = make_transform(image.shape, config)
     array = transform.to_network(image.astype(np.float32) / 255.0, RESIZE_FLAGS[config.resize])

@@ -44,10 +44,14 @@ def register(app: typer.Typer) -> None:
         from morpho.segment.train import TrainConfig
         from morpho.segment.train import train as run_training
 
+        try:
+            preprocess = PreprocessConfig(height, width, clahe_clip, clahe_tile, aspect, resize)
+        except ValueError as exc:
+            fail(str(exc))
         config = TrainConfig(
             datasets=[str(d) for d in datasets],
             out=str(out),
-            preprocess=PreprocessConfig(height, width, clahe_clip, clahe_tile, aspect, resize),
+            preprocess=preprocess,
             model=ModelConfig(encoder, decoder_channels=tuple(int(c) for c in decoder.split(","))),
             epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
             max_minutes=max_minutes, seed=seed, schedule=schedule, init=str(init) if init else None,
@@ -57,4 +61,6 @@ def register(app: typer.Typer) -> None:
             best = run_training(config, resume=resume)
         except MorphoError as exc:
             fail(exc.cause, exc.path)
+        except ValueError as exc:  # an unknown aspect or schedule
+            fail(str(exc))
         console.print(f"best weights: {best}")
