@@ -10,6 +10,7 @@ bottom edges). Also the suggested labelling's accuracy without --first-level.
 
 ``--masks DIR`` writes the filled masks as <stem>_mask.png (for ``morpho measure --mask``).
 ``--segment [MODEL]`` uses masks predicted by the model (default: the shipped one) instead;
+middle heights are then compared body by body with the nearest annotated body.
 ``--split test`` keeps one part of the fixed split (morpho/datasets/splits/aasce.json).
 """
 
