@@ -85,4 +85,5 @@ def _run_one(worker: Worker, item: BatchItem, load: Future) -> ImageResult:
     except Exception as exc:  # noqa: BLE001 - every file gets its row in failures.csv
         return ImageResult(item.key, "failed", _cause(exc), {}, None)
     facts = {**facts, "read_s": read_s, "process_s": process_s}
+    facts = {k: round(v, 6) if k.endswith("_s") else v for k, v in facts.items()}  # microseconds
     return ImageResult(item.key, "ok", None, facts, _to_parquet(table))

@@ -14,7 +14,7 @@ from pydicom.uid import (
 )
 
 PATIENT_NAME = "Zyxwv^Qutsrponm"
-PATIENT_ID = "PID-98765-ZQX"
+PATIENT_ID = "PID-4829175036-ZQX"  # digits long enough not to occur by chance
 
 
 def write_dicom(path: Path, pixels: np.ndarray, *, j2k: bool = False) -> Path:
