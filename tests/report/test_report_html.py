@@ -19,7 +19,7 @@ from morpho.report import write_cohort_report, write_subject_reports
 from morpho.report.dicom_seg import SegWriter
 from morpho.report.html import BatchTables
 
-SECRETS = [PATIENT_NAME, PATIENT_ID, "Zyxwv", "Qutsrponm", "4829175036"]
+SECRETS = [PATIENT_NAME, PATIENT_ID, "Zyxwv", "Qutsrponm", PATIENT_ID.split("-")[1]]
 
 
 @pytest.fixture(scope="module")
