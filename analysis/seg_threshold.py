@@ -1,6 +1,8 @@
 """Mean Dice on a split for several probability thresholds (choose on val, never on test).
 
-    python analysis/seg_threshold.py MODEL.onnx DATASET.json [--split val]
+    python analysis/seg_threshold.py MODEL.onnx DATASET.json [--split val] [--flip]
+
+``--flip`` also scores left-right flip test-time augmentation, side by side.
 """
 
 from __future__ import annotations
@@ -24,19 +26,24 @@ def main() -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--split", default="val")
+    parser.add_argument("--flip", action="store_true", help="also with flip TTA")
     args = parser.parse_args()
-    segmenter = Segmenter(args.model)
+    modes = {"plain": Segmenter(args.model, flip=False)}
+    if args.flip:
+        modes["flip"] = Segmenter(args.model, flip=True)
     dataset = load_dataset(args.dataset)
-    scores = {t: [] for t in THRESHOLDS}
+    scores = {(m, t): [] for m in modes for t in THRESHOLDS}
     for item in dataset.split(args.split):
         pixels = read_radiograph(item.image).pixels
-        prepared = prepare(pixels, segmenter.preprocess)
-        prob = prepared.transform.to_original(segmenter.probabilities([prepared])[0])
         truth = truth_mask(item, pixels.shape)
-        for t in THRESHOLDS:
-            scores[t].append(dice(*stats(prob > t, truth)))
+        for mode, segmenter in modes.items():
+            prepared = prepare(pixels, segmenter.preprocess)
+            prob = prepared.transform.to_original(segmenter.probabilities([prepared])[0])
+            for t in THRESHOLDS:
+                scores[mode, t].append(dice(*stats(prob > t, truth)))
     for t in THRESHOLDS:
-        print(f"threshold {t:.2f}: mean Dice {np.mean(scores[t]):.4f}")
+        row = "  ".join(f"{m} {np.mean(scores[m, t]):.4f}" for m in modes)
+        print(f"threshold {t:.2f}: mean Dice  {row}")
 
 
 if __name__ == "__main__":

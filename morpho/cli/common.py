@@ -6,7 +6,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,6 +17,11 @@ from morpho.io.files import find_images
 DEBUG = False
 console = Console(stderr=True)
 T = TypeVar("T")
+FlipOption = Annotated[
+    bool | None,
+    typer.Option("--flip/--no-flip", help="Average with the mirrored film (test-time "
+                 "augmentation, 2x network time); default: as the model's config says."),
+]
 
 def expand_inputs(inputs: Sequence[Path], recursive: bool = True) -> list[Path]:
     """Files as given; folders expanded (recursively) to the image files they hold, sorted."""

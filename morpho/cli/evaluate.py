@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from morpho.cli.common import console, fail
+from morpho.cli.common import FlipOption, console, fail
 from morpho.errors import MorphoError
 
 
@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         split: Annotated[str, typer.Option(help="train | val | test.")] = "test",
         out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/evaluate"),
         overlays: Annotated[bool, typer.Option(help="Write overlay PNGs.")] = True,
+        flip: FlipOption = None,
     ) -> None:
         """Dice/IoU with bootstrap CIs, body detection, contour distances; CSV + markdown."""
         from morpho.datasets.contract import load_dataset
@@ -30,7 +31,7 @@ def register(app: typer.Typer) -> None:
             data = load_dataset(dataset)
             if not data.split(split):
                 fail(f"no items in split {split!r}", dataset)
-            result = run_evaluation(Segmenter(model), data, split, out, overlays)
+            result = run_evaluation(Segmenter(model, flip=flip), data, split, out, overlays)
         except MorphoError as exc:
             fail(exc.cause, exc.path)
         console.print(markdown(result.summary, str(model), data.name, split))

@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 from rich.progress import track
 
-from morpho.cli.common import console, expand_inputs, fail, finish, run_each
+from morpho.cli.common import FlipOption, console, expand_inputs, fail, finish, run_each
 from morpho.errors import MorphoError
 from morpho.label import check_level
 
@@ -51,6 +51,7 @@ def measure(
     model: Annotated[
         Path | None, typer.Option("--model", help="ONNX model (default: the shipped one).")
     ] = None,
+    flip: FlipOption = None,
 ) -> None:
     """Write OUT/measurements.csv (one row per vertebra) and OUT/<stem>_measure.png."""
     from morpho.atomic import atomic_write, write_png
@@ -72,7 +73,7 @@ def measure(
         from morpho.segment.infer import Segmenter
 
         try:
-            segmenter = Segmenter(model)
+            segmenter = Segmenter(model, flip=flip)
         except MorphoError as exc:
             fail(f"{exc.cause}; give --mask", exc.path)
 

@@ -34,11 +34,15 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
 
 
 class Segmenter:
-    """Loads an ONNX model (default: the shipped one) once; predicts body masks."""
+    """Loads an ONNX model (default: the shipped one) once; predicts body masks.
+
+    ``flip`` averages the probabilities of each image and its left-right mirror (test-time
+    augmentation, twice the network time); ``None`` takes the model config's ``"tta"``.
+    """
 
     def __init__(
         self, model_path: str | Path | None = None, threads: int | None = None,
-        batch_size: int = 4,
+        batch_size: int = 4, flip: bool | None = None,
     ):
         path = Path(model_path) if model_path else default_model_path()
         path = path.with_suffix(".onnx")
@@ -48,8 +52,10 @@ class Segmenter:
         self.config = json.loads(config_path.read_text())
         self.preprocess = PreprocessConfig.from_dict(self.config["preprocess"])
         self.threshold = float(self.config.get("threshold", 0.5))
-        self.model_version = str(self.config.get("version", path.stem))
         self.batch_size = batch_size
+        self.flip = self.config.get("tta") == "flip" if flip is None else flip
+        version = str(self.config.get("version", path.stem))
+        self.model_version = f"{version}+flip" if self.flip else version
         self.session = ort.InferenceSession(
             str(path), session_options(threads), providers=["CPUExecutionProvider"]
         )
@@ -64,9 +70,13 @@ class Segmenter:
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
                 batch = np.stack([prepared[i].array for i in chunk])[:, None].astype(np.float32)
-                (logits,) = self.session.run(None, {"image": batch})
-                for i, logit in zip(chunk, logits[:, 0], strict=True):
-                    out[i] = expit(logit)
+                prob = expit(self.session.run(None, {"image": batch})[0][:, 0])
+                if self.flip:
+                    mirrored = np.ascontiguousarray(batch[..., ::-1])
+                    (logits,) = self.session.run(None, {"image": mirrored})
+                    prob = 0.5 * (prob + expit(logits[:, 0, :, ::-1]))
+                for i, p in zip(chunk, prob, strict=True):
+                    out[i] = p
         return out
 
     def predict_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:

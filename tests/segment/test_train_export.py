@@ -67,6 +67,29 @@ def test_onnx_matches_torch(trained, tmp_path):
     assert segmenter.model_version.startswith("tiny-")
 
 
+def test_flip_tta_averages_the_mirrored_prediction(trained, tmp_path):
+    from scipy.special import expit
+
+    from morpho.preprocess import prepare
+    from morpho.segment.export import export_onnx
+    from morpho.segment.infer import Segmenter
+
+    best, _ = trained
+    onnx_path = export_onnx(best, tmp_path / "tiny.onnx")
+    plain, flip = Segmenter(onnx_path, threads=1), Segmenter(onnx_path, threads=1, flip=True)
+    assert not plain.flip  # the model config asks for no TTA
+    pixels = np.random.default_rng(2).random((120, 80), dtype=np.float32)
+    prepared = prepare(pixels, plain.preprocess)
+    x = prepared.array[None, None]
+    (a,) = plain.session.run(None, {"image": x})
+    (b,) = plain.session.run(None, {"image": np.ascontiguousarray(x[..., ::-1])})
+    expected = 0.5 * (expit(a[0, 0]) + expit(b[0, 0, :, ::-1]))
+    (got,) = flip.probabilities([prepared])
+    assert np.abs(got - expected).max() < 1e-5
+    assert flip.predict(pixels).shape == (120, 80)
+    assert flip.model_version == plain.model_version + "+flip"
+
+
 def test_cli_export_and_segment(trained, tmp_path, tiny_dataset):
     best, _ = trained
     runner = CliRunner()
