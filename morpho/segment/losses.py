@@ -1,7 +1,9 @@
-"""Soft Dice + binary cross-entropy on logits, the study's loss."""
+"""Soft Dice + binary cross-entropy on logits, the study's loss; optional gap weights."""
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -13,7 +15,32 @@ def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0)
     return 1 - (2 * intersection + eps) / (prob.sum() + target.sum() + eps)
 
 
-def dice_bce_loss(logits: torch.Tensor, target: torch.Tensor, bce_weight: float = 1.0):
-    """Soft Dice loss plus ``bce_weight`` times mean BCE."""
-    bce = F.binary_cross_entropy_with_logits(logits, target)
+def dice_bce_loss(
+    logits: torch.Tensor, target: torch.Tensor, bce_weight: float = 1.0,
+    pixel_weights: torch.Tensor | None = None,
+):
+    """Soft Dice loss plus ``bce_weight`` times mean BCE (each pixel's BCE times
+    ``pixel_weights`` where given)."""
+    bce = F.binary_cross_entropy_with_logits(logits, target, weight=pixel_weights)
     return soft_dice_loss(logits, target) + bce_weight * bce
+
+
+def gap_mask(mask: np.ndarray, radius: int = 3) -> np.ndarray:
+    """Background pixels with two different bodies (connected components of ``mask``)
+    within ``radius`` px: the gaps between neighbouring bodies, as the U-Net paper's
+    separation weights, on a square window."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count < 3:
+        return np.zeros(mask.shape, bool)
+    labels = labels.astype(np.float32)
+    kernel = np.ones((2 * radius + 1,) * 2, np.uint8)
+    highest = cv2.dilate(labels, kernel)
+    lowest = cv2.erode(np.where(labels > 0, labels, np.float32(count)), kernel)
+    return (labels == 0) & (highest > lowest) & (lowest < count)
+
+
+def gap_weights(masks: torch.Tensor, weight: float, radius: int = 3) -> torch.Tensor:
+    """Per-pixel BCE weights for a (N, 1, H, W) 0/1 batch: 1, and ``1 + weight`` in the
+    gaps between bodies (``gap_mask``)."""
+    gaps = np.stack([gap_mask(m[0] > 0.5, radius) for m in masks.cpu().numpy()])[:, None]
+    return torch.from_numpy(1.0 + weight * gaps.astype(np.float32)).to(masks.device)

@@ -25,7 +25,7 @@ from morpho.atomic import atomic_write, write_text
 from morpho.datasets.contract import load_dataset
 from morpho.datasets.pack import pack_dataset, pack_key
 from morpho.preprocess import PreprocessConfig
-from morpho.segment.losses import dice_bce_loss
+from morpho.segment.losses import dice_bce_loss, gap_weights
 from morpho.segment.nets import ModelConfig, create_model
 
 
@@ -48,6 +48,7 @@ class TrainConfig:
     weights: list[float] | None = None  # share of batches per dataset (default: by size)
     cpu_bf16: bool = True  # bfloat16 autocast on CPU (much faster where supported)
     schedule: str = "plateau"  # plateau: halve lr after 3 flat epochs; cosine: decay over epochs
+    gap_weight: float = 0.0  # extra BCE weight on the gaps between bodies (0: plain loss)
 
 
 def cosine_lr(lr: float, epoch: int, epochs: int, floor: float = 0.02) -> float:
@@ -244,8 +245,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 y = to_tensor(part["y"][index], torch.device("cpu"))
                 x, y = augment(x, y, Augment(), gen)
                 x = x.to(device, memory_format=torch.channels_last)
+                w = gap_weights(y, config.gap_weight).to(device) if config.gap_weight else None
                 with torch.autocast(device.type, enabled=amp):
-                    loss = dice_bce_loss(model(x).float(), y.to(device))
+                    loss = dice_bce_loss(model(x).float(), y.to(device), pixel_weights=w)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)

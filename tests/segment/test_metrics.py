@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from morpho.segment.losses import dice_bce_loss, soft_dice_loss
+from morpho.segment.losses import dice_bce_loss, gap_mask, gap_weights, soft_dice_loss
 from morpho.segment.metrics import bootstrap_ci, dice, iou, stats
 
 
@@ -26,6 +26,25 @@ def test_soft_dice_and_bce_by_hand():
     assert dice_bce_loss(logits, target).item() == pytest.approx(1 / 3 + np.log(2), rel=1e-6)
     perfect = torch.tensor([[[[20.0, -20.0]]]])
     assert dice_bce_loss(perfect, target).item() < 1e-6
+
+
+def test_gap_weights_mark_only_the_space_between_bodies():
+    mask = np.zeros((30, 20), bool)
+    mask[2:10, 5:15] = True  # two bodies three rows apart
+    mask[13:20, 5:15] = True
+    mask[25:28, 0:3] = True  # a third, far from the others
+    gaps = gap_mask(mask, radius=2)
+    rows, cols = np.nonzero(gaps)
+    assert set(rows) == {11}  # only the middle row sees both bodies within 2 px
+    assert cols.min() == 3 and cols.max() == 16 and not (gaps & mask).any()
+    assert not gap_mask(mask[:10], radius=2).any()  # one body: no gap
+    weights = gap_weights(torch.from_numpy(mask[None, None].astype(np.float32)), 9.0, 2)
+    assert weights.shape == (1, 1, 30, 20) and set(weights.unique().tolist()) == {1.0, 10.0}
+    # a weight on one pixel's BCE: (1 * log 2 + 3 * log 2) / 2
+    logits, target = torch.zeros(1, 1, 1, 2), torch.tensor([[[[1.0, 0.0]]]])
+    w = torch.tensor([[[[1.0, 3.0]]]])
+    expected = 1 / 3 + 2 * np.log(2)
+    assert dice_bce_loss(logits, target, pixel_weights=w).item() == pytest.approx(expected)
 
 
 def test_bootstrap_interval_brackets_the_mean():

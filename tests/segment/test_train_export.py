@@ -25,7 +25,7 @@ def trained(tiny_dataset, tmp_path_factory):
     config = TrainConfig(
         datasets=[tiny_dataset], out=str(out), model=TINY_MODEL, epochs=5, batch_size=5,
         lr=3e-3, preprocess=PreprocessConfig(height=64, width=64, aspect="pad"),
-        pack_dir=str(out / "packed"),
+        pack_dir=str(out / "packed"), gap_weight=5.0,
     )
     return train(config), out
 
