@@ -17,6 +17,14 @@ def register(app: typer.Typer) -> None:
         onnx: Annotated[bool, typer.Option("--onnx", help="Write ONNX (the only format).")] = True,
         out: Annotated[Path | None, typer.Option(help="ONNX path (default: beside MODEL).")] = None,
         opset: Annotated[int, typer.Option(help="ONNX opset (>= 17).")] = 17,
+        threshold: Annotated[
+            float | None, typer.Option(help="Mask threshold to record (default: as trained, 0.5).")
+        ] = None,
+        flip: Annotated[
+            bool | None,
+            typer.Option("--flip/--no-flip", help="Record flip test-time augmentation as the "
+                         "model's default."),
+        ] = None,
     ) -> None:
         """Export to ONNX with a dynamic batch and size; config and weights copied beside it."""
         from morpho.segment.export import export_onnx
@@ -26,5 +34,8 @@ def register(app: typer.Typer) -> None:
         for needed in (model.with_suffix(".safetensors"), model.with_suffix(".json")):
             if not needed.exists():
                 fail("missing file", needed)
-        path = export_onnx(model, out or model.with_suffix(".onnx"), opset)
+        if threshold is not None and not 0 < threshold < 1:
+            fail(f"threshold {threshold} is not between 0 and 1")
+        tta = None if flip is None else "flip" if flip else "none"
+        path = export_onnx(model, out or model.with_suffix(".onnx"), opset, threshold, tta)
         console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

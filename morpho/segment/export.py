@@ -23,11 +23,15 @@ def load_torch_model(model_path: str | Path) -> tuple[torch.nn.Module, dict]:
     return model.eval(), config
 
 
-def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17) -> Path:
+def export_onnx(
+    model_path: str | Path, out: str | Path, opset: int = 17,
+    threshold: float | None = None, tta: str | None = None,
+) -> Path:
     """Write ``out`` (.onnx) with a dynamic batch and size, plus ``out``'s JSON config.
 
     The config is copied beside the ONNX file, with a ``version`` (a hash of the weights)
-    unless it already names one; the safetensors weights are copied too.
+    unless it already names one, and the ``threshold`` and test-time augmentation (``tta``:
+    ``"flip"`` or ``"none"``) where given; the safetensors weights are copied too.
     """
     model_path, out = Path(model_path), Path(out).with_suffix(".onnx")
     model, config = load_torch_model(model_path)
@@ -45,5 +49,9 @@ def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17) -> Pat
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
     config.setdefault("version", f"{out.stem}-{digest}")
     config["onnx_opset"] = opset
+    if threshold is not None:
+        config["threshold"] = threshold
+    if tta is not None:
+        config["tta"] = tta
     write_text(out.with_suffix(".json"), json.dumps(config, indent=1))
     return out

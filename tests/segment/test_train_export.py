@@ -93,8 +93,13 @@ def test_flip_tta_averages_the_mirrored_prediction(trained, tmp_path):
 def test_cli_export_and_segment(trained, tmp_path, tiny_dataset):
     best, _ = trained
     runner = CliRunner()
-    result = runner.invoke(app, ["export", str(best), "--onnx", "--out", str(tmp_path / "m.onnx")])
+    result = runner.invoke(app, ["export", str(best), "--onnx", "--out", str(tmp_path / "m.onnx"),
+                                 "--threshold", "0.4", "--flip"])
     assert result.exit_code == 0, result.output
+    from morpho.segment.infer import Segmenter
+
+    exported = Segmenter(tmp_path / "m.onnx", threads=1)
+    assert exported.threshold == 0.4 and exported.flip
     image = tmp_path / "in" / "a.png"
     image.parent.mkdir()
     image.write_bytes(Path(tiny_dataset).with_name("img0.png").read_bytes())
