@@ -1,9 +1,9 @@
 """From a vertebral body mask to ordered, labelled vertebrae with QA notes.
 
 Steps: connected components -> drop specks -> split touching bodies (watershed on the
-distance transform at necks; cuts at the expected body height where there is no neck)
--> drop fragments and off-axis objects -> fit the spine curve through the body centres
--> order cranial to caudal along it -> flag gaps (missing levels) -> level names ->
+distance transform at necks; else at a notch in the outline; else cuts at the expected
+body height) -> drop fragments and off-axis objects -> fit the spine curve through the
+body centres -> order cranial to caudal along it -> flag gaps (missing levels) -> level names ->
 facing (which side is anterior).
 """
 
@@ -44,6 +44,7 @@ EDGE_FRAGMENT = 0.01  # the same for a body cut by the image edge
 OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
 SPLIT_FACTOR = 1.8  # a body this many expected heights long (and 1.7x the area) is cut
 SPLIT_SPACING = 1.1  # ... if its centre also sits this far (x the spacing) from its neighbours
+NOTCH_DEPTH = 0.08  # a notch this deep (x the body's width) in a tall body marks a joint
 
 
 @dataclass
@@ -58,7 +59,7 @@ class Vertebra:
     level: str = ""
     suggested_level: str = ""
     qa: list[str] = field(default_factory=list)
-    split: str = ""  # "", "neck" or "size"
+    split: str = ""  # "", "neck", "notch" or "size"
     doubtful: str = ""  # why the outline cannot be trusted for grading, if it cannot
 
     @property
@@ -203,6 +204,61 @@ def _watershed_split(
     return pieces
 
 
+def _notch_split(
+    crop: np.ndarray, tangent: np.ndarray, height: float, area: float
+) -> list[np.ndarray] | None:
+    """Cut two bodies that touch along a joint at the deepest notch in their outline.
+
+    Where two bodies meet without a neck (no second distance maximum), the outline still
+    turns inwards at the joint: a convexity defect. The cut runs from the deepest one
+    across the body, to the matching notch on the other side when there is one, else
+    square to the spine axis. Returns None when there is no notch deep enough."""
+    contours, _ = cv2.findContours(crop.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=len)
+    if len(contour) < 8:
+        return None
+    hull = cv2.convexHull(contour, returnPoints=False)
+    try:
+        defects = cv2.convexityDefects(contour, hull)
+    except cv2.error:  # a self-touching outline
+        return None
+    if defects is None:
+        return None
+    r, c = np.nonzero(crop)
+    xy = _xy(r, c)
+    normal = np.array([-tangent[1], tangent[0]])
+    s, w = xy @ tangent, xy @ normal
+    mid_w = 0.5 * (w.min() + w.max())
+    defects = defects.reshape(-1, 4)
+    points = contour[defects[:, 2], 0].astype(float)
+    depth = defects[:, 3] / 256.0
+    ps, pw = points @ tangent, points @ normal
+    inside = (ps > s.min() + 0.5 * height) & (ps < s.max() - 0.5 * height)
+    deep = inside & (depth >= NOTCH_DEPTH * _extent(w))
+    if not deep.any():
+        return None
+    k = int(np.argmax(np.where(deep, depth, -1)))
+    across = inside & (np.sign(pw - mid_w) != np.sign(pw[k] - mid_w))
+    across &= np.abs(ps - ps[k]) < 0.5 * height
+    across &= depth >= 0.5 * NOTCH_DEPTH * _extent(w)
+    if across.any():
+        j = int(np.argmax(np.where(across, depth, -1)))
+        direction = points[j] - points[k]
+    else:
+        direction = normal
+    rel = xy - points[k]
+    side = direction[0] * rel[:, 1] - direction[1] * rel[:, 0] > 0
+    pieces = []
+    for sel in (side, ~side):
+        if sel.sum() < 0.3 * area or _extent(s[sel]) < 0.5 * height:
+            return None
+        m = np.zeros_like(crop)
+        m[r[sel], c[sel]] = True
+        pieces.append(m)
+    return pieces
+
+
 def _size_split(crop: np.ndarray, tangent: np.ndarray, height: float) -> list[np.ndarray]:
     """Cut a body that is several expected heights long at the narrowest places."""
     r, c = np.nonzero(crop)
@@ -247,12 +303,18 @@ def _split_component(
     crop[rows - r0, cols - c0] = True
     how = ""
     pieces = [crop]
-    if rows.size < 1.5 * area:  # neither a neck split nor a size split can apply
+    if rows.size < 1.3 * area:  # no split can apply
         return [(rows, cols)], ""
     if _span(rows, cols, tangent) >= 1.3 * height:
-        ws = _watershed_split(crop, tangent, height, area, radius)
+        ws = None
+        if rows.size >= 1.5 * area:
+            ws = _watershed_split(crop, tangent, height, area, radius)
         if ws is not None:
             pieces, how = ws, "neck"
+        elif rows.size >= 1.3 * area:
+            notch = _notch_split(crop, tangent, height, area)
+            if notch is not None:
+                pieces, how = notch, "notch"
     out = []
     for p in pieces:
         r, c = np.nonzero(p)
@@ -375,7 +437,8 @@ def _separate(
         for pr, pc in pieces:
             v = Vertebra(pr, pc, tuple(_centre(pr, pc)), split=how)
             if how:
-                kind = "at a neck" if how == "neck" else "by expected size, no neck"
+                kind = {"neck": "at a neck", "notch": "at a notch in the outline"}.get(
+                    how, "by expected size, no neck")
                 v.qa.append(f"split from touching bodies ({kind})")
             if how == "size":
                 v.doubtful = "outline cut from touching bodies without a visible gap"

@@ -225,3 +225,28 @@ def test_a_body_below_a_crushed_one_and_above_an_edge_sliver_stays_whole():
     assert len(df) == 8
     assert not df["qa"].str.contains("split").any()
     assert df["qa"].iloc[-1].count("image border") >= 1
+
+
+def test_bodies_meeting_at_a_tilted_joint_split_at_the_notch():
+    # body 4 tilted 4 px so that it overlaps body 3 on one side and leaves a wedge open on
+    # the other, as overlapping annotations and merged predictions look: no neck, and the
+    # pair (two short bodies) too short to be cut by the expected size
+    from skimage.draw import polygon
+    from skimage.measure import label
+
+    mask, centres, y = np.zeros((420, 260), bool), [], 40.0
+    for k in range(6):
+        h = 30.0 if k in (2, 3) else 40.0
+        top = y - 14.0 if k == 3 else y
+        q = np.array([[100, top], [150, top + (4 if k == 3 else 0)], [150, top + h + 4 * (k == 3)],
+                      [100, top + h]])
+        rr, cc = polygon(q[:, 1], q[:, 0], mask.shape)
+        mask[rr, cc] = True
+        centres.append(rr.mean())
+        y += h + 12
+    assert label(mask).max() == 5
+    df = measure_mask(mask)
+    assert len(df) == 6
+    notch = df["qa"].str.contains("at a notch in the outline")
+    assert list(notch) == [False, False, True, True, False, False]
+    assert np.abs(df["cy"].to_numpy() - centres).max() < 2
