@@ -64,10 +64,11 @@ def annotation_defect(corners: np.ndarray) -> str:
     for k, q in enumerate(quad):
         if not cv2.isContourConvex(q):
             return f"body {k + 1} is a twisted (self-crossing) quadrilateral"
-    for k in range(16):
-        shared, _ = cv2.intersectConvexConvex(quad[k], quad[k + 1])
-        if shared > 0.3 * min(cv2.contourArea(quad[k]), cv2.contourArea(quad[k + 1])):
-            return f"bodies {k + 1} and {k + 2} overlap by >30%"
+    for k in range(17):
+        for j in range(k + 1, 17):
+            shared, _ = cv2.intersectConvexConvex(quad[k], quad[j])
+            if shared > 0.3 * min(cv2.contourArea(quad[k]), cv2.contourArea(quad[j])):
+                return f"bodies {k + 1} and {j + 1} overlap by >30%"
     return ""
 
 

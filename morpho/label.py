@@ -292,46 +292,43 @@ def _size_split(crop: np.ndarray, tangent: np.ndarray, height: float) -> list[np
 
 def _split_component(
     rows: np.ndarray, cols: np.ndarray, tangent: np.ndarray, height: float, area: float,
-    radius: float, spaced: bool = True,
+    radius: float, spaced: bool = True, depth: int = 0,
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
     """Split one component into bodies; returns their pixels and how it was split.
 
-    ``spaced`` says the centre spacing supports a merged pair (see ``_spacing_ratio``);
-    without it no cut is made where there is no neck."""
+    A neck (watershed) or notch split is tried first and each piece is split again, so a
+    chain of three touching bodies comes apart at both joints. ``spaced`` says the centre
+    spacing supports a merged pair (see ``_spacing_ratio``); without it no cut is made
+    where there is no neck."""
+    if rows.size < 1.3 * area:  # no split can apply
+        return [(rows, cols)], ""
     r0, c0 = rows.min(), cols.min()
     crop = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1), bool)
     crop[rows - r0, cols - c0] = True
-    how = ""
-    pieces = [crop]
-    if rows.size < 1.3 * area:  # no split can apply
-        return [(rows, cols)], ""
+    pieces, how = None, ""
     if _span(rows, cols, tangent) >= 1.3 * height:
-        ws = None
         if rows.size >= 1.5 * area:
-            ws = _watershed_split(crop, tangent, height, area, radius)
-        if ws is not None:
-            pieces, how = ws, "neck"
-        elif rows.size >= 1.3 * area:
-            notch = _notch_split(crop, tangent, height, area)
-            if notch is not None:
-                pieces, how = notch, "notch"
-    out = []
-    for p in pieces:
-        r, c = np.nonzero(p)
-        long = _span(r, c, tangent) >= SPLIT_FACTOR * height and r.size >= 1.7 * area
-        if long and spaced:
-            sub = _size_split(p, tangent, height)
-            if len(sub) > 1:
-                how = "size"
+            pieces, how = _watershed_split(crop, tangent, height, area, radius), "neck"
+        if pieces is None:
+            pieces, how = _notch_split(crop, tangent, height, area), "notch"
+    if pieces is not None and depth < 3:
+        out, hows = [], [how]
+        for p in pieces:
+            r, c = np.nonzero(p)
+            sub, sub_how = _split_component(
+                r + r0, c + c0, tangent, height, area, radius, spaced, depth + 1)
             out.extend(sub)
-        else:
-            out.append(p)
-    result = []
-    for p in out:
+            hows.append(sub_how)
+        return out, "size" if "size" in hows else how
+    long = _span(rows, cols, tangent) >= SPLIT_FACTOR * height and rows.size >= 1.7 * area
+    if not (long and spaced):
+        return [(rows, cols)], ""
+    out = []
+    for p in _size_split(crop, tangent, height):
         r, c = np.nonzero(p)
         if r.size:
-            result.append((r + r0, c + c0))
-    return result, how if len(result) > 1 else ""
+            out.append((r + r0, c + c0))
+    return out, "size" if len(out) > 1 else ""
 
 
 def _components(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:

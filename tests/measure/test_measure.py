@@ -250,3 +250,29 @@ def test_bodies_meeting_at_a_tilted_joint_split_at_the_notch():
     notch = df["qa"].str.contains("at a notch in the outline")
     assert list(notch) == [False, False, True, True, False, False]
     assert np.abs(df["cy"].to_numpy() - centres).max() < 2
+
+
+def test_three_bodies_in_one_outline_are_split_at_both_joints():
+    # bodies 3 and 4 meet at a tilted joint (a notch, no neck) and a bridge across the
+    # disc joins body 4 to body 5 (a neck): the neck cut leaves a piece of two short
+    # bodies, which is split again at its notch
+    from skimage.draw import polygon
+    from skimage.measure import label
+
+    mask, centres, y = np.zeros((420, 260), bool), [], 40.0
+    for k in range(7):
+        h = 30.0 if k in (2, 3) else 40.0
+        top = y - 14.0 if k == 3 else y
+        q = np.array([[100, top], [150, top + (4 if k == 3 else 0)], [150, top + h + 4 * (k == 3)],
+                      [100, top + h]])
+        rr, cc = polygon(q[:, 1], q[:, 0], mask.shape)
+        mask[rr, cc] = True
+        centres.append(rr.mean())
+        if k == 3:
+            mask[int(top + h) : int(y + h + 14), 119:131] = True  # the bridge to body 5
+        y += h + 12
+    assert label(mask).max() == 5
+    df = measure_mask(mask)
+    assert len(df) == 7
+    assert df["qa"].str.contains("split from touching").sum() == 3
+    assert np.abs(df["cy"].to_numpy() - centres).max() < 4
