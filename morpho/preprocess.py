@@ -6,13 +6,14 @@ ORIGINAL image pixels exactly (same pixel-centre convention as ``cv2.resize``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import cv2
 import numpy as np
 
-Aspect = Literal["stretch", "pad", "fit"]
+Aspect = Literal["stretch", "pad", "fit", "budget"]
 Resize = Literal["area", "bilinear"]
 RESIZE_FLAGS = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR}
 MULTIPLE = 32  # network sizes are multiples of the U-Net's total stride
@@ -25,6 +26,10 @@ class PreprocessConfig:
     ``stretch`` resizes to height x width; ``pad`` keeps the aspect inside height x width;
     ``fit`` keeps the aspect too but the canvas is height x (the content width rounded up to
     a multiple of 32, at most ``width``), so tall spines and square chests share one scale.
+    ``budget`` keeps the aspect and scales the image to about height x width pixels in all
+    (each side at most twice its nominal size; canvas sides rounded up to multiples of 32):
+    a tall, narrow spine film gets more rows than a square chest film at equal compute, so
+    bodies come out at similar network sizes in both.
     ``resize`` is how the image is shrunk: ``area`` averages (no aliasing, so a film decoded
     at half size gives nearly the same input); ``bilinear`` samples, as the study did.
     A config without the key (models trained before the option) means ``bilinear``.
@@ -128,8 +133,13 @@ def make_transform(shape: tuple[int, int], config: PreprocessConfig) -> Transfor
         if config.aspect == "fit":
             W = min(W, -(-cw // MULTIPLE) * MULTIPLE)
         top, left = (H - ch) // 2, (W - cw) // 2
+    elif config.aspect == "budget":
+        s = min(math.sqrt(H * W / (h * w)), 2 * H / h, 2 * W / w)
+        ch, cw = max(1, round(h * s)), max(1, round(w * s))
+        H, W = -(-ch // MULTIPLE) * MULTIPLE, -(-cw // MULTIPLE) * MULTIPLE
+        top, left = (H - ch) // 2, (W - cw) // 2
     else:
-        raise ValueError(f"unknown aspect {config.aspect!r} (stretch, pad or fit)")
+        raise ValueError(f"unknown aspect {config.aspect!r} (stretch, pad, fit or budget)")
     return Transform((h, w), (H, W), (ch / h, cw / w), (top, left), (ch, cw))
 
 

@@ -16,12 +16,13 @@ def blob_image(shape=(300, 140)) -> tuple[np.ndarray, np.ndarray]:
     return pixels, mask.astype(bool)
 
 
-@pytest.mark.parametrize("aspect", ["stretch", "pad", "fit"])
+@pytest.mark.parametrize("aspect", ["stretch", "pad", "fit", "budget"])
 def test_mask_round_trip_lands_on_original_pixels(aspect):
     pixels, mask = blob_image()
     config = PreprocessConfig(height=256, width=192, aspect=aspect)
     prepared = prepare(pixels, config)
-    assert prepared.array.shape == ((256, 128) if aspect == "fit" else (256, 192))
+    expected = {"fit": (256, 128), "budget": (352, 160)}.get(aspect, (256, 192))
+    assert prepared.array.shape == expected
     assert prepared.array.dtype == np.float32
     assert prepared.array.min() >= 0 and prepared.array.max() <= 1
     small = prepared.transform.to_network(mask.astype(np.float32))
@@ -46,7 +47,18 @@ def test_fit_canvas_follows_the_content_width():
     assert wide.network_shape == (512, 512) and wide.content_shape == (256, 512)
 
 
-@pytest.mark.parametrize("aspect", ["stretch", "pad", "fit"])
+def test_budget_gives_tall_films_more_rows_at_equal_pixels():
+    config = PreprocessConfig(height=512, width=512, aspect="budget")
+    tall = make_transform((2500, 1000), config)
+    assert tall.content_shape == (810, 324) and tall.network_shape == (832, 352)
+    assert 0.95 < 810 * 324 / 512**2 < 1.05
+    square = make_transform((2000, 2000), config)
+    assert square.network_shape == (512, 512) and square.offset == (0, 0)
+    sliver = make_transform((4000, 200), config)  # each side at most twice its nominal size
+    assert sliver.content_shape == (1024, 51)
+
+
+@pytest.mark.parametrize("aspect", ["stretch", "pad", "fit", "budget"])
 def test_points_inverse_is_exact(aspect):
     t = make_transform((977, 431), PreprocessConfig(height=512, width=256, aspect=aspect))
     xy = np.array([[0.0, 0.0], [430.0, 976.0], [123.4, 567.8]])

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, Opt(help="Run folder.")] = Path("runs/seg"),
         height: Annotated[int, Opt(help="Network input rows.")] = 512,
         width: Annotated[int, Opt(help="Network input columns (fit: the most).")] = 512,
-        aspect: Annotated[str, Opt(help="stretch | pad | fit (see README).")] = "fit",
+        aspect: Annotated[str, Opt(help="stretch | pad | fit | budget (see README).")] = "fit",
         clahe_clip: Annotated[float, Opt(help="CLAHE clip limit.")] = 2.0,
         clahe_tile: Annotated[int, Opt(help="CLAHE tile grid size.")] = 8,
         resize: Annotated[str, Opt(help="area (no aliasing) | bilinear (the study's).")] = "area",

@@ -25,13 +25,13 @@ def pack_item(item: DatasetItem, config: PreprocessConfig) -> tuple[np.ndarray, 
     return np.round(prepared.array * 255).astype(np.uint8), small.astype(np.uint8)
 
 
-def pad_to_common_width(arrays: list[np.ndarray]) -> np.ndarray:
-    """Stack arrays of one height, centring narrower ones on zeros (``fit`` canvases)."""
-    width = max(a.shape[1] for a in arrays)
-    out = np.zeros((len(arrays), arrays[0].shape[0], width), dtype=arrays[0].dtype)
+def pad_to_common_shape(arrays: list[np.ndarray]) -> np.ndarray:
+    """Stack 2-D arrays, centring smaller ones on zeros (``fit`` and ``budget`` canvases)."""
+    height, width = max(a.shape[0] for a in arrays), max(a.shape[1] for a in arrays)
+    out = np.zeros((len(arrays), height, width), dtype=arrays[0].dtype)
     for k, array in enumerate(arrays):
-        left = (width - array.shape[1]) // 2
-        out[k, :, left : left + array.shape[1]] = array
+        top, left = (height - array.shape[0]) // 2, (width - array.shape[1]) // 2
+        out[k, top : top + array.shape[0], left : left + array.shape[1]] = array
     return out
 
 
@@ -54,7 +54,7 @@ def pack_dataset(
         images.append(image)
         masks.append(mask)
     arrays = {
-        "images": pad_to_common_width(images), "masks": pad_to_common_width(masks),
+        "images": pad_to_common_shape(images), "masks": pad_to_common_shape(masks),
         "split": np.array([i.split for i in items]), "ids": np.array([i.id for i in items]),
     }
     return atomic_write(out, lambda tmp: np.savez(tmp, **arrays))

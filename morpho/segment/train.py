@@ -112,6 +112,21 @@ def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.
     return images.clamp(0, 1), (masks > 0.5).float()
 
 
+def crop_to_content(x: np.ndarray, y: np.ndarray, multiple: int = 32):
+    """Cut the zero padding that a batch of packed canvases shares (whole multiples of
+    ``multiple`` rows and columns), so that smaller canvases train at their own cost."""
+    filled = x.any(axis=0)
+    rows, cols = np.flatnonzero(filled.any(axis=1)), np.flatnonzero(filled.any(axis=0))
+    if rows.size == 0:
+        return x, y
+    box = []
+    for used, size in ((rows, x.shape[1]), (cols, x.shape[2])):
+        extent = -(-(used[-1] + 1 - used[0]) // multiple) * multiple
+        start = min(max(0, (used[0] + used[-1] + 1 - extent) // 2), max(0, size - extent))
+        box.append(slice(start, start + min(extent, size)))
+    return x[:, box[0], box[1]], y[:, box[0], box[1]]
+
+
 def load_packed(config: TrainConfig) -> tuple[list[dict], list[dict], np.ndarray]:
     """Pack (once) and load every dataset.
 
@@ -241,8 +256,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             for _ in range(steps):
                 part = train_sets[rng.choice(len(shares), p=shares)]
                 index = np.sort(rng.choice(len(part["x"]), config.batch_size))
-                x = to_tensor(part["x"][index], torch.device("cpu"), 255)
-                y = to_tensor(part["y"][index], torch.device("cpu"))
+                x, y = crop_to_content(part["x"][index], part["y"][index])
+                x, y = to_tensor(x, torch.device("cpu"), 255), to_tensor(y, torch.device("cpu"))
                 x, y = augment(x, y, Augment(), gen)
                 x = x.to(device, memory_format=torch.channels_last)
                 w = gap_weights(y, config.gap_weight).to(device) if config.gap_weight else None

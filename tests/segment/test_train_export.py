@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from morpho.cli import app  # noqa: E402
 from morpho.preprocess import PreprocessConfig  # noqa: E402
 from morpho.segment.nets import ModelConfig  # noqa: E402
-from morpho.segment.train import TrainConfig, train  # noqa: E402
+from morpho.segment.train import TrainConfig, crop_to_content, train  # noqa: E402
 
 TINY_MODEL = ModelConfig("resnet18", encoder_depth=3, decoder_channels=(16, 8, 8))
 
@@ -135,3 +135,15 @@ def test_cli_evaluate_writes_tables_and_summary(trained, tmp_path, tiny_dataset)
     assert len(bodies) == 2 * 5  # five boxes per tiny image
     assert "mean Dice" in (out / "summary.md").read_text()
     assert len(list((out / "overlays").glob("*.png"))) == 2
+
+
+def test_a_batch_of_narrow_canvases_drops_the_shared_padding():
+    x = np.zeros((2, 96, 128), np.uint8)
+    x[0, 10:90, 40:70] = 1  # packed centred on the widest canvas of its dataset
+    x[1, 0:96, 50:60] = 1
+    y = x.copy()
+    cx, cy = crop_to_content(x, y)
+    assert cx.shape == (2, 96, 32) and cy.shape == cx.shape
+    assert cx.sum() == x.sum() and cy.sum() == y.sum()
+    full = np.ones((1, 96, 128), np.uint8)
+    assert crop_to_content(full, full)[0].shape == (1, 96, 128)
