@@ -227,15 +227,15 @@ def test_a_body_below_a_crushed_one_and_above_an_edge_sliver_stays_whole():
     assert df["qa"].iloc[-1].count("image border") >= 1
 
 
-def test_bodies_meeting_at_a_tilted_joint_split_at_the_notch():
-    # body 4 tilted 4 px so that it overlaps body 3 on one side and leaves a wedge open on
-    # the other, as overlapping annotations and merged predictions look: no neck, and the
-    # pair (two short bodies) too short to be cut by the expected size
+def tilted_joint_spine(count: int, bridge: bool = False) -> tuple[np.ndarray, list[float]]:
+    """Bodies 3 and 4 short, body 4 tilted 4 px so that it overlaps body 3 on one side and
+    leaves a wedge open on the other (a notch, no neck), as overlapping annotations and
+    merged predictions look; ``bridge`` also joins body 4 to body 5 across the disc (a
+    neck). Returns the mask and the bodies' centre rows."""
     from skimage.draw import polygon
-    from skimage.measure import label
 
     mask, centres, y = np.zeros((420, 260), bool), [], 40.0
-    for k in range(6):
+    for k in range(count):
         h = 30.0 if k in (2, 3) else 40.0
         top = y - 14.0 if k == 3 else y
         q = np.array([[100, top], [150, top + (4 if k == 3 else 0)], [150, top + h + 4 * (k == 3)],
@@ -243,7 +243,17 @@ def test_bodies_meeting_at_a_tilted_joint_split_at_the_notch():
         rr, cc = polygon(q[:, 1], q[:, 0], mask.shape)
         mask[rr, cc] = True
         centres.append(rr.mean())
+        if bridge and k == 3:
+            mask[int(top + h) : int(y + h + 14), 119:131] = True
         y += h + 12
+    return mask, centres
+
+
+def test_bodies_meeting_at_a_tilted_joint_split_at_the_notch():
+    # the pair (two short bodies) is too short to be cut by the expected size
+    from skimage.measure import label
+
+    mask, centres = tilted_joint_spine(6)
     assert label(mask).max() == 5
     df = measure_mask(mask)
     assert len(df) == 6
@@ -253,24 +263,10 @@ def test_bodies_meeting_at_a_tilted_joint_split_at_the_notch():
 
 
 def test_three_bodies_in_one_outline_are_split_at_both_joints():
-    # bodies 3 and 4 meet at a tilted joint (a notch, no neck) and a bridge across the
-    # disc joins body 4 to body 5 (a neck): the neck cut leaves a piece of two short
-    # bodies, which is split again at its notch
-    from skimage.draw import polygon
+    # the neck cut leaves a piece of two short bodies, which is split again at its notch
     from skimage.measure import label
 
-    mask, centres, y = np.zeros((420, 260), bool), [], 40.0
-    for k in range(7):
-        h = 30.0 if k in (2, 3) else 40.0
-        top = y - 14.0 if k == 3 else y
-        q = np.array([[100, top], [150, top + (4 if k == 3 else 0)], [150, top + h + 4 * (k == 3)],
-                      [100, top + h]])
-        rr, cc = polygon(q[:, 1], q[:, 0], mask.shape)
-        mask[rr, cc] = True
-        centres.append(rr.mean())
-        if k == 3:
-            mask[int(top + h) : int(y + h + 14), 119:131] = True  # the bridge to body 5
-        y += h + 12
+    mask, centres = tilted_joint_spine(7, bridge=True)
     assert label(mask).max() == 5
     df = measure_mask(mask)
     assert len(df) == 7
