@@ -630,3 +630,12 @@ def label_bodies(
     return Labelling(
         bodies, [d for _, d in dropped_at], facing, source, confidence, height, mask.shape
     )
+
+
+def spine_only(mask: np.ndarray) -> np.ndarray:
+    """The mask without what the labelling drops (specks, fragments, objects off the spine
+    curve), as whole connected components: the kept ones are not cut or changed."""
+    mask = np.asarray(mask).astype(bool)
+    components, _ = ndi.label(mask, structure=np.ones((3, 3)))
+    kept = [components[v.rows, v.cols] for v in label_bodies(mask).vertebrae]
+    return np.isin(components, np.unique(np.concatenate(kept))) if kept else np.zeros_like(mask)

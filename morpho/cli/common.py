@@ -22,6 +22,11 @@ FlipOption = Annotated[
     typer.Option("--flip/--no-flip", help="Average with the mirrored film (test-time "
                  "augmentation, 2x network time); default: as the model's config says."),
 ]
+SpineOnlyOption = Annotated[
+    bool,
+    typer.Option("--spine-only/--all-objects", help="Drop specks, fragments and objects off "
+                 "the spine curve from the mask (as the labelling does), or keep every object."),
+]
 
 def expand_inputs(inputs: Sequence[Path], recursive: bool = True) -> list[Path]:
     """Files as given; folders expanded (recursively) to the image files they hold, sorted."""

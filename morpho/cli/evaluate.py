@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from morpho.cli.common import FlipOption, console, fail
+from morpho.cli.common import FlipOption, SpineOnlyOption, console, fail
 from morpho.errors import MorphoError
 
 
@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/evaluate"),
         overlays: Annotated[bool, typer.Option(help="Write overlay PNGs.")] = True,
         flip: FlipOption = None,
+        spine: SpineOnlyOption = True,
     ) -> None:
         """Dice/IoU with bootstrap CIs, body detection, contour distances; CSV + markdown."""
         from morpho.datasets.contract import load_dataset
@@ -31,7 +32,8 @@ def register(app: typer.Typer) -> None:
             data = load_dataset(dataset)
             if not data.split(split):
                 fail(f"no items in split {split!r}", dataset)
-            result = run_evaluation(Segmenter(model, flip=flip), data, split, out, overlays)
+            segmenter = Segmenter(model, flip=flip, spine_only=spine)
+            result = run_evaluation(segmenter, data, split, out, overlays)
         except MorphoError as exc:
             fail(exc.cause, exc.path)
         console.print(markdown(result.summary, str(model), data.name, split))

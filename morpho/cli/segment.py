@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.progress import track
 
-from morpho.cli.common import FlipOption, console, expand_inputs, fail, finish, run_each
+from morpho.cli.common import (
+    FlipOption,
+    SpineOnlyOption,
+    console,
+    expand_inputs,
+    fail,
+    finish,
+    run_each,
+)
 from morpho.errors import MorphoError
 
 
@@ -21,6 +29,7 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="ONNX model (default: the shipped one).")
         ] = None,
         flip: FlipOption = None,
+        spine: SpineOnlyOption = True,
     ) -> None:
         """Write <stem>_mask.png (0/255, original size) and <stem>_overlay.png per input."""
         from morpho.segment.infer import Segmenter, segment_file
@@ -29,7 +38,7 @@ def register(app: typer.Typer) -> None:
         if not files:
             fail("no input files")
         try:
-            segmenter = Segmenter(model, flip=flip)
+            segmenter = Segmenter(model, flip=flip, spine_only=spine)
         except MorphoError as exc:
             fail(exc.cause, exc.path)
         failures = run_each(

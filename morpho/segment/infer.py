@@ -14,6 +14,7 @@ from scipy.special import expit
 from morpho.atomic import write_png
 from morpho.errors import MorphoError
 from morpho.io import read_radiograph
+from morpho.label import spine_only
 from morpho.preprocess import Prepared, PreprocessConfig, prepare
 from morpho.resources import models_dir
 from morpho.segment.overlay import BLUE, draw_outlines
@@ -38,11 +39,13 @@ class Segmenter:
 
     ``flip`` averages the probabilities of each image and its left-right mirror (test-time
     augmentation, twice the network time); ``None`` takes the model config's ``"tta"``.
+    ``spine_only`` drops the objects the labelling would drop (specks, fragments, objects off
+    the spine curve) from the masks; the measure path leaves that to the labelling.
     """
 
     def __init__(
         self, model_path: str | Path | None = None, threads: int | None = None,
-        batch_size: int = 4, flip: bool | None = None,
+        batch_size: int = 4, flip: bool | None = None, spine_only: bool = True,
     ):
         path = Path(model_path) if model_path else default_model_path()
         path = path.with_suffix(".onnx")
@@ -53,6 +56,7 @@ class Segmenter:
         self.preprocess = PreprocessConfig.from_dict(self.config["preprocess"])
         self.threshold = float(self.config.get("threshold", 0.5))
         self.batch_size = batch_size
+        self.spine_only = spine_only
         self.flip = self.config.get("tta") == "flip" if flip is None else flip
         version = str(self.config.get("version", path.stem))
         self.model_version = f"{version}+flip" if self.flip else version
@@ -83,10 +87,9 @@ class Segmenter:
         """Boolean masks at each image's ORIGINAL size."""
         prepared = [prepare(pixels, self.preprocess) for pixels in images]
         probs = self.probabilities(prepared)
-        return [
-            p.transform.to_original(prob) > self.threshold
-            for p, prob in zip(prepared, probs, strict=True)
-        ]
+        masks = [p.transform.to_original(prob) > self.threshold
+                 for p, prob in zip(prepared, probs, strict=True)]
+        return [spine_only(m) for m in masks] if self.spine_only else masks
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         """Boolean body mask at the ORIGINAL size of ``pixels``."""

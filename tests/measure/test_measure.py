@@ -7,6 +7,7 @@ import pytest
 from measure_shapes import render_spine
 
 from morpho.grade import genant
+from morpho.label import spine_only
 from morpho.measure import EXTRA_COLUMNS, MEASUREMENT_COLUMNS, measure_mask
 
 NORMAL = (40.0, 40.0, 40.0)
@@ -143,6 +144,15 @@ def test_noise_specks_are_dropped_with_a_reason():
     assert len(df.attrs["dropped"]) >= 30
     truth, _ = truth_table(bodies)
     assert mape(df, truth) < 2.0
+
+
+def test_spine_only_keeps_the_bodies_whole_and_drops_the_rest():
+    spine, _ = render_spine([NORMAL] * 8)
+    mask = spine.copy()
+    mask[100:103, 30:33] = True  # a speck
+    mask[300:340, 20:60] = True  # a body-sized blob far off the spine curve
+    assert np.array_equal(spine_only(mask), spine)
+    assert not spine_only(np.zeros((50, 50), bool)).any()
 
 
 def test_columns_units_and_spacing():
