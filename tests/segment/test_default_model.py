@@ -44,3 +44,16 @@ def test_missing_model_and_bad_file_report_one_line(tmp_path):
     assert result.exit_code == 1 and "bad.dcm" in result.output and "Traceback" not in result.output
     result = runner.invoke(app, ["segment", str(bad), "--model", str(tmp_path / "none.onnx")])
     assert result.exit_code == 1 and "model not found" in result.output
+
+
+def test_segment_keeps_what_the_labelling_keeps_unless_asked_for_all_objects():
+    from morpho.io import read_radiograph
+    from morpho.label import spine_only
+
+    if not SAMPLE.exists():
+        return
+    pixels = read_radiograph(SAMPLE).pixels
+    raw = Segmenter(threads=1, spine_only=False).predict(pixels)
+    clean = Segmenter(threads=1).predict(pixels)
+    assert clean.any() and not (clean & ~raw).any()
+    assert np.array_equal(clean, spine_only(raw))
