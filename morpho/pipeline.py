@@ -55,7 +55,7 @@ def measure_image(
                 from morpho.segment.infer import Segmenter
             except ImportError as exc:
                 raise MorphoError(path, f"no segmentation model available ({exc})") from exc
-            segmenter = Segmenter(spine_only=False)
+            segmenter = Segmenter()
         mask = np.asarray(segmenter.predict(rg.pixels), bool)
     elif not isinstance(mask, np.ndarray):
         mask = read_mask(mask)

@@ -25,7 +25,7 @@ class SegmenterLike(Protocol):
 def default_segmenter(model_path: str | None = None, threads: int | None = None) -> SegmenterLike:
     from morpho.segment.infer import Segmenter
 
-    return Segmenter(model_path, threads=threads, spine_only=False)
+    return Segmenter(model_path, threads=threads)
 
 
 class ChainWorker:

@@ -73,7 +73,7 @@ def measure(
         from morpho.segment.infer import Segmenter
 
         try:
-            segmenter = Segmenter(model, flip=flip, spine_only=False)
+            segmenter = Segmenter(model, flip=flip)
         except MorphoError as exc:
             fail(f"{exc.cause}; give --mask", exc.path)
 

@@ -40,12 +40,13 @@ class Segmenter:
     ``flip`` averages the probabilities of each image and its left-right mirror (test-time
     augmentation, twice the network time); ``None`` takes the model config's ``"tta"``.
     ``spine_only`` drops the objects the labelling would drop (specks, fragments, objects off
-    the spine curve) from the masks; the measure path leaves that to the labelling.
+    the spine curve) from the masks, for mask outputs (``morpho segment``, ``evaluate``); the
+    measure path leaves it off, as its labelling drops them anyway.
     """
 
     def __init__(
         self, model_path: str | Path | None = None, threads: int | None = None,
-        batch_size: int = 4, flip: bool | None = None, spine_only: bool = True,
+        batch_size: int = 4, flip: bool | None = None, spine_only: bool = False,
     ):
         path = Path(model_path) if model_path else default_model_path()
         path = path.with_suffix(".onnx")
