@@ -37,8 +37,6 @@ def register(app: typer.Typer) -> None:
         weights: Annotated[str | None, Opt(help="Sampling weight per dataset, a,b,...")] = None,
         gap_weight: Annotated[float, Opt(help="Extra BCE weight on the gaps between bodies "
                                      "(teaches separation; 0: the study's plain loss).")] = 0.0,
-        soft_masks: Annotated[bool, Opt(help="Targets: the truth's coverage of each network "
-                                    "pixel (sub-pixel outlines), or 0/1 at half coverage.")] = True,
         init: Annotated[Path | None, Opt(help="Start from these weights (fine-tune).")] = None,
         resume: Annotated[bool, Opt("--resume", help="Continue the run in --out.")] = False,
     ) -> None:
@@ -60,7 +58,7 @@ def register(app: typer.Typer) -> None:
             epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
             max_minutes=max_minutes, seed=seed, schedule=schedule, init=str(init) if init else None,
             weights=[float(w) for w in weights.split(",")] if weights else None,
-            gap_weight=gap_weight, soft_masks=soft_masks,
+            gap_weight=gap_weight,
         )
         try:
             best = run_training(config, resume=resume)

@@ -15,19 +15,14 @@ from morpho.datasets.contract import Dataset, DatasetItem, truth_mask
 from morpho.io import read_radiograph
 from morpho.preprocess import PreprocessConfig, prepare
 
-PACK_FORMAT = 2  # 2: masks hold coverage 0..255 (1: 0/1); part of the pack key
-
 
 def pack_item(item: DatasetItem, config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(image uint8, mask uint8) at the network size. Each mask pixel holds the fraction of
-    it that the truth covers, 0..255: outlines keep their sub-pixel position when a film
-    shrinks several times."""
+    """(image uint8, mask uint8 0/1) at the network size."""
     pixels = read_radiograph(item.image).pixels
     prepared = prepare(pixels, config)
     mask = truth_mask(item, pixels.shape[:2]).astype(np.float32)
-    coverage = prepared.transform.to_network(mask, cv2.INTER_AREA)
-    return np.round(prepared.array * 255).astype(np.uint8), np.round(coverage * 255).astype(
-        np.uint8)
+    small = prepared.transform.to_network(mask, cv2.INTER_AREA) > 0.5
+    return np.round(prepared.array * 255).astype(np.uint8), small.astype(np.uint8)
 
 
 def pad_to_common_shape(arrays: list[np.ndarray]) -> np.ndarray:
@@ -42,15 +37,14 @@ def pad_to_common_shape(arrays: list[np.ndarray]) -> np.ndarray:
 
 def pack_key(dataset_json: Path, config: PreprocessConfig) -> str:
     stat = dataset_json.stat()
-    text = json.dumps(
-        [str(dataset_json.resolve()), stat.st_mtime_ns, config.to_dict(), PACK_FORMAT])
+    text = json.dumps([str(dataset_json.resolve()), stat.st_mtime_ns, config.to_dict()])
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
 def pack_dataset(
     dataset: Dataset, config: PreprocessConfig, out: Path, splits=("train", "val")
 ) -> Path:
-    """Write ``out`` (npz: images, mask coverage, split, ids) unless it exists; returns ``out``."""
+    """Write ``out`` (npz: images, masks, split, ids) unless it exists; returns ``out``."""
     if out.exists():
         return out
     items = [item for item in dataset.items if item.split in splits]

@@ -49,7 +49,6 @@ class TrainConfig:
     cpu_bf16: bool = True  # bfloat16 autocast on CPU (much faster where supported)
     schedule: str = "plateau"  # plateau: halve lr after 3 flat epochs; cosine: decay over epochs
     gap_weight: float = 0.0  # extra BCE weight on the gaps between bodies (0: plain loss)
-    soft_masks: bool = True  # targets = truth coverage per network pixel (False: 0/1 at 0.5)
 
 
 def cosine_lr(lr: float, epoch: int, epochs: int, floor: float = 0.02) -> float:
@@ -110,7 +109,7 @@ def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.
     images = torch.where(blur, F.avg_pool2d(images, 3, 1, 1, count_include_pad=False), images)
     sigma = uniform(0, aug.noise).view(shape)
     images = images + sigma * torch.randn(images.shape, generator=gen)
-    return images.clamp(0, 1), masks.clamp(0, 1)
+    return images.clamp(0, 1), (masks > 0.5).float()
 
 
 def crop_to_content(x: np.ndarray, y: np.ndarray, multiple: int = 32):
@@ -190,13 +189,8 @@ def atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
 
 
-def targets(coverage: torch.Tensor, soft: bool) -> torch.Tensor:
-    """Loss targets from truth coverage (0..1): as it is, or 0/1 at half coverage."""
-    return coverage if soft else (coverage > 0.5).float()
-
-
 @torch.no_grad()
-def validate(model, val_sets: list[dict], device, batch_size: int, amp: bool, soft: bool = True):
+def validate(model, val_sets: list[dict], device, batch_size: int, amp: bool):
     """Mean validation loss and mean per-image Dice (threshold 0.5, network size)."""
     model.eval()
     losses, dices, count = [], [], 0
@@ -204,7 +198,7 @@ def validate(model, val_sets: list[dict], device, batch_size: int, amp: bool, so
         for start in range(0, len(val["x"]), batch_size):
             x = to_tensor(val["x"][start : start + batch_size], device, 255)
             x = x.contiguous(memory_format=torch.channels_last)
-            y = targets(to_tensor(val["y"][start : start + batch_size], device, 255), soft)
+            y = to_tensor(val["y"][start : start + batch_size], device)
             with torch.autocast(device.type, enabled=amp):
                 logits = model(x).float()
             losses.append(dice_bce_loss(logits, y).item() * len(x))
@@ -263,9 +257,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 part = train_sets[rng.choice(len(shares), p=shares)]
                 index = np.sort(rng.choice(len(part["x"]), config.batch_size))
                 x, y = crop_to_content(part["x"][index], part["y"][index])
-                cpu = torch.device("cpu")
-                x, y = augment(to_tensor(x, cpu, 255), to_tensor(y, cpu, 255), Augment(), gen)
-                y = targets(y, config.soft_masks)
+                x, y = to_tensor(x, torch.device("cpu"), 255), to_tensor(y, torch.device("cpu"))
+                x, y = augment(x, y, Augment(), gen)
                 x = x.to(device, memory_format=torch.channels_last)
                 w = gap_weights(y, config.gap_weight).to(device) if config.gap_weight else None
                 with torch.autocast(device.type, enabled=amp):
@@ -276,8 +269,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 scaler.update()
                 total += loss.item()
                 bar.update(task, description=f"epoch {state['epoch'] + 1} loss {loss.item():.3f}")
-            val_loss, val_dice = validate(
-                model, val_sets, device, config.batch_size, amp, config.soft_masks)
+            val_loss, val_dice = validate(model, val_sets, device, config.batch_size, amp)
             state["epoch"] += 1
             if config.schedule == "cosine":
                 for group in optimizer.param_groups:

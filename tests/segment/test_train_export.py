@@ -147,22 +147,3 @@ def test_a_batch_of_narrow_canvases_drops_the_shared_padding():
     assert cx.sum() == x.sum() and cy.sum() == y.sum()
     full = np.ones((1, 96, 128), np.uint8)
     assert crop_to_content(full, full)[0].shape == (1, 96, 128)
-
-
-def test_packed_masks_keep_the_outline_between_network_pixels(tmp_path):
-    import cv2
-
-    from morpho.datasets.contract import DatasetItem
-    from morpho.datasets.pack import pack_item
-
-    image = np.full((128, 128), 60, np.uint8)
-    image[:, 32:66] = 200  # a band whose right edge falls mid-way through a 4-px cell
-    mask = (image > 100).astype(np.uint8) * 255
-    cv2.imwrite(str(tmp_path / "a.png"), image)
-    cv2.imwrite(str(tmp_path / "a_mask.png"), mask)
-    item = DatasetItem("a", str(tmp_path / "a.png"), "train", mask=str(tmp_path / "a_mask.png"))
-    _, coverage = pack_item(item, PreprocessConfig(height=32, width=32, aspect="stretch"))
-    assert coverage.dtype == np.uint8 and coverage.shape == (32, 32)
-    row = coverage[16]
-    assert (row[8:16] == 255).all() and (row[17:] == 0).all() and (row[:8] == 0).all()
-    assert row[16] == 128  # pixels 64..67 of the film: half covered
