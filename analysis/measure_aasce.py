@@ -73,7 +73,7 @@ def annotation_defect(corners: np.ndarray) -> str:
 
 
 def matched_errors(df, corners: np.ndarray) -> list[float]:
-    """|Hm / annotated midline height - 1| (%) for bodies within half a height of an
+    """Hm / annotated midline height - 1 (%, signed) for bodies within half a height of an
     annotated body's centre."""
     centres, truth = corners.mean(axis=1), midline_heights(corners)
     out = []
@@ -81,7 +81,7 @@ def matched_errors(df, corners: np.ndarray) -> list[float]:
         d = np.hypot(*(centres - [row.cx, row.cy]).T)
         k = int(np.argmin(d))
         if d[k] < 0.5 * truth[k]:
-            out.append(abs(row.hm_px / truth[k] - 1) * 100)
+            out.append((row.hm_px / truth[k] - 1) * 100)
     return out
 
 
@@ -128,7 +128,8 @@ def main() -> None:
             why = f" (annotation: {defect})" if defect else ""
             bad.append(f"{image.stem}: {len(df)} bodies{why}")
         suggested_ok += list(df["suggested_level"]) == EXPECTED
-    errors, by_level = np.array(errors), np.array(by_level)
+    signed, by_level = np.array(errors), np.array(by_level)
+    errors = np.abs(signed)
     n = len(images)
     print(f"images: {n}")
     print(f"17 bodies labelled T1..L5 in order: {ok}/{n} = {ok / n:.1%}")
@@ -141,7 +142,9 @@ def main() -> None:
           f"{np.median(by_level):.2f}%, within 3%: {(by_level <= 3).mean():.1%}")
     print(f"middle height |error| vs the nearest annotated midline (n={errors.size} bodies): "
           f"mean {errors.mean():.2f}%, median {np.median(errors):.2f}%, "
-          f"95th pct {np.percentile(errors, 95):.2f}%, within 3%: {(errors <= 3).mean():.1%}")
+          f"95th pct {np.percentile(errors, 95):.2f}%, within 3%: {(errors <= 3).mean():.1%}; "
+          f"signed: median {np.median(signed):+.2f}%, quartiles "
+          f"{np.percentile(signed, 25):+.1f}% / {np.percentile(signed, 75):+.1f}%")
     print(f"suggested labelling (no --first-level) = T1..L5: {suggested_ok}/{n}")
     print(f"measure time per mask: median {np.median(seconds) * 1000:.0f} ms")
     for line in bad[:20]:
