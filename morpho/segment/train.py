@@ -79,8 +79,9 @@ def seed_everything(seed: int) -> None:
 
 
 def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.Generator):
-    """Random affine (rotation, scale, shift, left-right flip) and intensity changes."""
-    n = images.shape[0]
+    """Random affine (rotation, scale, shift, left-right flip) and intensity changes, on the
+    images' device (the random draws come from ``gen`` on the CPU)."""
+    n, device = images.shape[0], images.device
 
     def uniform(lo: float, hi: float) -> torch.Tensor:
         return lo + (hi - lo) * torch.rand(n, generator=gen)
@@ -95,20 +96,22 @@ def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.
     theta[:, 1, 0], theta[:, 1, 1] = sin * w / h * flip, cos
     theta[:, 0, 2] = uniform(-aug.shift, aug.shift) * 2
     theta[:, 1, 2] = uniform(-aug.shift, aug.shift) * 2
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    grid = F.affine_grid(theta.to(device), list(images.shape), align_corners=False)
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     masks = F.grid_sample(masks, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
-    shape = (n, 1, 1, 1)
-    gamma = torch.exp(uniform(math.log(aug.gamma[0]), math.log(aug.gamma[1]))).view(shape)
+    def per_image(values: torch.Tensor) -> torch.Tensor:
+        return values.view(n, 1, 1, 1).to(device)
+
+    gamma = per_image(torch.exp(uniform(math.log(aug.gamma[0]), math.log(aug.gamma[1]))))
     images = images.clamp(0, 1) ** gamma
     mean = images.mean(dim=(1, 2, 3), keepdim=True)
-    images = (images - mean) * uniform(*aug.contrast).view(shape) + mean
-    images = images + uniform(-aug.brightness, aug.brightness).view(shape)
-    blur = (torch.rand(n, generator=gen) < aug.blur).view(shape)
+    images = (images - mean) * per_image(uniform(*aug.contrast)) + mean
+    images = images + per_image(uniform(-aug.brightness, aug.brightness))
+    blur = per_image(torch.rand(n, generator=gen) < aug.blur)
     images = torch.where(blur, F.avg_pool2d(images, 3, 1, 1, count_include_pad=False), images)
-    sigma = uniform(0, aug.noise).view(shape)
-    images = images + sigma * torch.randn(images.shape, generator=gen)
+    sigma = per_image(uniform(0, aug.noise))
+    images = images + sigma * torch.randn(images.shape, generator=gen).to(device)
     return images.clamp(0, 1), (masks > 0.5).float()
 
 
@@ -257,12 +260,11 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 part = train_sets[rng.choice(len(shares), p=shares)]
                 index = np.sort(rng.choice(len(part["x"]), config.batch_size))
                 x, y = crop_to_content(part["x"][index], part["y"][index])
-                x, y = to_tensor(x, torch.device("cpu"), 255), to_tensor(y, torch.device("cpu"))
-                x, y = augment(x, y, Augment(), gen)
-                x = x.to(device, memory_format=torch.channels_last)
-                w = gap_weights(y, config.gap_weight).to(device) if config.gap_weight else None
+                x, y = augment(to_tensor(x, device, 255), to_tensor(y, device), Augment(), gen)
+                x = x.contiguous(memory_format=torch.channels_last)
+                w = gap_weights(y, config.gap_weight) if config.gap_weight else None
                 with torch.autocast(device.type, enabled=amp):
-                    loss = dice_bce_loss(model(x).float(), y.to(device), pixel_weights=w)
+                    loss = dice_bce_loss(model(x).float(), y, pixel_weights=w)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
