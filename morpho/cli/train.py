@@ -37,7 +37,8 @@ def register(app: typer.Typer) -> None:
         weights: Annotated[str | None, Opt(help="Sampling weight per dataset, a,b,...")] = None,
         gap_weight: Annotated[float, Opt(help="Extra BCE weight on the gaps between bodies "
                                      "(teaches separation; 0: the study's plain loss).")] = 0.0,
-        init: Annotated[Path | None, Opt(help="Start from these weights (fine-tune).")] = None,
+        init: Annotated[Path | None, Opt(help="Start from these weights (fine-tune; "
+                                                "tensors of another shape start fresh).")] = None,
         resume: Annotated[bool, Opt("--resume", help="Continue the run in --out.")] = False,
     ) -> None:
         """Train a U-Net on packed, augmented images (Dice + BCE, Adam, early stop)."""

@@ -176,6 +176,18 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, flat: dict[str, torch.Te
     optimizer.load_state_dict(state_dict)
 
 
+def load_matching(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> int:
+    """Copy every tensor of ``weights`` whose name and shape match one of ``model``'s (a
+    wider decoder can start from a trained encoder); returns how many. Raises when none
+    match: the weights belong to another network."""
+    own = model.state_dict()
+    matching = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    if not matching:
+        raise ValueError("--init weights share no tensor with this network")
+    model.load_state_dict(matching, strict=False)
+    return len(matching)
+
+
 def write_model_json(path: Path, config: TrainConfig, extra: dict | None = None) -> None:
     data = {
         "format": "morpho-segmenter",
@@ -237,7 +249,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = state.get("lr", config.lr)
     elif config.init:
-        model.load_state_dict(load_file(str(Path(config.init).with_suffix(".safetensors"))))
+        load_matching(model, load_file(str(Path(config.init).with_suffix(".safetensors"))))
     write_text(out / "train.json", json.dumps(asdict(config), indent=1, default=str))
     write_model_json(out / "best.json", config)
 

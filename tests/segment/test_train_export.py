@@ -147,3 +147,20 @@ def test_a_batch_of_narrow_canvases_drops_the_shared_padding():
     assert cx.sum() == x.sum() and cy.sum() == y.sum()
     full = np.ones((1, 96, 128), np.uint8)
     assert crop_to_content(full, full)[0].shape == (1, 96, 128)
+
+
+def test_init_from_a_narrower_decoder_keeps_the_trained_encoder():
+    from morpho.segment.nets import create_model
+    from morpho.segment.train import load_matching
+
+    trained = create_model(TINY_MODEL)
+    wider = create_model(ModelConfig("resnet18", encoder_depth=3, decoder_channels=(32, 16, 8)))
+    count = load_matching(wider, trained.state_dict())
+    encoder = [k for k in trained.state_dict() if k.startswith("encoder.")]
+    assert len(encoder) <= count < len(wider.state_dict())
+    for key in encoder:
+        assert torch.equal(wider.state_dict()[key], trained.state_dict()[key])
+    other = create_model(ModelConfig("tu-regnetx_002", encoder_depth=3, decoder_channels=(4, 4, 4)))
+    with pytest.raises(ValueError, match="share no tensor"):
+        load_matching(other, {k: v for k, v in trained.state_dict().items()
+                              if k.startswith("encoder.")})
