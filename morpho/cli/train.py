@@ -37,6 +37,8 @@ def register(app: typer.Typer) -> None:
         weights: Annotated[str | None, Opt(help="Sampling weight per dataset, a,b,...")] = None,
         gap_weight: Annotated[float, Opt(help="Extra BCE weight on the gaps between bodies "
                                      "(teaches separation; 0: the study's plain loss).")] = 0.0,
+        bend: Annotated[float, Opt(help="Augmentation: random smooth sideways bends of this "
+                               "amplitude (half-widths; curved spines). 0: none.")] = 0.0,
         init: Annotated[Path | None, Opt(help="Start from these weights (fine-tune; "
                                                 "tensors of another shape start fresh).")] = None,
         resume: Annotated[bool, Opt("--resume", help="Continue the run in --out.")] = False,
@@ -59,7 +61,7 @@ def register(app: typer.Typer) -> None:
             epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
             max_minutes=max_minutes, seed=seed, schedule=schedule, init=str(init) if init else None,
             weights=[float(w) for w in weights.split(",")] if weights else None,
-            gap_weight=gap_weight,
+            gap_weight=gap_weight, bend=bend,
         )
         try:
             best = run_training(config, resume=resume)

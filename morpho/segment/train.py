@@ -49,6 +49,7 @@ class TrainConfig:
     cpu_bf16: bool = True  # bfloat16 autocast on CPU (much faster where supported)
     schedule: str = "plateau"  # plateau: halve lr after 3 flat epochs; cosine: decay over epochs
     gap_weight: float = 0.0  # extra BCE weight on the gaps between bodies (0: plain loss)
+    bend: float = 0.0  # amplitude of a random smooth sideways bend (augmentation; 0: none)
 
 
 def cosine_lr(lr: float, epoch: int, epochs: int, floor: float = 0.02) -> float:
@@ -70,6 +71,7 @@ class Augment:
     gamma: tuple[float, float] = (0.6, 1.7)
     noise: float = 0.05
     blur: float = 0.3  # probability of a slight blur
+    bend: float = 0.0  # sideways bend amplitude, in half-widths (0: no bend, no extra draws)
 
 
 def seed_everything(seed: int) -> None:
@@ -79,8 +81,9 @@ def seed_everything(seed: int) -> None:
 
 
 def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.Generator):
-    """Random affine (rotation, scale, shift, left-right flip) and intensity changes, on the
-    images' device (the random draws come from ``gen`` on the CPU)."""
+    """Random affine (rotation, scale, shift, left-right flip), an optional smooth sideways
+    bend (a curved spine: columns shift by ``bend * sin(pi * waves * y + phase)``) and
+    intensity changes, on the images' device (the random draws come from ``gen`` on the CPU)."""
     n, device = images.shape[0], images.device
 
     def uniform(lo: float, hi: float) -> torch.Tensor:
@@ -97,6 +100,11 @@ def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.
     theta[:, 0, 2] = uniform(-aug.shift, aug.shift) * 2
     theta[:, 1, 2] = uniform(-aug.shift, aug.shift) * 2
     grid = F.affine_grid(theta.to(device), list(images.shape), align_corners=False)
+    if aug.bend > 0:
+        amplitude, waves = uniform(-aug.bend, aug.bend), uniform(0.5, 1.5)
+        phase = uniform(0.0, 2 * math.pi)
+        waves, phase, amplitude = (v.view(n, 1, 1).to(device) for v in (waves, phase, amplitude))
+        grid[..., 0] += amplitude * torch.sin(math.pi * waves * grid[..., 1] + phase)
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     masks = F.grid_sample(masks, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -254,6 +262,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     write_model_json(out / "best.json", config)
 
     gen = torch.Generator().manual_seed(config.seed + state["epoch"])
+    aug = Augment(bend=config.bend)
     rng = np.random.default_rng(config.seed + state["epoch"])
     steps = max(1, sum(len(t["x"]) for t in train_sets) // config.batch_size)
     log_path = out / "log.csv"
@@ -272,7 +281,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 part = train_sets[rng.choice(len(shares), p=shares)]
                 index = np.sort(rng.choice(len(part["x"]), config.batch_size))
                 x, y = crop_to_content(part["x"][index], part["y"][index])
-                x, y = augment(to_tensor(x, device, 255), to_tensor(y, device), Augment(), gen)
+                x, y = augment(to_tensor(x, device, 255), to_tensor(y, device), aug, gen)
                 x = x.contiguous(memory_format=torch.channels_last)
                 w = gap_weights(y, config.gap_weight) if config.gap_weight else None
                 with torch.autocast(device.type, enabled=amp):
