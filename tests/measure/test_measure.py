@@ -217,7 +217,7 @@ def test_degenerate_masks_give_no_bodies_and_say_why(kind):
 
 
 def test_spacing_tells_a_merged_pair_from_one_tall_body():
-    from morpho.label import _spacing_ratio
+    from morpho.label.labelling import _spacing_ratio
 
     regular = np.column_stack([np.full(8, 100.0), np.arange(8) * 50.0])
     merged = np.delete(regular, 4, axis=0)

@@ -1,0 +1,330 @@
+"""From a vertebral body mask to ordered, labelled vertebrae with QA notes.
+
+Steps: connected components -> drop specks -> split touching bodies (watershed on the
+distance transform at necks; else at a notch in the outline; else cuts at the expected
+body height) -> drop fragments and off-axis objects -> fit the spine curve through the
+body centres -> order cranial to caudal along it -> flag gaps (missing levels) -> level names ->
+facing (which side is anterior).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+
+from morpho.label.geometry import (
+    SpineCurve,
+    centre_of,
+    coarse_curve,
+    curve_degree,
+    distance_map,
+    neighbour_tangents,
+    span,
+)
+from morpho.label.levels import check_level, level_names, suggest_levels
+from morpho.label.split import split_component
+
+GAP_FACTOR = 1.8  # a centre-to-centre gap this many times the local spacing = missing level
+SPECK = 0.12  # objects thinner than this fraction of the typical body are specks
+MIN_RADIUS = 2.0  # and objects under 4 px thick always are
+FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are fragments
+EDGE_FRAGMENT = 0.01  # the same for a body cut by the image edge
+OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
+SPLIT_SPACING = 1.1  # a cut by size needs the centre this far (x the spacing) from its neighbours
+
+
+@dataclass
+class Vertebra:
+    """One vertebral body: its pixels (row, col arrays) and its place in the spine."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    centre: tuple[float, float]  # (x, y)
+    tangent: tuple[float, float] = (0.0, 1.0)  # unit spine axis at the body, caudal
+    index: int = 0
+    level: str = ""
+    suggested_level: str = ""
+    qa: list[str] = field(default_factory=list)
+    split: str = ""  # "", "neck", "notch" or "size"
+    doubtful: str = ""  # why the outline cannot be trusted for grading, if it cannot
+
+    @property
+    def area(self) -> int:
+        return int(self.rows.size)
+
+
+@dataclass
+class Labelling:
+    """The ordered vertebrae of one mask, with the image-level findings."""
+
+    vertebrae: list[Vertebra]
+    dropped: list[str]
+    facing: str  # "left" / "right" (side of the image the anterior is on), "" for AP
+    facing_source: str  # "override", "header", "curvature", "default", ""
+    suggested_confidence: float
+    body_height_px: float
+    shape: tuple[int, int]
+
+
+def _components(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Connected components (8-connected) as (rows, cols, inscribed radius)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return []
+    r0, c0 = rows[0], cols[0]
+    box = mask[r0 : rows[-1] + 1, c0 : cols[-1] + 1].astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(box, connectivity=8)
+    out = []
+    for k in range(1, n):
+        x, y, w, h = stats[k, :4]
+        sub = lab[y : y + h, x : x + w] == k
+        r, c = np.nonzero(sub)
+        out.append((r + y + r0, c + x + c0, float(distance_map(sub).max())))
+    return out
+
+
+def _neighbours(n: int, i: int, k: int = 2) -> np.ndarray:
+    """Indices of up to ``k`` items on each side of item ``i`` in a sequence of ``n``."""
+    return np.array([j for j in range(max(0, i - k), min(n, i + k + 1)) if j != i], int)
+
+
+def _spacing_ratio(centres: np.ndarray, i: int) -> float:
+    """Mean distance from centre ``i`` to its neighbours, over the median of the other
+    centre-to-centre distances: ~1.5 for two merged bodies, ~1 for one tall body (NaN with
+    fewer than four centres)."""
+    d = np.linalg.norm(np.diff(centres, axis=0), axis=1)
+    own = [j for j in (i - 1, i) if 0 <= j < d.size]
+    rest = np.delete(d, own)
+    return float(d[own].mean() / np.median(rest)) if rest.size >= 2 else float("nan")
+
+
+def _where(xy: np.ndarray) -> str:
+    return f"({xy[0]:.0f},{xy[1]:.0f})"
+
+
+def _separate(
+    mask: np.ndarray, dropped: list[tuple[np.ndarray, str]]
+) -> tuple[list[Vertebra], float]:
+    """Components -> specks dropped -> split bodies; returns bodies and expected height.
+
+    A piece cut by the image edge is judged later, against its neighbours."""
+    shape = mask.shape
+    comps = _components(mask)
+    if not comps:
+        return [], 0.0
+    radii = np.array([c[2] for c in comps])
+    areas = np.array([c[0].size for c in comps])
+    big = radii >= 0.3 * radii.max()
+    radius = float(np.median(radii[big]))
+    keep, edge = [], []
+    for (r, c, rad), a in zip(comps, areas, strict=True):
+        xy = centre_of(r, c)
+        cut = _touches_border(r, c, shape)
+        if rad < (MIN_RADIUS if cut else max(SPECK * radius, MIN_RADIUS)):
+            dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
+        else:
+            keep.append((r, c, rad))
+            edge.append(cut)
+    if not keep:
+        return [], 2 * radius
+    coarse = coarse_curve(keep, radius)
+    centres = np.array([centre_of(r, c) for r, c, _ in keep])
+    ts = coarse.t(centres)
+    order = np.argsort(ts)
+    keep, centres, ts = [keep[i] for i in order], centres[order], ts[order]
+    cut = np.array(edge)[order]
+    tangents = neighbour_tangents(centres, coarse.u)
+    lengths = np.array([
+        span(r, c, tan) for (r, c, _), tan in zip(keep, tangents, strict=True)
+    ])
+    areas = np.array([k[0].size for k in keep], float)
+    bodies = []
+    for i, ((r, c, _), tan) in enumerate(zip(keep, tangents, strict=True)):
+        # expected size from the neighbours along the spine (sizes grow caudally), leaving
+        # out bodies cut by the image edge
+        others = _neighbours(len(keep), i)
+        others = others[~cut[others]]
+        known = others.size >= 2
+        if known:
+            height, area = float(np.median(lengths[others])), float(np.median(areas[others]))
+        else:
+            height, area = 2 * radius, 0.8 * (2 * radius) ** 2
+        ratio = _spacing_ratio(centres, i)
+        spaced = not ratio < SPLIT_SPACING  # NaN (too few bodies to tell): allowed
+        pieces, how = split_component(r, c, tan, height, area, radius, spaced)
+        for pr, pc in pieces:
+            v = Vertebra(pr, pc, tuple(centre_of(pr, pc)), split=how)
+            if how:
+                kind = {"neck": "at a neck", "notch": "at a notch in the outline"}.get(
+                    how, "by expected size, no neck")
+                v.qa.append(f"split from touching bodies ({kind})")
+            if how == "size":
+                v.doubtful = "outline cut from touching bodies without a visible gap"
+            size = span(pr, pc, tan) / height
+            if known and size > OVERSIZE and pr.size > OVERSIZE * area:
+                v.doubtful = f"may hold two bodies ({size:.1f}x the neighbours' height)"
+                v.qa.append(f"unusually tall: {size:.1f}x the neighbours' height")
+            bodies.append(v)
+    height = float(np.median(lengths)) if lengths.size else 2 * radius
+    return bodies, height
+
+
+def _touches_border(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> bool:
+    return bool(rows.min() == 0 or cols.min() == 0 or rows.max() == shape[0] - 1
+                or cols.max() == shape[1] - 1)
+
+
+def _drop_fragments(
+    bodies: list[Vertebra], height: float, dropped: list[tuple[np.ndarray, str]],
+    shape: tuple[int, int],
+) -> list[Vertebra]:
+    """Drop small fragments (against their neighbours along the spine) and objects off the
+    spine curve. A body cut by the image edge is kept (and not graded) unless it is a sliver
+    under 1% of its neighbours."""
+    if not bodies:
+        return bodies
+    centres = np.array([b.centre for b in bodies])
+    order = np.argsort(SpineCurve(centres, degree=0).t(centres))
+    bodies = [bodies[i] for i in order]
+    areas = np.array([b.area for b in bodies], float)
+    kept = []
+    for i, b in enumerate(bodies):
+        others = _neighbours(len(bodies), i)
+        near = float(np.median(areas[others])) if others.size else areas[i]
+        limit = EDGE_FRAGMENT if _touches_border(b.rows, b.cols, shape) else FRAGMENT
+        if areas[i] < limit * near:
+            note = f"fragment at {_where(b.centre)}: {b.area} px < {limit:.0%} of its neighbours"
+            dropped.append((np.array(b.centre), note))
+        else:
+            kept.append(b)
+    while len(kept) >= 4:  # drop the worst outlier from the curve, refit, repeat
+        centres = np.array([b.centre for b in kept])
+        areas = np.array([b.area for b in kept], float)
+        curve = SpineCurve(centres, areas, curve_degree(len(kept)))
+        resid = np.abs(curve.residual(centres))
+        worst = int(np.argmax(resid))
+        if resid[worst] <= max(1.5 * height, 3 * np.median(resid)):
+            break
+        b = kept.pop(worst)
+        note = f"off the spine axis at {_where(b.centre)}: {resid[worst]:.0f} px from the curve"
+        dropped.append((np.array(b.centre), note))
+    return kept
+
+
+
+def _facing(
+    curve: SpineCurve, ts: np.ndarray, levels: list[str], suggested: list[str],
+    confidence: float, height: float,
+) -> tuple[str, str]:
+    """Anterior side from the curvature: kyphosis bulges posteriorly, lordosis anteriorly.
+
+    Tries the thoracic, then the lumbar bodies by level name (or by the suggested names
+    when they are confident), then all bodies taken as thoracic (a chest film); the first
+    clear bulge (a tenth of a body height) decides.
+    """
+    names = levels if any(levels) else suggested if confidence >= 0.6 else [""] * ts.size
+    regions = [
+        (np.array([n.startswith("T") for n in names]), 1.0),
+        (np.array([n.startswith("L") for n in names]), -1.0),
+        (np.ones(ts.size, bool), 1.0),
+    ]
+    for members, sign in regions:
+        if members.sum() < 4:
+            continue
+        bulge = curve.sagitta(ts[members])
+        if abs(bulge) >= 0.1 * height:
+            return ("left" if sign * bulge > 0 else "right"), "curvature"
+    return "left", "default"
+
+
+
+def _local_spacing(gaps: list[float], i: int) -> float:
+    """Median of up to two gaps on each side of gap ``i`` (the spacing grows down the spine)."""
+    near = [g for j, g in enumerate(gaps) if j != i and abs(j - i) <= 2]
+    return float(np.median(near)) if near else float(gaps[i])
+
+
+def label_bodies(
+    mask: np.ndarray,
+    *,
+    view: str = "lateral",
+    first_level: str | None = None,
+    anterior: str | None = None,
+    spacing_mm: tuple[float, float] | None = None,
+    facing_hint: str | None = None,
+) -> Labelling:
+    """Separate, clean, order and label the vertebral bodies of a boolean mask.
+
+    ``anterior`` ("left"/"right") overrides the facing; ``facing_hint`` is a facing from the
+    file header, used when there is no override.
+    """
+    mask = np.asarray(mask).astype(bool)
+    first_level = check_level(first_level)
+    dropped_at: list[tuple[np.ndarray, str]] = []
+    bodies, height = _separate(mask, dropped_at)
+    bodies = _drop_fragments(bodies, height, dropped_at, mask.shape)
+    lateral = view not in ("ap", "pa")
+    if not bodies:
+        return Labelling([], [d for _, d in dropped_at], "", "", 0.0, height, mask.shape)
+    centres = np.array([b.centre for b in bodies])
+    weights = np.array([b.area for b in bodies], float)
+    curve = SpineCurve(centres, weights, degree=curve_degree(len(bodies)))
+    ts = curve.t(centres)
+    order = np.argsort(ts)
+    bodies, ts = [bodies[i] for i in order], ts[order]
+    ordered = np.array([b.centre for b in bodies])
+    gaps = list(np.linalg.norm(np.diff(ordered, axis=0), axis=1))
+    steps = [1]
+    for i, gap in enumerate(gaps, start=1):
+        spacing = _local_spacing(gaps, i - 1)
+        missing = int(round(gap / spacing)) - 1 if gap > GAP_FACTOR * spacing else 0
+        steps.append(1 + missing)
+        if missing:
+            bodies[i].qa.append(
+                f"likely missing level above ({missing}; gap {gap / spacing:.1f}x the "
+                "neighbouring spacing)"
+            )
+    names = level_names(first_level, len(bodies), steps)
+    tangents = neighbour_tangents(np.array([b.centre for b in bodies]), curve.u)
+    sizes: dict[str, list[float]] = {"height": [], "depth" if lateral else "width": []}
+    across = "depth" if lateral else "width"
+    for i, b in enumerate(bodies):
+        b.index = i + 1
+        b.level = names[i]
+        b.tangent = tuple(tangents[i])
+        sizes["height"].append(span(b.rows, b.cols, tangents[i]))
+        sizes[across].append(span(b.rows, b.cols, np.array([tangents[i][1], -tangents[i][0]])))
+        if _touches_border(b.rows, b.cols, mask.shape):
+            b.qa.append("touches the image border")
+    scale = float(np.mean(spacing_mm)) if spacing_mm is not None else 1.0
+    suggested, confidence = suggest_levels(
+        {k: np.array(v) * scale for k, v in sizes.items()}, steps, absolute=spacing_mm is not None
+    )
+    for b, s in zip(bodies, suggested, strict=True):
+        b.suggested_level = s
+    for xy, note in dropped_at:
+        nearest = int(np.argmin(np.hypot(*(centres[order] - xy).T)))
+        bodies[nearest].qa.append(f"dropped {note}")
+    if not lateral:
+        facing, source = "", ""
+    elif anterior:
+        facing, source = anterior, "override"
+    elif facing_hint:
+        facing, source = facing_hint, "header"
+    else:
+        facing, source = _facing(curve, ts, names, suggested, confidence, height)
+    return Labelling(
+        bodies, [d for _, d in dropped_at], facing, source, confidence, height, mask.shape
+    )
+
+
+def spine_only(mask: np.ndarray) -> np.ndarray:
+    """The mask without what the labelling drops (specks, fragments, objects off the spine
+    curve), as whole connected components: the kept ones are not cut or changed."""
+    mask = np.asarray(mask).astype(bool)
+    components, _ = ndi.label(mask, structure=np.ones((3, 3)))
+    kept = [components[v.rows, v.cols] for v in label_bodies(mask).vertebrae]
+    return np.isin(components, np.unique(np.concatenate(kept))) if kept else np.zeros_like(mask)
