@@ -28,9 +28,20 @@ def read_mask(path: str | Path) -> np.ndarray:
     return mask > 0
 
 
-def _view(view: str | None, rg: Radiograph) -> str:
-    chosen = (view or rg.view or "unknown").lower()
-    return "ap" if chosen in ("ap", "pa") else "lateral"
+def measured_view(path: str | Path, header_view: str | None, view: str | None = None) -> str:
+    """'ap' or 'lateral': the given ``view``, else the header's. A header that says frontal
+    (AP/PA) is refused without a given view: morpho screens lateral films, and a frontal
+    chest film measured as a spine gives nonsense."""
+    if view:
+        return "ap" if view.lower() in ("ap", "pa") else "lateral"
+    if (header_view or "").lower() in ("ap", "pa"):
+        raise MorphoError(
+            path,
+            f"frontal film ({header_view.upper()} view in the header), not a lateral one; "
+            "give --view ap to measure a frontal spine film, or --view lateral if the "
+            "header is wrong",
+        )
+    return "lateral"
 
 
 def measure_image(
@@ -46,9 +57,11 @@ def measure_image(
 
     ``segmenter`` has ``.predict(pixels) -> bool mask``; without it and without a mask the
     default model is loaded. ``view`` overrides the file's view ("unknown" counts as
-    lateral). Returns the radiograph, the body mask (original size) and the measurements.
+    lateral; a frontal header without ``view`` is refused, see ``measured_view``).
+    Returns the radiograph, the body mask (original size) and the measurements.
     """
     rg = read_radiograph(path)
+    measured = measured_view(path, rg.view, view)
     if mask is None:
         if segmenter is None:
             try:
@@ -66,7 +79,7 @@ def measure_image(
         mask,
         spacing_mm=rg.spacing_mm,
         spacing_source=rg.spacing_source,
-        view=_view(view, rg),
+        view=measured,
         first_level=first_level,
         anterior=anterior,
         image=rg.image_id,

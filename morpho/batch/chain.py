@@ -13,6 +13,7 @@ from morpho.batch.items import BatchItem
 from morpho.io import read_radiograph
 from morpho.io.reduced import Reduced, Reduction, read_reduced
 from morpho.measure import MEASUREMENT_COLUMNS, measure_mask
+from morpho.pipeline import measured_view
 from morpho.preprocess import PreprocessConfig, make_transform
 
 
@@ -35,6 +36,8 @@ class ChainWorker:
     With ``reduced`` (the default), JPEG 2000 DICOM and baseline JPEG files are decoded at
     the smallest power-of-two reduction that still covers the network input, and the mask is
     mapped back to original pixels before measuring. Other files take the full-size path.
+    ``view`` ("ap"/"lateral") overrides the headers; without it a frontal header is a failure
+    (a chest series often holds a PA film beside the lateral).
     """
 
     def __init__(
@@ -43,11 +46,13 @@ class ChainWorker:
         reduced: bool = True,
         threads: int | None = None,
         first_level: str | None = None,
+        view: str | None = None,
         segmenter_factory: Callable[[str | None, int | None], SegmenterLike] = default_segmenter,
     ):
         self.segmenter = segmenter_factory(model_path, threads)
         self.reduced = reduced
         self.first_level = first_level
+        self.view = view
         self.config = getattr(self.segmenter, "preprocess", None) or PreprocessConfig()
 
     def needed(self, shape: tuple[int, int]) -> tuple[int, int]:
@@ -71,6 +76,7 @@ class ChainWorker:
 
     def process(self, item: BatchItem, loaded: Reduced) -> tuple[dict[str, Any], pd.DataFrame]:
         radiograph, reduction = loaded.radiograph, loaded.reduction
+        view = measured_view(item.path, radiograph.view, self.view)
         start = time.perf_counter()
         mask = self.segment(loaded)
         segmented = time.perf_counter()
@@ -78,7 +84,7 @@ class ChainWorker:
             mask,
             spacing_mm=radiograph.spacing_mm,
             spacing_source=radiograph.spacing_source,
-            view=radiograph.view if radiograph.view in ("ap", "pa") else "lateral",
+            view=view,
             image=radiograph.image_id,
             first_level=self.first_level,
             facing_hint=radiograph.facing,

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from morpho.cli.common import console, fail, finish, report_error
+from morpho.cli.common import View, console, fail, finish, report_error
 from morpho.errors import MorphoError
 
 
@@ -45,6 +45,11 @@ def batch(
         str | None,
         typer.Option("--first-level", help="Level of every image's first visible body, e.g. T4."),
     ] = None,
+    view: Annotated[
+        View | None,
+        typer.Option("--view", help="Measure every image in this view (default: lateral; a "
+                     "frontal header is then recorded as a failure)."),
+    ] = None,
 ) -> None:
     """Segment and measure every image; write OUT/measurements.parquet (+ .csv),
     OUT/images.parquet and OUT/failures.csv. Run it again to resume after a stop."""
@@ -70,6 +75,7 @@ def batch(
                 reduced=not full_resolution,
                 threads=threads,
                 first_level=first_level,
+                view=view.value if view else None,
             ),
             engine=engine.value,
             workers=workers,
@@ -79,6 +85,7 @@ def batch(
                 "model": model_path or "default",
                 "reduced": not full_resolution,
                 "first_level": first_level,
+                "view": view.value if view else None,
             },
             reference=reference,
         )

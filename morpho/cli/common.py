@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -13,6 +14,14 @@ from rich.console import Console
 
 from morpho.errors import MorphoError
 from morpho.io.files import find_images
+
+
+class View(str, Enum):
+    """The view to measure a film in, overriding its header."""
+
+    lateral = "lateral"
+    ap = "ap"
+
 
 DEBUG = False
 console = Console(stderr=True)

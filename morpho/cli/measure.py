@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 from rich.progress import track
 
-from morpho.cli.common import FlipOption, console, expand_inputs, fail, finish, run_each
+from morpho.cli.common import FlipOption, View, console, expand_inputs, fail, finish, run_each
 from morpho.errors import MorphoError
 from morpho.label import check_level
 
@@ -18,11 +18,6 @@ from morpho.label import check_level
 class Side(str, Enum):
     left = "left"
     right = "right"
-
-
-class View(str, Enum):
-    lateral = "lateral"
-    ap = "ap"
 
 
 def _mask_for(image: Path, mask: Path | None) -> Path | None:

@@ -17,8 +17,9 @@ PATIENT_NAME = "Zyxwv^Qutsrponm"
 PATIENT_ID = "PID-4829175036-ZQX"  # digits long enough not to occur by chance
 
 
-def write_dicom(path: Path, pixels: np.ndarray, *, j2k: bool = False) -> Path:
-    """A DX radiograph (MONOCHROME2, 12 bit, 0.2 mm) with PatientName and PatientID set."""
+def write_dicom(path: Path, pixels: np.ndarray, *, j2k: bool = False, view: str = "LL") -> Path:
+    """A DX radiograph (MONOCHROME2, 12 bit, 0.2 mm, ViewPosition ``view``) with PatientName
+    and PatientID set."""
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = DigitalXRayImageStorageForPresentation
@@ -29,7 +30,7 @@ def write_dicom(path: Path, pixels: np.ndarray, *, j2k: bool = False) -> Path:
     ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     ds.PatientName, ds.PatientID = PATIENT_NAME, PATIENT_ID
     ds.PatientAge, ds.PatientSex, ds.PatientSize = "067Y", "F", "1.62"
-    ds.Modality, ds.ViewPosition, ds.ImagerPixelSpacing = "DX", "LL", [0.2, 0.2]
+    ds.Modality, ds.ViewPosition, ds.ImagerPixelSpacing = "DX", view, [0.2, 0.2]
     ds.Rows, ds.Columns = pixels.shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -59,3 +61,19 @@ def test_chain_bad_files_fail_with_causes_and_good_files_keep_rows(tmp_path):
     assert "too small" in causes["tiny.png"] and all(len(c) > 5 for c in causes.values())
     measurements = pd.read_parquet(tmp_path / "out" / "measurements.parquet")
     assert measurements.groupby("file").size().to_dict() == {"good.dcm": 9, "good.png": 9}
+
+
+def test_frontal_films_fail_in_a_lateral_batch_unless_the_view_is_given(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    write_dicom(source / "lateral.dcm", np.round(phantom(700, 400) * 4000))
+    write_dicom(source / "frontal.dcm", np.round(phantom(700, 400, seed=2) * 4000), view="PA")
+    items = items_from_input(source)
+    summary = run_batch(items, tmp_path / "out", threshold_chain, workers=1, progress=False)
+    assert (summary.ok, summary.failed) == (1, 1)
+    failures = pd.read_csv(tmp_path / "out" / "failures.csv")
+    assert failures["file"].tolist() == ["frontal.dcm"]
+    assert "frontal film (PA view" in failures["cause"].iloc[0]
+    as_ap = functools.partial(threshold_chain, view="ap")
+    summary = run_batch(items, tmp_path / "out-ap", as_ap, workers=1, progress=False)
+    assert (summary.ok, summary.failed) == (2, 0)

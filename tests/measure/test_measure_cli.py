@@ -117,3 +117,18 @@ def test_cli_model_option_names_the_model(films):
         app, ["measure", str(films / "a.png"), "--out", str(films / "o"), "--model", shipped]
     )
     assert result.exit_code == 0 and (films / "o" / "measurements.csv").exists()
+
+
+def test_frontal_header_is_refused_unless_the_view_is_given(films):
+    from morpho.io import write_dicom
+
+    image = cv2.imread(str(films / "a.png"), cv2.IMREAD_GRAYSCALE)
+    write_dicom(films / "pa.dcm", image, spacing_mm=(0.2, 0.2), view="pa")
+    mask = films / "masks" / "a_mask.png"
+    args = ["measure", str(films / "pa.dcm"), "--mask", str(mask), "--out", str(films / "out")]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 1
+    assert "pa.dcm: frontal film (PA view in the header)" in refused.output
+    measured = CliRunner().invoke(app, [*args, "--view", "ap"])
+    assert measured.exit_code == 0, measured.output
+    assert len(pd.read_csv(films / "out" / "measurements.csv")) == 8
