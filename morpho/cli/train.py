@@ -39,6 +39,8 @@ def register(app: typer.Typer) -> None:
                                      "(teaches separation; 0: the study's plain loss).")] = 0.0,
         bend: Annotated[float, Opt(help="Augmentation: random smooth sideways bends of this "
                                "amplitude (half-widths; curved spines). 0: none.")] = 0.0,
+        aug_strength: Annotated[float, Opt(help="Augmentation ranges x this (0: left-right "
+                                       "flips only; e.g. a last, gentler fine-tune).")] = 1.0,
         init: Annotated[Path | None, Opt(help="Start from these weights (fine-tune; "
                                                 "tensors of another shape start fresh).")] = None,
         resume: Annotated[bool, Opt("--resume", help="Continue the run in --out.")] = False,
@@ -61,7 +63,7 @@ def register(app: typer.Typer) -> None:
             epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
             max_minutes=max_minutes, seed=seed, schedule=schedule, init=str(init) if init else None,
             weights=[float(w) for w in weights.split(",")] if weights else None,
-            gap_weight=gap_weight, bend=bend,
+            gap_weight=gap_weight, bend=bend, aug_strength=aug_strength,
         )
         try:
             best = run_training(config, resume=resume)

@@ -50,6 +50,7 @@ class TrainConfig:
     schedule: str = "plateau"  # plateau: halve lr after 3 flat epochs; cosine: decay over epochs
     gap_weight: float = 0.0  # extra BCE weight on the gaps between bodies (0: plain loss)
     bend: float = 0.0  # amplitude of a random smooth sideways bend (augmentation; 0: none)
+    aug_strength: float = 1.0  # augmentation ranges x this (0: left-right flips only)
 
 
 def cosine_lr(lr: float, epoch: int, epochs: int, floor: float = 0.02) -> float:
@@ -72,6 +73,23 @@ class Augment:
     noise: float = 0.05
     blur: float = 0.3  # probability of a slight blur
     bend: float = 0.0  # sideways bend amplitude, in half-widths (0: no bend, no extra draws)
+
+    def scaled(self, strength: float) -> Augment:
+        """The ranges shrunk towards no change (1: as they are; 0: left-right flips only).
+        The random draws stay the same, so runs differ only in how far each sample moves."""
+        if strength == 1.0:
+            return self
+
+        def linear(lo: float, hi: float) -> tuple[float, float]:
+            return 1 + (lo - 1) * strength, 1 + (hi - 1) * strength
+
+        return Augment(
+            rotate_deg=self.rotate_deg * strength,
+            scale=(self.scale[0] ** strength, self.scale[1] ** strength),
+            shift=self.shift * strength, flip=self.flip, contrast=linear(*self.contrast),
+            brightness=self.brightness * strength,
+            gamma=(self.gamma[0] ** strength, self.gamma[1] ** strength),
+            noise=self.noise * strength, blur=self.blur * strength, bend=self.bend * strength)
 
 
 def seed_everything(seed: int) -> None:
@@ -262,7 +280,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     write_model_json(out / "best.json", config)
 
     gen = torch.Generator().manual_seed(config.seed + state["epoch"])
-    aug = Augment(bend=config.bend)
+    aug = Augment(bend=config.bend).scaled(config.aug_strength)
     rng = np.random.default_rng(config.seed + state["epoch"])
     steps = max(1, sum(len(t["x"]) for t in train_sets) // config.batch_size)
     log_path = out / "log.csv"

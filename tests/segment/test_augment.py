@@ -30,3 +30,21 @@ def test_without_bend_a_still_augment_is_the_identity():
     image, mask = _column()
     out, out_mask = augment(image, mask, Augment(**STILL), torch.Generator().manual_seed(2))
     assert torch.allclose(out, image, atol=1e-5) and torch.equal(out_mask, mask)
+
+
+def test_strength_zero_keeps_only_the_flips():
+    image = torch.rand(8, 1, 32, 16, generator=torch.Generator().manual_seed(0))
+    mask = (image > 0.5).float()
+    out, out_mask = augment(image, mask, Augment().scaled(0.0), torch.Generator().manual_seed(3))
+    mirrored = [torch.allclose(o, i.flip(-1), atol=1e-5) for o, i in zip(out, image, strict=True)]
+    same = [torch.allclose(o, i, atol=1e-5) for o, i in zip(out, image, strict=True)]
+    assert all(m != s for m, s in zip(mirrored, same, strict=True)) and any(mirrored) and any(same)
+    assert torch.equal(out_mask, torch.stack(
+        [m.flip(-1) if f else m for m, f in zip(mask, mirrored, strict=True)]))
+
+
+def test_half_strength_halves_the_ranges():
+    half = Augment().scaled(0.5)
+    assert half.rotate_deg == 5.0 and half.flip == 0.5
+    assert np.allclose(half.contrast, (0.8, 1.2)) and np.isclose(half.gamma[0], 0.6 ** 0.5)
+    assert Augment().scaled(1.0) == Augment()
