@@ -1,9 +1,10 @@
 """Evaluate a model on one split of a dataset: overlap, per-body detection, boundary error.
 
 Per image: Dice, IoU, symmetric contour distance (mean, 95th percentile). Per truth body:
-best IoU with a predicted component (detected at IoU > 0.5) and the mean distance of its
-outline to the predicted outline (an error over 2 mm where the spacing is known), split by
-fractured and intact where the dataset says.
+best IoU with a predicted component (detected at IoU > 0.5), the same against the bodies the
+labelling makes of the mask (touching ones split: what ``morpho measure`` measures), and the
+mean distance of its outline to the predicted outline (an error over 2 mm where the spacing
+is known), split by fractured and intact where the dataset says.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from scipy import ndimage
 from morpho.atomic import write_png, write_text
 from morpho.datasets.contract import Dataset, DatasetItem, instance_labels
 from morpho.io import read_radiograph
+from morpho.label import label_bodies
 from morpho.segment.infer import Segmenter
 from morpho.segment.metrics import bootstrap_ci, dice, iou, stats
 from morpho.segment.overlay import BLUE, RED, draw_outlines
@@ -47,6 +49,27 @@ def distance_to(mask: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_edt(~edge)
 
 
+def labelled_instances(pred: np.ndarray) -> np.ndarray:
+    """Instance map (0 background, 1..n) of the bodies the labelling makes of a mask."""
+    out = np.zeros(pred.shape, np.int32)
+    for k, v in enumerate(label_bodies(pred).vertebrae, start=1):
+        out[v.rows, v.cols] = k
+    return out
+
+
+def best_match(body: np.ndarray, instances: np.ndarray) -> tuple[float, int]:
+    """(IoU, id) of the instance that overlaps a truth body best ((0, 0) when none does)."""
+    hits = instances[body]
+    hits = hits[hits > 0]
+    best_iou, best = 0.0, 0
+    for c in np.unique(hits):
+        inter = np.count_nonzero(hits == c)
+        value = inter / (np.count_nonzero(body) + np.count_nonzero(instances == c) - inter)
+        if value > best_iou:
+            best_iou, best = value, int(c)
+    return best_iou, best
+
+
 def evaluate_item(
     item: DatasetItem, pixels: np.ndarray, pred: np.ndarray, levels: list[str] | None
 ) -> tuple[dict, list[dict], np.ndarray]:
@@ -58,28 +81,25 @@ def evaluate_item(
     both = np.concatenate([to_pred[boundary(truth)], to_truth[boundary(pred)]])
     spacing = float(np.mean(item.spacing_mm)) if item.spacing_mm else None
     n_pred, components = cv2.connectedComponents(pred.astype(np.uint8))
-    matched_pred = set()
+    instances = labelled_instances(pred)
+    matched_pred, matched_labelled = set(), set()
     bodies = []
     for k in range(1, int(labels.max()) + 1):
         body = labels == k
         if not body.any():
             continue
-        hits = components[body]
-        hits = hits[hits > 0]
-        best_iou, best = 0.0, 0
-        for c in np.unique(hits):
-            comp = components == c
-            inter = np.count_nonzero(hits == c)
-            value = inter / (np.count_nonzero(body) + np.count_nonzero(comp) - inter)
-            if value > best_iou:
-                best_iou, best = value, int(c)
+        best_iou, best = best_match(body, components)
         if best_iou > MATCH_IOU:
             matched_pred.add(best)
+        labelled_iou, labelled = best_match(body, instances)
+        if labelled_iou > MATCH_IOU:
+            matched_labelled.add(labelled)
         level = levels[k - 1] if levels and k <= len(levels) else str(k)
         mean_px = float(to_pred[boundary(body)].mean())
         fracture = item.fractures.get(level)
         bodies.append({
             "image": item.id, "level": level, "iou": best_iou, "detected": best_iou > MATCH_IOU,
+            "iou_labelled": labelled_iou, "detected_labelled": labelled_iou > MATCH_IOU,
             "contour_mean_px": mean_px,
             "contour_mean_mm": mean_px * spacing if spacing else np.nan,
             "error_2mm": (mean_px * spacing > ERROR_MM) if spacing else np.nan,
@@ -91,7 +111,8 @@ def evaluate_item(
         "contour_mean_px": float(finite.mean()) if finite.size else np.nan,
         "contour_p95_px": float(np.percentile(finite, 95)) if finite.size else np.nan,
         "truth_bodies": len(bodies), "pred_components": n_pred - 1,
-        "matched": len(matched_pred),
+        "matched": len(matched_pred), "labelled_bodies": int(instances.max()),
+        "matched_labelled": len(matched_labelled),
     }
     row["contour_mean_mm"] = row["contour_mean_px"] * spacing if spacing else np.nan
     row["contour_p95_mm"] = row["contour_p95_px"] * spacing if spacing else np.nan
@@ -106,6 +127,11 @@ def summarise(images: pd.DataFrame, bodies: pd.DataFrame) -> dict:
     summary["recall"] = float(bodies["detected"].mean()) if len(bodies) else np.nan
     preds = images["pred_components"].sum()
     summary["precision"] = float(images["matched"].sum() / preds) if preds else np.nan
+    summary["recall_labelled"] = (
+        float(bodies["detected_labelled"].mean()) if len(bodies) else np.nan)
+    found = images["labelled_bodies"].sum()
+    summary["precision_labelled"] = (
+        float(images["matched_labelled"].sum() / found) if found else np.nan)
     for column in ("contour_mean_px", "contour_p95_px", "contour_mean_mm", "contour_p95_mm"):
         summary[column] = float(images[column].mean())
     for group, part in (("fractured", bodies[bodies.fractured]),
@@ -128,6 +154,8 @@ def markdown(summary: dict, model: str, dataset: str, split: str) -> str:
         f"| mean IoU (95% bootstrap CI) | {summary['iou']:.3f} ({ilo:.3f}-{ihi:.3f}) |",
         f"| body recall at IoU > {MATCH_IOU} | {summary['recall']:.3f} |",
         f"| body precision at IoU > {MATCH_IOU} | {summary['precision']:.3f} |",
+        f"| body recall / precision after the labelling's split (the bodies `morpho measure` "
+        f"measures) | {summary['recall_labelled']:.3f} / {summary['precision_labelled']:.3f} |",
         f"| contour distance mean / p95 (px) | {summary['contour_mean_px']:.2f} / "
         f"{summary['contour_p95_px']:.2f} |",
         f"| contour distance mean / p95 (mm) | {summary['contour_mean_mm']:.2f} / "
