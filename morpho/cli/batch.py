@@ -51,8 +51,10 @@ def batch(
                      "frontal header is then recorded as a failure)."),
     ] = None,
 ) -> None:
-    """Segment and measure every image; write OUT/measurements.parquet (+ .csv),
-    OUT/images.parquet and OUT/failures.csv. Run it again to resume after a stop."""
+    """Segment and measure every image of a cohort, resumably.
+
+    Writes OUT/measurements.parquet (+ .csv), OUT/images.parquet and OUT/failures.csv. Run it
+    again to resume after a stop."""
     from morpho.batch import items_from_input, run_batch
     from morpho.batch.chain import ChainWorker
 

@@ -58,9 +58,10 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:
-    """One row per file: size, bit depth, photometric, spacing and its source, view, age,
-    sex, height. Reads every file fully, so a cohort can be checked before a long run.
-    Folders are searched recursively for .dcm/.dicom/.png/.jpg/.jpeg/.tif/.tiff files and
+    """One row of header facts per radiograph file.
+
+    Size, bit depth, photometric, spacing and its source, view, age, sex, height. Reads every
+    file fully, so a cohort can be checked before a long run. Folders are searched recursively for .dcm/.dicom/.png/.jpg/.jpeg/.tif/.tiff files and
     files without a suffix; files named explicitly are always read."""
     if as_json and as_csv:
         fail("choose one of --json and --csv")
