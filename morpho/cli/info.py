@@ -61,8 +61,9 @@ def info(
     """One row of header facts per radiograph file.
 
     Size, bit depth, photometric, spacing and its source, view, age, sex, height. Reads every
-    file fully, so a cohort can be checked before a long run. Folders are searched recursively for .dcm/.dicom/.png/.jpg/.jpeg/.tif/.tiff files and
-    files without a suffix; files named explicitly are always read."""
+    file fully, so a cohort can be checked before a long run. Folders are searched recursively
+    for .dcm/.dicom/.png/.jpg/.jpeg/.tif/.tiff files and files without a suffix; files named
+    explicitly are always read."""
     if as_json and as_csv:
         fail("choose one of --json and --csv")
     files = expand_inputs(inputs)
