@@ -35,6 +35,7 @@ class Evaluation:
     images: pd.DataFrame  # one row per image
     bodies: pd.DataFrame  # one row per truth body
     summary: dict
+    levels: pd.DataFrame  # one row per level: detection and outline error
 
 
 def boundary(mask: np.ndarray) -> np.ndarray:
@@ -143,7 +144,23 @@ def summarise(images: pd.DataFrame, bodies: pd.DataFrame) -> dict:
     return summary
 
 
-def markdown(summary: dict, model: str, dataset: str, split: str) -> str:
+def by_level(bodies: pd.DataFrame) -> pd.DataFrame:
+    """Detection and outline error per level, in the order the levels first appear."""
+    if bodies.empty:
+        return pd.DataFrame(columns=["level", "bodies", "recall", "recall_labelled",
+                                     "iou_labelled", "contour_mean_px"])
+    grouped = bodies.groupby("level", sort=False)
+    return pd.DataFrame({
+        "bodies": grouped.size(), "recall": grouped["detected"].mean(),
+        "recall_labelled": grouped["detected_labelled"].mean(),
+        "iou_labelled": grouped["iou_labelled"].mean(),
+        "contour_mean_px": grouped["contour_mean_px"].mean(),
+    }).reset_index()
+
+
+def markdown(
+    summary: dict, model: str, dataset: str, split: str, levels: pd.DataFrame | None = None
+) -> str:
     lo, hi = summary["dice_ci95"]
     ilo, ihi = summary["iou_ci95"]
     lines = [
@@ -168,6 +185,13 @@ def markdown(summary: dict, model: str, dataset: str, split: str) -> str:
             f"{summary[f'{group}_error_2mm_rate']:.3f} |"
         )
     lines += ["", "mm values and the 2 mm error rate need a known pixel spacing (nan otherwise)."]
+    if levels is not None and len(levels):
+        lines += ["", "## By level", "",
+                  "| level | bodies | recall | recall after split | IoU after split | "
+                  "contour mean (px) |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r.level} | {r.bodies} | {r.recall:.3f} | {r.recall_labelled:.3f} | "
+                  f"{r.iou_labelled:.3f} | {r.contour_mean_px:.2f} |"
+                  for r in levels.itertuples()]
     return "\n".join(lines) + "\n"
 
 
@@ -188,10 +212,11 @@ def evaluate(
             picture = draw_outlines(pixels, [(truth, RED), (pred, BLUE)])
             write_png(out / "overlays" / f"{item.id}.png", picture)
     images, bodies = pd.DataFrame(rows), pd.DataFrame(body_rows)
-    summary = summarise(images, bodies)
+    summary, levels = summarise(images, bodies), by_level(bodies)
     if out is not None:
         write_text(out / "images.csv", images.to_csv(index=False))
         write_text(out / "bodies.csv", bodies.to_csv(index=False))
-        write_text(out / "summary.md",
-                   markdown(summary, segmenter.model_version, dataset.name, split))  # fmt: skip
-    return Evaluation(images, bodies, summary)
+        write_text(out / "levels.csv", levels.to_csv(index=False))
+        write_text(out / "summary.md", markdown(
+            summary, segmenter.model_version, dataset.name, split, levels))
+    return Evaluation(images, bodies, summary, levels)

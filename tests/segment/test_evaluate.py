@@ -3,9 +3,10 @@ labelling splits them (the bodies `morpho measure` measures)."""
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from morpho.datasets.contract import DatasetItem
-from morpho.segment.evaluate import evaluate_item
+from morpho.segment.evaluate import by_level, evaluate_item
 
 
 def test_merged_bodies_are_found_after_the_labellings_split(tmp_path):
@@ -25,3 +26,7 @@ def test_merged_bodies_are_found_after_the_labellings_split(tmp_path):
     assert [b["detected"] for b in bodies] == [True, False, False, True, True, True]
     assert all(b["detected_labelled"] for b in bodies)
     assert row["dice"] < 1.0
+    levels = by_level(pd.DataFrame(bodies))
+    assert list(levels["level"]) == [str(k) for k in range(1, 7)]
+    assert list(levels["recall"]) == [1.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+    assert (levels["recall_labelled"] == 1.0).all()

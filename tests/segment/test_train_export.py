@@ -133,6 +133,9 @@ def test_cli_evaluate_writes_tables_and_summary(trained, tmp_path, tiny_dataset)
     assert len(images) == 2 and images["dice"].between(0, 1).all()
     bodies = pd.read_csv(out / "bodies.csv")
     assert len(bodies) == 2 * 5  # five boxes per tiny image
+    levels = pd.read_csv(out / "levels.csv")
+    assert len(levels) == 5 and (levels["bodies"] == 2).all()
+    assert "## By level" in (out / "summary.md").read_text()
     assert "mean Dice" in (out / "summary.md").read_text()
     assert len(list((out / "overlays").glob("*.png"))) == 2
 
