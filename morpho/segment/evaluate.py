@@ -58,14 +58,16 @@ def labelled_instances(pred: np.ndarray) -> np.ndarray:
     return out
 
 
-def best_match(body: np.ndarray, instances: np.ndarray) -> tuple[float, int]:
-    """(IoU, id) of the instance that overlaps a truth body best ((0, 0) when none does)."""
+def best_match(body: np.ndarray, instances: np.ndarray, sizes: np.ndarray) -> tuple[float, int]:
+    """(IoU, id) of the instance that overlaps a truth body best ((0, 0) when none does);
+    ``sizes`` is ``np.bincount(instances.ravel())``."""
     hits = instances[body]
+    area = hits.size
     hits = hits[hits > 0]
     best_iou, best = 0.0, 0
     for c in np.unique(hits):
         inter = np.count_nonzero(hits == c)
-        value = inter / (np.count_nonzero(body) + np.count_nonzero(instances == c) - inter)
+        value = inter / (area + sizes[c] - inter)
         if value > best_iou:
             best_iou, best = value, int(c)
     return best_iou, best
@@ -83,16 +85,17 @@ def evaluate_item(
     spacing = float(np.mean(item.spacing_mm)) if item.spacing_mm else None
     n_pred, components = cv2.connectedComponents(pred.astype(np.uint8))
     instances = labelled_instances(pred)
+    component_sizes, instance_sizes = (np.bincount(m.ravel()) for m in (components, instances))
     matched_pred, matched_labelled = set(), set()
     bodies = []
     for k in range(1, int(labels.max()) + 1):
         body = labels == k
         if not body.any():
             continue
-        best_iou, best = best_match(body, components)
+        best_iou, best = best_match(body, components, component_sizes)
         if best_iou > MATCH_IOU:
             matched_pred.add(best)
-        labelled_iou, labelled = best_match(body, instances)
+        labelled_iou, labelled = best_match(body, instances, instance_sizes)
         if labelled_iou > MATCH_IOU:
             matched_labelled.add(labelled)
         level = levels[k - 1] if levels and k <= len(levels) else str(k)
