@@ -32,8 +32,8 @@ def register(app: typer.Typer) -> None:
         patience: Annotated[int, Opt(help="Epochs without improvement before stopping.")] = 12,
         max_minutes: Annotated[float | None, Opt(help="Time budget, minutes.")] = None,
         seed: Annotated[int, Opt(help="Random seed.")] = 0,
-        schedule: Annotated[str, Opt(help="plateau (halve lr) | cosine (decay over epochs).")] = (
-            "plateau"),
+        schedule: Annotated[str, Opt(
+            help="plateau (halve lr) | cosine (decay over epochs or --max-minutes).")] = "plateau",
         weights: Annotated[str | None, Opt(help="Sampling weight per dataset, a,b,...")] = None,
         gap_weight: Annotated[float, Opt(help="Extra BCE weight on the gaps between bodies "
                                      "(teaches separation; 0: the study's plain loss).")] = 0.0,

@@ -39,8 +39,8 @@ def gap_mask(mask: np.ndarray, radius: int = 3) -> np.ndarray:
     return (labels == 0) & (highest > lowest) & (lowest < count)
 
 
-def gap_weights(masks: torch.Tensor, weight: float, radius: int = 3) -> torch.Tensor:
-    """Per-pixel BCE weights for a (N, 1, H, W) 0/1 batch: 1, and ``1 + weight`` in the
-    gaps between bodies (``gap_mask``)."""
-    gaps = np.stack([gap_mask(m[0] > 0.5, radius) for m in masks.cpu().numpy()])[:, None]
-    return torch.from_numpy(1.0 + weight * gaps.astype(np.float32)).to(masks.device)
+def with_gap_channel(masks: np.ndarray, radius: int = 3) -> np.ndarray:
+    """(N, H, W) 0/1 masks -> (N, 2, H, W) uint8: each mask and its ``gap_mask``, so that the
+    gaps are found once (on the packed masks) and warped with them in augmentation."""
+    gaps = np.stack([gap_mask(m > 0, radius) for m in masks])
+    return np.stack([masks, gaps.astype(masks.dtype)], axis=1)

@@ -25,7 +25,7 @@ from morpho.atomic import atomic_write, write_text
 from morpho.datasets.contract import load_dataset
 from morpho.datasets.pack import pack_dataset, pack_key
 from morpho.preprocess import PreprocessConfig
-from morpho.segment.losses import dice_bce_loss, gap_weights
+from morpho.segment.losses import dice_bce_loss, with_gap_channel
 from morpho.segment.nets import ModelConfig, create_model
 
 
@@ -53,9 +53,10 @@ class TrainConfig:
     aug_strength: float = 1.0  # augmentation ranges x this (0: left-right flips only)
 
 
-def cosine_lr(lr: float, epoch: int, epochs: int, floor: float = 0.02) -> float:
-    """Cosine decay from ``lr`` at epoch 0 to ``floor * lr`` at ``epochs``."""
-    t = min(epoch, epochs) / max(epochs, 1)
+def cosine_lr(lr: float, epoch: int, epochs: int, done: float = 0.0, floor: float = 0.02) -> float:
+    """Cosine decay from ``lr`` at epoch 0 to ``floor * lr`` at ``epochs``, or sooner: at
+    ``done`` (the fraction of the time budget spent) when that is further along."""
+    t = max(min(epoch, epochs) / max(epochs, 1), min(done, 1.0))
     return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
@@ -101,7 +102,8 @@ def seed_everything(seed: int) -> None:
 def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.Generator):
     """Random affine (rotation, scale, shift, left-right flip), an optional smooth sideways
     bend (a curved spine: columns shift by ``bend * sin(pi * waves * y + phase)``) and
-    intensity changes, on the images' device (the random draws come from ``gen`` on the CPU)."""
+    intensity changes, on the images' device (the random draws come from ``gen`` on the CPU).
+    ``masks`` (N, C, H, W) take the same warp, each channel thresholded at 0.5."""
     n, device = images.shape[0], images.device
 
     def uniform(lo: float, hi: float) -> torch.Tensor:
@@ -153,7 +155,7 @@ def crop_to_content(x: np.ndarray, y: np.ndarray, multiple: int = 32):
         extent = -(-(used[-1] + 1 - used[0]) // multiple) * multiple
         start = min(max(0, (used[0] + used[-1] + 1 - extent) // 2), max(0, size - extent))
         box.append(slice(start, start + min(extent, size)))
-    return x[:, box[0], box[1]], y[:, box[0], box[1]]
+    return x[:, box[0], box[1]], y[..., box[0], box[1]]
 
 
 def load_packed(config: TrainConfig) -> tuple[list[dict], list[dict], np.ndarray]:
@@ -179,8 +181,10 @@ def load_packed(config: TrainConfig) -> tuple[list[dict], list[dict], np.ndarray
 
 
 def to_tensor(array: np.ndarray, device: torch.device, scale: float = 1.0) -> torch.Tensor:
-    """(N, H, W) uint8 -> (N, 1, H, W) float on ``device``, divided by ``scale``."""
-    return torch.from_numpy(array).float().div_(scale)[:, None].to(device)
+    """(N, H, W) or (N, C, H, W) uint8 -> (N, C, H, W) float on ``device``, divided by
+    ``scale`` (C = 1 for the first)."""
+    tensor = torch.from_numpy(array).to(device).float().div_(scale)
+    return tensor if tensor.ndim == 4 else tensor[:, None]
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
@@ -262,6 +266,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if config.schedule not in ("plateau", "cosine"):
         raise ValueError(f"unknown schedule {config.schedule!r} (plateau or cosine)")
     train_sets, val_sets, shares = load_packed(config)
+    if config.gap_weight:  # masks gain a second channel: the gaps between bodies
+        for part in train_sets:
+            part["y"] = with_gap_channel(part["y"])
 
     model = create_model(config.model).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -301,7 +308,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 x, y = crop_to_content(part["x"][index], part["y"][index])
                 x, y = augment(to_tensor(x, device, 255), to_tensor(y, device), aug, gen)
                 x = x.contiguous(memory_format=torch.channels_last)
-                w = gap_weights(y, config.gap_weight) if config.gap_weight else None
+                w = 1 + config.gap_weight * y[:, 1:] if config.gap_weight else None
+                y = y[:, :1]
                 with torch.autocast(device.type, enabled=amp):
                     loss = dice_bce_loss(model(x).float(), y, pixel_weights=w)
                 optimizer.zero_grad(set_to_none=True)
@@ -312,9 +320,11 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 bar.update(task, description=f"epoch {state['epoch'] + 1} loss {loss.item():.3f}")
             val_loss, val_dice = validate(model, val_sets, device, config.batch_size, amp)
             state["epoch"] += 1
+            elapsed = (time.monotonic() - started) / 60
             if config.schedule == "cosine":
                 for group in optimizer.param_groups:
-                    group["lr"] = cosine_lr(config.lr, state["epoch"], config.epochs)
+                    done = elapsed / config.max_minutes if config.max_minutes else 0.0
+                    group["lr"] = cosine_lr(config.lr, state["epoch"], config.epochs, done)
             else:
                 scheduler.step(val_loss)
             state["lr"] = optimizer.param_groups[0]["lr"]
@@ -334,7 +344,6 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                           f"{val_dice:.4f}", f"{state['lr']:.2e}", f"{seconds:.0f}", int(improved)])
             log_file.flush()
             bar.update(task, completed=state["epoch"])
-            elapsed = (time.monotonic() - started) / 60
             if config.max_minutes and elapsed + seconds / 60 > config.max_minutes:
                 break
     return out / "best.safetensors"

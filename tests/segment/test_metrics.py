@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from morpho.segment.losses import dice_bce_loss, gap_mask, gap_weights, soft_dice_loss
+from morpho.segment.losses import dice_bce_loss, gap_mask, soft_dice_loss, with_gap_channel
 from morpho.segment.metrics import bootstrap_ci, dice, iou, stats
 
 
@@ -38,8 +38,9 @@ def test_gap_weights_mark_only_the_space_between_bodies():
     assert set(rows) == {11}  # only the middle row sees both bodies within 2 px
     assert cols.min() == 3 and cols.max() == 16 and not (gaps & mask).any()
     assert not gap_mask(mask[:10], radius=2).any()  # one body: no gap
-    weights = gap_weights(torch.from_numpy(mask[None, None].astype(np.float32)), 9.0, 2)
-    assert weights.shape == (1, 1, 30, 20) and set(weights.unique().tolist()) == {1.0, 10.0}
+    stacked = with_gap_channel(mask[None].astype(np.uint8), radius=2)
+    assert stacked.shape == (1, 2, 30, 20) and stacked.dtype == np.uint8
+    assert (stacked[0, 0] == mask).all() and (stacked[0, 1] == gaps).all()
     # a weight on one pixel's BCE: (1 * log 2 + 3 * log 2) / 2
     logits, target = torch.zeros(1, 1, 1, 2), torch.tensor([[[[1.0, 0.0]]]])
     w = torch.tensor([[[[1.0, 3.0]]]])
