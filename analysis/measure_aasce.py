@@ -42,6 +42,10 @@ def quads(mat: Path) -> np.ndarray:
 
 
 def fill(corners: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Pixels whose centres lie inside a quad. Not ``contract.instance_labels`` (the training
+    truth): its ``cv2.fillPoly`` also takes the pixels the outline touches, +1.8% area on the
+    AASCE test part; here that biased Hm by +1% (median error 0.31% -> 0.99%) and merged two
+    more pairs of touching quads (466 against 468 of 481 images T1..L5), 2026-12-04."""
     mask = np.zeros(shape, bool)
     for q in corners:
         rr, cc = polygon(q[:, 1], q[:, 0], shape)
