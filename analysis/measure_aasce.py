@@ -108,6 +108,7 @@ def main() -> None:
         images = [p for p in images if split.get(p.name) == args.split]
     images = images[: args.limit or None]
     ok, ok_clean, defects, suggested_ok, errors, seconds, bad = 0, 0, 0, 0, [], [], []
+    ok_without_s1 = 0
     by_level: list[float] = []
     for image in track(images, description="AASCE"):
         shape = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
@@ -124,6 +125,7 @@ def main() -> None:
         defect = annotation_defect(corners)
         defects += bool(defect)
         errors.extend(matched_errors(df, corners))
+        ok_without_s1 += [level for level in df["level"] if level != "S1"] == EXPECTED
         if list(df["level"]) == EXPECTED:
             ok += 1
             ok_clean += not defect
@@ -141,6 +143,8 @@ def main() -> None:
     print(f"  excluding {defects} images whose annotation is defective (overlapping, twisted or "
           f"degenerate quadrilaterals): {ok_clean}/{clean} = "
           f"{ok_clean / max(clean, 1):.1%}")
+    print(f"  T1..L5 in order once bodies named S1 (the sacrum, not annotated) are left out: "
+          f"{ok_without_s1}/{n} = {ok_without_s1 / n:.1%}")
     print(f"middle height |error| vs the annotated midline, same level, images labelled "
           f"T1..L5 (n={by_level.size}): mean {by_level.mean():.2f}%, median "
           f"{np.median(by_level):.2f}%, within 3%: {(by_level <= 3).mean():.1%}")
