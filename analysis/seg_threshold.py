@@ -26,9 +26,9 @@ from morpho.segment.metrics import dice, stats
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
 
 
-def height_errors(mask: np.ndarray, truth, view: str) -> tuple[list[float], int]:
+def height_errors(mask: np.ndarray, truth, view: str) -> list[float]:
     """Signed middle-height errors (%) of the mask's bodies against the truth's
-    measurements (a DataFrame of ``measure_mask``), and how many truth bodies matched."""
+    measurements (a DataFrame of ``measure_mask``), one per matched truth body."""
     found = measure_mask(mask, view=view)
     errors = []
     for body in truth.itertuples():
@@ -38,7 +38,7 @@ def height_errors(mask: np.ndarray, truth, view: str) -> tuple[list[float], int]
         k = int(np.argmin(d))
         if d[k] < 0.5 * body.hm_px:
             errors.append((found["hm_px"].iloc[k] / body.hm_px - 1) * 100)
-    return errors, len(errors)
+    return errors
 
 
 def main() -> None:
@@ -55,7 +55,6 @@ def main() -> None:
     dataset = load_dataset(args.dataset)
     scores = {(m, t): [] for m in modes for t in THRESHOLDS}
     heights = {(m, t): [] for m in modes for t in THRESHOLDS}
-    matched = dict.fromkeys(heights, 0)
     bodies = 0
     for item in dataset.split(args.split):
         pixels = read_radiograph(item.image).pixels
@@ -67,17 +66,16 @@ def main() -> None:
             prepared = prepare(pixels, segmenter.preprocess)
             prob = prepared.transform.to_original(segmenter.probabilities([prepared])[0])
             for t in THRESHOLDS:
-                scores[mode, t].append(dice(*stats(prob > t, truth)))
+                mask = prob > t
+                scores[mode, t].append(dice(*stats(mask, truth)))
                 if args.heights:
-                    errors, n = height_errors(prob > t, truth_bodies, dataset.view)
-                    heights[mode, t].extend(errors)
-                    matched[mode, t] += n
+                    heights[mode, t].extend(height_errors(mask, truth_bodies, dataset.view))
     for t in THRESHOLDS:
         row = "  ".join(f"{m} {np.mean(scores[m, t]):.4f}" for m in modes)
         print(f"threshold {t:.2f}: mean Dice  {row}")
         for m in modes if args.heights else ():
             e = np.array(heights[m, t])
-            print(f"    {m}: {matched[m, t]}/{bodies} truth bodies matched; Hm error signed "
+            print(f"    {m}: {e.size}/{bodies} truth bodies matched; Hm error signed "
                   f"median {np.median(e):+.2f}%, |error| median {np.median(np.abs(e)):.2f}%, "
                   f"within 5%: {(np.abs(e) <= 5).mean():.1%}")
 

@@ -322,8 +322,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             state["epoch"] += 1
             elapsed = (time.monotonic() - started) / 60
             if config.schedule == "cosine":
+                done = elapsed / config.max_minutes if config.max_minutes else 0.0
                 for group in optimizer.param_groups:
-                    done = elapsed / config.max_minutes if config.max_minutes else 0.0
                     group["lr"] = cosine_lr(config.lr, state["epoch"], config.epochs, done)
             else:
                 scheduler.step(val_loss)
