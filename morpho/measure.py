@@ -27,6 +27,12 @@ ROUNDING = {
 INSET = 0.08  # anterior/posterior points sit this fraction of the depth inside the edges
 SHEAR = 0.05  # endplates offset by more than this share of the depth: a sheared body
 MIN_SOLIDITY = 0.8  # below this the outline is too irregular to grade
+# levels whose shape Genant's height ratios do not describe
+NOT_GRADED = {
+    "C1": "C1 has no vertebral body",
+    "C2": "C2 (the dens) is not graded",
+    "S1": "the sacrum (S1) is not graded",
+}
 
 
 def _frame(v: Vertebra, facing: str) -> tuple[np.ndarray, np.ndarray]:
@@ -203,6 +209,8 @@ def _ungradable(v: Vertebra, found: bool, solidity: float, lateral: bool) -> lis
         reasons.append("Genant grading needs a lateral view")
     if not found:
         reasons.append("endplate points not found")
+    if v.level in NOT_GRADED:
+        reasons.append(NOT_GRADED[v.level])
     if v.doubtful:
         reasons.append(v.doubtful)
     if any(n.startswith("touches the image border") for n in v.qa):

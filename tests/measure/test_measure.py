@@ -282,3 +282,12 @@ def test_three_bodies_in_one_outline_are_split_at_both_joints():
     assert len(df) == 7
     assert df["qa"].str.contains("split from touching").sum() == 3
     assert np.abs(df["cy"].to_numpy() - centres).max() < 4
+
+
+def test_the_sacrum_below_l5_is_named_but_not_graded():
+    mask, _ = render_spine([NORMAL] * 4 + [(40.0, 26.0, 40.0)])  # last body "biconcave"
+    df = measure_mask(mask, first_level="L2")
+    assert list(df["level"]) == ["L2", "L3", "L4", "L5", "S1"]
+    assert df["genant_type"].iloc[-1] == "ungradable"
+    assert "sacrum" in df["qa"].iloc[-1]
+    assert (df["genant_type"].iloc[:-1] == "normal").all()
