@@ -6,18 +6,23 @@ with exactly 17 bodies labelled T1..L5 in order, and the middle-height error aga
 annotated quadrilateral's midline height (distance between the midpoints of its top and
 bottom edges). Also the suggested labelling's accuracy without --first-level.
 
-    python analysis/measure_aasce.py [--limit N] [--masks DIR]
+    python analysis/measure_aasce.py [--limit N] [--masks DIR] [--split test]
 
 ``--masks DIR`` writes the filled masks as <stem>_mask.png (for ``morpho measure --mask``).
 ``--segment [MODEL]`` uses masks predicted by the model (default: the shipped one) instead;
 middle heights are then compared body by body with the nearest annotated body.
-``--split test`` keeps one part of the fixed split (morpho/datasets/splits/aasce.json).
+``--from-masks DIR`` measures masks written before (<stem>_mask.png, e.g. by ``--masks``
+with ``--segment``, or by ``morpho segment``) instead. ``--split test`` keeps one part of
+the fixed split (morpho/datasets/splits/aasce.json). Images not named T1..L5 are listed with
+what differs from the annotation (level missed, body split in two, extra body above T1 or
+below L5, a gap taken for a missing level).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -89,10 +94,36 @@ def matched_errors(df, corners: np.ndarray) -> list[float]:
     return out
 
 
+def count_errors(df, corners: np.ndarray) -> list[str]:
+    """What differs from the annotation, body by body: each measured body goes to the
+    annotated body whose centre is within 0.6 of its height, as for ``matched_errors``."""
+    corners = corners[np.argsort(corners.mean(axis=1)[:, 1])]  # some files list L5 first
+    centres, truth = corners.mean(axis=1), midline_heights(corners)
+    hits: dict[int, int] = {}
+    found = []
+    for row in df.itertuples():
+        d = np.hypot(*(centres - [row.cx, row.cy]).T)
+        k = int(np.argmin(d))
+        if d[k] < 0.6 * truth[k]:
+            hits[k] = hits.get(k, 0) + 1
+        elif row.cy < centres[0, 1]:
+            found.append("extra body above T1")
+        elif row.cy > centres[-1, 1]:
+            found.append("extra body below L5")
+        else:
+            found.append("extra body between levels")
+    found += ["level missed"] * sum(k not in hits for k in range(len(corners)))
+    found += ["body split in two"] * sum(n > 1 for n in hits.values())
+    found += ["gap taken for a missing level"] * int(
+        df["qa"].str.contains("likely missing level").sum())
+    return found
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--masks", type=Path)
+    ap.add_argument("--from-masks", type=Path, metavar="DIR")
     ap.add_argument("--segment", nargs="?", const="", default=None, metavar="MODEL")
     ap.add_argument("--split", choices=["train", "val", "test"], help="one part of the split")
     args = ap.parse_args()
@@ -108,7 +139,7 @@ def main() -> None:
         images = [p for p in images if split.get(p.name) == args.split]
     images = images[: args.limit or None]
     ok, ok_clean, defects, suggested_ok, errors, seconds, bad = 0, 0, 0, 0, [], [], []
-    ok_without_s1 = 0
+    ok_without_s1, kinds = 0, Counter()
     by_level: list[float] = []
     for image in track(images, description="AASCE"):
         shape = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
@@ -116,6 +147,8 @@ def main() -> None:
         mask = fill(corners, shape)
         if segmenter is not None:
             mask = segmenter.predict(read_radiograph(image).pixels)
+        if args.from_masks:
+            mask = cv2.imread(str(args.from_masks / f"{image.stem}_mask.png"), 0) > 0
         if args.masks:
             args.masks.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(args.masks / f"{image.stem}_mask.png"), mask.astype(np.uint8) * 255)
@@ -131,8 +164,10 @@ def main() -> None:
             ok_clean += not defect
             by_level.extend(np.abs(df["hm_px"] / midline_heights(corners) - 1) * 100)
         else:
-            why = f" (annotation: {defect})" if defect else ""
-            bad.append(f"{image.stem}: {len(df)} bodies{why}")
+            found = count_errors(df, corners)
+            kinds.update(set(found))
+            why = f"; annotation: {defect}" if defect else ""
+            bad.append(f"{image.stem}: {len(df)} bodies ({', '.join(sorted(set(found)))}{why})")
         suggested_ok += list(df["suggested_level"]) == EXPECTED
     signed, by_level = np.array(errors), np.array(by_level)
     errors = np.abs(signed)
@@ -155,8 +190,10 @@ def main() -> None:
           f"{np.percentile(signed, 25):+.1f}% / {np.percentile(signed, 75):+.1f}%")
     print(f"suggested labelling (no --first-level) = T1..L5: {suggested_ok}/{n}")
     print(f"measure time per mask: median {np.median(seconds) * 1000:.0f} ms")
-    for line in bad[:20]:
-        print("  wrong count:", line)
+    print("images not T1..L5, by finding (one image can have several): " + ", ".join(
+        f"{kind} {count}" for kind, count in kinds.most_common()))
+    for line in bad:
+        print("  not T1..L5:", line)
 
 
 if __name__ == "__main__":
