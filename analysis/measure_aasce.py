@@ -81,39 +81,41 @@ def annotation_defect(corners: np.ndarray) -> str:
     return ""
 
 
-def matched_errors(df, corners: np.ndarray) -> list[float]:
-    """Hm / annotated midline height - 1 (%, signed) for bodies within half a height of an
-    annotated body's centre."""
+def by_y(corners: np.ndarray) -> np.ndarray:
+    """Quads ordered cranial to caudal (some files list L5 first), so index k is level k."""
+    return corners[np.argsort(corners.mean(axis=1)[:, 1])]
+
+
+def nearest_annotated(df, corners: np.ndarray) -> np.ndarray:
+    """For each measured body, the annotated body (index into ``by_y(corners)``) whose
+    centre lies within half its midline height, or -1."""
+    corners = by_y(corners)
     centres, truth = corners.mean(axis=1), midline_heights(corners)
     out = []
     for row in df.itertuples():
         d = np.hypot(*(centres - [row.cx, row.cy]).T)
         k = int(np.argmin(d))
-        if d[k] < 0.5 * truth[k]:
-            out.append((row.hm_px / truth[k] - 1) * 100)
-    return out
+        out.append(k if d[k] < 0.5 * truth[k] else -1)
+    return np.array(out, int)
 
 
-def count_errors(df, corners: np.ndarray) -> list[str]:
-    """What differs from the annotation, body by body: each measured body goes to the
-    annotated body whose centre is within 0.6 of its height, as for ``matched_errors``."""
-    corners = corners[np.argsort(corners.mean(axis=1)[:, 1])]  # some files list L5 first
-    centres, truth = corners.mean(axis=1), midline_heights(corners)
-    hits: dict[int, int] = {}
+def matched_errors(df, corners: np.ndarray, match: np.ndarray) -> list[float]:
+    """Hm / annotated midline height - 1 (%, signed) for the matched bodies."""
+    truth = midline_heights(by_y(corners))
+    return [(hm / truth[k] - 1) * 100 for hm, k in zip(df["hm_px"], match, strict=True) if k >= 0]
+
+
+def count_errors(df, corners: np.ndarray, match: np.ndarray) -> list[str]:
+    """What differs from the annotation, body by body."""
+    centres = by_y(corners).mean(axis=1)
     found = []
-    for row in df.itertuples():
-        d = np.hypot(*(centres - [row.cx, row.cy]).T)
-        k = int(np.argmin(d))
-        if d[k] < 0.6 * truth[k]:
-            hits[k] = hits.get(k, 0) + 1
-        elif row.cy < centres[0, 1]:
-            found.append("extra body above T1")
-        elif row.cy > centres[-1, 1]:
-            found.append("extra body below L5")
-        else:
-            found.append("extra body between levels")
-    found += ["level missed"] * sum(k not in hits for k in range(len(corners)))
-    found += ["body split in two"] * sum(n > 1 for n in hits.values())
+    for y, k in zip(df["cy"], match, strict=True):
+        if k < 0:
+            found.append("extra body above T1" if y < centres[0, 1] else "extra body below L5"
+                         if y > centres[-1, 1] else "extra body between levels")
+    hits = np.bincount(match[match >= 0], minlength=len(centres))
+    found += ["level missed"] * int((hits == 0).sum())
+    found += ["body split in two"] * int((hits > 1).sum())
     found += ["gap taken for a missing level"] * int(
         df["qa"].str.contains("likely missing level").sum())
     return found
@@ -139,7 +141,7 @@ def main() -> None:
         images = [p for p in images if split.get(p.name) == args.split]
     images = images[: args.limit or None]
     ok, ok_clean, defects, suggested_ok, errors, seconds, bad = 0, 0, 0, 0, [], [], []
-    ok_without_s1, kinds = 0, Counter()
+    ok_without_s1, kinds, named, matched = 0, Counter(), 0, 0
     by_level: list[float] = []
     for image in track(images, description="AASCE"):
         shape = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
@@ -157,14 +159,18 @@ def main() -> None:
         seconds.append(time.perf_counter() - t0)
         defect = annotation_defect(corners)
         defects += bool(defect)
-        errors.extend(matched_errors(df, corners))
+        match = nearest_annotated(df, corners)
+        errors.extend(matched_errors(df, corners, match))
+        named += sum(level == EXPECTED[k] for level, k in zip(df["level"], match, strict=True)
+                     if k >= 0)
+        matched += int((match >= 0).sum())
         ok_without_s1 += [level for level in df["level"] if level != "S1"] == EXPECTED
         if list(df["level"]) == EXPECTED:
             ok += 1
             ok_clean += not defect
-            by_level.extend(np.abs(df["hm_px"] / midline_heights(corners) - 1) * 100)
+            by_level.extend(np.abs(df["hm_px"] / midline_heights(by_y(corners)) - 1) * 100)
         else:
-            found = count_errors(df, corners)
+            found = count_errors(df, corners, match)
             kinds.update(set(found))
             why = f"; annotation: {defect}" if defect else ""
             bad.append(f"{image.stem}: {len(df)} bodies ({', '.join(sorted(set(found)))}{why})")
@@ -180,6 +186,8 @@ def main() -> None:
           f"{ok_clean / max(clean, 1):.1%}")
     print(f"  T1..L5 in order once bodies named S1 (the sacrum, not annotated) are left out: "
           f"{ok_without_s1}/{n} = {ok_without_s1 / n:.1%}")
+    print(f"bodies on an annotated body that carry its level: {named}/{matched} = "
+          f"{named / max(matched, 1):.1%}")
     print(f"middle height |error| vs the annotated midline, same level, images labelled "
           f"T1..L5 (n={by_level.size}): mean {by_level.mean():.2f}%, median "
           f"{np.median(by_level):.2f}%, within 3%: {(by_level <= 3).mean():.1%}")
