@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
+from scipy.stats import theilslopes
 
 from morpho.grade import genant
 from morpho.label import Labelling, Vertebra, label_bodies
@@ -25,6 +26,9 @@ ROUNDING = {
     "suggested_confidence": 3,
 }
 INSET = 0.08  # anterior/posterior points sit this fraction of the depth inside the edges
+CORNER_BAND = (0.15, 0.4)  # endplate lines fitted this far in (share of the depth) from a wall
+CORNER_TOLERANCE = 1.0  # px the outline may lie inside that line before the line is used
+WALL = 0.25  # columns lower than this share of the central height are not the body proper
 SHEAR = 0.05  # endplates offset by more than this share of the depth: a sheared body
 MIN_SOLIDITY = 0.8  # below this the outline is too irregular to grade
 # levels whose shape Genant's height ratios do not describe
@@ -91,6 +95,51 @@ def _endplate(
     return base + (s[i_out] + (0.5 - v_out) / (v_in - v_out) * (s[i_in] - s[i_out])) * u
 
 
+def _body_depth(pixels: np.ndarray, u: np.ndarray, a: np.ndarray) -> tuple[float, float]:
+    """Posterior..anterior extent (along ``a``) of the body proper: the run of columns
+    around the centre whose height is at least ``WALL`` of the central columns' median, so
+    that a thin tag or bulge of the outline does not move the walls."""
+    s, q = pixels @ u, pixels @ a
+    q0 = np.floor(q.min())
+    bins = (q - q0).astype(int)
+    top = np.full(bins.max() + 1, np.inf)
+    bottom = np.full(bins.max() + 1, -np.inf)
+    np.minimum.at(top, bins, s)
+    np.maximum.at(bottom, bins, s)
+    height = np.where(np.isfinite(top), bottom - top + 1, 0.0)
+    n = height.size
+    central = height[n // 4 : max(n - n // 4, n // 4 + 1)]
+    tall = height >= WALL * np.median(central)
+    centre = min(int(-q0), n - 1)
+    if not tall[centre]:
+        return q.min(), q.max()
+    lo = centre - np.argmin(tall[centre::-1]) + 1 if not tall[: centre + 1].all() else 0
+    hi = centre + np.argmin(tall[centre:]) - 1 if not tall[centre:].all() else n - 1
+    return q0 + lo, q0 + hi + 1
+
+
+def _corner(
+    image: np.ndarray, origin: np.ndarray, centre: np.ndarray, u: np.ndarray, a: np.ndarray,
+    reach: float, end: str, band: np.ndarray, q: float,
+) -> np.ndarray | None:
+    """The endplate at column ``q`` near a wall: the outline there, unless it lies more than
+    ``CORNER_TOLERANCE`` px inside a robust (Theil-Sen) line through the endplate over
+    ``band``, further in, extended to ``q``. A rounded or ragged corner of a predicted
+    outline then does not shorten the anterior and posterior heights, while a sharp outline
+    keeps its exact point (the line cannot follow a concave endplate)."""
+    direct = _endplate(image, origin, centre + q * a, u, reach, end)
+    found = [(qb, p) for qb in band
+             if (p := _endplate(image, origin, centre + qb * a, u, reach, end)) is not None]
+    if direct is None or len(found) < 3:
+        return direct
+    qs = np.array([qb for qb, _ in found])
+    ss = np.array([(p - centre) @ u for _, p in found])
+    slope, intercept, _, _ = theilslopes(ss, qs)
+    s_line, s_direct = intercept + slope * q, (direct - centre) @ u
+    inside = s_direct - s_line if end == "sup" else s_line - s_direct
+    return direct if inside <= CORNER_TOLERANCE else centre + q * a + s_line * u
+
+
 def _spans(d: np.ndarray, u: np.ndarray, a: np.ndarray) -> dict[str, tuple[float, float]]:
     """Posterior..anterior extent (along ``a``) of each endplate, between its corners: the
     outline points furthest along the diagonals (anterior-superior = most ``a - u``, ...),
@@ -124,14 +173,24 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
     d = contour[:, 0, :] + origin - centre
     u, a = _refine(d, *_frame(v, facing))
     reach = float(np.abs(d @ u).max()) + 3.0
+    pixels = np.column_stack([v.cols, v.rows]) - centre
+    q_lo, q_hi = _body_depth(pixels, u, a)
+    q = d @ a
+    d = d[(q >= q_lo - 1) & (q <= q_hi + 1)]
     row = {"cx": centre[0], "cy": centre[1], "area_px": v.area}
     found = True
     image = crop.astype(np.float32)
     for end, (q_post, q_ant) in _spans(d, u, a).items():
-        inset = max(1.0, INSET * (q_ant - q_post))
+        depth = q_ant - q_post
+        inset = max(1.0, INSET * depth)
         for name, qk in (("ant", q_ant - inset), ("mid", 0.5 * (q_ant + q_post)),
                          ("post", q_post + inset)):
-            point = _endplate(image, origin, centre + qk * a, u, reach, end)
+            if name == "mid":
+                point = _endplate(image, origin, centre + qk * a, u, reach, end)
+            else:
+                wall, inward = (q_ant, -1.0) if name == "ant" else (q_post, 1.0)
+                band = wall + inward * depth * np.linspace(*CORNER_BAND, 7)
+                point = _corner(image, origin, centre, u, a, reach, end, band, qk)
             if point is None:
                 found = False
                 point = np.full(2, np.nan)

@@ -291,3 +291,31 @@ def test_the_sacrum_below_l5_is_named_but_not_graded():
     assert df["genant_type"].iloc[-1] == "ungradable"
     assert "sacrum" in df["qa"].iloc[-1]
     assert (df["genant_type"].iloc[:-1] == "normal").all()
+
+
+def _column(corner_radius: int, tag: bool = False) -> np.ndarray:
+    """Six 40 x 60 px bodies, 12 px apart, corners rounded with the given radius; with
+    ``tag`` a 3-px-thin, 12-px-long spur off the posterior wall of each."""
+    from scipy.ndimage import binary_opening
+    from skimage.morphology import disk
+
+    mask = np.zeros((400, 200), bool)
+    for k in range(6):
+        top = 20 + k * 52
+        body = np.zeros_like(mask)
+        body[top : top + 40, 60:120] = True
+        if corner_radius:
+            body = binary_opening(body, disk(corner_radius))  # rounded corners
+        mask |= body
+        if tag:
+            mask[top + 18 : top + 21, 120:132] = True
+    return mask
+
+
+@pytest.mark.parametrize(("radius", "tag"), [(0, False), (9, False), (0, True)])
+def test_rounded_corners_and_spurs_do_not_shorten_the_wall_heights(radius, tag):
+    df = measure_mask(_column(radius, tag), anterior="left")
+    assert len(df) == 6
+    heights = df[["ha_px", "hm_px", "hp_px"]].to_numpy()
+    assert np.abs(heights / 40 - 1).max() < 0.03
+    assert (df["genant_type"] == "normal").all()
