@@ -4,7 +4,9 @@ Each image of one split is measured from its exact body mask, or with ``--segmen
 from the mask the model (default: the shipped one) predicts. Measured bodies are named after
 the nearest true body, so a missed or extra body does not shift the rest. Prints the height
 error against the truth's six points, and the Genant grade agreement and Cohen's kappa
-against the grade each body was built with.
+against the grade each body was built with, and how often the facing is right (no first
+level is given, so the curvature rule treats every film as a chest film; ``--no-image``
+leaves out the image cue).
 
     python analysis/measure_synth_set.py data/synth-fract/dataset.json --split test [--segment]
 
@@ -15,6 +17,7 @@ by anatomy, not only by measurement error; compare the two mask sources side by 
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -33,6 +36,7 @@ def main() -> None:
     ap.add_argument("dataset", type=Path)
     ap.add_argument("--split", default="test")
     ap.add_argument("--segment", nargs="?", const="", default=None, metavar="MODEL")
+    ap.add_argument("--no-image", action="store_true", help="facing from the mask alone")
     args = ap.parse_args()
     segmenter = None
     if args.segment is not None:
@@ -41,15 +45,20 @@ def main() -> None:
         segmenter = Segmenter(args.segment or None)
     dataset = load_dataset(args.dataset)
     truth_all = pd.read_csv(args.dataset.parent / "truth.csv")
-    rows, found, total = [], 0, 0
+    rows, found, total, facing_ok, sources = [], 0, 0, [], []
     for item in track(dataset.split(args.split), description=args.split):
         truth = truth_all[truth_all["image"] == item.id].reset_index(drop=True)
+        pixels = read_radiograph(item.image).pixels
         if segmenter is None:
             mask = cv2.imread(str(item.mask), cv2.IMREAD_GRAYSCALE) > 0
         else:
-            mask = segmenter.predict(read_radiograph(item.image).pixels)
+            mask = segmenter.predict(pixels)
         df = measure_mask(mask, spacing_mm=item.spacing_mm, spacing_source="truth",
-                          image=item.id)
+                          image=item.id, pixels=None if args.no_image else pixels)
+        true_facing = "left" if (truth["ant_sup_x"] < truth["post_sup_x"]).mean() > 0.5 else "right"
+        if len(df):
+            facing_ok.append(df["facing"].iloc[0] == true_facing)
+            sources.append(df["facing_source"].iloc[0])
         df = by_nearest_truth(df, truth)
         merged = truth.merge(df, on="level", suffixes=("_true", ""))
         found += len(merged)
@@ -65,6 +74,8 @@ def main() -> None:
     print(f"{args.dataset} / {args.split}, {source}")
     print(f"true bodies found: {found}/{total}; whole bodies measured: {len(m)}, "
           f"ungradable {(~gradable).sum()}")
+    print(f"facing right: {sum(facing_ok)}/{len(facing_ok)} films (found by: "
+          + ", ".join(f"{k} {v}" for k, v in Counter(sources).most_common()) + ")")
     print(f"height |error| (Ha, Hm, Hp): mean {ape.mean():.1f}%, median {np.median(ape):.1f}%, "
           f"within 10%: {(ape <= 10).mean():.1%}")
     print(f"Genant vs built grade: agreement {np.mean(got == built):.1%}, kappa "

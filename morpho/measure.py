@@ -95,11 +95,11 @@ def _endplate(
     return base + (s[i_out] + (0.5 - v_out) / (v_in - v_out) * (s[i_in] - s[i_out])) * u
 
 
-def _body_depth(pixels: np.ndarray, u: np.ndarray, a: np.ndarray) -> tuple[float, float]:
+def _body_depth(xy: np.ndarray, u: np.ndarray, a: np.ndarray) -> tuple[float, float]:
     """Posterior..anterior extent (along ``a``) of the body proper: the run of columns
     around the centre whose height is at least ``WALL`` of the central columns' median, so
     that a thin tag or bulge of the outline does not move the walls."""
-    s, q = pixels @ u, pixels @ a
+    s, q = xy @ u, xy @ a
     q0 = np.floor(q.min())
     bins = (q - q0).astype(int)
     top = np.full(bins.max() + 1, np.inf)
@@ -173,8 +173,7 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
     d = contour[:, 0, :] + origin - centre
     u, a = _refine(d, *_frame(v, facing))
     reach = float(np.abs(d @ u).max()) + 3.0
-    pixels = np.column_stack([v.cols, v.rows]) - centre
-    q_lo, q_hi = _body_depth(pixels, u, a)
+    q_lo, q_hi = _body_depth(np.column_stack([v.cols, v.rows]) - centre, u, a)
     q = d @ a
     d = d[(q >= q_lo - 1) & (q <= q_hi + 1)]
     row = {"cx": centre[0], "cy": centre[1], "area_px": v.area}
@@ -289,17 +288,19 @@ def measure_mask(
     anterior: str | None = None,
     image: str = "",
     facing_hint: str | None = None,
+    pixels: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Label the bodies of a boolean mask and measure them (see ``MEASUREMENT_COLUMNS``).
 
     ``spacing_mm`` is (row, column) in mm; ``anterior`` ("left"/"right") overrides the
-    facing found from the spine's curvature; ``facing_hint`` is a facing from the header.
+    facing found from the spine's curvature; ``facing_hint`` is a facing from the header;
+    ``pixels`` (the radiograph, bone bright) decide the facing where the curvature cannot.
     Bodies dropped as specks, fragments or off-axis objects are listed in the ``qa`` of
     the nearest body and in ``df.attrs["dropped"]``.
     """
     lab = label_bodies(
         mask, view=view, first_level=first_level, anterior=anterior,
-        spacing_mm=spacing_mm, facing_hint=facing_hint,
+        spacing_mm=spacing_mm, facing_hint=facing_hint, pixels=pixels,
     )
     return measure_labelling(
         lab, spacing_mm=spacing_mm, spacing_source=spacing_source, view=view, image=image

@@ -84,6 +84,7 @@ def measure_image(
         anterior=anterior,
         image=rg.image_id,
         facing_hint=rg.facing,
+        pixels=rg.pixels,
     )
     return rg, mask, df
 

@@ -88,6 +88,7 @@ class ChainWorker:
             image=radiograph.image_id,
             first_level=self.first_level,
             facing_hint=radiograph.facing,
+            pixels=radiograph.pixels,
         )
         dropped = len(table.attrs.get("dropped") or [])
         facts = {

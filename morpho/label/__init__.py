@@ -1,7 +1,8 @@
 """From a vertebral body mask to ordered, labelled vertebrae with QA notes.
 
-``labelling`` runs the steps; ``split`` separates touching bodies; ``geometry`` holds the
-spine curve; ``levels`` the level names and the size-based suggested labelling.
+``labelling`` runs the steps; ``split`` separates touching bodies; ``facing`` finds the
+anterior side; ``geometry`` holds the spine curve; ``levels`` the level names and the
+size-based suggested labelling.
 """
 
 from morpho.label.geometry import SpineCurve

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from morpho.label.facing import facing_from_curvature, facing_from_image
 from morpho.label.geometry import (
     SpineCurve,
     centre_of,
@@ -63,7 +64,7 @@ class Labelling:
     vertebrae: list[Vertebra]
     dropped: list[str]
     facing: str  # "left" / "right" (side of the image the anterior is on), "" for AP
-    facing_source: str  # "override", "header", "curvature", "default", ""
+    facing_source: str  # "override", "header", "curvature", "image", "default", ""
     suggested_confidence: float
     body_height_px: float
     shape: tuple[int, int]
@@ -215,32 +216,6 @@ def _drop_fragments(
 
 
 
-def _facing(
-    curve: SpineCurve, ts: np.ndarray, levels: list[str], suggested: list[str],
-    confidence: float, height: float,
-) -> tuple[str, str]:
-    """Anterior side from the curvature: kyphosis bulges posteriorly, lordosis anteriorly.
-
-    Tries the thoracic, then the lumbar bodies by level name (or by the suggested names
-    when they are confident), then all bodies taken as thoracic (a chest film); the first
-    clear bulge (a tenth of a body height) decides.
-    """
-    names = levels if any(levels) else suggested if confidence >= 0.6 else [""] * ts.size
-    regions = [
-        (np.array([n.startswith("T") for n in names]), 1.0),
-        (np.array([n.startswith("L") for n in names]), -1.0),
-        (np.ones(ts.size, bool), 1.0),
-    ]
-    for members, sign in regions:
-        if members.sum() < 4:
-            continue
-        bulge = curve.sagitta(ts[members])
-        if abs(bulge) >= 0.1 * height:
-            return ("left" if sign * bulge > 0 else "right"), "curvature"
-    return "left", "default"
-
-
-
 def _local_spacing(gaps: list[float], i: int) -> float:
     """Median of up to two gaps on each side of gap ``i`` (the spacing grows down the spine)."""
     near = [g for j, g in enumerate(gaps) if j != i and abs(j - i) <= 2]
@@ -255,11 +230,14 @@ def label_bodies(
     anterior: str | None = None,
     spacing_mm: tuple[float, float] | None = None,
     facing_hint: str | None = None,
+    pixels: np.ndarray | None = None,
 ) -> Labelling:
     """Separate, clean, order and label the vertebral bodies of a boolean mask.
 
     ``anterior`` ("left"/"right") overrides the facing; ``facing_hint`` is a facing from the
-    file header, used when there is no override.
+    file header, used when there is no override. Otherwise the spine's curvature decides,
+    and where it shows no clear bulge, the radiograph's ``pixels`` (any size; bone bright)
+    do: the posterior elements make the band behind the bodies brighter.
     """
     mask = np.asarray(mask).astype(bool)
     first_level = check_level(first_level)
@@ -315,7 +293,10 @@ def label_bodies(
     elif facing_hint:
         facing, source = facing_hint, "header"
     else:
-        facing, source = _facing(curve, ts, names, suggested, confidence, height)
+        facing, source = facing_from_curvature(curve, ts, names, suggested, confidence, height)
+        seen = facing_from_image(pixels, bodies, mask.shape) if pixels is not None else None
+        if source == "default" and seen:
+            facing, source = seen, "image"
     return Labelling(
         bodies, [d for _, d in dropped_at], facing, source, confidence, height, mask.shape
     )

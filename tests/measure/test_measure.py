@@ -118,6 +118,25 @@ def test_facing_from_kyphosis(facing):
     assert df["genant_type"].iloc[5] == "wedge"  # the short anterior side is found
 
 
+@pytest.mark.parametrize("facing", ["left", "right"])
+def test_facing_from_the_image_when_the_spine_is_straight(facing):
+    heights = [NORMAL] * 5 + [(28.0, 40.0, 40.0)] + [NORMAL] * 2
+    mask, _ = render_spine(heights, facing=facing)  # no bulge: the curvature cannot tell
+    pixels = np.where(mask, 0.8, 0.2)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    cols = np.nonzero(mask.any(axis=0))[0]
+    behind = slice(cols[-1] + 8, cols[-1] + 30) if facing == "left" else slice(
+        cols[0] - 30, cols[0] - 8)
+    pixels[rows[0] : rows[-1], behind] = 0.7  # the posterior elements
+    small = pixels[::2, ::2]  # a reduced copy, as batch decodes
+    for image in (pixels, small):
+        df = measure_mask(mask, pixels=image)
+        assert (df["facing"] == facing).all()
+        assert (df["facing_source"] == "image").all()
+        assert df["genant_type"].iloc[5] == "wedge"
+    assert (measure_mask(mask)["facing_source"] == "default").all()
+
+
 def test_anterior_override_wins():
     mask, _ = render_spine([NORMAL] * 8, bulge=25, facing="left")
     df = measure_mask(mask, anterior="right")
