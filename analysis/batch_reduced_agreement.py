@@ -30,15 +30,17 @@ def agreement(model: str | None, names: list[str]) -> str:
     dices, same, factors = [], 0, set()
     for name in names:
         item = BatchItem(key=name, path=str(root / name))
-        a = full.segment(full.load(item))
         loaded = reduced.load(item)
+        if loaded.reduction.factor == 1:  # small enough to decode whole: nothing to compare
+            continue
+        a = full.segment(full.load(item))
         b = reduced.segment(loaded)
         factors.add(loaded.reduction.factor)
         dices.append(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
         same += len(measure_mask(a, view="ap")) == len(measure_mask(b, view="ap"))
     return (f"{model or 'default model'}: decode 1/{sorted(factors)}; Dice(full, reduced) mean "
             f"{np.mean(dices):.4f}, min {np.min(dices):.4f}; same body count "
-            f"{same}/{len(names)}")
+            f"{same}/{len(dices)} (of {len(names)} films, {len(dices)} decoded reduced)")
 
 
 def main() -> None:

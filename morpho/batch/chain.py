@@ -69,10 +69,11 @@ class ChainWorker:
 
     def segment(self, loaded: Reduced) -> np.ndarray:
         """The body mask at the ORIGINAL size."""
-        mask = self.segmenter.predict(loaded.radiograph.pixels)
-        if loaded.reduction.factor > 1:
-            mask = loaded.reduction.mask_to_original(mask)
-        return mask
+        if loaded.reduction.factor == 1:
+            return self.segmenter.predict(loaded.radiograph.pixels)
+        (prob,) = self.segmenter.probability_maps([loaded.radiograph.pixels])
+        mask = loaded.reduction.mask_to_original(prob, self.segmenter.threshold)
+        return self.segmenter.finish(mask)
 
     def process(self, item: BatchItem, loaded: Reduced) -> tuple[dict[str, Any], pd.DataFrame]:
         radiograph, reduction = loaded.radiograph, loaded.reduction

@@ -84,13 +84,19 @@ class Segmenter:
                     out[i] = p
         return out
 
-    def predict_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Boolean masks at each image's ORIGINAL size."""
+    def probability_maps(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Body probabilities (float32) at each image's ORIGINAL size."""
         prepared = [prepare(pixels, self.preprocess) for pixels in images]
         probs = self.probabilities(prepared)
-        masks = [p.transform.to_original(prob) > self.threshold
-                 for p, prob in zip(prepared, probs, strict=True)]
-        return [spine_only(m) for m in masks] if self.spine_only else masks
+        return [p.transform.to_original(prob) for p, prob in zip(prepared, probs, strict=True)]
+
+    def finish(self, mask: np.ndarray) -> np.ndarray:
+        """A thresholded mask as this segmenter returns it (spine only, if asked)."""
+        return spine_only(mask) if self.spine_only else mask
+
+    def predict_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Boolean masks at each image's ORIGINAL size."""
+        return [self.finish(p > self.threshold) for p in self.probability_maps(images)]
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         """Boolean body mask at the ORIGINAL size of ``pixels``."""

@@ -37,8 +37,16 @@ class ThresholdSegmenter:
     def __init__(self, model_path: str | None = None, threads: int | None = None):
         self.model_path = model_path
 
+    threshold = 0.5
+
+    def probability_maps(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        return [np.asarray(pixels, np.float32) for pixels in images]
+
+    def finish(self, mask: np.ndarray) -> np.ndarray:
+        return mask
+
     def predict(self, pixels: np.ndarray) -> np.ndarray:
-        return pixels > 0.5
+        return self.finish(self.probability_maps([pixels])[0] > self.threshold)
 
 
 #: The real chain with the threshold segmenter (picklable, for worker processes).
