@@ -38,6 +38,8 @@ def agreement(model: str | None, names: list[str]) -> str:
         factors.add(loaded.reduction.factor)
         dices.append(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
         same += len(measure_mask(a, view="ap")) == len(measure_mask(b, view="ap"))
+    if not dices:
+        return f"{model or 'default model'}: none of {len(names)} films is decoded reduced"
     return (f"{model or 'default model'}: decode 1/{sorted(factors)}; Dice(full, reduced) mean "
             f"{np.mean(dices):.4f}, min {np.min(dices):.4f}; same body count "
             f"{same}/{len(dices)} (of {len(names)} films, {len(dices)} decoded reduced)")

@@ -16,6 +16,8 @@ from morpho.measure import MEASUREMENT_COLUMNS, measure_mask
 from morpho.pipeline import measured_view
 from morpho.preprocess import PreprocessConfig, make_transform
 
+DECODE_MARGIN = 2  # decode at least this many times the network input's pixels
+
 
 class SegmenterLike(Protocol):
     model_version: str
@@ -56,8 +58,11 @@ class ChainWorker:
         self.config = getattr(self.segmenter, "preprocess", None) or PreprocessConfig()
 
     def needed(self, shape: tuple[int, int]) -> tuple[int, int]:
-        """The pixels (rows, columns) the network input takes from an image of ``shape``."""
-        return make_transform(shape, self.config).content_shape
+        """The pixels (rows, columns) to decode from an image of ``shape``: ``DECODE_MARGIN``
+        times what the network input takes, so that the network still sees an area-averaged
+        image, as in training, rather than the decoder's own reduction."""
+        rows, columns = make_transform(shape, self.config).content_shape
+        return DECODE_MARGIN * rows, DECODE_MARGIN * columns
 
     def load(self, item: BatchItem) -> Reduced:
         if self.reduced:

@@ -30,14 +30,14 @@ def test_chain_reduced_decode_matches_full_decode(tmp_path):
         runs[reduced] = (pd.read_parquet(out / "measurements.parquet"),
                          pd.read_parquet(out / "images.parquet"))  # fmt: skip
     (small, small_images), (full, full_images) = runs[True], runs[False]
-    assert list(small_images["decode_factor"]) == [4, 4]
+    assert list(small_images["decode_factor"]) == [2, 2]
     assert list(full_images["decode_factor"]) == [1, 1]
     assert list(small.columns) == ["file", *MEASUREMENT_COLUMNS, *SUBJECT_COLUMNS]
     assert len(small) == len(full) == 18
     assert (small["genant_grade"].to_numpy() == full["genant_grade"].to_numpy()).all()
     points = [c for c in MEASUREMENT_COLUMNS if c.endswith(("_x", "_y"))]
-    # points from the 1/4 decode land on those of the full decode, up to the mask's coarser
-    # boundary (one reduced pixel is 4 original pixels)
+    # points from the 1/2 decode land on those of the full decode, up to the coarser
+    # probabilities (one reduced pixel is 2 original pixels)
     shift = np.abs(small[points].to_numpy() - full[points].to_numpy())
     assert np.nanmedian(shift) <= 1.5 and np.nanmax(shift) < 6.0
     assert small_images.loc[0, "spacing_source"] != "none" and small_images.loc[0, "age"] == 67

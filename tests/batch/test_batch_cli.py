@@ -20,8 +20,8 @@ MORPHO = [sys.executable, "-c", "from morpho.cli import main; main()"]
 def test_batch_command_writes_tables_and_reports_bad_files(tmp_path):
     source = tmp_path / "in"
     source.mkdir()
-    write_dicom(source / "a.dcm", np.round(phantom(1100, 600) * 4000), j2k=True)
-    cv2.imwrite(str(source / "b.jpg"), np.round(phantom(1100, 600, seed=1) * 255).astype(np.uint8))
+    write_dicom(source / "a.dcm", np.round(phantom(2200, 1200) * 4000), j2k=True)
+    cv2.imwrite(str(source / "b.jpg"), np.round(phantom(2200, 1200, seed=1) * 255).astype(np.uint8))
     (source / "c.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
     model = write_threshold_onnx(tmp_path / "model")
     command = [*MORPHO, "batch", str(source), "--out", str(tmp_path / "out"), "--model",
