@@ -27,10 +27,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from morpho.batch.chain import decode_shape
 from morpho.io import read_radiograph
 from morpho.io.reduced import read_reduced
 from morpho.io.writer import write_dicom
-from morpho.preprocess import PreprocessConfig, make_transform
+from morpho.preprocess import PreprocessConfig
 from morpho.resources import shared_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def model_config(model: str) -> PreprocessConfig:
 def decode_gain(path: Path, config: PreprocessConfig, repeat: int = 5) -> str:
 
     def needed(shape: tuple[int, int]) -> tuple[int, int]:
-        return make_transform(shape, config).content_shape
+        return decode_shape(shape, config)
 
     def best(fn) -> float:
         times = []
@@ -139,6 +140,8 @@ def decode_gain(path: Path, config: PreprocessConfig, repeat: int = 5) -> str:
 
     full = best(lambda: read_radiograph(path))
     reduced_result = read_reduced(path, needed)
+    if reduced_result is None:
+        return f"{path.name}: decoded whole (too small to reduce)"
     small = best(lambda: read_reduced(path, needed))
     shape = reduced_result.reduction.original_shape
     return (f"{path.name} {shape[1]}x{shape[0]}: full decode {full * 1000:.0f} ms, "
@@ -203,7 +206,8 @@ def main() -> None:
                 f"x{rate['morpho batch'] / rate['morpho batch --full-resolution']:.2f}"
             )
         config = model_config(args.model)
-        print(f"decode only, for a {config.height}x{config.width} ({config.aspect}) network input:")
+        print(f"decode only, as morpho batch decodes for a {config.height}x{config.width} "
+              f"({config.aspect}) network input:")
         print(decode_gain(Path(tmp) / "film.dcm", config))
         real = shared_data_dir() / "dicom" / "dx_chest_pa_j2k.dcm"
         if real.exists():

@@ -19,6 +19,14 @@ from morpho.preprocess import PreprocessConfig, make_transform
 DECODE_MARGIN = 2  # decode at least this many times the network input's pixels
 
 
+def decode_shape(shape: tuple[int, int], config: PreprocessConfig) -> tuple[int, int]:
+    """The pixels (rows, columns) to decode from an image of ``shape``: ``DECODE_MARGIN``
+    times what the network input takes, so that the network still sees an area-averaged
+    image, as in training, rather than the decoder's own reduction."""
+    rows, columns = make_transform(shape, config).content_shape
+    return DECODE_MARGIN * rows, DECODE_MARGIN * columns
+
+
 class SegmenterLike(Protocol):
     model_version: str
 
@@ -58,11 +66,7 @@ class ChainWorker:
         self.config = getattr(self.segmenter, "preprocess", None) or PreprocessConfig()
 
     def needed(self, shape: tuple[int, int]) -> tuple[int, int]:
-        """The pixels (rows, columns) to decode from an image of ``shape``: ``DECODE_MARGIN``
-        times what the network input takes, so that the network still sees an area-averaged
-        image, as in training, rather than the decoder's own reduction."""
-        rows, columns = make_transform(shape, self.config).content_shape
-        return DECODE_MARGIN * rows, DECODE_MARGIN * columns
+        return decode_shape(shape, self.config)
 
     def load(self, item: BatchItem) -> Reduced:
         if self.reduced:
