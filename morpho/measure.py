@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
-from scipy.stats import theilslopes
 
 from morpho.grade import genant
 from morpho.label import Labelling, Vertebra, label_bodies
@@ -77,22 +76,52 @@ def _refine(d: np.ndarray, u: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np
     return u2 / np.linalg.norm(u2), a2 / np.linalg.norm(a2)
 
 
-def _endplate(
-    crop: np.ndarray, origin: np.ndarray, base: np.ndarray, u: np.ndarray, reach: float,
-    end: str,
-) -> np.ndarray | None:
-    """The outline point (x, y) where the line ``base + s u`` first enters the body from
-    above (``end="sup"``) or last leaves it below (``"inf"``), to sub-pixel precision."""
+def _endplates(
+    crop: np.ndarray, origin: np.ndarray, centre: np.ndarray, u: np.ndarray, a: np.ndarray,
+    qs: np.ndarray, reach: float, end: str,
+) -> np.ndarray:
+    """Where each line ``centre + q a + s u`` (one per ``q`` in ``qs``) first enters the body
+    from above (``end="sup"``) or last leaves it below (``"inf"``): ``s`` to sub-pixel
+    precision, NaN where the line misses the body or does not leave it."""
     step = 0.25
-    s = np.arange(-reach, reach + step, step)
-    pts = base + np.outer(s, u) - origin
-    vals = ndi.map_coordinates(crop, [pts[:, 1], pts[:, 0]], order=1, cval=0.0)
-    inside = np.nonzero(vals >= 0.5)[0]
-    if inside.size == 0 or inside[0] == 0 or inside[-1] == s.size - 1:
-        return None
-    i_in, i_out = (inside[0], inside[0] - 1) if end == "sup" else (inside[-1], inside[-1] + 1)
-    v_in, v_out = vals[i_in], vals[i_out]
-    return base + (s[i_out] + (0.5 - v_out) / (v_in - v_out) * (s[i_in] - s[i_out])) * u
+    grid = np.arange(-reach, reach + step, step)
+    pts = centre + qs[:, None, None] * a + grid[None, :, None] * u - origin
+    vals = ndi.map_coordinates(crop, [pts[..., 1].ravel(), pts[..., 0].ravel()], order=1,
+                               cval=0.0).reshape(qs.size, grid.size)
+    inside = vals >= 0.5
+    first = np.argmax(inside, axis=1)
+    last = grid.size - 1 - np.argmax(inside[:, ::-1], axis=1)
+    ok = inside.any(axis=1) & (first > 0) & (last < grid.size - 1)
+    i_in = np.where(ok, first if end == "sup" else last, 1)
+    i_out = i_in - 1 if end == "sup" else np.where(ok, i_in + 1, 0)
+    rows = np.arange(qs.size)
+    v_in, v_out = vals[rows, i_in], vals[rows, i_out]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = grid[i_out] + (0.5 - v_out) / (v_in - v_out) * (grid[i_in] - grid[i_out])
+    return np.where(ok, s, np.nan)
+
+
+def _theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope (median of the pairwise slopes) and intercept of a robust line y = a + b x."""
+    i, j = np.triu_indices(x.size, k=1)
+    slope = float(np.median((y[j] - y[i]) / (x[j] - x[i])))
+    return slope, float(np.median(y) - slope * np.median(x))
+
+
+def _corner(s_direct: float, band: np.ndarray, s_band: np.ndarray, q: float, end: str) -> float:
+    """The endplate (``s``) at column ``q`` near a wall: the outline there (``s_direct``),
+    unless it lies more than ``CORNER_TOLERANCE`` px inside a robust (Theil-Sen) line
+    through the endplate over ``band`` (columns further in, where it is ``s_band``),
+    extended to ``q``. A rounded or ragged corner of a predicted outline then does not
+    shorten the anterior and posterior heights, while a sharp outline keeps its exact point
+    (the line cannot follow a concave endplate)."""
+    known = np.isfinite(s_band)
+    if not np.isfinite(s_direct) or known.sum() < 3:
+        return s_direct
+    slope, intercept = _theil_sen(band[known], s_band[known])
+    s_line = intercept + slope * q
+    inside = s_direct - s_line if end == "sup" else s_line - s_direct
+    return s_direct if inside <= CORNER_TOLERANCE else s_line
 
 
 def _body_depth(xy: np.ndarray, u: np.ndarray, a: np.ndarray) -> tuple[float, float]:
@@ -116,28 +145,6 @@ def _body_depth(xy: np.ndarray, u: np.ndarray, a: np.ndarray) -> tuple[float, fl
     lo = centre - np.argmin(tall[centre::-1]) + 1 if not tall[: centre + 1].all() else 0
     hi = centre + np.argmin(tall[centre:]) - 1 if not tall[centre:].all() else n - 1
     return q0 + lo, q0 + hi + 1
-
-
-def _corner(
-    image: np.ndarray, origin: np.ndarray, centre: np.ndarray, u: np.ndarray, a: np.ndarray,
-    reach: float, end: str, band: np.ndarray, q: float,
-) -> np.ndarray | None:
-    """The endplate at column ``q`` near a wall: the outline there, unless it lies more than
-    ``CORNER_TOLERANCE`` px inside a robust (Theil-Sen) line through the endplate over
-    ``band``, further in, extended to ``q``. A rounded or ragged corner of a predicted
-    outline then does not shorten the anterior and posterior heights, while a sharp outline
-    keeps its exact point (the line cannot follow a concave endplate)."""
-    direct = _endplate(image, origin, centre + q * a, u, reach, end)
-    found = [(qb, p) for qb in band
-             if (p := _endplate(image, origin, centre + qb * a, u, reach, end)) is not None]
-    if direct is None or len(found) < 3:
-        return direct
-    qs = np.array([qb for qb, _ in found])
-    ss = np.array([(p - centre) @ u for _, p in found])
-    slope, intercept, _, _ = theilslopes(ss, qs)
-    s_line, s_direct = intercept + slope * q, (direct - centre) @ u
-    inside = s_direct - s_line if end == "sup" else s_line - s_direct
-    return direct if inside <= CORNER_TOLERANCE else centre + q * a + s_line * u
 
 
 def _spans(d: np.ndarray, u: np.ndarray, a: np.ndarray) -> dict[str, tuple[float, float]]:
@@ -182,17 +189,18 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
     for end, (q_post, q_ant) in _spans(d, u, a).items():
         depth = q_ant - q_post
         inset = max(1.0, INSET * depth)
-        for name, qk in (("ant", q_ant - inset), ("mid", 0.5 * (q_ant + q_post)),
-                         ("post", q_post + inset)):
-            if name == "mid":
-                point = _endplate(image, origin, centre + qk * a, u, reach, end)
-            else:
-                wall, inward = (q_ant, -1.0) if name == "ant" else (q_post, 1.0)
-                band = wall + inward * depth * np.linspace(*CORNER_BAND, 7)
-                point = _corner(image, origin, centre, u, a, reach, end, band, qk)
-            if point is None:
-                found = False
-                point = np.full(2, np.nan)
+        columns = {"ant": q_ant - inset, "mid": 0.5 * (q_ant + q_post), "post": q_post + inset}
+        inward = depth * np.linspace(*CORNER_BAND, 7)
+        bands = {"ant": q_ant - inward, "post": q_post + inward}
+        qs = np.concatenate([list(columns.values()), bands["ant"], bands["post"]])
+        s = _endplates(image, origin, centre, u, a, qs, reach, end)
+        offsets = dict(zip(columns, s[:3], strict=True))
+        for k, name in enumerate(("ant", "post")):
+            band_s = s[3 + 7 * k : 10 + 7 * k]
+            offsets[name] = _corner(offsets[name], bands[name], band_s, columns[name], end)
+        for name, qk in columns.items():
+            found &= bool(np.isfinite(offsets[name]))
+            point = centre + qk * a + offsets[name] * u
             row[f"{name}_{end}_x"], row[f"{name}_{end}_y"] = point
     row["found"] = found
     row["solidity"] = _solidity(crop, contour)
