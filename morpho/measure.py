@@ -26,6 +26,7 @@ ROUNDING = {
 }
 INSET = 0.08  # anterior/posterior points sit this fraction of the depth inside the edges
 CORNER_BAND = (0.15, 0.4)  # endplate lines fitted this far in (share of the depth) from a wall
+CORNER_SAMPLES = 7  # columns sampled over that band
 CORNER_TOLERANCE = 1.0  # px the outline may lie inside that line before the line is used
 WALL = 0.25  # columns lower than this share of the central height are not the body proper
 SHEAR = 0.05  # endplates offset by more than this share of the depth: a sheared body
@@ -190,13 +191,13 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
         depth = q_ant - q_post
         inset = max(1.0, INSET * depth)
         columns = {"ant": q_ant - inset, "mid": 0.5 * (q_ant + q_post), "post": q_post + inset}
-        inward = depth * np.linspace(*CORNER_BAND, 7)
+        inward = depth * np.linspace(*CORNER_BAND, CORNER_SAMPLES)
         bands = {"ant": q_ant - inward, "post": q_post + inward}
         qs = np.concatenate([list(columns.values()), bands["ant"], bands["post"]])
         s = _endplates(image, origin, centre, u, a, qs, reach, end)
         offsets = dict(zip(columns, s[:3], strict=True))
         for k, name in enumerate(("ant", "post")):
-            band_s = s[3 + 7 * k : 10 + 7 * k]
+            band_s = s[3 + CORNER_SAMPLES * k : 3 + CORNER_SAMPLES * (k + 1)]
             offsets[name] = _corner(offsets[name], bands[name], band_s, columns[name], end)
         for name, qk in columns.items():
             found &= bool(np.isfinite(offsets[name]))
