@@ -51,7 +51,9 @@ def facing_from_image(
     For each body, the mean of ``pixels`` (bone bright; any size, mapped onto the mask's)
     over a band ``BAND`` body depths outside each wall, across the middle 60% of the
     body's height; the median difference over the bodies decides, or None when it is
-    under ``MIN_CONTRAST``. On lateral DRRs of real CTs it is right in 86-87% of films.
+    under ``MIN_CONTRAST``. On lateral DRRs of real CTs it is right in 86-87% of films, but
+    mostly wrong on some CTs' films, so it only breaks the tie where the curvature cannot
+    tell: on those films it was right in 89 of 97 (the default `left` in 73).
     """
     if not bodies:
         return None
