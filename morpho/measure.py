@@ -103,7 +103,9 @@ def _endplates(
 
 
 def _theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Slope (median of the pairwise slopes) and intercept of a robust line y = a + b x."""
+    """Slope (median of the pairwise slopes) and intercept of a robust line y = a + b x:
+    ``scipy.stats.theilslopes`` for a handful of points without its per-call overhead (it
+    took 40% of the measuring time)."""
     i, j = np.triu_indices(x.size, k=1)
     slope = float(np.median((y[j] - y[i]) / (x[j] - x[i])))
     return slope, float(np.median(y) - slope * np.median(x))

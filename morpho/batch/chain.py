@@ -29,8 +29,13 @@ def decode_shape(shape: tuple[int, int], config: PreprocessConfig) -> tuple[int,
 
 class SegmenterLike(Protocol):
     model_version: str
+    threshold: float
 
     def predict(self, pixels: np.ndarray) -> np.ndarray: ...
+
+    def probability_maps(self, images: list[np.ndarray]) -> list[np.ndarray]: ...
+
+    def finish(self, mask: np.ndarray) -> np.ndarray: ...
 
 
 def default_segmenter(model_path: str | None = None, threads: int | None = None) -> SegmenterLike:

@@ -294,9 +294,9 @@ def label_bodies(
         facing, source = facing_hint, "header"
     else:
         facing, source = facing_from_curvature(curve, ts, names, suggested, confidence, height)
-        seen = facing_from_image(pixels, bodies, mask.shape) if pixels is not None else None
-        if source == "default" and seen:
-            facing, source = seen, "image"
+        if source == "default" and pixels is not None:
+            seen = facing_from_image(pixels, bodies, mask.shape)
+            facing, source = (seen, "image") if seen else (facing, source)
     return Labelling(
         bodies, [d for _, d in dropped_at], facing, source, confidence, height, mask.shape
     )
