@@ -32,7 +32,8 @@ GAP_FACTOR = 1.8  # a centre-to-centre gap this many times the local spacing = m
 SPECK = 0.12  # objects thinner than this fraction of the typical body are specks
 MIN_RADIUS = 2.0  # and objects under 4 px thick always are
 FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are fragments
-EDGE_FRAGMENT = 0.01  # the same for a body cut by the image edge
+EDGE_FRAGMENT = 0.005  # the same for a body cut by the image edge
+EDGE_MIN_RADIUS = 1.4  # a body cut by the image edge counts when over 2 px thick
 OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
 SPLIT_SPACING = 1.1  # a cut by size needs the centre this far (x the spacing) from its neighbours
 
@@ -124,7 +125,7 @@ def _separate(
     for (r, c, rad), a in zip(comps, areas, strict=True):
         xy = centre_of(r, c)
         cut = _touches_border(r, c, shape)
-        if rad < (MIN_RADIUS if cut else max(SPECK * radius, MIN_RADIUS)):
+        if rad < (EDGE_MIN_RADIUS if cut else max(SPECK * radius, MIN_RADIUS)):
             dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
         else:
             keep.append((r, c, rad))
@@ -184,12 +185,14 @@ def _drop_fragments(
 ) -> list[Vertebra]:
     """Drop small fragments (against their neighbours along the spine) and objects off the
     spine curve. A body cut by the image edge is kept (and not graded) unless it is a sliver
-    under 1% of its neighbours."""
+    under 0.5% of its neighbours; its pieces, where the edge cuts it in two (through a
+    concave endplate), are joined first."""
     if not bodies:
         return bodies
     centres = np.array([b.centre for b in bodies])
-    order = np.argsort(SpineCurve(centres, degree=0).t(centres))
-    bodies = [bodies[i] for i in order]
+    ts = SpineCurve(centres, degree=0).t(centres)
+    order = np.argsort(ts)
+    bodies = _join_edge_pieces([bodies[i] for i in order], ts[order], height, shape)
     areas = np.array([b.area for b in bodies], float)
     kept = []
     for i, b in enumerate(bodies):
@@ -214,6 +217,26 @@ def _drop_fragments(
         dropped.append((np.array(b.centre), note))
     return kept
 
+
+
+def _join_edge_pieces(
+    bodies: list[Vertebra], ts: np.ndarray, height: float, shape: tuple[int, int]
+) -> list[Vertebra]:
+    """Join neighbours along the spine (positions ``ts``) that both touch the image border
+    and lie within half a body height of each other: one body cut apart by the edge."""
+    out, last_t = [], None
+    for b, t in zip(bodies, ts, strict=True):
+        cut = _touches_border(b.rows, b.cols, shape)
+        prev = out[-1] if out else None
+        if (cut and prev is not None and abs(t - last_t) < 0.5 * height
+                and _touches_border(prev.rows, prev.cols, shape)):
+            rows, cols = np.concatenate([prev.rows, b.rows]), np.concatenate([prev.cols, b.cols])
+            out[-1] = Vertebra(rows, cols, tuple(centre_of(rows, cols)),
+                               qa=[*prev.qa, *b.qa, "joined from pieces the image edge cuts apart"])
+        else:
+            out.append(b)
+            last_t = t
+    return out
 
 
 def _local_spacing(gaps: list[float], i: int) -> float:

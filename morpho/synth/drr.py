@@ -16,7 +16,13 @@ from morpho.synth.fractures import BodyCompression, Fracture, sample_fractures
 from morpho.synth.geometry import Camera
 from morpho.synth.output import Synthetic
 from morpho.synth.projector import line_integral, project_labels
-from morpho.synth.truth import label_stats, six_points_3d, truth_row, truth_table
+from morpho.synth.truth import (
+    label_stats,
+    six_point_heights,
+    six_points_3d,
+    truth_row,
+    truth_table,
+)
 
 MU_WATER = 0.02  # linear attenuation of water per mm, about 70 keV
 
@@ -158,8 +164,10 @@ def _fractured(source: DRRSource, fractures: dict[str, Fracture]):
         k = LEVEL_NAMES.index(level) + 1
         if k not in source.points3d:
             continue
+        near = [six_point_heights(source.points3d[j].points)[2] for j in (k - 1, k + 1)
+                if j in source.points3d]
         comp = BodyCompression(fracture, source.points3d[k], labels, source.volume.affine, k,
-                               source.label_boxes[k - 1])
+                               source.label_boxes[k - 1], np.mean(near) if near else None)
         mu = comp.apply(mu, source.mu_affine, MU_WATER * 1.04, order=1)
         labels = comp.apply(labels, source.volume.affine, 0, order=0)
         points[k] = comp.forward(points[k])

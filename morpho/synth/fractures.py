@@ -9,7 +9,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from morpho.synth.geometry import box_corners
-from morpho.synth.truth import COLUMN_FRACTIONS, BodyFrame
+from morpho.synth.truth import COLUMN_FRACTIONS, BodyFrame, six_point_heights
 
 TYPES = ("wedge", "biconcave", "crush")
 GRADE_LOSS = {1: (0.20, 0.25), 2: (0.25, 0.40), 3: (0.40, 0.55)}  # height loss per grade
@@ -26,19 +26,28 @@ class Fracture:
     def as_dict(self) -> dict:
         return {"type": self.type, "grade": self.grade, "loss": round(self.loss, 4)}
 
-    def column_scale(self) -> tuple[float, float, float]:
-        """Height scale of the anterior, middle and posterior columns.
+    def column_scale(
+        self, intact: Sequence[float], neighbour_hp: float | None = None
+    ) -> tuple[float, float, float]:
+        """Height scale of the anterior, middle and posterior columns of a body whose
+        intact heights are ``intact`` (Ha, Hm, Hp).
 
-        Wedge: anterior loss against an intact posterior wall; biconcave: middle loss;
-        crush: the whole body, posterior wall included.
+        The loss is taken against the height Genant's grade compares with, so that the
+        fractured body's heights give the built grade: wedge, the anterior height against
+        the posterior one (the middle column loses half as much); biconcave, the middle
+        height against the posterior one; crush, the posterior height against the
+        neighbours' mean posterior height ``neighbour_hp`` (default: its own), all columns
+        alike. A body already shorter than that target keeps its height.
         """
+        ha, hm, hp = (float(h) for h in intact)
         keep = 1.0 - self.loss
         if self.type == "wedge":
-            return keep, 0.5 * (1 + keep), 1.0
+            front = min(1.0, keep * hp / ha)
+            return front, 0.5 * (1 + front), 1.0
         if self.type == "biconcave":
-            return 1.0, keep, 1.0
-        return keep, keep, keep
-
+            return 1.0, min(1.0, keep * hp / hm), 1.0
+        whole = min(1.0, keep * (neighbour_hp or hp) / hp)
+        return whole, whole, whole
 
 def make_fracture(type_: str, grade: int, rng: np.random.Generator | None = None) -> Fracture:
     """A fracture with a height loss drawn inside the grade's range."""
@@ -75,10 +84,12 @@ def _sample(volume: np.ndarray, affine: np.ndarray, points: np.ndarray, order: i
     return ndi.map_coordinates(volume, idx.T, order=order, mode="nearest", prefilter=False)
 
 
-def _scale_along_depth(fracture: Fracture, frame: BodyFrame, u: np.ndarray) -> np.ndarray:
+def _scale_along_depth(
+    scale: Sequence[float], frame: BodyFrame, u: np.ndarray
+) -> np.ndarray:
     lo, hi = frame.depth_range
     cols = [hi - f * (hi - lo) for f in COLUMN_FRACTIONS]  # anterior first
-    coef = np.polyfit(cols, fracture.column_scale(), 2)
+    coef = np.polyfit(cols, scale, 2)
     return np.clip(np.polyval(coef, np.clip(u, lo, hi)), 0.3, 1.0)
 
 
@@ -86,9 +97,12 @@ class BodyCompression:
     """Compress one body towards its inferior endplate plane, column by column."""
 
     def __init__(self, fracture: Fracture, frame: BodyFrame, labels: np.ndarray,
-                 label_affine: np.ndarray, label: int, box: tuple[slice, ...] | None = None):
-        """``box``: voxel slices known to hold the whole body (speed)."""
-        self.fracture, self.frame = fracture, frame
+                 label_affine: np.ndarray, label: int, box: tuple[slice, ...] | None = None,
+                 neighbour_hp: float | None = None):
+        """``box``: voxel slices known to hold the whole body (speed); ``neighbour_hp``:
+        the mean posterior height (mm) of the intact neighbours, for a crush."""
+        self.frame = frame
+        self.scale = fracture.column_scale(six_point_heights(frame.points), neighbour_hp)
         self.labels, self.label_affine, self.label = labels, label_affine, label
         box = box or (slice(None),) * 3
         idx = np.argwhere(labels[box] == label) + [s.start or 0 for s in box]
@@ -106,7 +120,7 @@ class BodyCompression:
     def forward(self, pts: np.ndarray) -> np.ndarray:
         """Where points of the intact body go."""
         u, w = self._local(pts)
-        c = _scale_along_depth(self.fracture, self.frame, u)
+        c = _scale_along_depth(self.scale, self.frame, u)
         w_new = np.where(w > self.w0, self.w0 + c * (w - self.w0), w)
         return pts + ((w_new - w)[:, None] * self.frame.up)
 
@@ -122,7 +136,7 @@ class BodyCompression:
                                     indexing="ij"), axis=-1).reshape(-1, 3)
         pts = grid @ affine[:3, :3].T + affine[:3, 3]
         u, w = self._local(pts)
-        c = _scale_along_depth(self.fracture, self.frame, u)
+        c = _scale_along_depth(self.scale, self.frame, u)
         w_src = np.where(w > self.w0, self.w0 + (w - self.w0) / c, w)
         src = pts + ((w_src - w)[:, None] * self.frame.up)
         in_body_src = _sample(self.labels, self.label_affine, src, 0) == self.label

@@ -66,7 +66,7 @@ class PhantomParams:
             top_level=str(rng.choice(["C5", "C6", "C7", "T1", "T2"])),
             spine_x=float(rng.uniform(0.6, 0.78)),
             facing="left" if rng.random() < left_share else "right",
-            concavity=float(rng.uniform(0.0, 0.08)), shoulders=float(rng.uniform(0.2, 2.5)),
+            concavity=float(rng.uniform(0.0, 0.05)), shoulders=float(rng.uniform(0.2, 2.5)),
             lung_air=float(rng.uniform(0.5, 1.0)), bone_density=float(rng.uniform(0.45, 1.2)),
             fractures=sample_fractures(DATASET_LEVELS, fracture_rate, rng),
             exposure=Exposure.sample(rng), texture_seed=int(rng.integers(2**31)),
@@ -88,6 +88,12 @@ def _height_profile(u: np.ndarray, depth: float, heights: tuple[float, float, fl
     """Quadratic height through the anterior, middle and posterior column heights."""
     cols = np.array([(f - 0.5) * depth for f in COLUMN_FRACTIONS])
     return np.polyval(np.polyfit(cols, heights, 2), u)
+
+
+def _adjacent(level: str) -> list[str]:
+    """The levels just above and below ``level`` in the phantom."""
+    i = ALL_LEVELS.index(level)
+    return [ALL_LEVELS[j] for j in (i - 1, i + 1) if 0 <= j < len(ALL_LEVELS)]
 
 
 def _layout(p: PhantomParams) -> list[_Body]:
@@ -115,7 +121,8 @@ def _layout(p: PhantomParams) -> list[_Body]:
         heights = np.array([ha, hm, hp])
         frac = p.fractures.get(level)
         if frac is not None:
-            heights = heights * np.array(frac.column_scale())
+            near = [ANATOMY[n][1] for n in _adjacent(level)]
+            heights = heights * np.array(frac.column_scale(heights, np.mean(near)))
         heights_px, depth_px = heights * mm, depth * mm
         mean_h = heights_px.mean()
         centre = position + down * mean_h / 2

@@ -86,6 +86,11 @@ def six_points_3d(
     return out
 
 
+def six_point_heights(points: np.ndarray) -> np.ndarray:
+    """Ha, Hm, Hp from six points (6, d) in the order of ``POINTS``."""
+    return np.linalg.norm(points[:3] - points[3:], axis=1)
+
+
 def label_stats(labels: np.ndarray) -> dict[int, tuple[float, float, int]]:
     """Per non-zero label: mask centroid x, y and area in pixels (one pass)."""
     flat = labels.ravel().astype(np.int64)
@@ -107,7 +112,7 @@ def truth_row(
     ant_sup, mid_sup, post_sup, ant_inf, mid_inf, post_inf, and the body's mask
     ``stats`` (centroid x, y, area) in an image of ``shape``. ``complete`` is set when all
     six points fall inside the image and the body is ``whole`` (not cut by the volume)."""
-    heights = np.linalg.norm(points[:3] - points[3:], axis=1)
+    heights = six_point_heights(points)
     cx, cy, area = stats
     row = {"image": image, "level": level, "cx": float(cx), "cy": float(cy),
            "area_px": int(area)}

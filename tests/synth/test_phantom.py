@@ -60,5 +60,23 @@ def test_heights_measured_on_axis_aligned_phantom():
     intact = render_phantom(PhantomParams(size=(512, 512), pixel_mm=0.5, axis_aligned=True,
                                           top_level="T6")).truth.set_index("level").loc["T9"]
     assert t9.fracture_type == "wedge" and t9.fracture_grade == 3
-    assert t9.ha_px / intact.ha_px == pytest.approx(1 - wedge.loss, abs=0.01)
+    assert t9.ha_px / t9.hp_px == pytest.approx(1 - wedge.loss, abs=0.01)  # Genant's ratio
     assert t9.hp_px == pytest.approx(intact.hp_px, abs=0.01)
+
+
+@pytest.mark.parametrize("kind", ["wedge", "biconcave", "crush"])
+@pytest.mark.parametrize("grade", [1, 2, 3])
+def test_a_built_fracture_has_the_built_grade_by_its_true_heights(kind, grade):
+    from morpho.grade import genant
+
+    fracture = make_fracture(kind, grade)
+    params = PhantomParams(size=(512, 512), pixel_mm=0.5, top_level="T6", concavity=0.05,
+                           fractures={"T9": fracture})
+    truth = render_phantom(params).truth.set_index("level")
+    t9 = truth.loc["T9"]
+    near = truth.loc[["T8", "T10"], "hp_px"].mean()
+    got = genant(t9.ha_px / t9.hp_px, t9.hm_px / t9.hp_px, t9.hp_px / near)
+    assert got[:2] == (grade, kind)
+    intact = [genant(r.ha_px / r.hp_px, r.hm_px / r.hp_px, 1.0)[0]
+              for r in truth.drop(index="T9").itertuples()]
+    assert intact == [0] * len(intact)
