@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from measure_shapes import render_spine
+from scipy.ndimage import label as ndi_label
 
 from morpho.grade import genant
 from morpho.label import spine_only
@@ -338,3 +340,19 @@ def test_rounded_corners_and_spurs_do_not_shorten_the_wall_heights(radius, tag):
     heights = df[["ha_px", "hm_px", "hp_px"]].to_numpy()
     assert np.abs(heights / 40 - 1).max() < 0.03
     assert (df["genant_type"] == "normal").all()
+
+
+@pytest.mark.parametrize("cut", [5.0, 3.0])
+def test_a_body_the_image_edge_cuts_is_counted_once(cut):
+    """The edge cuts the last body ``cut`` px below its top corners: through its concave
+    endplate (two horns, one body) or, for a flat one, leaving a 3 px sliver."""
+    concave = cut == 5.0
+    heights = [NORMAL] * 7 + [(40.0, 20.0, 40.0) if concave else NORMAL]
+    mask, bodies = render_spine(heights)
+    mask = mask[: int(np.ceil(bodies[-1].outline[:, 1].min() + cut))]
+    assert (ndi_label(mask[-1])[1] == 2) is concave  # the bottom row shows two pieces
+    df = measure_mask(mask, first_level="T5")
+    assert list(df["level"]) == [f"T{k}" for k in range(5, 13)]
+    assert df["qa"].iloc[-1].count("image border") >= 1
+    assert df["qa"].iloc[-1].count("joined from pieces") == int(concave)
+    assert df["genant_grade"].iloc[:-1].eq(0).all() and pd.isna(df["genant_grade"].iloc[-1])
