@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -77,36 +79,46 @@ def _refine(d: np.ndarray, u: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np
     return u2 / np.linalg.norm(u2), a2 / np.linalg.norm(a2)
 
 
-def _endplates(
+def _sample_lines(
     crop: np.ndarray, origin: np.ndarray, centre: np.ndarray, u: np.ndarray, a: np.ndarray,
-    qs: np.ndarray, reach: float, end: str,
-) -> np.ndarray:
-    """Where each line ``centre + q a + s u`` (one per ``q`` in ``qs``) first enters the body
-    from above (``end="sup"``) or last leaves it below (``"inf"``): ``s`` to sub-pixel
-    precision, NaN where the line misses the body or does not leave it."""
-    step = 0.25
-    grid = np.arange(-reach, reach + step, step)
+    qs: np.ndarray, reach: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The body (bilinear, 0-1) along the lines ``centre + q a + s u``, one per ``q`` in
+    ``qs``, at ``s`` over +-``reach`` in quarter pixels: returns (s grid, values)."""
+    grid = np.arange(-reach, reach + 0.25, 0.25)
     pts = centre + qs[:, None, None] * a + grid[None, :, None] * u - origin
     vals = ndi.map_coordinates(crop, [pts[..., 1].ravel(), pts[..., 0].ravel()], order=1,
                                cval=0.0).reshape(qs.size, grid.size)
+    return grid, vals
+
+
+def _endplates(grid: np.ndarray, vals: np.ndarray, end: str) -> np.ndarray:
+    """Where each sampled line (see ``_sample_lines``) first enters the body from above
+    (``end="sup"``) or last leaves it below (``"inf"``): ``s`` to sub-pixel precision, NaN
+    where the line misses the body or does not leave it."""
     inside = vals >= 0.5
     first = np.argmax(inside, axis=1)
     last = grid.size - 1 - np.argmax(inside[:, ::-1], axis=1)
     ok = inside.any(axis=1) & (first > 0) & (last < grid.size - 1)
     i_in = np.where(ok, first if end == "sup" else last, 1)
     i_out = i_in - 1 if end == "sup" else np.where(ok, i_in + 1, 0)
-    rows = np.arange(qs.size)
+    rows = np.arange(vals.shape[0])
     v_in, v_out = vals[rows, i_in], vals[rows, i_out]
     with np.errstate(divide="ignore", invalid="ignore"):
         s = grid[i_out] + (0.5 - v_out) / (v_in - v_out) * (grid[i_in] - grid[i_out])
     return np.where(ok, s, np.nan)
 
 
+@functools.cache
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(n, k=1)
+
+
 def _theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Slope (median of the pairwise slopes) and intercept of a robust line y = a + b x:
     ``scipy.stats.theilslopes`` for a handful of points without its per-call overhead (it
     took 40% of the measuring time)."""
-    i, j = np.triu_indices(x.size, k=1)
+    i, j = _pairs(x.size)
     slope = float(np.median((y[j] - y[i]) / (x[j] - x[i])))
     return slope, float(np.median(y) - slope * np.median(x))
 
@@ -189,6 +201,7 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
     row = {"cx": centre[0], "cy": centre[1], "area_px": v.area}
     found = True
     image = crop.astype(np.float32)
+    sampled: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
     for end, (q_post, q_ant) in _spans(d, u, a).items():
         depth = q_ant - q_post
         inset = max(1.0, INSET * depth)
@@ -196,7 +209,9 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
         inward = depth * np.linspace(*CORNER_BAND, CORNER_SAMPLES)
         bands = {"ant": q_ant - inward, "post": q_post + inward}
         qs = np.concatenate([list(columns.values()), bands["ant"], bands["post"]])
-        s = _endplates(image, origin, centre, u, a, qs, reach, end)
+        if (q_post, q_ant) not in sampled:  # both endplates span the same columns
+            sampled[q_post, q_ant] = _sample_lines(image, origin, centre, u, a, qs, reach)
+        s = _endplates(*sampled[q_post, q_ant], end)
         offsets = dict(zip(columns, s[:3], strict=True))
         for k, name in enumerate(("ant", "post")):
             band_s = s[3 + CORNER_SAMPLES * k : 3 + CORNER_SAMPLES * (k + 1)]
