@@ -33,8 +33,8 @@ def agreement(model: str | None, names: list[str]) -> str:
         loaded = reduced.load(item)
         if loaded.reduction.factor == 1:  # small enough to decode whole: nothing to compare
             continue
-        a = full.segment(full.load(item))
-        b = reduced.segment(loaded)
+        a, _ = full.segment(full.load(item))
+        b, _ = reduced.segment(loaded)
         factors.add(loaded.reduction.factor)
         dices.append(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
         same += len(measure_mask(a, view="ap")) == len(measure_mask(b, view="ap"))

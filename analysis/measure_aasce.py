@@ -8,14 +8,16 @@ bottom edges). Also the suggested labelling's accuracy without --first-level.
 
     python analysis/measure_aasce.py [--limit N] [--masks DIR] [--split test]
 
-``--masks DIR`` writes the filled masks as <stem>_mask.png (for ``morpho measure --mask``).
-``--segment [MODEL]`` uses masks predicted by the model (default: the shipped one) instead;
-middle heights are then compared body by body with the nearest annotated body.
-``--from-masks DIR`` measures masks written before (<stem>_mask.png, e.g. by ``--masks``
-with ``--segment``, or by ``morpho segment``) instead. ``--split test`` keeps one part of
-the fixed split (morpho/datasets/splits/aasce.json). Images not named T1..L5 are listed with
-what differs from the annotation (level missed, body split in two, extra body above T1 or
-below L5, a gap taken for a missing level).
+``--masks DIR`` writes the masks as <stem>_mask.png (for ``morpho measure --mask``).
+``--segment [MODEL]`` uses masks predicted by the model (default: the shipped one) instead,
+with its body probabilities to part merged bodies (``--no-cores``: the mask alone);
+``--masks`` then also writes them as <stem>_prob.png (0-255). Middle heights are compared
+body by body with the nearest annotated body.
+``--from-masks DIR`` measures masks written before instead: <stem>_prob.png where there is
+one (thresholded at 0.5), else <stem>_mask.png (e.g. written by ``morpho segment``).
+``--split test`` keeps one part of the fixed split (morpho/datasets/splits/aasce.json).
+Images not named T1..L5 are listed with what differs from the annotation (level missed, body
+split in two, extra body above T1 or below L5, a gap taken for a missing level).
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--masks", type=Path)
     ap.add_argument("--from-masks", type=Path, metavar="DIR")
+    ap.add_argument("--no-cores", action="store_true",
+                    help="label the thresholded mask alone, without the model's probabilities")
     ap.add_argument("--segment", nargs="?", const="", default=None, metavar="MODEL")
     ap.add_argument("--split", choices=["train", "val", "test"], help="one part of the split")
     args = ap.parse_args()
@@ -146,16 +150,26 @@ def main() -> None:
     for image in track(images, description="AASCE"):
         shape = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
         corners = quads(root / "labels" / f"{image.name}.mat")
-        mask = fill(corners, shape)
+        mask, prob = fill(corners, shape), None
         if segmenter is not None:
-            mask = segmenter.predict(read_radiograph(image).pixels)
+            (prob,) = segmenter.probability_maps([read_radiograph(image).pixels])
+            prob = np.round(prob * 255).astype(np.uint8)  # as --masks writes it
+            mask = prob > 255 * segmenter.threshold
         if args.from_masks:
-            mask = cv2.imread(str(args.from_masks / f"{image.stem}_mask.png"), 0) > 0
+            saved = args.from_masks / f"{image.stem}_prob.png"
+            if saved.exists():
+                prob = cv2.imread(str(saved), cv2.IMREAD_GRAYSCALE)
+                mask = prob > 127
+            else:
+                mask = cv2.imread(str(args.from_masks / f"{image.stem}_mask.png"), 0) > 0
         if args.masks:
             args.masks.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(args.masks / f"{image.stem}_mask.png"), mask.astype(np.uint8) * 255)
+            if prob is not None:
+                cv2.imwrite(str(args.masks / f"{image.stem}_prob.png"), prob)
         t0 = time.perf_counter()
-        df = measure_mask(mask, view="ap", first_level="T1", image=image.stem)
+        df = measure_mask(mask, view="ap", first_level="T1", image=image.stem,
+                          probability=None if args.no_cores or prob is None else prob / 255)
         seconds.append(time.perf_counter() - t0)
         defect = annotation_defect(corners)
         defects += bool(defect)

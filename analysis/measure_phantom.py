@@ -78,8 +78,9 @@ def main() -> None:
         params = replace(params, size=(args.size, args.size), pixel_mm=params.pixel_mm / zoom)
         synth = render_phantom(params)
         truth = synth.truth.reset_index(drop=True)
-        mask = synth.mask if segmenter is None else segmenter.predict(synth.image)
+        mask, prob = (synth.mask, None) if segmenter is None else segmenter.segment(synth.image)
         df = measure_mask(mask, spacing_mm=(synth.pixel_mm,) * 2, spacing_source="phantom",
+                          probability=prob,
                           first_level=truth["level"].iloc[0], image=f"phantom{k}")
         counts_ok += len(df) == len(truth)
         suggested_ok += list(df["suggested_level"]) == list(df["level"])

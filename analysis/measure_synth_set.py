@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--split", default="test")
     ap.add_argument("--segment", nargs="?", const="", default=None, metavar="MODEL")
     ap.add_argument("--no-image", action="store_true", help="facing from the mask alone")
+    ap.add_argument("--out", type=Path, help="write the matched bodies (truth and measured)")
     args = ap.parse_args()
     segmenter = None
     if args.segment is not None:
@@ -50,10 +51,11 @@ def main() -> None:
         truth = truth_all[truth_all["image"] == item.id].reset_index(drop=True)
         pixels = read_radiograph(item.image).pixels
         if segmenter is None:
-            mask = cv2.imread(str(item.mask), cv2.IMREAD_GRAYSCALE) > 0
+            mask, prob = cv2.imread(str(item.mask), cv2.IMREAD_GRAYSCALE) > 0, None
         else:
-            mask = segmenter.predict(pixels)
+            mask, prob = segmenter.segment(pixels)
         df = measure_mask(mask, spacing_mm=item.spacing_mm, spacing_source="truth",
+                          probability=prob,
                           image=item.id, pixels=None if args.no_image else pixels)
         true_facing = "left" if (truth["ant_sup_x"] < truth["post_sup_x"]).mean() > 0.5 else "right"
         if len(df):
@@ -65,6 +67,8 @@ def main() -> None:
         total += len(truth)
         rows.append(merged[merged["complete"].astype(bool)])
     m = pd.concat(rows, ignore_index=True)
+    if args.out:
+        m.to_csv(args.out, index=False)
     ape = 100 * np.concatenate(
         [np.abs(m[h] / m[f"{h}_true"] - 1) for h in ("ha_px", "hm_px", "hp_px")])
     gradable = m["genant_grade"].notna()

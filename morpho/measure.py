@@ -315,18 +315,21 @@ def measure_mask(
     image: str = "",
     facing_hint: str | None = None,
     pixels: np.ndarray | None = None,
+    probability: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Label the bodies of a boolean mask and measure them (see ``MEASUREMENT_COLUMNS``).
 
     ``spacing_mm`` is (row, column) in mm; ``anterior`` ("left"/"right") overrides the
     facing found from the spine's curvature; ``facing_hint`` is a facing from the header;
-    ``pixels`` (the radiograph, bone bright) decide the facing where the curvature cannot.
+    ``pixels`` (the radiograph, bone bright) decide the facing where the curvature cannot;
+    ``probability`` (the segmenter's, 0-1, the mask's size) parts bodies the mask merges.
     Bodies dropped as specks, fragments or off-axis objects are listed in the ``qa`` of
     the nearest body and in ``df.attrs["dropped"]``.
     """
     lab = label_bodies(
         mask, view=view, first_level=first_level, anterior=anterior,
         spacing_mm=spacing_mm, facing_hint=facing_hint, pixels=pixels,
+        probability=probability,
     )
     return measure_labelling(
         lab, spacing_mm=spacing_mm, spacing_source=spacing_source, view=view, image=image

@@ -55,13 +55,15 @@ def measure_image(
 ) -> tuple[Radiograph, np.ndarray, pd.DataFrame]:
     """Read one radiograph, segment it (or take ``mask``) and measure its vertebrae.
 
-    ``segmenter`` has ``.predict(pixels) -> bool mask``; without it and without a mask the
-    default model is loaded. ``view`` overrides the file's view ("unknown" counts as
+    ``segmenter`` has ``.segment(pixels) -> (bool mask, probability)`` or just
+    ``.predict(pixels) -> bool mask``; without it and without a mask the default model is
+    loaded. ``view`` overrides the file's view ("unknown" counts as
     lateral; a frontal header without ``view`` is refused, see ``measured_view``).
     Returns the radiograph, the body mask (original size) and the measurements.
     """
     rg = read_radiograph(path)
     measured = measured_view(path, rg.view, view)
+    probability = None
     if mask is None:
         if segmenter is None:
             try:
@@ -69,7 +71,10 @@ def measure_image(
             except ImportError as exc:
                 raise MorphoError(path, f"no segmentation model available ({exc})") from exc
             segmenter = Segmenter()
-        mask = np.asarray(segmenter.predict(rg.pixels), bool)
+        if hasattr(segmenter, "segment"):
+            mask, probability = segmenter.segment(rg.pixels)
+        else:
+            mask = segmenter.predict(rg.pixels)
     elif not isinstance(mask, np.ndarray):
         mask = read_mask(mask)
     mask = np.asarray(mask, bool)
@@ -85,6 +90,7 @@ def measure_image(
         image=rg.image_id,
         facing_hint=rg.facing,
         pixels=rg.pixels,
+        probability=probability,
     )
     return rg, mask, df
 

@@ -31,8 +31,6 @@ class SegmenterLike(Protocol):
     model_version: str
     threshold: float
 
-    def predict(self, pixels: np.ndarray) -> np.ndarray: ...
-
     def probability_maps(self, images: list[np.ndarray]) -> list[np.ndarray]: ...
 
     def finish(self, mask: np.ndarray) -> np.ndarray: ...
@@ -81,19 +79,18 @@ class ChainWorker:
         radiograph = read_radiograph(item.path)
         return Reduced(radiograph, Reduction(1, 0.0, radiograph.shape))
 
-    def segment(self, loaded: Reduced) -> np.ndarray:
-        """The body mask at the ORIGINAL size."""
-        if loaded.reduction.factor == 1:
-            return self.segmenter.predict(loaded.radiograph.pixels)
+    def segment(self, loaded: Reduced) -> tuple[np.ndarray, np.ndarray]:
+        """The body mask and the body probability, at the ORIGINAL size."""
         (prob,) = self.segmenter.probability_maps([loaded.radiograph.pixels])
-        mask = loaded.reduction.mask_to_original(prob, self.segmenter.threshold)
-        return self.segmenter.finish(mask)
+        if loaded.reduction.factor != 1:
+            prob = loaded.reduction.map_to_original(prob)
+        return self.segmenter.finish(prob > self.segmenter.threshold), prob
 
     def process(self, item: BatchItem, loaded: Reduced) -> tuple[dict[str, Any], pd.DataFrame]:
         radiograph, reduction = loaded.radiograph, loaded.reduction
         view = measured_view(item.path, radiograph.view, self.view)
         start = time.perf_counter()
-        mask = self.segment(loaded)
+        mask, prob = self.segment(loaded)
         segmented = time.perf_counter()
         table = measure_mask(
             mask,
@@ -104,6 +101,7 @@ class ChainWorker:
             first_level=self.first_level,
             facing_hint=radiograph.facing,
             pixels=radiograph.pixels,
+            probability=prob,
         )
         dropped = len(table.attrs.get("dropped") or [])
         facts = {

@@ -59,23 +59,21 @@ class Reduction:
         """(N, 2) x, y in original pixels -> reduced pixels."""
         return (np.asarray(xy, dtype=np.float64) - self.offset) / self.factor
 
-    def mask_to_original(self, mask: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-        """A reduced-size probability map (or mask) -> boolean mask at the original size.
+    def map_to_original(self, values: np.ndarray) -> np.ndarray:
+        """A reduced-size map (probabilities, or a mask) -> float32 at the original size.
 
-        Every original pixel takes the bilinear value at its exact reduced position, then
-        the threshold. Pass probabilities, not a thresholded mask: their outline then is as
-        smooth as a full-size one.
+        Every original pixel takes the bilinear value at its exact reduced position. Map
+        probabilities, then threshold: the outline is then as smooth as a full-size one.
         """
         inverse = np.float64([[1, 0, -self.offset], [0, 1, -self.offset]]) / self.factor
         rows, columns = self.original_shape
-        values = cv2.warpAffine(
-            mask.astype(np.float32),
+        return cv2.warpAffine(
+            values.astype(np.float32),
             inverse,
             (columns, rows),
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
-        return values > threshold
 
 
 @dataclass

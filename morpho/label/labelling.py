@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.segmentation import watershed
 
 from morpho.label.facing import facing_from_curvature, facing_from_image
 from morpho.label.geometry import (
@@ -28,6 +29,10 @@ from morpho.label.geometry import (
 from morpho.label.levels import check_level, level_names, suggest_levels
 from morpho.label.split import split_component
 
+CORE = 0.9  # body probability of the cores: two bodies merged over a faint disc show two
+CORE_AREA = 0.25  # a core counts from this fraction of a typical core's area
+CORE_THICKNESS = 0.4  # and is at least this thick (inscribed radius) against its component
+PART_HEIGHT = 0.6  # parts shorter than this share of their unparted neighbours are rejoined
 GAP_FACTOR = 1.8  # a centre-to-centre gap this many times the local spacing = missing level
 SPECK = 0.12  # objects thinner than this fraction of the typical body are specks
 MIN_RADIUS = 2.0  # and objects under 4 px thick always are
@@ -50,7 +55,7 @@ class Vertebra:
     level: str = ""
     suggested_level: str = ""
     qa: list[str] = field(default_factory=list)
-    split: str = ""  # "", "neck", "notch" or "size"
+    split: str = ""  # "", "core", "neck", "notch" or "size"
     doubtful: str = ""  # why the outline cannot be trusted for grading, if it cannot
 
     @property
@@ -71,20 +76,61 @@ class Labelling:
     shape: tuple[int, int]
 
 
-def _components(mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Connected components (8-connected) as (rows, cols, inscribed radius)."""
+def _core_labels(mask: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, int, dict[int, int]]:
+    """Label the mask's components (8-connected), parting those that hold two or more of
+    the segmenter's confident cores (probability above ``CORE``, each at least
+    ``CORE_AREA`` of a typical core and ``CORE_THICKNESS`` as thick as its component) by a
+    watershed on the probability: where the model
+    bridged a disc, its probability still dips there. Returns the labels, the number of
+    labels and, for each part, the component it came from."""
+    eight = np.ones((3, 3), bool)
+    comps, n = ndi.label(mask, structure=eight)
+    cores, m = ndi.label(mask & (prob > CORE), structure=eight)
+    if m < 2:
+        return comps, n, {}
+    index = np.arange(1, m + 1)
+    owners = ndi.maximum(comps, cores, index).astype(int)  # the component holding each core
+    sizes = np.bincount(cores.ravel())[1:]
+    thick = ndi.maximum(distance_map(cores > 0), cores, index)
+    body = ndi.maximum(distance_map(mask), comps, np.arange(n + 1))[owners]
+    sizeable = sizes >= CORE_AREA * np.median(sizes[sizes >= 0.1 * sizes.max()])
+    big = index[sizeable & (thick >= CORE_THICKNESS * body)]
+    owners = owners[big - 1]
+    parted = np.flatnonzero(np.bincount(owners, minlength=n + 1) >= 2)
+    if parted.size == 0:
+        return comps, n, {}
+    region = np.isin(comps, parted)
+    markers = np.where(region & np.isin(cores, big), cores, 0)
+    comps = np.where(region, watershed(-prob, markers, mask=region) + n, comps)
+    return comps, n + m, {n + int(k): int(o) for k, o in zip(big, owners, strict=True)
+                          if o in parted}
+
+
+def _components(
+    mask: np.ndarray, prob: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray, float, int]]:
+    """Connected components (8-connected) as (rows, cols, inscribed radius, parent), with
+    touching bodies parted between confident cores when the probability ``prob`` is given
+    (``parent``: the component a part came from, else 0)."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return []
     r0, c0 = rows[0], cols[0]
-    box = mask[r0 : rows[-1] + 1, c0 : cols[-1] + 1].astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(box, connectivity=8)
+    box = (slice(r0, rows[-1] + 1), slice(c0, cols[-1] + 1))
+    if prob is None:
+        n, lab, _, _ = cv2.connectedComponentsWithStats(mask[box].astype(np.uint8), connectivity=8)
+        parts: dict[int, int] = {}
+    else:
+        lab, n, parts = _core_labels(mask[box], prob[box])
+        n += 1
     out = []
-    for k in range(1, n):
-        x, y, w, h = stats[k, :4]
-        sub = lab[y : y + h, x : x + w] == k
+    for k, found in enumerate(ndi.find_objects(lab, max_label=n - 1), start=1):
+        if found is None:
+            continue
+        sub = lab[found] == k
         r, c = np.nonzero(sub)
-        out.append((r + y + r0, c + x + c0, float(distance_map(sub).max())))
+        y, x = found[0].start, found[1].start
+        out.append((r + y + r0, c + x + c0, float(distance_map(sub).max()), parts.get(k, 0)))
     return out
 
 
@@ -108,13 +154,13 @@ def _where(xy: np.ndarray) -> str:
 
 
 def _separate(
-    mask: np.ndarray, dropped: list[tuple[np.ndarray, str]]
+    mask: np.ndarray, dropped: list[tuple[np.ndarray, str]], prob: np.ndarray | None
 ) -> tuple[list[Vertebra], float]:
     """Components -> specks dropped -> split bodies; returns bodies and expected height.
 
     A piece cut by the image edge is judged later, against its neighbours."""
     shape = mask.shape
-    comps = _components(mask)
+    comps = _components(mask, prob)
     if not comps:
         return [], 0.0
     radii = np.array([c[2] for c in comps])
@@ -122,29 +168,24 @@ def _separate(
     big = radii >= 0.3 * radii.max()
     radius = float(np.median(radii[big]))
     keep, edge = [], []
-    for (r, c, rad), a in zip(comps, areas, strict=True):
+    for (r, c, rad, parted), a in zip(comps, areas, strict=True):
         xy = centre_of(r, c)
         cut = _touches_border(r, c, shape)
         if rad < (EDGE_MIN_RADIUS if cut else max(SPECK * radius, MIN_RADIUS)):
             dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
         else:
-            keep.append((r, c, rad))
+            keep.append((r, c, rad, parted))
             edge.append(cut)
     if not keep:
         return [], 2 * radius
-    coarse = coarse_curve(keep, radius)
-    centres = np.array([centre_of(r, c) for r, c, _ in keep])
-    ts = coarse.t(centres)
-    order = np.argsort(ts)
-    keep, centres, ts = [keep[i] for i in order], centres[order], ts[order]
-    cut = np.array(edge)[order]
-    tangents = neighbour_tangents(centres, coarse.u)
-    lengths = np.array([
-        span(r, c, tan) for (r, c, _), tan in zip(keep, tangents, strict=True)
-    ])
+    keep, cut, centres, tangents, lengths = _ordered(keep, edge, radius)
+    joined = _rejoin_short_parts(keep, lengths)
+    if len(joined) < len(keep):
+        edge = [_touches_border(r, c, shape) for r, c, *_ in joined]
+        keep, cut, centres, tangents, lengths = _ordered(joined, edge, radius)
     areas = np.array([k[0].size for k in keep], float)
     bodies = []
-    for i, ((r, c, _), tan) in enumerate(zip(keep, tangents, strict=True)):
+    for i, ((r, c, _, parent), tan) in enumerate(zip(keep, tangents, strict=True)):
         # expected size from the neighbours along the spine (sizes grow caudally), leaving
         # out bodies cut by the image edge
         others = _neighbours(len(keep), i)
@@ -157,11 +198,15 @@ def _separate(
         ratio = _spacing_ratio(centres, i)
         spaced = not ratio < SPLIT_SPACING  # NaN (too few bodies to tell): allowed
         pieces, how = split_component(r, c, tan, height, area, radius, spaced)
+        how = how or ("core" if parent else "")
         for pr, pc in pieces:
             v = Vertebra(pr, pc, tuple(centre_of(pr, pc)), split=how)
             if how:
-                kind = {"neck": "at a neck", "notch": "at a notch in the outline"}.get(
-                    how, "by expected size, no neck")
+                kind = {
+                    "core": "between the segmenter's confident cores",
+                    "neck": "at a neck",
+                    "notch": "at a notch in the outline",
+                }.get(how, "by expected size, no neck")
                 v.qa.append(f"split from touching bodies ({kind})")
             if how == "size":
                 v.doubtful = "outline cut from touching bodies without a visible gap"
@@ -172,6 +217,39 @@ def _separate(
             bodies.append(v)
     height = float(np.median(lengths)) if lengths.size else 2 * radius
     return bodies, height
+
+
+def _ordered(keep: list, edge: list[bool], radius: float):
+    """Components in order along the coarse spine curve, with whether each is cut by the
+    image edge, their centres, local spine axes and lengths along them."""
+    coarse = coarse_curve(keep, radius)
+    centres = np.array([centre_of(r, c) for r, c, *_ in keep])
+    order = np.argsort(coarse.t(centres))
+    keep, centres = [keep[i] for i in order], centres[order]
+    tangents = neighbour_tangents(centres, coarse.u)
+    lengths = np.array([span(r, c, tan) for (r, c, *_), tan in zip(keep, tangents, strict=True)])
+    return keep, np.array(edge)[order], centres, tangents, lengths
+
+
+def _rejoin_short_parts(keep: list, lengths: np.ndarray) -> list:
+    """Join again the parts of a component when one is shorter along the spine than
+    ``PART_HEIGHT`` of the unparted components near it (a body whose probability dips
+    inside it, not two bodies). Without unparted components near, the parts' own median
+    is the reference."""
+    parents = np.array([k[3] for k in keep])
+    whole = np.flatnonzero(parents == 0)
+    out = [k for k in keep if not k[3]]
+    for parent in np.unique(parents[parents > 0]):
+        idx = np.flatnonzero(parents == parent)
+        near = whole[np.abs(whole[:, None] - idx[None, :]).min(axis=1) <= 3]
+        reference = np.median(lengths[near if near.size else parents > 0])
+        if lengths[idx].min() >= PART_HEIGHT * reference:
+            out.extend(keep[i] for i in idx)
+        else:
+            rows = np.concatenate([keep[i][0] for i in idx])
+            cols = np.concatenate([keep[i][1] for i in idx])
+            out.append((rows, cols, max(keep[i][2] for i in idx), 0))
+    return out
 
 
 def _touches_border(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> bool:
@@ -254,18 +332,23 @@ def label_bodies(
     spacing_mm: tuple[float, float] | None = None,
     facing_hint: str | None = None,
     pixels: np.ndarray | None = None,
+    probability: np.ndarray | None = None,
 ) -> Labelling:
     """Separate, clean, order and label the vertebral bodies of a boolean mask.
 
     ``anterior`` ("left"/"right") overrides the facing; ``facing_hint`` is a facing from the
     file header, used when there is no override. Otherwise the spine's curvature decides,
     and where it shows no clear bulge, the radiograph's ``pixels`` (any size; bone bright)
-    do: the posterior elements make the band behind the bodies brighter.
+    do: the posterior elements make the band behind the bodies brighter. ``probability``
+    (the segmenter's body probability, 0-1, the mask's size) parts bodies the mask merges
+    between the model's confident cores.
     """
     mask = np.asarray(mask).astype(bool)
     first_level = check_level(first_level)
     dropped_at: list[tuple[np.ndarray, str]] = []
-    bodies, height = _separate(mask, dropped_at)
+    if probability is not None and probability.shape != mask.shape:
+        raise ValueError(f"probability {probability.shape} and mask {mask.shape} differ")
+    bodies, height = _separate(mask, dropped_at, probability)
     bodies = _drop_fragments(bodies, height, dropped_at, mask.shape)
     lateral = view not in ("ap", "pa")
     if not bodies:

@@ -79,6 +79,6 @@ class SegWriter:
         if file_kind(source) != "dicom":
             return None
         loaded = self.worker.load(BatchItem(key=str(source), path=str(source)))
-        mask = self.worker.segment(loaded)
+        mask, _ = self.worker.segment(loaded)
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_dicom_seg(source, mask, path, self.worker.segmenter.model_version)

@@ -102,6 +102,12 @@ class Segmenter:
         """Boolean body mask at the ORIGINAL size of ``pixels``."""
         return self.predict_batch([pixels])[0]
 
+    def segment(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The body mask and the body probability at the ORIGINAL size of ``pixels`` (the
+        labelling parts merged bodies between the probability's confident cores)."""
+        (prob,) = self.probability_maps([pixels])
+        return self.finish(prob > self.threshold), prob
+
 
 def segment_file(segmenter: Segmenter, path: str | Path, out_dir: str | Path) -> Path:
     """Read one radiograph, write ``<stem>_mask.png`` (0/255) and ``<stem>_overlay.png``."""

@@ -48,7 +48,7 @@ def test_reduced_mask_and_points_land_on_original_pixels(tmp_path, codec):
     assert reduced is not None and reduced.reduction.factor == 4
     assert reduced.radiograph.pixels.shape == (260, 200)
     bright = reduced.radiograph.pixels > 0.5
-    mapped = reduced.reduction.mask_to_original(bright)
+    mapped = reduced.reduction.map_to_original(bright) > 0.5
     truth = image > image.max() / 2
     assert mapped.shape == truth.shape
     assert (mapped & truth).sum() / (mapped | truth).sum() > 0.97

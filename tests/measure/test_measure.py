@@ -356,3 +356,40 @@ def test_a_body_the_image_edge_cuts_is_counted_once(cut):
     assert df["qa"].iloc[-1].count("image border") >= 1
     assert df["qa"].iloc[-1].count("joined from pieces") == int(concave)
     assert df["genant_grade"].iloc[:-1].eq(0).all() and pd.isna(df["genant_grade"].iloc[-1])
+
+
+def _merged_spine_and_probability(dip: float) -> tuple[np.ndarray, np.ndarray, list]:
+    """Eight bodies whose mask bridges every disc (as a model that cannot see faint discs
+    draws them), and a body probability of 0.99 inside the bodies and ``dip`` in the discs."""
+    mask, bodies = render_spine([NORMAL] * 8, gap=6.0)
+    prob = np.where(mask, 0.99, 0.02)
+    for upper, lower in zip(bodies, bodies[1:], strict=False):
+        top, bottom = int(upper.outline[:, 1].max()), int(np.ceil(lower.outline[:, 1].min()))
+        left = int(np.ceil(max(upper.outline[:, 0].min(), lower.outline[:, 0].min())))
+        right = int(min(upper.outline[:, 0].max(), lower.outline[:, 0].max()))
+        mask[top:bottom + 1, left:right + 1] = True  # as wide as the bodies: no neck
+        prob[top:bottom + 1, left:right + 1] = dip
+    return mask, prob, bodies
+
+
+def test_bodies_a_mask_merges_are_parted_between_the_probability_cores():
+    mask, prob, bodies = _merged_spine_and_probability(dip=0.6)
+    assert len(measure_mask(mask, first_level="T5")) < 8  # one strip: the mask cannot tell
+    df = measure_mask(mask, first_level="T5", probability=prob)
+    assert list(df["level"]) == [f"T{k}" for k in range(5, 13)]
+    assert df["qa"].str.contains("confident cores").sum() == 8
+    truth = np.array([b.heights() for b in bodies])
+    excess = df[["ha_px", "hm_px", "hp_px"]].to_numpy() - truth
+    assert (excess > -1.5).all() and (excess < 6.0 + 1.5).all()  # each part: half a disc each end
+
+
+def test_a_probability_dip_inside_one_body_does_not_cut_it():
+    mask, bodies = render_spine([NORMAL] * 8)
+    prob = np.where(mask, 0.99, 0.02)
+    mid = int(round(np.mean(bodies[3].outline[:, 1])))
+    prob[mid - 1 : mid + 2] = np.where(mask[mid - 1 : mid + 2], 0.7, 0.02)  # a band across T8
+    noisy = prob * np.random.default_rng(0).uniform(0.88, 1.0, prob.shape)  # speckled cores
+    for p in (prob, noisy):
+        df = measure_mask(mask, first_level="T5", probability=p)
+        assert list(df["level"]) == [f"T{k}" for k in range(5, 13)]
+        assert not df["qa"].str.contains("confident cores").any()
