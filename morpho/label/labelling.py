@@ -76,6 +76,15 @@ class Labelling:
     shape: tuple[int, int]
 
 
+def _label_maxima(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """The largest value under each label 1..n (0 where a label is absent)."""
+    out = np.zeros(n)
+    for k, box in enumerate(ndi.find_objects(labels, max_label=n)):
+        if box is not None:
+            out[k] = values[box][labels[box] == k + 1].max()
+    return out
+
+
 def _core_labels(mask: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, int, dict[int, int]]:
     """Label the mask's components (8-connected), parting those that hold two or more of
     the segmenter's confident cores (probability above ``CORE``, each at least
@@ -83,16 +92,17 @@ def _core_labels(mask: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, int, d
     watershed on the probability: where the model
     bridged a disc, its probability still dips there. Returns the labels, the number of
     labels and, for each part, the component it came from."""
-    eight = np.ones((3, 3), bool)
-    comps, n = ndi.label(mask, structure=eight)
-    cores, m = ndi.label(mask & (prob > CORE), structure=eight)
+    n, comps = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    m, cores = cv2.connectedComponents((mask & (prob > CORE)).astype(np.uint8), connectivity=8)
+    n, m = n - 1, m - 1
     if m < 2:
         return comps, n, {}
     index = np.arange(1, m + 1)
-    owners = ndi.maximum(comps, cores, index).astype(int)  # the component holding each core
+    owners = np.zeros(m, int)  # the component holding each core
+    owners[cores[cores > 0] - 1] = comps[cores > 0]
     sizes = np.bincount(cores.ravel())[1:]
-    thick = ndi.maximum(distance_map(cores > 0), cores, index)
-    body = ndi.maximum(distance_map(mask), comps, np.arange(n + 1))[owners]
+    thick = _label_maxima(distance_map(cores > 0), cores, m)
+    body = _label_maxima(distance_map(mask), comps, n)[owners - 1]
     sizeable = sizes >= CORE_AREA * np.median(sizes[sizes >= 0.1 * sizes.max()])
     big = index[sizeable & (thick >= CORE_THICKNESS * body)]
     owners = owners[big - 1]
