@@ -76,44 +76,43 @@ class Labelling:
     shape: tuple[int, int]
 
 
-def _label_maxima(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """The largest value under each label 1..n (0 where a label is absent)."""
-    out = np.zeros(n)
-    for k, box in enumerate(ndi.find_objects(labels, max_label=n)):
-        if box is not None:
-            out[k] = values[box][labels[box] == k + 1].max()
-    return out
-
-
 def _core_labels(mask: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, int, dict[int, int]]:
     """Label the mask's components (8-connected), parting those that hold two or more of
     the segmenter's confident cores (probability above ``CORE``, each at least
     ``CORE_AREA`` of a typical core and ``CORE_THICKNESS`` as thick as its component) by a
-    watershed on the probability: where the model
-    bridged a disc, its probability still dips there. Returns the labels, the number of
-    labels and, for each part, the component it came from."""
-    n, comps = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    watershed on the probability: where the model bridged a disc, its probability still
+    dips there. Returns the labels, the number of labels and, for each part, the component
+    it came from."""
+    n, comps, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     m, cores = cv2.connectedComponents((mask & (prob > CORE)).astype(np.uint8), connectivity=8)
-    n, m = n - 1, m - 1
-    if m < 2:
-        return comps, n, {}
-    index = np.arange(1, m + 1)
-    owners = np.zeros(m, int)  # the component holding each core
-    owners[cores[cores > 0] - 1] = comps[cores > 0]
-    sizes = np.bincount(cores.ravel())[1:]
-    thick = _label_maxima(distance_map(cores > 0), cores, m)
-    body = _label_maxima(distance_map(mask), comps, n)[owners - 1]
+    parts: dict[int, int] = {}
+    if m < 3:
+        return comps, n - 1, parts
+    sizes = np.bincount(cores.ravel(), minlength=m)
+    sizes[0] = 0
     sizeable = sizes >= CORE_AREA * np.median(sizes[sizes >= 0.1 * sizes.max()])
-    big = index[sizeable & (thick >= CORE_THICKNESS * body)]
-    owners = owners[big - 1]
-    parted = np.flatnonzero(np.bincount(owners, minlength=n + 1) >= 2)
-    if parted.size == 0:
-        return comps, n, {}
-    region = np.isin(comps, parted)
-    markers = np.where(region & np.isin(cores, big), cores, 0)
-    comps = np.where(region, watershed(-prob, markers, mask=region) + n, comps)
-    return comps, n + m, {n + int(k): int(o) for k, o in zip(big, owners, strict=True)
-                          if o in parted}
+    owners = np.zeros(m, int)  # the component holding each core
+    owners[cores[cores > 0]] = comps[cores > 0]
+    held = np.bincount(owners[sizeable], minlength=n)
+    label = n
+    for k in np.flatnonzero(held >= 2):
+        x, y, w, h = stats[k, :4]
+        box = (slice(y, y + h), slice(x, x + w))
+        body = comps[box] == k
+        inside = np.where(body, cores[box], 0)
+        thick = distance_map(inside > 0)
+        radius = CORE_THICKNESS * distance_map(body).max()
+        big = [c for c in np.unique(inside[inside > 0])
+               if sizeable[c] and thick[inside == c].max() >= radius]
+        if len(big) < 2:
+            continue
+        markers = np.where(np.isin(inside, big), inside, 0)
+        pieces = watershed(-prob[box], markers, mask=body)
+        for c in big:
+            comps[box][pieces == c] = label
+            parts[label] = int(k)
+            label += 1
+    return comps, label - 1, parts
 
 
 def _components(

