@@ -35,6 +35,7 @@ CORE_THICKNESS = 0.4  # and is at least this thick (inscribed radius) against it
 PART_HEIGHT = 0.6  # parts shorter than this share of their unparted neighbours are rejoined
 GAP_FACTOR = 1.8  # a centre-to-centre gap this many times the local spacing = missing level
 SPECK = 0.12  # objects thinner than this fraction of the typical body are specks
+THIN = 0.2  # objects thinner than this do not set their neighbours' expected size
 MIN_RADIUS = 2.0  # and objects under 4 px thick always are
 FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are fragments
 EDGE_FRAGMENT = 0.005  # the same for a body cut by the image edge
@@ -193,12 +194,13 @@ def _separate(
         edge = [_touches_border(r, c, shape) for r, c, *_ in joined]
         keep, cut, centres, tangents, lengths = _ordered(joined, edge, radius)
     areas = np.array([k[0].size for k in keep], float)
+    thickness = np.array([k[2] for k in keep])
     bodies = []
     for i, ((r, c, _, parent), tan) in enumerate(zip(keep, tangents, strict=True)):
         # expected size from the neighbours along the spine (sizes grow caudally), leaving
-        # out bodies cut by the image edge
+        # out bodies cut by the image edge and thin objects (not bodies)
         others = _neighbours(len(keep), i)
-        others = others[~cut[others]]
+        others = others[~cut[others] & (thickness[others] >= THIN * radius)]
         known = others.size >= 2
         if known:
             height, area = float(np.median(lengths[others])), float(np.median(areas[others]))
@@ -242,15 +244,16 @@ def _ordered(keep: list, edge: list[bool], radius: float):
 
 def _rejoin_short_parts(keep: list, lengths: np.ndarray) -> list:
     """Join again the parts of a component when one is shorter along the spine than
-    ``PART_HEIGHT`` of the unparted components near it (a body whose probability dips
-    inside it, not two bodies). Without unparted components near, the parts' own median
-    is the reference."""
+    ``PART_HEIGHT`` of the (up to four) unparted components nearest to it along the spine:
+    a body whose probability dips inside it, not two bodies. Without unparted components,
+    the parts' own median is the reference."""
     parents = np.array([k[3] for k in keep])
     whole = np.flatnonzero(parents == 0)
     out = [k for k in keep if not k[3]]
     for parent in np.unique(parents[parents > 0]):
         idx = np.flatnonzero(parents == parent)
-        near = whole[np.abs(whole[:, None] - idx[None, :]).min(axis=1) <= 3]
+        distance = np.abs(whole[:, None] - idx[None, :]).min(axis=1)
+        near = whole[np.argsort(distance, kind="stable")[:4]]  # the nearest unparted
         reference = np.median(lengths[near if near.size else parents > 0])
         if lengths[idx].min() >= PART_HEIGHT * reference:
             out.extend(keep[i] for i in idx)
