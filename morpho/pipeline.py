@@ -28,6 +28,17 @@ def read_mask(path: str | Path) -> np.ndarray:
     return mask > 0
 
 
+def read_probability(mask_path: str | Path) -> np.ndarray | None:
+    """The body probability (0-1) that ``morpho segment`` writes beside a mask
+    (``<stem>_prob.png`` for ``<stem>_mask.png``), or None when there is none."""
+    mask_path = Path(mask_path)
+    if not mask_path.name.endswith("_mask.png"):
+        return None
+    path = mask_path.with_name(mask_path.name[: -len("_mask.png")] + "_prob.png")
+    values = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.is_file() else None
+    return None if values is None else values.astype(np.float32) / 255
+
+
 def measured_view(path: str | Path, header_view: str | None, view: str | None = None) -> str:
     """'ap' or 'lateral': the given ``view``, else the header's. A header that says frontal
     (AP/PA) is refused without a given view: morpho screens lateral films, and a frontal
@@ -57,7 +68,8 @@ def measure_image(
 
     ``segmenter`` has ``.segment(pixels) -> (bool mask, probability)`` or just
     ``.predict(pixels) -> bool mask``; without it and without a mask the default model is
-    loaded. ``view`` overrides the file's view ("unknown" counts as
+    loaded. A mask file keeps the probability ``morpho segment`` wrote beside it
+    (``read_probability``). ``view`` overrides the file's view ("unknown" counts as
     lateral; a frontal header without ``view`` is refused, see ``measured_view``).
     Returns the radiograph, the body mask (original size) and the measurements.
     """
@@ -76,10 +88,13 @@ def measure_image(
         else:
             mask = segmenter.predict(rg.pixels)
     elif not isinstance(mask, np.ndarray):
+        probability = read_probability(mask)
         mask = read_mask(mask)
     mask = np.asarray(mask, bool)
     if mask.shape != rg.shape:
         raise MorphoError(path, f"mask is {mask.shape[::-1]} px but the image {rg.shape[::-1]}")
+    if probability is not None and probability.shape != mask.shape:
+        probability = None  # not this mask's: label the mask alone
     df = measure_mask(
         mask,
         spacing_mm=rg.spacing_mm,

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         flip: FlipOption = None,
         spine: SpineOnlyOption = True,
     ) -> None:
-        """Write <stem>_mask.png (0/255, original size) and <stem>_overlay.png per input."""
+        """Write <stem>_mask.png (0/255, original size), <stem>_prob.png and <stem>_overlay.png."""
         from morpho.segment.infer import Segmenter, segment_file
 
         files = expand_inputs(inputs)

@@ -110,10 +110,13 @@ class Segmenter:
 
 
 def segment_file(segmenter: Segmenter, path: str | Path, out_dir: str | Path) -> Path:
-    """Read one radiograph, write ``<stem>_mask.png`` (0/255) and ``<stem>_overlay.png``."""
+    """Read one radiograph, write ``<stem>_mask.png`` (0/255), ``<stem>_prob.png`` (the body
+    probability, 0-255, which ``morpho measure --mask`` reads beside the mask) and
+    ``<stem>_overlay.png``."""
     path, out_dir = Path(path), Path(out_dir)
     pixels = read_radiograph(path).pixels
-    mask = segmenter.predict(pixels)
+    mask, prob = segmenter.segment(pixels)
     mask_path = write_png(out_dir / f"{path.stem}_mask.png", mask.astype(np.uint8) * 255)
+    write_png(out_dir / f"{path.stem}_prob.png", np.round(prob * 255).astype(np.uint8))
     write_png(out_dir / f"{path.stem}_overlay.png", draw_outlines(pixels, [(mask, BLUE)]))
     return mask_path

@@ -132,3 +132,15 @@ def test_frontal_header_is_refused_unless_the_view_is_given(films):
     measured = CliRunner().invoke(app, [*args, "--view", "ap"])
     assert measured.exit_code == 0, measured.output
     assert len(pd.read_csv(films / "out" / "measurements.csv")) == 8
+
+
+def test_a_mask_file_keeps_the_probability_segment_wrote_beside_it(tmp_path):
+    from test_measure import _merged_spine_and_probability
+
+    mask, prob, _ = _merged_spine_and_probability(dip=0.6)
+    cv2.imwrite(str(tmp_path / "film.png"), (mask * 200 + 30).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "film_mask.png"), mask.astype(np.uint8) * 255)
+    _, _, alone = measure_image(tmp_path / "film.png", mask=tmp_path / "film_mask.png")
+    cv2.imwrite(str(tmp_path / "film_prob.png"), np.round(prob * 255).astype(np.uint8))
+    _, _, parted = measure_image(tmp_path / "film.png", mask=tmp_path / "film_mask.png")
+    assert len(alone) < len(parted) == 8

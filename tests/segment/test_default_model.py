@@ -31,6 +31,8 @@ def test_segment_bundled_sample_end_to_end(tmp_path):
     assert set(np.unique(mask)) <= {0, 255}
     overlay = cv2.imread(str(tmp_path / "out" / f"{source.stem}_overlay.png"))
     assert overlay is not None and overlay.ndim == 3
+    prob = cv2.imread(str(tmp_path / "out" / f"{source.stem}_prob.png"), cv2.IMREAD_UNCHANGED)
+    assert prob.shape == mask.shape and prob.dtype == np.uint8
     from morpho.io import read_radiograph
 
     assert mask.shape == read_radiograph(source).pixels.shape
