@@ -50,10 +50,11 @@ def distance_to(mask: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_edt(~edge)
 
 
-def labelled_instances(pred: np.ndarray) -> np.ndarray:
-    """Instance map (0 background, 1..n) of the bodies the labelling makes of a mask."""
+def labelled_instances(pred: np.ndarray, prob: np.ndarray | None = None) -> np.ndarray:
+    """Instance map (0 background, 1..n) of the bodies the labelling makes of a mask (with
+    the body probability ``prob``, as ``morpho measure`` parts merged bodies)."""
     out = np.zeros(pred.shape, np.int32)
-    for k, v in enumerate(label_bodies(pred).vertebrae, start=1):
+    for k, v in enumerate(label_bodies(pred, probability=prob).vertebrae, start=1):
         out[v.rows, v.cols] = k
     return out
 
@@ -74,9 +75,11 @@ def best_match(body: np.ndarray, instances: np.ndarray, sizes: np.ndarray) -> tu
 
 
 def evaluate_item(
-    item: DatasetItem, pixels: np.ndarray, pred: np.ndarray, levels: list[str] | None
+    item: DatasetItem, pixels: np.ndarray, pred: np.ndarray, levels: list[str] | None,
+    prob: np.ndarray | None = None,
 ) -> tuple[dict, list[dict], np.ndarray]:
-    """(image row, body rows, truth mask) for one image and its predicted mask."""
+    """(image row, body rows, truth mask) for one image, its predicted mask and (for the
+    bodies as the labelling separates them) the body probability."""
     labels = instance_labels(item, pixels.shape[:2])
     truth = labels > 0
     tp, fp, fn = stats(pred, truth)
@@ -84,7 +87,7 @@ def evaluate_item(
     both = np.concatenate([to_pred[boundary(truth)], to_truth[boundary(pred)]])
     spacing = float(np.mean(item.spacing_mm)) if item.spacing_mm else None
     n_pred, components = cv2.connectedComponents(pred.astype(np.uint8))
-    instances = labelled_instances(pred)
+    instances = labelled_instances(pred, prob)
     component_sizes, instance_sizes = (np.bincount(m.ravel()) for m in (components, instances))
     matched_pred, matched_labelled = set(), set()
     bodies = []
@@ -207,8 +210,8 @@ def evaluate(
     rows, body_rows = [], []
     for item in track(items, description=f"evaluating {split}"):
         pixels = read_radiograph(item.image).pixels
-        pred = segmenter.predict(pixels)
-        row, bodies, truth = evaluate_item(item, pixels, pred, dataset.levels)
+        pred, prob = segmenter.segment(pixels)
+        row, bodies, truth = evaluate_item(item, pixels, pred, dataset.levels, prob)
         rows.append(row)
         body_rows.extend(bodies)
         if out is not None and overlays:
