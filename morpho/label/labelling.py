@@ -35,8 +35,8 @@ CORE_THICKNESS = 0.4  # and is at least this thick (inscribed radius) against it
 PART_HEIGHT = 0.6  # parts shorter than this share of their unparted neighbours are rejoined
 GAP_FACTOR = 1.8  # a centre-to-centre gap this many times the local spacing = missing level
 SPECK = 0.12  # objects thinner than this fraction of the typical body are specks
-THIN = 0.2  # objects thinner than this do not set their neighbours' expected size
 MIN_RADIUS = 2.0  # and objects under 4 px thick always are
+THIN = 0.2  # objects thinner than this fraction do not set their neighbours' expected size
 FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are fragments
 EDGE_FRAGMENT = 0.005  # the same for a body cut by the image edge
 EDGE_MIN_RADIUS = 1.4  # a body cut by the image edge counts when over 2 px thick
@@ -82,12 +82,12 @@ def _core_labels(mask: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, int, d
     the segmenter's confident cores (probability above ``CORE``, each at least
     ``CORE_AREA`` of a typical core and ``CORE_THICKNESS`` as thick as its component) by a
     watershed on the probability: where the model bridged a disc, its probability still
-    dips there. Returns the labels, the number of labels and, for each part, the component
-    it came from."""
+    dips there. Returns the labels, the largest label and, for each part, the component it
+    came from."""
     n, comps, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     m, cores = cv2.connectedComponents((mask & (prob > CORE)).astype(np.uint8), connectivity=8)
     parts: dict[int, int] = {}
-    if m < 3:
+    if m < 3:  # fewer than two cores (label 0 is the background)
         return comps, n - 1, parts
     sizes = np.bincount(cores.ravel(), minlength=m)
     sizes[0] = 0
@@ -128,13 +128,12 @@ def _components(
     r0, c0 = rows[0], cols[0]
     box = (slice(r0, rows[-1] + 1), slice(c0, cols[-1] + 1))
     if prob is None:
-        n, lab, _, _ = cv2.connectedComponentsWithStats(mask[box].astype(np.uint8), connectivity=8)
-        parts: dict[int, int] = {}
+        n, lab = cv2.connectedComponents(mask[box].astype(np.uint8), connectivity=8)
+        last, parts = n - 1, {}
     else:
-        lab, n, parts = _core_labels(mask[box], prob[box])
-        n += 1
+        lab, last, parts = _core_labels(mask[box], prob[box])
     out = []
-    for k, found in enumerate(ndi.find_objects(lab, max_label=n - 1), start=1):
+    for k, found in enumerate(ndi.find_objects(lab, max_label=last), start=1):
         if found is None:
             continue
         sub = lab[found] == k
