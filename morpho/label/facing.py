@@ -24,15 +24,18 @@ def facing_from_curvature(
     """Anterior side from the curvature: kyphosis bulges posteriorly, lordosis anteriorly.
 
     Tries the thoracic, then the lumbar bodies by level name (or by the suggested names
-    when they are confident), then all bodies taken as thoracic (a chest film); the first
+    when they are confident); without names, the longer side of a clear turn of the curve
+    as thoracic (``_kyphosis``); then all bodies taken as thoracic (a chest film). The first
     clear bulge decides. Returns (facing, "curvature"), or ("left", "default") without one.
     """
     names = levels if any(levels) else suggested if confidence >= 0.6 else [""] * ts.size
     regions = [
         (np.array([n.startswith("T") for n in names]), 1.0),
         (np.array([n.startswith("L") for n in names]), -1.0),
-        (np.ones(ts.size, bool), 1.0),
     ]
+    if not any(names):
+        regions.append((_kyphosis(curve, ts, height), 1.0))
+    regions.append((np.ones(ts.size, bool), 1.0))
     for members, sign in regions:
         if members.sum() < 4:
             continue
@@ -40,6 +43,22 @@ def facing_from_curvature(
         if abs(bulge) >= BULGE * height:
             return ("left" if sign * bulge > 0 else "right"), "curvature"
     return "left", "default"
+
+
+def _kyphosis(curve: SpineCurve, ts: np.ndarray, height: float) -> np.ndarray:
+    """Without level names: where the curve turns (at least four bodies on each side, each
+    side bulging clearly and the opposite way), the longer side is taken as the thoracic
+    kyphosis and the other as lumbar (or cervical) lordosis. All False without a turn."""
+    order = np.sort(ts)
+    best, choice = 0.0, np.zeros(ts.size, bool)
+    for k in range(4, ts.size - 3):
+        upper, lower = curve.sagitta(order[:k]), curve.sagitta(order[k:])
+        clear = min(abs(upper), abs(lower))
+        if upper * lower < 0 and clear >= BULGE * height and clear > best:
+            best = clear
+            longer = order[:k] if k >= ts.size - k else order[k:]
+            choice = np.isin(ts, longer)
+    return choice
 
 
 def facing_from_image(

@@ -407,3 +407,17 @@ def test_h_maxima_matches_skimage():
                       (rng.random((40, 50)).astype(np.float32), (0.05, 0.3))):
         for h in hs:
             assert np.array_equal(h_maxima(image, h), reference(image, h))
+
+
+@pytest.mark.parametrize("facing", ["left", "right"])
+def test_facing_of_a_whole_spine_without_level_names(facing):
+    """T1-L5 in view, no first level, no spacing: the kyphosis is the longer side of the
+    turn (taking every body as thoracic mixes in the lordosis)."""
+    from morpho.synth.phantom import PhantomParams, render_phantom
+
+    params = PhantomParams(size=(700, 400), pixel_mm=1.2, top_level="T1", facing=facing,
+                           kyphosis_deg=30.0, lordosis_deg=60.0)
+    synth = render_phantom(params)
+    df = measure_mask(synth.mask)
+    assert len(df) == len(synth.truth) >= 15
+    assert (df["facing"] == facing).all() and (df["facing_source"] == "curvature").all()
