@@ -29,6 +29,8 @@ ROUNDING = {
 INSET = 0.08  # anterior/posterior points sit this fraction of the depth inside the edges
 CORNER_BAND = (0.15, 0.4)  # endplate lines fitted this far in (share of the depth) from a wall
 CORNER_SAMPLES = 7  # columns sampled over that band
+SPREAD = 0.03  # each point's endplate is the mean over columns this far (x the depth) around it
+SPREAD_SAMPLES = 5
 CORNER_TOLERANCE = 1.0  # px the outline may lie inside that line before the line is used
 WALL = 0.25  # columns lower than this share of the central height are not the body proper
 SHEAR = 0.05  # endplates offset by more than this share of the depth: a sheared body
@@ -208,11 +210,19 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
         columns = {"ant": q_ant - inset, "mid": 0.5 * (q_ant + q_post), "post": q_post + inset}
         inward = depth * np.linspace(*CORNER_BAND, CORNER_SAMPLES)
         bands = {"ant": q_ant - inward, "post": q_post + inward}
-        qs = np.concatenate([list(columns.values()), bands["ant"], bands["post"]])
+        spread = depth * SPREAD * np.linspace(-1, 1, SPREAD_SAMPLES)
+        around = (np.array(list(columns.values()))[:, None] + spread).ravel()
+        qs = np.concatenate([around, bands["ant"], bands["post"]])
         if (q_post, q_ant) not in sampled:  # both endplates span the same columns
             sampled[q_post, q_ant] = _sample_lines(image, origin, centre, u, a, qs, reach)
         s = _endplates(*sampled[q_post, q_ant], end)
-        offsets = dict(zip(columns, s[:3], strict=True))
+        n = 3 * SPREAD_SAMPLES
+        near = s[:n].reshape(3, SPREAD_SAMPLES)
+        with np.errstate(invalid="ignore"):
+            offsets = dict(zip(columns, np.where(np.isfinite(near).all(axis=1),
+                                                 near.mean(axis=1), near[:, SPREAD_SAMPLES // 2]),
+                               strict=True))
+        s = np.concatenate([s[:3], s[n:]])
         for k, name in enumerate(("ant", "post")):
             band_s = s[3 + CORNER_SAMPLES * k : 3 + CORNER_SAMPLES * (k + 1)]
             offsets[name] = _corner(offsets[name], bands[name], band_s, columns[name], end)

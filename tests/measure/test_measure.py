@@ -421,3 +421,16 @@ def test_facing_of_a_whole_spine_without_level_names(facing):
     df = measure_mask(synth.mask)
     assert len(df) == len(synth.truth) >= 15
     assert (df["facing"] == facing).all() and (df["facing_source"] == "curvature").all()
+
+
+def test_heights_stay_precise_at_any_rotation():
+    """60 px bodies at seven angles: each endplate point is the mean over nearby columns,
+    so the pixel steps of a rotated outline average out (worst film 0.79% before, 0.55%)."""
+    worst = 0.0
+    for angle in (-17, -9, -4, 3, 8, 13, 21):
+        mask, bodies = render_spine([(60.0, 52.0, 64.0)] * 8, angle_deg=angle, gap=14.0,
+                                    depth=80.0, shape=(1000, 700))
+        truth = np.array([b.heights() for b in bodies])
+        got = measure_mask(mask)[["ha_px", "hm_px", "hp_px"]].to_numpy()
+        worst = max(worst, float(np.abs(got / truth - 1).mean()))
+    assert worst < 0.0065
