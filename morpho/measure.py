@@ -216,15 +216,13 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
         if (q_post, q_ant) not in sampled:  # both endplates span the same columns
             sampled[q_post, q_ant] = _sample_lines(image, origin, centre, u, a, qs, reach)
         s = _endplates(*sampled[q_post, q_ant], end)
-        n = 3 * SPREAD_SAMPLES
-        near = s[:n].reshape(3, SPREAD_SAMPLES)
-        with np.errstate(invalid="ignore"):
-            offsets = dict(zip(columns, np.where(np.isfinite(near).all(axis=1),
-                                                 near.mean(axis=1), near[:, SPREAD_SAMPLES // 2]),
-                               strict=True))
-        s = np.concatenate([s[:3], s[n:]])
+        near, band = s[: around.size].reshape(3, SPREAD_SAMPLES), s[around.size :]
+        # the mean where every nearby column meets the endplate, else the point's own column
+        whole = np.isfinite(near).all(axis=1)
+        middle = near[:, SPREAD_SAMPLES // 2]
+        offsets = dict(zip(columns, np.where(whole, near.mean(axis=1), middle), strict=True))
         for k, name in enumerate(("ant", "post")):
-            band_s = s[3 + CORNER_SAMPLES * k : 3 + CORNER_SAMPLES * (k + 1)]
+            band_s = band[CORNER_SAMPLES * k : CORNER_SAMPLES * (k + 1)]
             offsets[name] = _corner(offsets[name], bands[name], band_s, columns[name], end)
         for name, qk in columns.items():
             found &= bool(np.isfinite(offsets[name]))
