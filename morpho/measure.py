@@ -27,10 +27,10 @@ ROUNDING = {
     "suggested_confidence": 3,
 }
 INSET = 0.08  # anterior/posterior points sit this fraction of the depth inside the edges
-CORNER_BAND = (0.15, 0.4)  # endplate lines fitted this far in (share of the depth) from a wall
-CORNER_SAMPLES = 7  # columns sampled over that band
 SPREAD = 0.03  # each point's endplate is the mean over columns this far (x the depth) around it
 SPREAD_SAMPLES = 5
+CORNER_BAND = (0.15, 0.4)  # endplate lines fitted this far in (share of the depth) from a wall
+CORNER_SAMPLES = 7  # columns sampled over that band
 CORNER_TOLERANCE = 1.0  # px the outline may lie inside that line before the line is used
 WALL = 0.25  # columns lower than this share of the central height are not the body proper
 SHEAR = 0.05  # endplates offset by more than this share of the depth: a sheared body

@@ -66,11 +66,11 @@ def measure_image(
 ) -> tuple[Radiograph, np.ndarray, pd.DataFrame]:
     """Read one radiograph, segment it (or take ``mask``) and measure its vertebrae.
 
-    ``segmenter`` has ``.segment(pixels) -> (bool mask, probability)`` or just
-    ``.predict(pixels) -> bool mask``; without it and without a mask the default model is
-    loaded. A mask file keeps the probability ``morpho segment`` wrote beside it
-    (``read_probability``). ``view`` overrides the file's view ("unknown" counts as
-    lateral; a frontal header without ``view`` is refused, see ``measured_view``).
+    ``segmenter`` has ``.segment(pixels) -> (bool mask, probability or None)``; without
+    it and without a mask the default model is loaded. A mask file keeps the probability
+    ``morpho segment`` wrote beside it (``read_probability``). ``view`` overrides the file's
+    view ("unknown" counts as lateral; a frontal header without ``view`` is refused, see
+    ``measured_view``).
     Returns the radiograph, the body mask (original size) and the measurements.
     """
     rg = read_radiograph(path)
@@ -83,10 +83,7 @@ def measure_image(
             except ImportError as exc:
                 raise MorphoError(path, f"no segmentation model available ({exc})") from exc
             segmenter = Segmenter()
-        if hasattr(segmenter, "segment"):
-            mask, probability = segmenter.segment(rg.pixels)
-        else:
-            mask = segmenter.predict(rg.pixels)
+        mask, probability = segmenter.segment(rg.pixels)
     elif not isinstance(mask, np.ndarray):
         probability = read_probability(mask)
         mask = read_mask(mask)

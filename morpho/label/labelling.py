@@ -177,13 +177,13 @@ def _separate(
     big = radii >= 0.3 * radii.max()
     radius = float(np.median(radii[big]))
     keep, edge = [], []
-    for (r, c, rad, parted), a in zip(comps, areas, strict=True):
+    for (r, c, rad, parent), a in zip(comps, areas, strict=True):
         xy = centre_of(r, c)
         cut = _touches_border(r, c, shape)
         if rad < (EDGE_MIN_RADIUS if cut else max(SPECK * radius, MIN_RADIUS)):
             dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
         else:
-            keep.append((r, c, rad, parted))
+            keep.append((r, c, rad, parent))
             edge.append(cut)
     if not keep:
         return [], 2 * radius

@@ -49,6 +49,7 @@ class Fracture:
         whole = min(1.0, keep * (neighbour_hp or hp) / hp)
         return whole, whole, whole
 
+
 def make_fracture(type_: str, grade: int, rng: np.random.Generator | None = None) -> Fracture:
     """A fracture with a height loss drawn inside the grade's range."""
     if type_ not in TYPES or grade not in GRADE_LOSS:

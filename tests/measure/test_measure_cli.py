@@ -79,8 +79,8 @@ class FakeSegmenter:
     def __init__(self, mask):
         self.mask = mask
 
-    def predict(self, pixels):
-        return self.mask
+    def segment(self, pixels):
+        return self.mask, None
 
 
 def test_measure_image_with_a_segmenter(films):
