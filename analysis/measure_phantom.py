@@ -7,7 +7,8 @@ truth's six points, Genant grade agreement and Cohen's kappa (against the grade 
 from the true heights with the same rules, and against the fracture grade the phantom was
 built with), the ungradable share and the facing accuracy.
 
-    python analysis/measure_phantom.py [--n 60] [--size 1024] [--seed 0] [--segment [MODEL]]
+    python analysis/measure_phantom.py [--n 60] [--size 1024] [--seed 0] [--fracture-rate 0.15]
+        [--segment [MODEL]]
 
 ``--size`` renders the phantoms' usual 512 px field of view at a finer pixel (bodies are
 ~15-30 px tall at 512, ~30-60 px at 1024). ``--segment [MODEL]`` measures the masks the
@@ -63,6 +64,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fracture-rate", type=float, default=0.15)
     ap.add_argument("--segment", nargs="?", const="", default=None, metavar="MODEL")
     args = ap.parse_args()
     segmenter = None
@@ -73,7 +75,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     rows, counts_ok, facing_ok, suggested_ok = [], 0, 0, 0
     for k in track(range(args.n), description="phantoms"):
-        params = PhantomParams.sample(rng, size=(512, 512), fracture_rate=0.15)
+        params = PhantomParams.sample(rng, size=(512, 512), fracture_rate=args.fracture_rate)
         zoom = args.size / 512  # same field of view, finer pixels
         params = replace(params, size=(args.size, args.size), pixel_mm=params.pixel_mm / zoom)
         synth = render_phantom(params)
@@ -110,7 +112,12 @@ def main() -> None:
     for name in ("true_grade", "built_grade"):
         ref = m.loc[gradable, name].astype(int).to_numpy()
         print(f"Genant vs {name}: agreement {np.mean(got == ref):.1%}, "
-              f"Cohen's kappa {kappa(ref, got):.3f} (gradable bodies)")
+              f"Cohen's kappa {kappa(ref, got):.3f} (gradable bodies); over all "
+              f"{whole.sum()} whole bodies, an ungradable one counted as a miss: "
+              f"{np.sum(got == ref) / max(whole.sum(), 1):.1%}")
+    print("whole bodies ungradable, by built grade: " + ", ".join(
+        f"{g}: {n}" for g, n in
+        m.loc[whole & ~gradable, "built_grade"].value_counts().sort_index().items()))
     print(pd.crosstab(m.loc[gradable, "built_grade"], got, rownames=["built"], colnames=["got"]))
 
 

@@ -86,6 +86,10 @@ def main() -> None:
           f"{kappa(built, got):.3f}; fractured bodies graded >= 1: "
           f"{np.mean(got[built > 0] > 0):.1%} (n={(built > 0).sum()}), intact graded >= 1: "
           f"{np.mean(got[built == 0] > 0):.1%} (n={(built == 0).sum()})")
+    print(f"  over all {len(m)} whole bodies, an ungradable one counted as a miss: "
+          f"{np.sum(got == built) / max(len(m), 1):.1%}; ungradable by built grade: "
+          + ", ".join(f"{g}: {n}" for g, n in
+                      m.loc[~gradable, "fracture_grade"].value_counts().sort_index().items()))
     print(pd.crosstab(built, got, rownames=["built"], colnames=["got"]))
 
 

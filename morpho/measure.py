@@ -35,6 +35,8 @@ CORNER_TOLERANCE = 1.0  # px the outline may lie inside that line before the lin
 WALL = 0.25  # columns lower than this share of the central height are not the body proper
 SHEAR = 0.05  # endplates offset by more than this share of the depth: a sheared body
 MIN_SOLIDITY = 0.8  # below this the outline is too irregular to grade
+CONCAVE_CENTRE = 0.2  # an endplate concavity that is deepest (to CONCAVE_PEAK) within this
+CONCAVE_PEAK = 0.8  # share of the depth of its middle is biconcave and counts as body
 # levels whose shape Genant's height ratios do not describe
 NOT_GRADED = {
     "C1": "C1 has no vertebral body",
@@ -178,11 +180,34 @@ def _spans(d: np.ndarray, u: np.ndarray, a: np.ndarray) -> dict[str, tuple[float
     return {"sup": sup, "inf": inf}
 
 
-def _solidity(crop: np.ndarray, contour: np.ndarray) -> float:
-    """Area over convex hull area (the hull through pixel centres, widened by half a pixel)."""
+def _concavity(q: np.ndarray, s: np.ndarray, chord: tuple[float, float, float, float],
+               end: str) -> float:
+    """Area (px) by which an endplate, sampled at columns ``q`` (``s`` along the axis), lies
+    inside the chord between its anterior and posterior points ``(q0, s0, q1, s1)``."""
+    q0, s0, q1, s1 = chord
+    lo, hi = min(q0, q1), max(q0, q1)
+    keep = np.isfinite(s) & (q > lo) & (q < hi)
+    if not np.isfinite([s0, s1]).all() or hi - lo < 1:
+        return 0.0
+    qq = np.concatenate([[q0, q1], q[keep]])
+    ss = np.concatenate([[s0, s1], s[keep]])
+    order = np.argsort(qq)
+    qq, ss = qq[order], ss[order]
+    inside = ss - (s0 + (qq - q0) * (s1 - s0) / (q1 - q0))
+    inside = np.maximum(inside if end == "sup" else -inside, 0.0)
+    centre = np.abs(qq - 0.5 * (q0 + q1)) <= CONCAVE_CENTRE * (hi - lo)
+    if not centre.any() or inside[centre].max() < CONCAVE_PEAK * inside.max():
+        return 0.0  # deepest off the centre: a bite, not a biconcave endplate
+    return float(np.sum(0.5 * (inside[1:] + inside[:-1]) * np.diff(qq)))  # trapezoid rule
+
+
+def _solidity(crop: np.ndarray, contour: np.ndarray, concave: float) -> float:
+    """Area over convex hull area (the hull through pixel centres, widened by half a pixel),
+    with the endplates' central concavity (``concave`` px, see ``_concavity``) counted as
+    body: a biconcave fracture is a regular outline to grade, not an irregular one."""
     hull = cv2.convexHull(contour)
     hull_area = cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True) + np.pi
-    return float(min(1.0, crop.sum() / hull_area))
+    return float(min(1.0, (crop.sum() + concave) / hull_area))
 
 
 def measure_vertebra(v: Vertebra, facing: str) -> dict:
@@ -201,7 +226,7 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
     q = d @ a
     d = d[(q >= q_lo - 1) & (q <= q_hi + 1)]
     row = {"cx": centre[0], "cy": centre[1], "area_px": v.area}
-    found = True
+    found, concave = True, 0.0
     image = crop.astype(np.float32)
     sampled: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
     for end, (q_post, q_ant) in _spans(d, u, a).items():
@@ -228,8 +253,10 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
             found &= bool(np.isfinite(offsets[name]))
             point = centre + qk * a + offsets[name] * u
             row[f"{name}_{end}_x"], row[f"{name}_{end}_y"] = point
+        chord = (columns["ant"], offsets["ant"], columns["post"], offsets["post"])
+        concave += _concavity(qs, s, chord, end)
     row["found"] = found
-    row["solidity"] = _solidity(crop, contour)
+    row["solidity"] = _solidity(crop, contour, concave)
     return row
 
 

@@ -434,3 +434,24 @@ def test_heights_stay_precise_at_any_rotation():
         got = measure_mask(mask)[["ha_px", "hm_px", "hp_px"]].to_numpy()
         worst = max(worst, float(np.abs(got / truth - 1).mean()))
     assert worst < 0.0065
+
+
+def test_a_severe_biconcave_fracture_is_graded_not_called_irregular():
+    # Hm/Hp 0.5: the hull misses 27% of the outline, all of it the endplates' central dip
+    mask, _ = render_spine([NORMAL] * 3 + [(40.0, 18.0, 40.0)] + [NORMAL] * 3)
+    df = measure_mask(mask)
+    assert (df["genant_grade"].iloc[3], df["genant_type"].iloc[3]) == (3, "biconcave")
+    assert (df["genant_type"].drop(index=3) == "normal").all()
+
+
+def test_a_notch_into_the_wall_is_still_an_irregular_outline():
+    from skimage.draw import polygon
+
+    mask, bodies = render_spine([NORMAL] * 7)
+    x, y = bodies[3].outline[[0, 5]].mean(axis=0)  # the anterior wall's midpoint (left)
+    rr, cc = polygon([y - 16, y + 16, y], [x - 1, x - 1, x + 36], mask.shape)
+    mask[rr, cc] = False
+    df = measure_mask(mask)
+    assert df["genant_type"].iloc[3] == "ungradable"
+    assert "irregular outline" in df["qa"].iloc[3]
+    assert (df["genant_type"].drop(index=3) == "normal").all()
