@@ -35,6 +35,7 @@ CORNER_SAMPLES = 7  # columns sampled over that band
 CORNER_TOLERANCE = 1.0  # px the outline may lie inside that line before the line is used
 WALL = 0.25  # columns lower than this share of the central height are not the body proper
 SHEAR = 0.05  # endplates offset by more than this share of the depth: a sheared body
+WORK_SIDE = 1536  # a mask measured with its probability is reduced below twice this size
 MIN_SOLIDITY = 0.8  # below this the outline is too irregular to grade
 CONCAVE_CENTRE = 0.2  # an endplate concavity that is deepest (to CONCAVE_PEAK) within this
 CONCAVE_PEAK = 0.8  # share of the depth of its middle is biconcave and counts as body
@@ -211,8 +212,23 @@ def _solidity(crop: np.ndarray, contour: np.ndarray, concave: float) -> float:
     return float(min(1.0, (crop.sum() + concave) / hull_area))
 
 
-def measure_vertebra(v: Vertebra, facing: str) -> dict:
-    """The six points, three heights (px), area and solidity of one body."""
+def _field_crop(crop: np.ndarray, field: np.ndarray, r0: int, c0: int) -> np.ndarray:
+    """The body's probability over its crop: at least 0.5 on the body, under 0.5 on the
+    ring of pixels around it, 0 further out, so the 0.5 crossings keep the body's outline
+    and place it to sub-pixel precision between its pixels."""
+    h, w = field.shape
+    y0, x0 = max(r0, 0), max(c0, 0)
+    y1, x1 = min(r0 + crop.shape[0], h), min(c0 + crop.shape[1], w)
+    values = np.zeros(crop.shape, np.float32)
+    values[y0 - r0 : y1 - r0, x0 - c0 : x1 - c0] = field[y0:y1, x0:x1]
+    ring = cv2.dilate(crop, np.ones((3, 3), np.uint8)) > crop
+    return np.where(crop > 0, np.maximum(values, 0.5),
+                    np.where(ring, np.minimum(values, 0.4999), 0.0)).astype(np.float32)
+
+
+def measure_vertebra(v: Vertebra, facing: str, field: np.ndarray | None = None) -> dict:
+    """The six points, three heights (px), area and solidity of one body; ``field`` (the
+    body probability, the mask's size) places the endplates between pixels."""
     r0, c0 = v.rows.min() - 2, v.cols.min() - 2
     crop = np.zeros((v.rows.max() - r0 + 3, v.cols.max() - c0 + 3), np.uint8)
     crop[v.rows - r0, v.cols - c0] = 1
@@ -228,7 +244,7 @@ def measure_vertebra(v: Vertebra, facing: str) -> dict:
     d = d[(q >= q_lo - 1) & (q <= q_hi + 1)]
     row = {"cx": centre[0], "cy": centre[1], "area_px": v.area}
     found, concave = True, 0.0
-    image = crop.astype(np.float32)
+    image = crop.astype(np.float32) if field is None else _field_crop(crop, field, r0, c0)
     sampled: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
     for end, (q_post, q_ant) in _spans(d, u, a).items():
         depth = q_ant - q_post
@@ -276,16 +292,28 @@ def measure_labelling(
     spacing_source: str = "none",
     view: str = "lateral",
     image: str = "",
+    field: np.ndarray | None = None,
+    pixel_scale: tuple[float, float] = (1.0, 1.0),
 ) -> pd.DataFrame:
-    """One row per vertebra of a labelling, with the public columns then the extras."""
+    """One row per vertebra of a labelling, with the public columns then the extras.
+
+    ``field``: the body probability at the mask's size (see ``measure_vertebra``);
+    ``pixel_scale`` (x, y): the size of a mask pixel in the pixels of the image the mask
+    was reduced from, into which positions, heights and areas are mapped back."""
     columns = MEASUREMENT_COLUMNS + EXTRA_COLUMNS
     if not lab.vertebrae:
         df = pd.DataFrame(columns=columns)
         df.attrs["dropped"] = lab.dropped
         return df
     lateral = view not in ("ap", "pa")
-    rows = [measure_vertebra(v, lab.facing) for v in lab.vertebrae]
+    rows = [measure_vertebra(v, lab.facing, field) for v in lab.vertebrae]
     col = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    sx, sy = pixel_scale
+    for name in ("cx", *[f"{p}_x" for p in POINTS]):
+        col[name] = (col[name] + 0.5) * sx - 0.5
+    for name in ("cy", *[f"{p}_y" for p in POINTS]):
+        col[name] = (col[name] + 0.5) * sy - 0.5
+    col["area_px"] = np.round(col["area_px"] * (sx * sy)).astype(int)
     for key, name in (("a", "ant"), ("m", "mid"), ("p", "post")):
         dx = col[f"{name}_sup_x"] - col[f"{name}_inf_x"]
         dy = col[f"{name}_sup_y"] - col[f"{name}_inf_y"]
@@ -358,15 +386,32 @@ def measure_mask(
     ``spacing_mm`` is (row, column) in mm; ``anterior`` ("left"/"right") overrides the
     facing found from the spine's curvature; ``facing_hint`` is a facing from the header;
     ``pixels`` (the radiograph, bone bright) decide the facing where the curvature cannot;
-    ``probability`` (the segmenter's, 0-1, the mask's size) parts bodies the mask merges.
-    Bodies dropped as specks, fragments or off-axis objects are listed in the ``qa`` of
-    the nearest body and in ``df.attrs["dropped"]``.
+    ``probability`` (the segmenter's, 0-1, the mask's size) parts bodies the mask merges;
+    with it, a mask over ``WORK_SIDE`` px is labelled and measured at a whole-number
+    fraction of its size, on the probability, whose 0.5 crossings keep sub-pixel precision
+    (a predicted mask holds no detail finer than the segmenter's input), and the results
+    are mapped back to the mask's pixels. Bodies dropped as specks, fragments or off-axis
+    objects are listed in the ``qa`` of the nearest body and in ``df.attrs["dropped"]``.
     """
+    mask = np.asarray(mask, dtype=bool)
+    factor = max(mask.shape) // WORK_SIDE if probability is not None else 1
+    field, scale, work_spacing = None, (1.0, 1.0), spacing_mm
+    if factor >= 2:
+        size = (-(-mask.shape[1] // factor), -(-mask.shape[0] // factor))  # (w, h), rounded up
+        scale = (mask.shape[1] / size[0], mask.shape[0] / size[1])
+        prob = probability if probability.dtype.kind == "f" else probability.astype(np.float32)
+        field = cv2.resize(prob, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        share = cv2.resize(mask.view(np.uint8) * np.uint8(255), size, interpolation=cv2.INTER_AREA)
+        mask = share >= 128  # at least half the block
+        probability = field
+        if spacing_mm is not None:
+            work_spacing = (spacing_mm[0] * scale[1], spacing_mm[1] * scale[0])
     lab = label_bodies(
         mask, view=view, first_level=first_level, anterior=anterior,
-        spacing_mm=spacing_mm, facing_hint=facing_hint, pixels=pixels,
-        probability=probability,
+        spacing_mm=work_spacing, facing_hint=facing_hint, pixels=pixels,
+        probability=probability, pixel_scale=scale,
     )
     return measure_labelling(
-        lab, spacing_mm=spacing_mm, spacing_source=spacing_source, view=view, image=image
+        lab, spacing_mm=spacing_mm, spacing_source=spacing_source, view=view, image=image,
+        field=field, pixel_scale=scale,
     )

@@ -158,12 +158,14 @@ def _spacing_ratio(centres: np.ndarray, i: int) -> float:
     return float(d[own].mean() / np.median(rest)) if rest.size >= 2 else float("nan")
 
 
-def _where(xy: np.ndarray) -> str:
-    return f"({xy[0]:.0f},{xy[1]:.0f})"
+def _where(xy: np.ndarray, scale: tuple[float, float]) -> str:
+    """A position for the notes, in the pixels of the image the mask was reduced from."""
+    return f"({(xy[0] + 0.5) * scale[0] - 0.5:.0f},{(xy[1] + 0.5) * scale[1] - 0.5:.0f})"
 
 
 def _separate(
-    mask: np.ndarray, dropped: list[tuple[np.ndarray, str]], prob: np.ndarray | None
+    mask: np.ndarray, dropped: list[tuple[np.ndarray, str]], prob: np.ndarray | None,
+    scale: tuple[float, float],
 ) -> tuple[list[Vertebra], float]:
     """Components -> specks dropped -> split bodies; returns bodies and expected height.
 
@@ -181,7 +183,9 @@ def _separate(
         xy = centre_of(r, c)
         cut = _touches_border(r, c, shape)
         if rad < (EDGE_MIN_RADIUS if cut else max(SPECK * radius, MIN_RADIUS)):
-            dropped.append((xy, f"speck at {_where(xy)}: {a} px, {2 * rad:.0f} px thick"))
+            note = (f"speck at {_where(xy, scale)}: {a * scale[0] * scale[1]:.0f} px, "
+                    f"{2 * rad * np.mean(scale):.0f} px thick")
+            dropped.append((xy, note))
         else:
             keep.append((r, c, rad, parent))
             edge.append(cut)
@@ -270,7 +274,7 @@ def _touches_border(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) 
 
 def _drop_fragments(
     bodies: list[Vertebra], height: float, dropped: list[tuple[np.ndarray, str]],
-    shape: tuple[int, int],
+    shape: tuple[int, int], scale: tuple[float, float],
 ) -> list[Vertebra]:
     """Drop small fragments (against their neighbours along the spine) and objects off the
     spine curve. A body cut by the image edge is kept (and not graded) unless it is a sliver
@@ -289,7 +293,8 @@ def _drop_fragments(
         near = float(np.median(areas[others])) if others.size else areas[i]
         limit = EDGE_FRAGMENT if _touches_border(b.rows, b.cols, shape) else FRAGMENT
         if areas[i] < limit * near:
-            note = f"fragment at {_where(b.centre)}: {b.area} px < {limit:.0%} of its neighbours"
+            note = (f"fragment at {_where(b.centre, scale)}: {b.area * scale[0] * scale[1]:.0f}"
+                    f" px < {limit:.0%} of its neighbours")
             dropped.append((np.array(b.centre), note))
         else:
             kept.append(b)
@@ -302,7 +307,8 @@ def _drop_fragments(
         if resid[worst] <= max(1.5 * height, 3 * np.median(resid)):
             break
         b = kept.pop(worst)
-        note = f"off the spine axis at {_where(b.centre)}: {resid[worst]:.0f} px from the curve"
+        note = (f"off the spine axis at {_where(b.centre, scale)}: "
+                f"{resid[worst] * np.mean(scale):.0f} px from the curve")
         dropped.append((np.array(b.centre), note))
     return kept
 
@@ -344,6 +350,7 @@ def label_bodies(
     facing_hint: str | None = None,
     pixels: np.ndarray | None = None,
     probability: np.ndarray | None = None,
+    pixel_scale: tuple[float, float] = (1.0, 1.0),
 ) -> Labelling:
     """Separate, clean, order and label the vertebral bodies of a boolean mask.
 
@@ -352,15 +359,17 @@ def label_bodies(
     and where it shows no clear bulge, the radiograph's ``pixels`` (any size; bone bright)
     do: the posterior elements make the band behind the bodies brighter. ``probability``
     (the segmenter's body probability, 0-1, the mask's size) parts bodies the mask merges
-    between the model's confident cores.
+    between the model's confident cores. ``pixel_scale`` (x, y): the size of a mask pixel
+    in the pixels of the image it was reduced from, for the positions and sizes in the
+    notes (the bodies stay in mask pixels).
     """
     mask = np.asarray(mask).astype(bool)
     first_level = check_level(first_level)
     dropped_at: list[tuple[np.ndarray, str]] = []
     if probability is not None and probability.shape != mask.shape:
         raise ValueError(f"probability {probability.shape} and mask {mask.shape} differ")
-    bodies, height = _separate(mask, dropped_at, probability)
-    bodies = _drop_fragments(bodies, height, dropped_at, mask.shape)
+    bodies, height = _separate(mask, dropped_at, probability, pixel_scale)
+    bodies = _drop_fragments(bodies, height, dropped_at, mask.shape, pixel_scale)
     lateral = view not in ("ap", "pa")
     if not bodies:
         return Labelling([], [d for _, d in dropped_at], "", "", 0.0, height, mask.shape)

@@ -455,3 +455,28 @@ def test_a_notch_into_the_wall_is_still_an_irregular_outline():
     assert df["genant_type"].iloc[3] == "ungradable"
     assert "irregular outline" in df["qa"].iloc[3]
     assert (df["genant_type"].drop(index=3) == "normal").all()
+
+
+def test_a_large_mask_with_its_probability_is_measured_reduced_in_original_pixels():
+    import re
+
+    import cv2
+
+    from morpho.measure import WORK_SIDE
+
+    big = [(160.0, 160.0, 160.0)] * 7 + [(100.0, 160.0, 160.0)]  # the last a wedge
+    mask, bodies = render_spine(big, shape=(2 * WORK_SIDE + 200, 1200), depth=200.0, gap=48.0,
+                                bulge=40.0)
+    mask[60:72, 100:112] = True  # a speck, far from the spine
+    prob = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 3)
+    exact = measure_mask(mask)
+    fast = measure_mask(mask, probability=prob)  # labelled and measured at half size
+    truth, grades = truth_table(bodies)
+    assert len(fast) == len(exact) == 8
+    assert mape(fast, truth) < 0.5
+    assert list(fast["genant_grade"]) == grades == list(exact["genant_grade"])
+    assert np.abs(fast[["cx", "cy"]].to_numpy() - exact[["cx", "cy"]].to_numpy()).max() < 1.0
+    assert np.abs(fast["area_px"] / exact["area_px"] - 1).max() < 0.02
+    (note,) = fast.attrs["dropped"]
+    x, y = map(int, re.search(r"at \((\d+),(\d+)\)", note).groups())
+    assert abs(x - 105.5) <= 1 and abs(y - 65.5) <= 1  # in the original pixels
