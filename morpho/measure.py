@@ -394,6 +394,8 @@ def measure_mask(
     objects are listed in the ``qa`` of the nearest body and in ``df.attrs["dropped"]``.
     """
     mask = np.asarray(mask, dtype=bool)
+    if probability is not None and probability.shape != mask.shape:
+        raise ValueError(f"probability {probability.shape} and mask {mask.shape} differ")
     factor = max(mask.shape) // WORK_SIDE if probability is not None else 1
     field, scale, work_spacing = None, (1.0, 1.0), spacing_mm
     if factor >= 2:

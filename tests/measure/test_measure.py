@@ -480,3 +480,9 @@ def test_a_large_mask_with_its_probability_is_measured_reduced_in_original_pixel
     (note,) = fast.attrs["dropped"]
     x, y = map(int, re.search(r"at \((\d+),(\d+)\)", note).groups())
     assert abs(x - 105.5) <= 1 and abs(y - 65.5) <= 1  # in the original pixels
+
+
+def test_a_probability_of_another_size_than_the_mask_is_refused():
+    mask, _ = render_spine([NORMAL] * 5, shape=(3300, 400))
+    with pytest.raises(ValueError, match="differ"):
+        measure_mask(mask, probability=np.zeros((1650, 200), np.float32))
