@@ -387,11 +387,12 @@ def measure_mask(
     facing found from the spine's curvature; ``facing_hint`` is a facing from the header;
     ``pixels`` (the radiograph, bone bright) decide the facing where the curvature cannot;
     ``probability`` (the segmenter's, 0-1, the mask's size) parts bodies the mask merges;
-    with it, a mask over ``WORK_SIDE`` px is labelled and measured at a whole-number
-    fraction of its size, on the probability, whose 0.5 crossings keep sub-pixel precision
-    (a predicted mask holds no detail finer than the segmenter's input), and the results
-    are mapped back to the mask's pixels. Bodies dropped as specks, fragments or off-axis
-    objects are listed in the ``qa`` of the nearest body and in ``df.attrs["dropped"]``.
+    with it, a mask over 2 x ``WORK_SIDE`` px a side is labelled and measured at a
+    whole-number fraction of its size, on the probability, whose 0.5 crossings keep
+    sub-pixel precision (a predicted mask holds no detail finer than the segmenter's
+    input), and the results are mapped back to the mask's pixels. Bodies dropped as
+    specks, fragments or off-axis objects are listed in the ``qa`` of the nearest body and
+    in ``df.attrs["dropped"]``.
     """
     mask = np.asarray(mask, dtype=bool)
     if probability is not None and probability.shape != mask.shape:
