@@ -40,6 +40,7 @@ THIN = 0.2  # objects thinner than this fraction do not set their neighbours' ex
 FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are fragments
 EDGE_FRAGMENT = 0.005  # the same for a body cut by the image edge
 EDGE_MIN_RADIUS = 1.4  # a body cut by the image edge counts when over 2 px thick
+ASPECT_FLOOR = 0.8  # expected height >= this x (film's lower-quartile height/depth) x depth
 OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
 SPLIT_SPACING = 1.1  # a cut by size needs the centre this far (x the spacing) from its neighbours
 
@@ -165,11 +166,15 @@ def _where(xy: np.ndarray, scale: tuple[float, float]) -> str:
 
 def _separate(
     mask: np.ndarray, dropped: list[tuple[np.ndarray, str]], prob: np.ndarray | None,
-    scale: tuple[float, float],
+    scale: tuple[float, float], lateral: bool,
 ) -> tuple[list[Vertebra], float]:
     """Components -> specks dropped -> split bodies; returns bodies and expected height.
 
-    A piece cut by the image edge is judged later, against its neighbours."""
+    A piece cut by the image edge is judged later, against its neighbours. In a lateral
+    view an object's expected height is at least ``ASPECT_FLOOR`` x the film's lower-quartile
+    height/depth x its own depth: a compression fracture shortens a body, not its depth, so
+    crushed neighbours would make two bodies that touch look like three or four. (In an AP
+    view the upper thoracic bodies are wide and short, so widths tell little.)"""
     shape = mask.shape
     comps = _components(mask, prob)
     if not comps:
@@ -198,15 +203,23 @@ def _separate(
         keep, cut, centres, tangents, lengths = _ordered(joined, edge, radius)
     areas = np.array([k[0].size for k in keep], float)
     thickness = np.array([k[2] for k in keep])
+    depths = np.array([span(r, c, np.array([t[1], -t[0]]))
+                       for (r, c, *_), t in zip(keep, tangents, strict=True)])
+    solid = ~cut & (thickness >= THIN * radius)
+    aspect = (float(np.percentile(lengths[solid] / depths[solid], 25))
+              if lateral and solid.sum() >= 3 else 0.0)
     bodies = []
     for i, ((r, c, _, parent), tan) in enumerate(zip(keep, tangents, strict=True)):
         # expected size from the neighbours along the spine (sizes grow caudally), leaving
-        # out bodies cut by the image edge and thin objects (not bodies)
+        # out bodies cut by the image edge and thin objects (not bodies), with the floor
         others = _neighbours(len(keep), i)
-        others = others[~cut[others] & (thickness[others] >= THIN * radius)]
+        others = others[solid[others]]
         known = others.size >= 2
         if known:
             height, area = float(np.median(lengths[others])), float(np.median(areas[others]))
+            floor = ASPECT_FLOOR * aspect * depths[i]
+            if floor > height:
+                height, area = floor, area * floor / height
         else:
             height, area = 2 * radius, 0.8 * (2 * radius) ** 2
         ratio = _spacing_ratio(centres, i)
@@ -368,9 +381,9 @@ def label_bodies(
     dropped_at: list[tuple[np.ndarray, str]] = []
     if probability is not None and probability.shape != mask.shape:
         raise ValueError(f"probability {probability.shape} and mask {mask.shape} differ")
-    bodies, height = _separate(mask, dropped_at, probability, pixel_scale)
-    bodies = _drop_fragments(bodies, height, dropped_at, mask.shape, pixel_scale)
     lateral = view not in ("ap", "pa")
+    bodies, height = _separate(mask, dropped_at, probability, pixel_scale, lateral)
+    bodies = _drop_fragments(bodies, height, dropped_at, mask.shape, pixel_scale)
     if not bodies:
         return Labelling([], [d for _, d in dropped_at], "", "", 0.0, height, mask.shape)
     centres = np.array([b.centre for b in bodies])

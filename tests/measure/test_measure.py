@@ -486,3 +486,15 @@ def test_a_probability_of_another_size_than_the_mask_is_refused():
     mask, _ = render_spine([NORMAL] * 5, shape=(3300, 400))
     with pytest.raises(ValueError, match="differ"):
         measure_mask(mask, probability=np.zeros((1650, 200), np.float32))
+
+
+def test_two_touching_bodies_below_crushed_ones_are_cut_in_two_not_three():
+    # the crushed neighbours' heights alone would expect ~29 px bodies in the 80 px pair
+    crushed = (18.0, 18.0, 18.0)
+    heights = [NORMAL] * 5 + [crushed] * 2 + [NORMAL] * 2 + [NORMAL] * 3
+    gaps = [12.0] * 7 + [0.0] + [12.0] * 3  # bodies 8 and 9 touch without a disc
+    mask, bodies = render_spine(heights, gap=gaps, shape=(900, 400))
+    df = measure_mask(mask, first_level="T3")
+    assert len(df) == 12
+    assert df["qa"].str.contains("by expected size").sum() == 2
+    assert (df["genant_type"].iloc[5:7] == "crush").all()  # against their neighbours' Hp
