@@ -368,6 +368,18 @@ def _ungradable(v: Vertebra, found: bool, solidity: float, lateral: bool) -> lis
     return reasons
 
 
+def _reduced(
+    mask: np.ndarray, probability: np.ndarray, factor: int
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """The mask (a block at least half body) and the probability (block means), ``factor``
+    times smaller a side (rounded up), and the size (x, y) of a reduced pixel."""
+    size = (-(-mask.shape[1] // factor), -(-mask.shape[0] // factor))  # (w, h)
+    prob = probability if probability.dtype.kind == "f" else probability.astype(np.float32)
+    field = cv2.resize(prob, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    share = cv2.resize(mask.view(np.uint8) * np.uint8(255), size, interpolation=cv2.INTER_AREA)
+    return share >= 128, field, (mask.shape[1] / size[0], mask.shape[0] / size[1])
+
+
 def measure_mask(
     mask: np.ndarray,
     *,
@@ -397,15 +409,10 @@ def measure_mask(
     mask = np.asarray(mask, dtype=bool)
     if probability is not None and probability.shape != mask.shape:
         raise ValueError(f"probability {probability.shape} and mask {mask.shape} differ")
-    factor = max(mask.shape) // WORK_SIDE if probability is not None else 1
     field, scale, work_spacing = None, (1.0, 1.0), spacing_mm
+    factor = max(mask.shape) // WORK_SIDE if probability is not None else 1
     if factor >= 2:
-        size = (-(-mask.shape[1] // factor), -(-mask.shape[0] // factor))  # (w, h), rounded up
-        scale = (mask.shape[1] / size[0], mask.shape[0] / size[1])
-        prob = probability if probability.dtype.kind == "f" else probability.astype(np.float32)
-        field = cv2.resize(prob, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        share = cv2.resize(mask.view(np.uint8) * np.uint8(255), size, interpolation=cv2.INTER_AREA)
-        mask = share >= 128  # at least half the block
+        mask, field, scale = _reduced(mask, probability, factor)
         probability = field
         if spacing_mm is not None:
             work_spacing = (spacing_mm[0] * scale[1], spacing_mm[1] * scale[0])

@@ -203,11 +203,12 @@ def _separate(
         keep, cut, centres, tangents, lengths = _ordered(joined, edge, radius)
     areas = np.array([k[0].size for k in keep], float)
     thickness = np.array([k[2] for k in keep])
-    depths = np.array([span(r, c, np.array([t[1], -t[0]]))
-                       for (r, c, *_), t in zip(keep, tangents, strict=True)])
     solid = ~cut & (thickness >= THIN * radius)
-    aspect = (float(np.percentile(lengths[solid] / depths[solid], 25))
-              if lateral and solid.sum() >= 3 else 0.0)
+    depths, aspect = np.zeros(len(keep)), 0.0  # no height floor (AP, or too few bodies)
+    if lateral and solid.sum() >= 3:
+        depths = np.array([span(r, c, np.array([t[1], -t[0]]))
+                           for (r, c, *_), t in zip(keep, tangents, strict=True)])
+        aspect = float(np.percentile(lengths[solid] / depths[solid], 25))
     bodies = []
     for i, ((r, c, _, parent), tan) in enumerate(zip(keep, tangents, strict=True)):
         # expected size from the neighbours along the spine (sizes grow caudally), leaving
