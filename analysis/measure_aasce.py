@@ -16,6 +16,9 @@ body by body with the nearest annotated body.
 ``--from-masks DIR`` measures masks written before instead: <stem>_prob.png where there is
 one (thresholded at 0.5), else <stem>_mask.png (e.g. written by ``morpho segment``).
 ``--split test`` keeps one part of the fixed split (morpho/datasets/splits/aasce.json).
+``--width-profile`` prints the median width by level, T1..L5, of the training part's
+quadrilaterals relative to their film's mean, scaled to the published mean width (the AP
+widths of ``morpho.label.TYPICAL_MM``), and stops.
 Images not named T1..L5 are listed with what differs from the annotation (level missed, body
 split in two, extra body above T1 or below L5, a gap taken for a missing level).
 """
@@ -40,6 +43,9 @@ from morpho.measure import measure_mask
 from morpho.resources import shared_data_dir
 
 EXPECTED = LEVELS[LEVELS.index("T1") : LEVELS.index("L5") + 1]
+# The published adult widths T1..L5 (Panjabi et al.) that TYPICAL_MM held before
+# 2026-12-05; their mean sets the scale of the AASCE profile (--width-profile).
+OLD_WIDTHS_T1_L5 = [25, 26, 27, 28, 29, 30, 31, 32, 33, 35, 37, 39, 41, 43, 45, 47, 49]
 
 
 def quads(mat: Path) -> np.ndarray:
@@ -123,6 +129,23 @@ def count_errors(df, corners: np.ndarray, match: np.ndarray) -> list[str]:
     return found
 
 
+def width_profile(root: Path) -> None:
+    """Print the training part's median relative width by level, in mm at the published mean."""
+    split, profiles = fixed_split(), []
+    for mat in sorted((root / "labels").glob("*.mat")):
+        if split.get(mat.name.removesuffix(".mat")) == "train":
+            c = by_y(quads(mat))
+            width = np.log(np.linalg.norm(c[:, 1] - c[:, 0], axis=1)
+                           + np.linalg.norm(c[:, 2] - c[:, 3], axis=1))
+            profiles.append(width - width.mean())
+    first = LEVELS.index("T1") - 2  # TYPICAL_MM starts at C3
+    published = np.log(OLD_WIDTHS_T1_L5).mean()
+    mm = np.exp(np.median(profiles, axis=0) + published)
+    print(f"{len(profiles)} training films; widths T1..L5 (mm, published mean), from index "
+          f"{first} of TYPICAL_MM['width']:")
+    print(", ".join(f"{level} {w:.1f}" for level, w in zip(EXPECTED, mm, strict=True)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0)
@@ -132,13 +155,18 @@ def main() -> None:
                     help="label the thresholded mask alone, without the model's probabilities")
     ap.add_argument("--segment", nargs="?", const="", default=None, metavar="MODEL")
     ap.add_argument("--split", choices=["train", "val", "test"], help="one part of the split")
+    ap.add_argument("--width-profile", action="store_true",
+                    help="print the training part's AP width profile by level and stop")
     args = ap.parse_args()
+    root = shared_data_dir() / "aasce-ap"
+    if args.width_profile:
+        width_profile(root)
+        return
     segmenter = None
     if args.segment is not None:
         from morpho.segment.infer import Segmenter
 
         segmenter = Segmenter(args.segment or None)
-    root = shared_data_dir() / "aasce-ap"
     images = sorted((root / "images").glob("*.jpg"))
     if args.split:
         split = fixed_split()

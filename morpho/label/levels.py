@@ -12,14 +12,18 @@ LEVELS = (
 )
 # Approximate adult vertebral body size (mm) by level, C3..S1, rounded from published
 # morphometry (Panjabi et al. 1991, 1992): height, sagittal depth (lateral view) and
-# transverse width (AP view). Used only by the suggested-labelling heuristic.
+# transverse width (AP view). Widths T1..L5 follow instead the median relative profile of
+# the annotated quadrilaterals of the AASCE training part (358 films; `python
+# analysis/measure_aasce.py --width-profile`), scaled to the published mean: T1 is wider
+# than T2-T5, which the published steady growth left out. Used only by the
+# suggested-labelling heuristic.
 TYPICAL_MM = {
     "height": [14, 14, 14, 14, 15, 16, 17, 17.5, 18, 18.5, 19, 19.5, 20, 21, 22, 23, 24.5,
                25.5, 26.5, 27, 27, 26.5, 25],
     "depth": [15, 15.5, 15.5, 16, 16, 16, 17, 18, 19.5, 21, 22.5, 24, 25.5, 27, 28.5, 29.5,
               31, 33, 34, 35, 35.5, 35.5, 35],
-    "width": [16, 17, 18, 20, 22, 25, 26, 27, 28, 29, 30, 31, 32, 33, 35, 37, 39, 41, 43, 45,
-              47, 49, 50],
+    "width": [16, 17, 18, 20, 22, 32, 29.5, 28.5, 28, 28.5, 29, 30, 31.5, 32.5, 34, 36, 37.5,
+              39.5, 41, 42.5, 44.5, 47.5, 50],
 }
 
 

@@ -216,6 +216,18 @@ def test_suggested_levels_follow_typical_sizes_when_the_spacing_is_known():
     assert (df["level"] == "").all()
 
 
+def test_ap_suggestion_finds_t1_from_the_width_dip_without_a_spacing():
+    """T1 is wider than T2-T5 in AP (AASCE films): relative widths alone place T1."""
+    from morpho.label import LEVELS, TYPICAL_MM
+
+    first, n = LEVELS.index("T1"), 8  # T1..T8, no spacing: only relative sizes count
+    widths = np.array([32, 29.5, 28.5, 28, 28.5, 29, 30, 31.5]) * 3
+    heights = [(h, h, h) for h in np.array(TYPICAL_MM["height"][first - 2 : first - 2 + n]) * 2]
+    mask, _ = render_spine(heights, depth=list(widths), gap=12.0, shape=(700, 300))
+    df = measure_mask(mask, view="ap")
+    assert list(df["suggested_level"]) == LEVELS[first : first + n]
+
+
 def test_a_lone_body_is_measured_upright():
     mask = np.zeros((200, 200), bool)
     mask[80:110, 60:140] = True  # 80 px wide, 30 px tall
