@@ -89,11 +89,17 @@ def read_dicom_dataset(path: str | Path) -> Dataset:
     """The dataset, pixel data deferred (not read until decoded)."""
     path = Path(path)
     try:
-        return pydicom.dcmread(path, defer_size="64 KB", force=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(path, defer_size="64 KB", force=True)
     except OSError as exc:
         raise MorphoError(path, f"cannot read file: {exc.strerror or exc}") from None
     except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds on a broken file
         raise MorphoError(path, f"corrupt DICOM: {exc}") from None
+    if "PixelData" not in ds and any("End of file" in str(w.message) for w in caught):
+        # pydicom drops an element the file ends inside (encapsulated pixel data above all)
+        raise MorphoError(path, "truncated DICOM: the file ends before its pixel data is complete")
+    return ds
 
 
 def read_dicom(path: str | Path) -> Radiograph:

@@ -123,6 +123,18 @@ def test_truncatedassert_refused(dicom_file):
     assert_refused(path, "truncated")
 
 
+def test_truncated_compressed_pixel_data_refused_as_truncated(tmp_path):
+    """pydicom drops an encapsulated element the file ends inside; say truncated, not
+    'without pixel data'."""
+    ds = make_dataset()
+    ds.compress(RLELossless)
+    path = tmp_path / "cut.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 200])
+    assert_refused(path, "truncated DICOM")
+
+
 def test_corruptassert_refused(tmp_path):
     path = tmp_path / "corrupt.dcm"
     path.write_bytes(b"\0" * 128 + b"DICM" + bytes(range(256)) * 8)
