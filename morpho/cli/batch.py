@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from morpho.cli.common import View, console, fail, finish, report_error
+from morpho.cli.common import NO_FILES, View, console, fail, finish, report_error
 from morpho.errors import MorphoError
 
 
@@ -68,6 +68,8 @@ def batch(
     threads = 1 if engine == Engine.ray else max(1, (os.cpu_count() or 1) // workers)
     try:
         items = items_from_input(source)
+        if not items:
+            fail(NO_FILES, source)
         summary = run_batch(
             items,
             out,

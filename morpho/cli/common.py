@@ -37,11 +37,21 @@ SpineOnlyOption = Annotated[
                  "the spine curve from the mask (as the labelling does), or keep every object."),
 ]
 
-def expand_inputs(inputs: Sequence[Path], recursive: bool = True) -> list[Path]:
-    """Files as given; folders expanded (recursively) to the image files they hold, sorted."""
+NO_FILES = "no radiograph files found (suffixes .dcm .dicom .png .jpg .jpeg .tif .tiff or none)"
+
+
+def expand_inputs(
+    inputs: Sequence[Path], recursive: bool = True, skip: Sequence[Path] = ()
+) -> list[Path]:
+    """Files as given; folders expanded (recursively) to the image files they hold, sorted,
+    leaving out those under ``skip``. Exits with one error when none is left."""
+    skip = [Path(d).resolve() for d in skip]
     files: list[Path] = []
     for item in inputs:
         files.extend(find_images(item, recursive) if item.is_dir() else [item])
+    files = [f for f in files if not any(d in f.resolve().parents for d in skip)]
+    if not files:
+        fail(NO_FILES, ", ".join(map(str, inputs)))
     return files
 
 

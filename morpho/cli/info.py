@@ -67,8 +67,6 @@ def info(
     if as_json and as_csv:
         fail("choose one of --json and --csv")
     files = expand_inputs(inputs)
-    if not files:
-        fail("no files found", ", ".join(map(str, inputs)))
     rows: list[dict] = []
     quiet = len(files) < 2 or not console.is_terminal
     progress = track(files, description="reading", console=console, transient=True, disable=quiet)

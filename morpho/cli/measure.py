@@ -56,8 +56,7 @@ def measure(
         first_level = check_level(first_level)
     except ValueError as exc:
         fail(str(exc))
-    skip = [p.resolve() for p in (mask, out) if p is not None and p.is_dir()]
-    files = [f for f in expand_inputs(inputs) if not any(d in f.resolve().parents for d in skip)]
+    files = expand_inputs(inputs, skip=[p for p in (mask, out) if p is not None and p.is_dir()])
     if mask is not None and mask.is_file() and len(files) > 1:
         fail("--mask FILE needs exactly one input; give a folder of <stem>_mask.png")
     if mask is not None and not mask.exists():

@@ -35,8 +35,6 @@ def register(app: typer.Typer) -> None:
         from morpho.segment.infer import Segmenter, segment_file
 
         files = expand_inputs(inputs)
-        if not files:
-            fail("no input files")
         try:
             segmenter = Segmenter(model, flip=flip, spine_only=spine)
         except MorphoError as exc:

@@ -75,3 +75,16 @@ def test_usage_errors(cohort):
     result = _run(cohort / "nothing-here", cohort / "notes.txt")
     assert result.exit_code == 1 and "cannot read file" in result.stderr
     assert f"error: {cohort / 'notes.txt'}: not an image file" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["info", "segment", "measure", "batch"])
+def test_a_folder_without_radiographs_is_one_error_for_every_command(tmp_path, command):
+    (tmp_path / "films").mkdir()
+    (tmp_path / "films" / "notes.txt").write_text("not an image")
+    args = [command, str(tmp_path / "films")]
+    if command != "info":
+        args += ["--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "no radiograph files found" in result.output
+    assert not (tmp_path / "out" / "measurements.csv").exists()
