@@ -26,7 +26,7 @@ from morpho.label.geometry import (
     neighbour_tangents,
     span,
 )
-from morpho.label.levels import check_level, level_names, suggest_levels
+from morpho.label.levels import SIZE_SD, check_level, level_names, suggest_levels
 from morpho.label.split import split_component
 
 CORE = 0.9  # body probability of the cores: two bodies merged over a faint disc show two
@@ -419,7 +419,8 @@ def label_bodies(
             b.qa.append("touches the image border")
     scale = float(np.mean(spacing_mm)) if spacing_mm is not None else 1.0
     suggested, confidence = suggest_levels(
-        {k: np.array(v) * scale for k, v in sizes.items()}, steps, absolute=spacing_mm is not None
+        {k: np.array(v) * scale for k, v in sizes.items()}, steps, absolute=spacing_mm is not None,
+        sd=SIZE_SD["lateral" if lateral else "ap"],
     )
     for b, s in zip(bodies, suggested, strict=True):
         b.suggested_level = s

@@ -45,15 +45,22 @@ def check_level(name: str | None) -> str | None:
     return name.upper()
 
 
+# Residual scatter of a body's size about the typical one (log units) in the alignment's
+# likelihood. 0.15 for AP widths: the mean confidence then matches the share of AASCE
+# training films named right (0.71 against 0.72; 0.91 with 0.08, over-confident).
+SIZE_SD = {"lateral": 0.08, "ap": 0.15}
+
+
 def suggest_levels(
-    sizes_mm: dict[str, np.ndarray], steps: list[int], absolute: bool
+    sizes_mm: dict[str, np.ndarray], steps: list[int], absolute: bool, sd: float = 0.08
 ) -> tuple[list[str], float]:
     """Heuristic labelling: align the bodies' sizes with typical sizes per level.
 
     ``sizes_mm`` holds measured "height" and "depth" (lateral) or "width" (AP) per body.
     With a known spacing sizes are compared in mm (one free scale, +-15%); without it only
     their relative growth down the spine counts. Returns the names and the posterior
-    probability of the best alignment (Gaussian residuals of 8% per size, flat prior).
+    probability of the best alignment (Gaussian residuals of ``sd`` per size in log units,
+    flat prior).
     """
     names = LEVELS[2:]
     first = next(iter(sizes_mm.values()))
@@ -66,7 +73,7 @@ def suggest_levels(
         for key, values in sizes_mm.items():
             res = np.log(values) - np.log(np.array(TYPICAL_MM[key])[start + pos])
             shift = np.clip(res.mean(), -0.15, 0.15) if absolute else res.mean()
-            score -= 0.5 * np.sum(((res - shift) / 0.08) ** 2)
+            score -= 0.5 * np.sum(((res - shift) / sd) ** 2)
         scores.append(score)
         starts.append(start)
     if not scores:
