@@ -89,6 +89,35 @@ def main() -> None:
             mask = fill(quads(root / "labels" / f"{image.name}.mat"), shape)
             times.append(timed(mask, max(1, args.repeat // 5), view="ap", first_level="T1"))
         print(f"AASCE filled annotations (10 images): {np.median(times):6.1f} ms per mask (median)")
+        aasce_model_ratio(root, args.repeat)
+
+
+def aasce_model_ratio(root: Path, repeat: int) -> None:
+    """The default model's own masks on 10 AASCE test films: segmenting each film against
+    measuring its mask with the probability, side by side."""
+    try:
+        from morpho.datasets.aasce import fixed_split
+        from morpho.io import read_radiograph
+        from morpho.segment.infer import Segmenter
+
+        segmenter = Segmenter()
+    except Exception as exc:  # noqa: BLE001 - no model installed is a normal state
+        print(f"AASCE model masks not timed: {exc}")
+        return
+    names = sorted(n for n, part in fixed_split().items() if part == "test")[:10]
+    seg, meas = [], []
+    for name in names:
+        pixels = read_radiograph(root / "images" / name).pixels
+        mask, prob = segmenter.segment(pixels)
+        t0 = time.perf_counter()
+        for _ in range(max(1, repeat // 5)):
+            segmenter.segment(pixels)
+        seg.append((time.perf_counter() - t0) / max(1, repeat // 5) * 1000)
+        meas.append(timed(mask, max(1, repeat // 5), view="ap", first_level="T1",
+                          probability=prob))
+    print(f"AASCE test films (10), the default model: segmenting {np.median(seg):6.1f} ms, "
+          f"measuring its mask {np.median(meas):6.1f} ms (medians); measuring / segmenting = "
+          f"{np.median(np.array(meas) / np.array(seg)):.2f} (median of the films' ratios)")
 
 
 if __name__ == "__main__":

@@ -86,15 +86,17 @@ def _core_labels(mask: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, int, d
     dips there. Returns the labels, the largest label and, for each part, the component it
     came from."""
     n, comps, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    m, cores = cv2.connectedComponents((mask & (prob > CORE)).astype(np.uint8), connectivity=8)
+    m, cores, core_stats, _ = cv2.connectedComponentsWithStats(
+        (mask & (prob > CORE)).astype(np.uint8), connectivity=8)
     parts: dict[int, int] = {}
     if m < 3:  # fewer than two cores (label 0 is the background)
         return comps, n - 1, parts
-    sizes = np.bincount(cores.ravel(), minlength=m)
+    sizes = core_stats[:, cv2.CC_STAT_AREA].copy()
     sizes[0] = 0
     sizeable = sizes >= CORE_AREA * np.median(sizes[sizes >= 0.1 * sizes.max()])
     owners = np.zeros(m, int)  # the component holding each core
-    owners[cores[cores > 0]] = comps[cores > 0]
+    core_pixels = np.flatnonzero(cores)
+    owners[cores.ravel()[core_pixels]] = comps.ravel()[core_pixels]
     held = np.bincount(owners[sizeable], minlength=n)
     label = n
     for k in np.flatnonzero(held >= 2):
