@@ -13,8 +13,10 @@ segmenting the same rendered images is timed in the same run and the ratios prin
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -27,29 +29,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "measure"
 from measure_shapes import render_spine  # noqa: E402
 
 
-def timed(mask: np.ndarray, repeat: int, **kw) -> float:
-    measure_mask(mask, **kw)
+def ms_per_call(call: Callable[[], object], repeat: int) -> float:
+    """Milliseconds per call after one warm-up call."""
+    call()
     t0 = time.perf_counter()
     for _ in range(repeat):
-        measure_mask(mask, **kw)
+        call()
     return (time.perf_counter() - t0) / repeat * 1000
+
+
+def timed(mask: np.ndarray, repeat: int, **kw) -> float:
+    return ms_per_call(lambda: measure_mask(mask, **kw), repeat)
+
+
+@functools.cache
+def default_segmenter():
+    """The default model, loaded once for the run; None (with the reason printed) without."""
+    try:
+        from morpho.segment.infer import Segmenter
+
+        return Segmenter()
+    except Exception as exc:  # noqa: BLE001 - no model installed is a normal state
+        print(f"segmentation not timed: {exc}")
+        return None
 
 
 def segment_ratio(mask: np.ndarray, measure_ms: float, repeat: int) -> None:
     """Time the default model on an image of the mask's size, beside the measuring."""
-    try:
-        from morpho.segment.infer import Segmenter
-
-        segmenter = Segmenter()
-    except Exception as exc:  # noqa: BLE001 - no model installed is a normal state
-        print(f"segmentation not timed: {exc}")
+    segmenter = default_segmenter()
+    if segmenter is None:
         return
     image = (0.3 + 0.5 * mask).astype(np.float32)
-    segmenter.segment(image)
-    t0 = time.perf_counter()
-    for _ in range(repeat):
-        segmenter.segment(image)
-    seg_ms = (time.perf_counter() - t0) / repeat * 1000
+    seg_ms = ms_per_call(lambda: segmenter.segment(image), repeat)
     print(f"  segmenting the same {mask.shape[0]}x{mask.shape[1]} image: {seg_ms:6.1f} ms; "
           f"measuring / segmenting = {measure_ms / seg_ms:.2f}")
 
@@ -95,26 +106,19 @@ def main() -> None:
 def aasce_model_ratio(root: Path, repeat: int) -> None:
     """The default model's own masks on 10 AASCE test films: segmenting each film against
     measuring its mask with the probability, side by side."""
-    try:
-        from morpho.datasets.aasce import fixed_split
-        from morpho.io import read_radiograph
-        from morpho.segment.infer import Segmenter
+    from morpho.datasets.aasce import fixed_split
+    from morpho.io import read_radiograph
 
-        segmenter = Segmenter()
-    except Exception as exc:  # noqa: BLE001 - no model installed is a normal state
-        print(f"AASCE model masks not timed: {exc}")
+    segmenter = default_segmenter()
+    if segmenter is None:
         return
     names = sorted(n for n, part in fixed_split().items() if part == "test")[:10]
-    seg, meas = [], []
+    seg, meas, repeat = [], [], max(1, repeat // 5)
     for name in names:
         pixels = read_radiograph(root / "images" / name).pixels
         mask, prob = segmenter.segment(pixels)
-        t0 = time.perf_counter()
-        for _ in range(max(1, repeat // 5)):
-            segmenter.segment(pixels)
-        seg.append((time.perf_counter() - t0) / max(1, repeat // 5) * 1000)
-        meas.append(timed(mask, max(1, repeat // 5), view="ap", first_level="T1",
-                          probability=prob))
+        seg.append(ms_per_call(lambda pixels=pixels: segmenter.segment(pixels), repeat))
+        meas.append(timed(mask, repeat, view="ap", first_level="T1", probability=prob))
     print(f"AASCE test films (10), the default model: segmenting {np.median(seg):6.1f} ms, "
           f"measuring its mask {np.median(meas):6.1f} ms (medians); measuring / segmenting = "
           f"{np.median(np.array(meas) / np.array(seg)):.2f} (median of the films' ratios)")

@@ -89,11 +89,12 @@ def _sample_lines(
     crop: np.ndarray, origin: np.ndarray, centre: np.ndarray, u: np.ndarray, a: np.ndarray,
     qs: np.ndarray, reach: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The body (bilinear, 0-1) along the lines ``centre + q a + s u``, one per ``q`` in
-    ``qs``, at ``s`` over +-``reach`` in quarter pixels: returns (s grid, values)."""
+    """The body (``crop``, float32 0-1, bilinear) along the lines ``centre + q a + s u``, one
+    per ``q`` in ``qs``, at ``s`` over +-``reach`` in quarter pixels: returns (s grid,
+    values)."""
     grid = np.arange(-reach, reach + 0.25, 0.25)
     pts = (centre + qs[:, None, None] * a + grid[None, :, None] * u - origin).astype(np.float32)
-    vals = cv2.remap(crop.astype(np.float32), pts[..., 0], pts[..., 1], cv2.INTER_LINEAR,
+    vals = cv2.remap(crop, pts[..., 0], pts[..., 1], cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     return grid, vals
 

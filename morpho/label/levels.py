@@ -52,7 +52,8 @@ SIZE_SD = {"lateral": 0.08, "ap": 0.15}
 
 
 def suggest_levels(
-    sizes_mm: dict[str, np.ndarray], steps: list[int], absolute: bool, sd: float = 0.08
+    sizes_mm: dict[str, np.ndarray], steps: list[int], absolute: bool,
+    sd: float = SIZE_SD["lateral"],
 ) -> tuple[list[str], float]:
     """Heuristic labelling: align the bodies' sizes with typical sizes per level.
 
