@@ -114,6 +114,10 @@ def run_batch(
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     workers = workers or os.cpu_count() or 1
+    if reference is not None:
+        from morpho.stats.reference import Reference
+
+        Reference.load(reference)  # refused before any work if it is not plain data
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)

@@ -12,6 +12,7 @@ import typer
 
 from morpho.cli.common import NO_FILES, View, console, fail, finish, report_error
 from morpho.errors import MorphoError
+from morpho.stats.reference import Reference
 
 
 class Engine(str, Enum):
@@ -67,6 +68,8 @@ def batch(
     # inference threads per worker: share the cores (one per Ray actor)
     threads = 1 if engine == Engine.ray else max(1, (os.cpu_count() or 1) // workers)
     try:
+        if reference is not None:
+            Reference.load(reference)  # refused before any work if it is not plain data
         items = items_from_input(source)
         if not items:
             fail(NO_FILES, source)

@@ -94,9 +94,15 @@ def extent(s: np.ndarray) -> float:
 
 
 def distance_map(crop: np.ndarray) -> np.ndarray:
-    """Exact Euclidean distance to the background (OpenCV, the fast one)."""
+    """Exact Euclidean distance to the background (OpenCV, the fast one), reproducible.
+
+    OpenCV's precise transform differs by ~1e-6 between identical calls depending on memory
+    layout, which can flip a watershed. The exact distances are square roots of integers,
+    so the squared distance is rounded to its integer first: bit-identical on every call.
+    """
     padded = np.pad(crop, 1).astype(np.uint8)
-    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    d = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    return np.sqrt(np.rint(np.square(d, dtype=np.float64))).astype(np.float32)
 
 
 def neighbour_tangents(centres: np.ndarray, down: np.ndarray) -> list[np.ndarray]:

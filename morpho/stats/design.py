@@ -20,6 +20,13 @@ from morpho.errors import MorphoError
 
 SPLINES = {"bs", "cr", "cc"}
 UNSUPPORTED = {"center", "standardize", "scale"}
+#: The only calls a formula may make, and the keyword arguments each takes (patsy's).
+ALLOWED_CALLS = {
+    "C": {"levels"},
+    "bs": {"df", "knots", "degree", "include_intercept", "lower_bound", "upper_bound"},
+    "cr": {"df", "knots", "lower_bound", "upper_bound", "constraints"},
+    "cc": {"df", "knots", "lower_bound", "upper_bound", "constraints"},
+}
 PLAIN_C = re.compile(r"\bC\(\s*(\w+)\s*(?:,\s*levels\s*=\s*\[[^\]]*\]\s*)?\)")
 
 
@@ -31,6 +38,7 @@ def design(
     Text columns become pandas categoricals (with ``categories`` where given, else their
     sorted values), which patsy codes without a Python loop per row.
     """
+    check_formula(formula)
     columns = {}
     for name in variables(formula):
         if name not in data:
@@ -45,6 +53,7 @@ def design(
     try:
         frame = pd.DataFrame(columns, index=data.index)
         return patsy.dmatrix(_plain_categoricals(rhs(formula), frame), frame,
+                             eval_env=patsy.EvalEnvironment([{}]),  # no module globals
                              NA_action="raise", return_type="matrix")  # fmt: skip
     except patsy.PatsyError as exc:
         raise MorphoError(None, f"formula {formula!r}: {exc}".splitlines()[0]) from exc
@@ -68,6 +77,71 @@ def _plain_categoricals(formula: str, frame: pd.DataFrame) -> str:
 def rhs(formula: str) -> str:
     """``"h ~ age + C(sex)"`` or ``"age + C(sex)"`` -> ``"age + C(sex)"``."""
     return formula.split("~", 1)[1].strip() if "~" in formula else formula.strip()
+
+
+def check_formula(formula: str) -> str:
+    """``formula`` if it holds data only, else a MorphoError; run before patsy sees it.
+
+    Patsy evaluates each term as Python, so a formula from a shared file could run code.
+    Allowed: column names, numbers, ``+ - : *``, and calls of ``C``, ``bs``, ``cr``, ``cc``
+    on one column with literal keyword arguments (numbers, strings, lists of them).
+    """
+    if not isinstance(formula, str) or len(formula) > 20_000:
+        raise MorphoError(None, "formula: not a text of reasonable length")
+    try:
+        tree = ast.parse(_python(rhs(formula)), mode="eval")
+    except SyntaxError as exc:
+        raise MorphoError(None, f"formula {formula!r}: not a formula ({exc.msg})") from exc
+    bad = _first_disallowed(tree.body)
+    if bad is not None:
+        raise MorphoError(None, f"formula {formula!r}: {bad} is not allowed (column names, "
+                                "numbers, + - : *, C(), bs(), cr(), cc() only)")  # fmt: skip
+    return formula
+
+
+def _first_disallowed(node: ast.AST) -> str | None:
+    """A description of the first node outside the formula whitelist, else None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
+        return _first_disallowed(node.left) or _first_disallowed(node.right)
+    if isinstance(node, ast.Name):
+        return None if _is_column(node.id) else f"the name {node.id!r}"
+    if _is_number(node):
+        return None
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name not in ALLOWED_CALLS:
+            return f"the call {ast.unparse(node.func)!r}"
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
+            return f"{name}() on anything but one column"
+        if not _is_column(node.args[0].id):
+            return f"the name {node.args[0].id!r}"
+        for keyword in node.keywords:
+            if keyword.arg not in ALLOWED_CALLS[name]:
+                return f"the argument {keyword.arg or '**'!r} of {name}()"
+            if not _is_literal(keyword.value):
+                return f"a non-literal value for {name}({keyword.arg}=...)"
+        return None
+    return f"{type(node).__name__.lower()} {ast.unparse(node)!r}"
+
+
+def _is_column(name: str) -> bool:
+    return not name.startswith("_") and name not in ALLOWED_CALLS and name != "np"
+
+
+def _is_number(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return (isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
+            and not isinstance(node.value, bool))  # fmt: skip
+
+
+def _is_literal(node: ast.AST) -> bool:
+    """Numbers, strings, True/False/None and (nested) lists of them."""
+    if isinstance(node, ast.List):
+        return all(_is_literal(e) for e in node.elts)
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, (int, float, str, bool, type(None)))
+    return _is_number(node)
 
 
 def variables(formula: str) -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from jsonschema import Draft202012Validator
 from rich.console import Console
 from rich.progress import track
 from scipy import stats
@@ -25,8 +26,9 @@ from scipy import stats
 from morpho import __version__
 from morpho.atomic import atomic_write
 from morpho.errors import MorphoError
-from morpho.stats.design import design, freeze, rhs, variables
+from morpho.stats.design import check_formula, design, freeze, rhs, variables
 from morpho.stats.inputs import Exclusions, level_order
+from morpho.stats.schema import REFERENCE_SCHEMA
 
 FORMAT = "morpho-reference"
 FORMAT_VERSION = 1
@@ -102,8 +104,10 @@ class Reference:
             body = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
             raise MorphoError(path, f"cannot read reference: {exc}") from exc
-        if body.get("format") != FORMAT or body.get("format_version") != FORMAT_VERSION:
+        if not isinstance(body, dict) or body.get("format") != FORMAT \
+                or body.get("format_version") != FORMAT_VERSION:
             raise MorphoError(path, f"not a {FORMAT} file of version {FORMAT_VERSION}")
+        validate_reference(body, path)
         cells = body.pop("cells")
         fits = [MeasureFit(**f) for f in body.pop("fits")]
         body = {k: v for k, v in body.items() if k not in ("format", "format_version")}
@@ -217,6 +221,23 @@ def fit_reference(
         trim_sd=trim_sd,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+
+
+def validate_reference(body: dict, path: str | Path) -> None:
+    """Refuse a reference file that is not data of the saved shape, before anything runs.
+
+    The whole file is checked against ``REFERENCE_SCHEMA`` (types, required and unknown
+    keys), then every formula against the formula whitelist (``check_formula``).
+    """
+    error = next(iter(Draft202012Validator(REFERENCE_SCHEMA).iter_errors(body)), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "top level"
+        raise MorphoError(path, f"not a valid reference file ({where}: {error.message[:200]})")
+    for formula in [body["formula"], *(fit["formula"] for fit in body["fits"])]:
+        try:
+            check_formula(formula)
+        except MorphoError as exc:
+            raise MorphoError(path, f"refused: {exc.cause}") from None
 
 
 def default_measures(cohort: pd.DataFrame) -> list[str]:
