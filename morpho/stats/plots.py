@@ -1,23 +1,25 @@
-"""Cohort plots (matplotlib, Agg): heights by level, age trends, ratio z-scores, prevalence."""
+"""Cohort plots: heights by level, age trends, ratio z-scores, prevalence.
+
+Figures are made with matplotlib's object API (``Figure`` with an Agg canvas), so importing
+this module leaves pyplot's global backend and figure registry alone.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from statsmodels.stats.proportion import proportion_confint
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import statsmodels.formula.api as smf  # noqa: E402
-from statsmodels.stats.proportion import proportion_confint  # noqa: E402
-
-from morpho.atomic import atomic_write  # noqa: E402
-from morpho.grade import GRADE_LIMITS  # noqa: E402
-from morpho.stats.inputs import level_order  # noqa: E402
-from morpho.stats.score import FLAG_RATIOS, FLAG_SD  # noqa: E402
-from morpho.stats.summary import height_measures  # noqa: E402
+from morpho.atomic import atomic_write
+from morpho.grade import GRADE_LIMITS
+from morpho.stats.inputs import level_order
+from morpho.stats.score import FLAG_RATIOS, FLAG_SD
+from morpho.stats.summary import height_measures
 
 SEX_COLOURS = {"F": "tab:red", "M": "tab:blue", "O": "tab:green"}
 NAMES = {"ha": "anterior", "hm": "middle", "hp": "posterior"}
@@ -40,17 +42,16 @@ def write_plots(
     for name, figure in figures.items():
         path = out_dir / name
         atomic_write(path, lambda p, f=figure: f.savefig(p, format="png", dpi=110))
-        plt.close(figure)
         paths.append(path)
     return paths
 
 
-def height_by_level(scores: pd.DataFrame) -> plt.Figure:
+def height_by_level(scores: pd.DataFrame) -> Figure:
     """Mean height (+-1 SD band) of unflagged bodies by level, one line per sex."""
     measures = height_measures(scores)
     normal = scores.loc[~scores["flagged"].astype(bool)]
     levels = level_order(normal["level"].unique())
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), sharey=True)
+    fig, axes = _subplots(1, 3, figsize=(14, 4.2), sharey=True)
     for ax, measure in zip(axes, measures, strict=True):
         stats = normal.groupby(["sex", "level"])[measure].agg(["mean", "std"])
         for sex in sorted(normal["sex"].unique()):
@@ -69,13 +70,13 @@ def height_by_level(scores: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def age_trends(scores: pd.DataFrame, n_levels: int = 3) -> plt.Figure:
+def age_trends(scores: pd.DataFrame, n_levels: int = 3) -> Figure:
     """Anterior height against age at a few levels, per sex: spline fit with 95 % CI band."""
     measure = height_measures(scores)[0]
     normal = scores.loc[~scores["flagged"].astype(bool) & scores[measure].notna()]
     levels = level_order(normal["level"].unique())
     chosen = [levels[i] for i in np.linspace(0, len(levels) - 1, n_levels).round().astype(int)]
-    fig, axes = plt.subplots(1, len(chosen), figsize=(4.6 * len(chosen), 4), sharey=False)
+    fig, axes = _subplots(1, len(chosen), figsize=(4.6 * len(chosen), 4), sharey=False)
     rng = np.random.default_rng(0)
     for ax, level in zip(np.atleast_1d(axes), chosen, strict=True):
         rows = normal.loc[normal["level"] == level]
@@ -101,9 +102,9 @@ def age_trends(scores: pd.DataFrame, n_levels: int = 3) -> plt.Figure:
     return fig
 
 
-def ratio_distributions(scores: pd.DataFrame, threshold: float = FLAG_SD) -> plt.Figure:
+def ratio_distributions(scores: pd.DataFrame, threshold: float = FLAG_SD) -> Figure:
     """Histograms of each ratio's z-score against the reference, with the flag threshold."""
-    fig, axes = plt.subplots(1, len(FLAG_RATIOS), figsize=(14, 3.8), sharey=True)
+    fig, axes = _subplots(1, len(FLAG_RATIOS), figsize=(14, 3.8), sharey=True)
     for ax, ratio in zip(axes, FLAG_RATIOS, strict=True):
         column = f"{ratio}_z"
         if column not in scores or scores[column].notna().sum() == 0:
@@ -128,14 +129,14 @@ def ratio_distributions(scores: pd.DataFrame, threshold: float = FLAG_SD) -> plt
     return fig
 
 
-def prevalence_plot(prevalence: pd.DataFrame) -> plt.Figure:
+def prevalence_plot(prevalence: pd.DataFrame) -> Figure:
     """Share of subjects with >= 1 flag by age band and sex, per rule (Wilson 95 % CI)."""
     bands = list(dict.fromkeys(prevalence["age_band"]))
     sexes = sorted(prevalence["sex"].unique())
     width = 0.8 / len(sexes)
     rules = {"with_deformity": "any flag", "with_ratio_flag": "ratio > 3 SD below reference",
              "with_genant_grade": "Genant grade >= 1"}  # fmt: skip
-    fig, axes = plt.subplots(1, len(rules), figsize=(15, 4), sharey=True)
+    fig, axes = _subplots(1, len(rules), figsize=(15, 4), sharey=True)
     for ax, (column, title) in zip(axes, rules.items(), strict=True):
         for i, sex in enumerate(sexes):
             rows = prevalence.loc[prevalence["sex"] == sex].set_index("age_band").reindex(bands)
@@ -154,6 +155,14 @@ def prevalence_plot(prevalence: pd.DataFrame) -> plt.Figure:
     fig.suptitle("Deformity prevalence by age band and sex (Wilson 95 % CI)")
     fig.tight_layout()
     return fig
+
+
+def _subplots(rows: int, cols: int, **kwargs) -> tuple[Figure, np.ndarray]:
+    """``plt.subplots`` without pyplot: a Figure on its own Agg canvas."""
+    size = kwargs.pop("figsize", None)
+    fig = Figure(figsize=size)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(rows, cols, **kwargs)
 
 
 def _unit(measure: str) -> str:
