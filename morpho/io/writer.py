@@ -72,6 +72,20 @@ def _dataset(pixels: np.ndarray, photometric: str, bits_stored: int, syntax: UID
     return ds
 
 
+def _stored(pixels: np.ndarray, bits_stored: int) -> np.ndarray:
+    """The stored values: integers as they are, floats in [0, 1] scaled to ``bits_stored``."""
+    if pixels.ndim == 2 and np.issubdtype(pixels.dtype, np.floating):
+        if not (np.isfinite(pixels).all() and pixels.min() >= 0 and pixels.max() <= 1):
+            raise ValueError("float pixels must be finite and within [0, 1]")
+        top = 2 ** min(bits_stored, 16) - 1
+        return np.ascontiguousarray(np.rint(pixels * top).astype(np.uint16))
+    if pixels.ndim != 2 or pixels.dtype not in (np.uint8, np.uint16):
+        raise ValueError(
+            f"pixels must be a 2-D uint8/uint16 array or floats in [0, 1], got {pixels.dtype}"
+        )
+    return np.ascontiguousarray(pixels)
+
+
 def write_dicom(
     path: str | Path,
     pixels: np.ndarray,
@@ -90,7 +104,8 @@ def write_dicom(
     compression: str | None = None,
     body_part: str = "CHEST",
 ) -> Path:
-    """Write ``pixels`` (2-D uint16, or uint8) as a DX DICOM and return the path.
+    """Write ``pixels`` (2-D uint16 or uint8, or float in [0, 1] such as
+    ``read_radiograph`` returns, stored at ``bits_stored`` bits) as a DX DICOM; returns the path.
 
     ``spacing_mm`` (row, column, or one number) is the spacing AT THE DETECTOR, written as
     ImagerPixelSpacing; ``magnification`` is written as EstimatedRadiographicMagnificationFactor,
@@ -102,9 +117,7 @@ def write_dicom(
     'jpeg2000' (all lossless). No name, id, date or institution is written. The write is
     atomic (a temporary file in the same folder, then a rename).
     """
-    pixels = np.ascontiguousarray(pixels)
-    if pixels.ndim != 2 or pixels.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"pixels must be a 2-D uint8/uint16 array, got {pixels.dtype}")
+    pixels = _stored(np.asarray(pixels), bits_stored)
     ds = _dataset(pixels, photometric, min(bits_stored, pixels.itemsize * 8),
                   COMPRESSION[compression])  # fmt: skip
     row, column = (spacing_mm, spacing_mm) if np.isscalar(spacing_mm) else spacing_mm

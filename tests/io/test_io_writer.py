@@ -48,4 +48,14 @@ def test_monochrome1_and_window(tmp_path):
 
 def test_bad_pixels_rejected(tmp_path):
     with pytest.raises(ValueError, match="2-D uint8/uint16"):
+        write_dicom(tmp_path / "x.dcm", ramp().astype(np.int32), spacing_mm=0.2)
+    with pytest.raises(ValueError, match=r"within \[0, 1\]"):
         write_dicom(tmp_path / "x.dcm", ramp().astype(np.float32), spacing_mm=0.2)
+
+
+def test_float_pixels_from_the_reader_round_trip(tmp_path):
+    first = read_radiograph(write_dicom(tmp_path / "a.dcm", ramp(), spacing_mm=0.2))
+    again = read_radiograph(write_dicom(tmp_path / "b.dcm", first.pixels, spacing_mm=0.2,
+                                        bits_stored=12))  # fmt: skip
+    assert pydicom.dcmread(tmp_path / "b.dcm").BitsStored == 12
+    np.testing.assert_allclose(again.pixels, first.pixels, atol=1 / 4095)
