@@ -20,11 +20,14 @@ MEASUREMENT_COLUMNS = [
     "area_px", "wedge_ratio", "biconcave_ratio", "crush_ratio",
     "genant_grade", "genant_type", "facing", "qa",
 ]
-EXTRA_COLUMNS = ["suggested_level", "suggested_confidence", "facing_source", "view"]
+EXTRA_COLUMNS = [
+    "suggested_level", "suggested_confidence", "facing_source", "view",
+    "depth_px", "aspect", "neighbour_ratio", "plausible",
+]
 ROUNDING = {
     **{c: 2 for c in MEASUREMENT_COLUMNS if c.endswith(("_x", "_y", "_px", "_mm"))},
     "cx": 2, "cy": 2, "wedge_ratio": 4, "biconcave_ratio": 4, "crush_ratio": 4,
-    "suggested_confidence": 3,
+    "suggested_confidence": 3, "aspect": 3, "neighbour_ratio": 3, "depth_px": 2,
 }
 INSET = 0.08  # anterior/posterior points sit this fraction of the depth inside the edges
 SPREAD = 0.03  # each point's endplate is the mean over columns this far (x the depth) around it
@@ -38,6 +41,13 @@ WORK_SIDE = 1536  # a mask measured with its probability is reduced below twice 
 MIN_SOLIDITY = 0.8  # below this the outline is too irregular to grade
 CONCAVE_CENTRE = 0.2  # an endplate concavity that is deepest (to CONCAVE_PEAK) within this
 CONCAVE_PEAK = 0.8  # share of the depth of its middle is biconcave and counts as body
+# A body outline is plausible (issue 24) when its posterior height over its depth lies in
+# ASPECT (no normal body, T1-L5, is a flat slab or twice as tall as deep: a merged pair or a
+# fragment is) and its posterior height over the median of up to NEIGHBOURS bodies each
+# side lies in NEIGHBOUR_RATIO (neighbouring bodies differ by a few percent in height).
+ASPECT = (0.55, 1.25)
+NEIGHBOUR_RATIO = (0.75, 1.33)
+NEIGHBOURS = 2
 # levels whose shape Genant's height ratios do not describe
 NOT_GRADED = {
     "C1": "C1 has no vertebral body",
@@ -247,7 +257,9 @@ def measure_vertebra(v: Vertebra, facing: str, field: np.ndarray | None = None) 
     found, concave = True, 0.0
     image = crop.astype(np.float32) if field is None else _field_crop(crop, field, r0, c0)
     sampled: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
-    for end, (q_post, q_ant) in _spans(d, u, a).items():
+    spans = _spans(d, u, a)
+    row["depth_px"] = float(np.mean([q1 - q0 for q0, q1 in spans.values()]))
+    for end, (q_post, q_ant) in spans.items():
         depth = q_ant - q_post
         inset = max(1.0, INSET * depth)
         columns = {"ant": q_ant - inset, "mid": 0.5 * (q_ant + q_post), "post": q_post + inset}
@@ -315,6 +327,7 @@ def measure_labelling(
     for name in ("cy", *[f"{p}_y" for p in POINTS]):
         col[name] = (col[name] + 0.5) * sy - 0.5
     col["area_px"] = np.round(col["area_px"] * (sx * sy)).astype(int)
+    col["depth_px"] = col["depth_px"] * np.sqrt(sx * sy)
     for key, name in (("a", "ant"), ("m", "mid"), ("p", "post")):
         dx = col[f"{name}_sup_x"] - col[f"{name}_inf_x"]
         dy = col[f"{name}_sup_y"] - col[f"{name}_inf_y"]
@@ -327,6 +340,7 @@ def measure_labelling(
     col["wedge_ratio"] = col["ha_px"] / hp
     col["biconcave_ratio"] = col["hm_px"] / hp
     col["crush_ratio"] = hp / _neighbour_mean(hp)
+    col.update(plausibility(hp, col["depth_px"]))
     grades, types, qas = [], [], []
     for i, v in enumerate(lab.vertebrae):
         reasons = _ungradable(v, col["found"][i], col["solidity"][i], lateral)
@@ -335,7 +349,8 @@ def measure_labelling(
         )
         grades.append(grade)
         types.append(kind)
-        qa = [*v.qa, f"ungradable: {note}" if reasons else note]
+        shape = _implausible(col["aspect"][i], col["neighbour_ratio"][i])
+        qa = [*v.qa, shape, f"ungradable: {note}" if reasons else note]
         qas.append("; ".join(q for q in qa if q))
     col.update(
         genant_grade=pd.array(grades, dtype="Int64"), genant_type=types, qa=qas, image=image,
@@ -350,6 +365,43 @@ def measure_labelling(
     df = pd.DataFrame({name: col[name] for name in columns}, index=range(len(rows)))
     df.attrs["dropped"] = lab.dropped
     return df
+
+
+def plausibility(hp: np.ndarray, depth: np.ndarray) -> dict[str, np.ndarray]:
+    """Per body, cranial to caudal: ``aspect`` (posterior height / depth), ``neighbour_ratio``
+    (posterior height / median of up to ``NEIGHBOURS`` bodies each side; NaN for a lone
+    body) and ``plausible`` (both within their ranges; a lone body on its aspect alone)."""
+    aspect = hp / depth
+    ratio = np.full(hp.size, np.nan)
+    for i in range(hp.size):
+        near = np.r_[hp[max(i - NEIGHBOURS, 0) : i], hp[i + 1 : i + 1 + NEIGHBOURS]]
+        near = near[np.isfinite(near)]
+        if near.size:
+            ratio[i] = hp[i] / np.median(near)
+    with np.errstate(invalid="ignore"):
+        ok_aspect = (aspect >= ASPECT[0]) & (aspect <= ASPECT[1])
+        ok_ratio = (ratio >= NEIGHBOUR_RATIO[0]) & (ratio <= NEIGHBOUR_RATIO[1])
+    return {"aspect": aspect, "neighbour_ratio": ratio,
+            "plausible": ok_aspect & (ok_ratio | np.isnan(ratio))}
+
+
+def _implausible(aspect: float, ratio: float) -> str:
+    """The ``qa`` note for an implausible outline, empty for a plausible one."""
+    notes = []
+    if not ASPECT[0] <= aspect <= ASPECT[1]:
+        notes.append(f"height/depth {aspect:.2f} (plausible {ASPECT[0]}-{ASPECT[1]})")
+    if np.isfinite(ratio) and not NEIGHBOUR_RATIO[0] <= ratio <= NEIGHBOUR_RATIO[1]:
+        notes.append(f"height {ratio:.2f}x its neighbours' "
+                     f"(plausible {NEIGHBOUR_RATIO[0]}-{NEIGHBOUR_RATIO[1]})")
+    return f"implausible shape: {', '.join(notes)}" if notes else ""
+
+
+def plausibility_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per image: bodies measured, plausible bodies and their share."""
+    grouped = df.assign(plausible=df["plausible"].astype(bool)).groupby("image", sort=False)
+    out = grouped.agg(bodies=("plausible", "size"), plausible=("plausible", "sum"))
+    out["share_plausible"] = out["plausible"] / out["bodies"]
+    return out.reset_index()
 
 
 def _ungradable(v: Vertebra, found: bool, solidity: float, lateral: bool) -> list[str]:

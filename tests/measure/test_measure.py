@@ -510,3 +510,20 @@ def test_two_touching_bodies_below_crushed_ones_are_cut_in_two_not_three():
     assert len(df) == 12
     assert df["qa"].str.contains("by expected size").sum() == 2
     assert (df["genant_type"].iloc[5:7] == "crush").all()  # against their neighbours' Hp
+
+
+def test_plausibility_of_normal_bodies_and_of_a_merged_pair():
+    from morpho.measure import plausibility, plausibility_summary
+
+    mask, _ = render_spine([NORMAL] * 8)
+    df = measure_mask(mask, image="x")
+    assert df["plausible"].all()
+    assert np.allclose(df["aspect"], 40 / 50, atol=0.03)  # Hp over the full depth
+    assert np.allclose(df["neighbour_ratio"], 1, atol=0.02)
+    summary = plausibility_summary(df)
+    assert summary[["bodies", "plausible", "share_plausible"]].iloc[0].tolist() == [8, 8, 1.0]
+    # a merged pair: twice as tall as its neighbours, as tall as deep
+    got = plausibility(np.array([40.0, 40, 40, 92, 40, 40, 40]), np.full(7, 50.0))
+    assert got["plausible"].tolist() == [True, True, True, False, True, True, True]
+    assert got["neighbour_ratio"][3] == pytest.approx(2.3)
+    assert plausibility(np.array([70.0]), np.array([50.0]))["plausible"].tolist() == [False]
