@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.segmentation import watershed
 
+from morpho.label.chain import PITCH_RATIO, STRIP, cut_strip
 from morpho.label.facing import facing_from_curvature, facing_from_image
 from morpho.label.geometry import (
     SpineCurve,
@@ -43,6 +44,8 @@ EDGE_MIN_RADIUS = 1.4  # a body cut by the image edge counts when over 2 px thic
 ASPECT_FLOOR = 0.8  # expected height >= this x (film's lower-quartile height/depth) x depth
 OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
 SPLIT_SPACING = 1.1  # a cut by size needs the centre this far (x the spacing) from its neighbours
+CLEAN_ASPECT = (0.55, 1.25)  # lateral objects with this length/depth are single bodies
+PITCH_PER_HEIGHT = 1.2  # a body's height plus its disc, over its height
 
 
 @dataclass
@@ -168,9 +171,10 @@ def _where(xy: np.ndarray, scale: tuple[float, float]) -> str:
 
 def _separate(
     mask: np.ndarray, dropped: list[tuple[np.ndarray, str]], prob: np.ndarray | None,
-    scale: tuple[float, float], lateral: bool,
+    scale: tuple[float, float], lateral: bool, pixels: np.ndarray | None = None,
 ) -> tuple[list[Vertebra], float]:
-    """Components -> specks dropped -> split bodies; returns bodies and expected height.
+    """Components -> specks dropped -> strips cut at the discs (lateral, with the radiograph
+    ``pixels``) -> split bodies; returns bodies and expected height.
 
     A piece cut by the image edge is judged later, against its neighbours. In a lateral
     view an object's expected height is at least ``ASPECT_FLOOR`` x the film's lower-quartile
@@ -203,6 +207,11 @@ def _separate(
     if len(joined) < len(keep):
         edge = [_touches_border(r, c, shape) for r, c, *_ in joined]
         keep, cut, centres, tangents, lengths = _ordered(joined, edge, radius)
+    if lateral and pixels is not None:
+        chained = _cut_strips(keep, tangents, lengths, pixels, prob, shape)
+        if len(chained) > len(keep):
+            edge = [_touches_border(r, c, shape) for r, c, *_ in chained]
+            keep, cut, centres, tangents, lengths = _ordered(chained, edge, radius)
     areas = np.array([k[0].size for k in keep], float)
     thickness = np.array([k[2] for k in keep])
     solid = ~cut & (thickness >= THIN * radius)
@@ -212,7 +221,7 @@ def _separate(
                            for (r, c, *_), t in zip(keep, tangents, strict=True)])
         aspect = float(np.percentile(lengths[solid] / depths[solid], 25))
     bodies = []
-    for i, ((r, c, _, parent), tan) in enumerate(zip(keep, tangents, strict=True)):
+    for i, ((r, c, _, parent, *chained), tan) in enumerate(zip(keep, tangents, strict=True)):
         # expected size from the neighbours along the spine (sizes grow caudally), leaving
         # out bodies cut by the image edge and thin objects (not bodies), with the floor
         others = _neighbours(len(keep), i)
@@ -228,7 +237,7 @@ def _separate(
         ratio = _spacing_ratio(centres, i)
         spaced = not ratio < SPLIT_SPACING  # NaN (too few bodies to tell): allowed
         pieces, how = split_component(r, c, tan, height, area, radius, spaced)
-        how = how or ("core" if parent else "")
+        how = how or ("core" if parent else "chain" if chained else "")
         for pr, pc in pieces:
             v = Vertebra(pr, pc, tuple(centre_of(pr, pc)), split=how)
             if how:
@@ -236,10 +245,13 @@ def _separate(
                     "core": "between the segmenter's confident cores",
                     "neck": "at a neck",
                     "notch": "at a notch in the outline",
+                    "chain": "at a disc in the image",
                 }.get(how, "by expected size, no neck")
                 v.qa.append(f"split from touching bodies ({kind})")
             if how == "size":
                 v.doubtful = "outline cut from touching bodies without a visible gap"
+            if how == "chain":
+                v.doubtful = "outline cut across the mask at a disc band, endplate not traced"
             size = span(pr, pc, tan) / height
             if known and size > OVERSIZE and pr.size > OVERSIZE * area:
                 v.doubtful = f"may hold two bodies ({size:.1f}x the neighbours' height)"
@@ -247,6 +259,54 @@ def _separate(
             bodies.append(v)
     height = float(np.median(lengths)) if lengths.size else 2 * radius
     return bodies, height
+
+
+def _on_grid(pixels: np.ndarray, shape: tuple[int, int], rows: np.ndarray,
+             cols: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """The radiograph over the box of ``rows``, ``cols`` resampled onto the mask's grid
+    (``shape``), as float, with the box's origin (row, col)."""
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    zy, zx = pixels.shape[0] / shape[0], pixels.shape[1] / shape[1]
+    if (zy, zx) == (1.0, 1.0):
+        return pixels[r0:r1, c0:c1].astype(np.float32), (r0, c0)
+    y0, y1 = int(r0 * zy), max(int(np.ceil(r1 * zy)), int(r0 * zy) + 1)
+    x0, x1 = int(c0 * zx), max(int(np.ceil(c1 * zx)), int(c0 * zx) + 1)
+    crop = pixels[y0:y1, x0:x1].astype(np.float32)
+    small = zy > 1 and zx > 1
+    return cv2.resize(crop, (c1 - c0, r1 - r0), interpolation=cv2.INTER_AREA if small
+                      else cv2.INTER_LINEAR), (r0, c0)
+
+
+def _cut_strips(keep: list, tangents: list[np.ndarray], lengths: np.ndarray,
+                pixels: np.ndarray, prob: np.ndarray | None, shape: tuple[int, int]) -> list:
+    """Cut components that are strips of merged bodies (over ``STRIP`` expected pitches
+    long along the spine, ``tangents``, for their depth: area / length) at the discs the
+    radiograph and the probability show (``chain.cut_strip``). The expected pitch/depth
+    comes from the film's single bodies (length/depth in ``CLEAN_ASPECT``; at least
+    three, else ``PITCH_RATIO``). Pieces carry a fifth element, "chain"."""
+    areas = np.array([k[0].size for k in keep], float)
+    aspect = lengths**2 / areas
+    clean = (aspect >= CLEAN_ASPECT[0]) & (aspect <= CLEAN_ASPECT[1])
+    ratio = (float(np.median(aspect[clean])) * PITCH_PER_HEIGHT if clean.sum() >= 3
+             else PITCH_RATIO)
+    lone = len(keep) == 1  # no neighbours to tell the spine's axis: the strip's own
+    out = []
+    for k, a, tan in zip(keep, aspect, tangents, strict=True):
+        r, c = k[0], k[1]
+        if a < STRIP * ratio:
+            out.append(k)
+            continue
+        image, (r0, c0) = _on_grid(pixels, shape, r, c)
+        p = None if prob is None else prob[r.min():r.max() + 1, c.min():c.max() + 1]
+        pieces = cut_strip(r - r0, c - c0, image, p, ratio, None if lone else tan)
+        if len(pieces) == 1:
+            out.append(k)
+            continue
+        for pr, pc in pieces:
+            piece = np.zeros((r.max() - r0 + 1, c.max() - c0 + 1), bool)
+            piece[pr, pc] = True
+            out.append((pr + r0, pc + c0, float(distance_map(piece).max()), 0, "chain"))
+    return out
 
 
 def _ordered(keep: list, edge: list[bool], radius: float):
@@ -385,7 +445,7 @@ def label_bodies(
     if probability is not None and probability.shape != mask.shape:
         raise ValueError(f"probability {probability.shape} and mask {mask.shape} differ")
     lateral = view not in ("ap", "pa")
-    bodies, height = _separate(mask, dropped_at, probability, pixel_scale, lateral)
+    bodies, height = _separate(mask, dropped_at, probability, pixel_scale, lateral, pixels)
     bodies = _drop_fragments(bodies, height, dropped_at, mask.shape, pixel_scale)
     if not bodies:
         return Labelling([], [d for _, d in dropped_at], "", "", 0.0, height, mask.shape)
