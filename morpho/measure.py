@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from morpho.grade import genant
+from morpho.grade import expected_ratio, film_z, genant, height_loss
 from morpho.label import Labelling, Vertebra, label_bodies
 from morpho.label.geometry import small_median
 
@@ -22,12 +22,15 @@ MEASUREMENT_COLUMNS = [
 ]
 EXTRA_COLUMNS = [
     "suggested_level", "suggested_confidence", "facing_source", "view",
-    "depth_px", "aspect", "neighbour_ratio", "plausible",
+    "depth_px", "aspect", "neighbour_ratio", "plausible", "confidence",
+    "expected_wedge", "expected_biconcave", "wedge_z", "biconcave_z", "crush_z", "height_loss",
 ]
 ROUNDING = {
     **{c: 2 for c in MEASUREMENT_COLUMNS if c.endswith(("_x", "_y", "_px", "_mm"))},
     "cx": 2, "cy": 2, "wedge_ratio": 4, "biconcave_ratio": 4, "crush_ratio": 4,
     "suggested_confidence": 3, "aspect": 3, "neighbour_ratio": 3, "depth_px": 2,
+    "confidence": 3, "expected_wedge": 3, "expected_biconcave": 3, "wedge_z": 2,
+    "biconcave_z": 2, "crush_z": 2, "height_loss": 4,
 }
 INSET = 0.08  # anterior/posterior points sit this fraction of the depth inside the edges
 SPREAD = 0.03  # each point's endplate is the mean over columns this far (x the depth) around it
@@ -48,6 +51,10 @@ CONCAVE_PEAK = 0.8  # share of the depth of its middle is biconcave and counts a
 ASPECT = (0.55, 1.25)
 NEIGHBOUR_RATIO = (0.75, 1.33)
 NEIGHBOURS = 2
+MERGED = 1.6  # over this many times its neighbours' height a body is two (a pair is ~2x)
+# below this mean body probability inside a body the model was unsure of its outline (a
+# body's interior is ~0.95-1.0; a disc it bridged ~0.5-0.7)
+MIN_CONFIDENCE = 0.8
 # levels whose shape Genant's height ratios do not describe
 NOT_GRADED = {
     "C1": "C1 has no vertebral body",
@@ -307,10 +314,12 @@ def measure_labelling(
     image: str = "",
     field: np.ndarray | None = None,
     pixel_scale: tuple[float, float] = (1.0, 1.0),
+    probability: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per vertebra of a labelling, with the public columns then the extras.
 
     ``field``: the body probability at the mask's size (see ``measure_vertebra``);
+    ``probability``: the segmenter's at the mask's size, for each body's ``confidence``;
     ``pixel_scale`` (x, y): the size of a mask pixel in the pixels of the image the mask
     was reduced from, into which positions, heights and areas are mapped back."""
     columns = MEASUREMENT_COLUMNS + EXTRA_COLUMNS
@@ -339,18 +348,19 @@ def measure_labelling(
     hp = col["hp_px"]
     col["wedge_ratio"] = col["ha_px"] / hp
     col["biconcave_ratio"] = col["hm_px"] / hp
-    col["crush_ratio"] = hp / _neighbour_mean(hp)
     col.update(plausibility(hp, col["depth_px"]))
+    col["confidence"] = _confidence(lab.vertebrae, probability)
+    reasons = [_ungradable(v, col, i, lateral) for i, v in enumerate(lab.vertebrae)]
+    col.update(_grades(col, np.array([not r for r in reasons])))
     grades, types, qas = [], [], []
     for i, v in enumerate(lab.vertebrae):
-        reasons = _ungradable(v, col["found"][i], col["solidity"][i], lateral)
-        grade, kind, note = genant(
-            col["wedge_ratio"][i], col["biconcave_ratio"][i], col["crush_ratio"][i], reasons
-        )
+        expected = (col["expected_wedge"][i], col["expected_biconcave"][i])
+        grade, kind, note = genant(col["wedge_ratio"][i], col["biconcave_ratio"][i],
+                                   col["crush_ratio"][i], reasons[i], expected)
         grades.append(grade)
         types.append(kind)
         shape = _implausible(col["aspect"][i], col["neighbour_ratio"][i])
-        qa = [*v.qa, shape, f"ungradable: {note}" if reasons else note]
+        qa = [*v.qa, shape, f"ungradable: {note}" if reasons[i] else note]
         qas.append("; ".join(q for q in qa if q))
     col.update(
         genant_grade=pd.array(grades, dtype="Int64"), genant_type=types, qa=qas, image=image,
@@ -404,11 +414,46 @@ def plausibility_summary(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _ungradable(v: Vertebra, found: bool, solidity: float, lateral: bool) -> list[str]:
+def _confidence(vertebrae: list[Vertebra], probability: np.ndarray | None) -> np.ndarray:
+    """Mean body probability inside each body; NaN without a probability."""
+    if probability is None:
+        return np.full(len(vertebrae), np.nan)
+    return np.array([float(np.mean(probability[v.rows, v.cols])) for v in vertebrae])
+
+
+def _too_tall(col: dict[str, np.ndarray]) -> np.ndarray:
+    """Bodies taller than one body can be, for their depth or against their neighbours:
+    a merged pair, or a strip over a disc. (A body merely over ``NEIGHBOUR_RATIO`` can be a
+    normal one beside a crushed one.)"""
+    with np.errstate(invalid="ignore"):
+        return (col["aspect"] > ASPECT[1]) | (col["neighbour_ratio"] > MERGED)
+
+
+def _grades(col: dict[str, np.ndarray], usable: np.ndarray) -> dict[str, np.ndarray]:
+    """Crush ratio (against the adjacent bodies not too tall to be one body), expected
+    wedge and biconcave ratios from the film's gradable bodies, z-scores and the height
+    loss that sets each grade."""
+    hp = col["hp_px"]
+    out = {"crush_ratio": hp / _neighbour_mean(np.where(_too_tall(col), np.nan, hp))}
+    for name in ("wedge", "biconcave"):
+        ratio = col[f"{name}_ratio"]
+        out[f"expected_{name}"] = expected_ratio(ratio, usable)
+        out[f"{name}_z"] = film_z(ratio, out[f"expected_{name}"], usable)
+    out["crush_z"] = film_z(out["crush_ratio"], np.ones(hp.size), usable)
+    out["height_loss"] = np.array([
+        height_loss(w, b, c, (ew, eb))[0] for w, b, c, ew, eb in zip(
+            col["wedge_ratio"], col["biconcave_ratio"], out["crush_ratio"],
+            out["expected_wedge"], out["expected_biconcave"], strict=True)])
+    return out
+
+
+def _ungradable(v: Vertebra, col: dict[str, np.ndarray], i: int, lateral: bool) -> list[str]:
+    """Why body ``i`` cannot be graded (empty when it can): never a fracture call from an
+    outline that cannot be trusted."""
     reasons = []
     if not lateral:
         reasons.append("Genant grading needs a lateral view")
-    if not found:
+    if not col["found"][i]:
         reasons.append("endplate points not found")
     if v.level in NOT_GRADED:
         reasons.append(NOT_GRADED[v.level])
@@ -416,8 +461,12 @@ def _ungradable(v: Vertebra, found: bool, solidity: float, lateral: bool) -> lis
         reasons.append(v.doubtful)
     if any(n.startswith("touches the image border") for n in v.qa):
         reasons.append("body cut off at the image border")
-    if solidity < MIN_SOLIDITY:
-        reasons.append(f"irregular outline (solidity {solidity:.2f})")
+    if col["solidity"][i] < MIN_SOLIDITY:
+        reasons.append(f"irregular outline (solidity {col['solidity'][i]:.2f})")
+    if _too_tall(col)[i]:
+        reasons.append("implausible outline: too tall for one body")
+    if col["confidence"][i] < MIN_CONFIDENCE:
+        reasons.append(f"low model confidence ({col['confidence'][i]:.2f})")
     return reasons
 
 
@@ -476,5 +525,5 @@ def measure_mask(
     )
     return measure_labelling(
         lab, spacing_mm=spacing_mm, spacing_source=spacing_source, view=view, image=image,
-        field=field, pixel_scale=scale,
+        field=field, pixel_scale=scale, probability=probability,
     )

@@ -527,3 +527,53 @@ def test_plausibility_of_normal_bodies_and_of_a_merged_pair():
     assert got["plausible"].tolist() == [True, True, True, False, True, True, True]
     assert got["neighbour_ratio"][3] == pytest.approx(2.3)
     assert plausibility(np.array([70.0]), np.array([50.0]))["plausible"].tolist() == [False]
+
+
+def test_a_normally_wedged_thoracic_body_is_grade_0_and_a_fracture_among_them_is_not():
+    wedged = (32.8, 37.0, 40.0)  # Ha/Hp 0.82: a normal mid-thoracic shape
+    heights = [wedged] * 3 + [(31.2, 37.0, 40.0)] + [wedged] * 2 + [(20.0, 37.0, 40.0)] + [
+        wedged] * 3
+    mask, _ = render_spine(heights, bulge=15)
+    df = measure_mask(mask)
+    assert df["genant_grade"].iloc[3] == 0  # Ha/Hp 0.78: Genant's raw rule says grade 1
+    assert df["expected_wedge"].iloc[3] == pytest.approx(0.85, abs=0.02)  # at the 8% inset
+    assert (df["genant_grade"].iloc[6], df["genant_type"].iloc[6]) == (2, "wedge")
+    assert df["wedge_z"].iloc[6] < -3 < df["wedge_z"].iloc[3]
+    assert df["genant_grade"].drop(index=6).eq(0).all()
+
+
+def test_an_implausibly_tall_outline_is_not_graded_and_says_why():
+    heights = [NORMAL] * 3 + [(56.0, 56.0, 56.0)] + [NORMAL] * 3  # 1.4x as tall as deep
+    mask, _ = render_spine(heights, depth=40.0)
+    df = measure_mask(mask)
+    assert len(df) == 7
+    assert pd.isna(df["genant_grade"].iloc[3]) and not df["plausible"].iloc[3]
+    assert "implausible outline" in df["qa"].iloc[3]
+    assert df["genant_grade"].drop(index=3).eq(0).all()
+
+
+def test_a_body_the_model_is_unsure_of_is_not_graded():
+    heights = [NORMAL] * 3 + [(20.0, 20.0, 20.0)] + [NORMAL] * 3  # looks crushed
+    mask, bodies = render_spine(heights)
+    prob = np.where(mask, 0.98, 0.02).astype(np.float32)
+    unsure = np.zeros_like(mask)
+    x0, y0 = bodies[3].outline.min(axis=0).astype(int)
+    x1, y1 = bodies[3].outline.max(axis=0).astype(int) + 1
+    unsure[y0:y1, x0:x1] = True
+    prob[unsure & mask] = 0.6
+    df = measure_mask(mask, probability=prob)
+    assert df["confidence"].iloc[3] == pytest.approx(0.6, abs=0.01)
+    assert pd.isna(df["genant_grade"].iloc[3]) and "low model confidence" in df["qa"].iloc[3]
+    assert measure_mask(mask)["genant_grade"].iloc[3] == 3  # the mask alone: a crush
+
+
+def test_film_level_calls_name_the_worst_body():
+    from morpho.grade import subject_calls
+
+    mask, _ = render_spine(SPINE, bulge=15, shape=(800, 800))
+    df = measure_mask(mask, first_level="T3", image="a")
+    calls = subject_calls(pd.concat([df, df.assign(image="b", genant_grade=0)]))
+    a, b = calls.set_index("image").loc["a"], calls.set_index("image").loc["b"]
+    assert (a["worst_grade"], a["any_grade2"], a["sdi"], a["gradable"]) == (3, True, 7, 12)
+    assert (a["driver"], a["driver_type"]) == ("T12", "crush")
+    assert (b["worst_grade"], b["any_grade2"], b["sdi"]) == (0, False, 0)
