@@ -4,7 +4,8 @@ Synthetic sets (``morpho synth drr`` / ``phantom`` folders with ``dataset.json``
 ``truth.csv``; a split, default ``test``) are measured from their exact masks and, with
 ``--segment [MODEL]``, from the model's masks, at full size and with ``--export 320``
 also as 8-bit JPEG exports 320 px on the short side (as public research exports come).
-Prints per vertebra and per film (a film is positive with any body built grade >= 2)
+Prints per vertebra (against the grade each body was built with and, since a CT's own
+bodies can be deformed, against the Genant grade of the truth's own six points) and per film (a film is positive with any body built grade >= 2)
 sensitivity and specificity of the calls at grade >= 1, 2, 3 (an ungradable body is not a
 call), the ROC over the height-loss threshold (``height_loss``; AUC), the ungradable
 share, and Ha/Hm/Hp MAPE on intact and fractured bodies against the mid-sagittal truth.
@@ -26,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from measure_phantom import by_nearest_truth
+from measure_phantom import by_nearest_truth, true_grades
 from rich.progress import track
 
 from morpho.datasets.contract import load_dataset
@@ -93,6 +94,7 @@ def measure_film(pixels, mask, truth, spacing, segmenter, export: int | None,
         pixels, mask, scale = exported(pixels, mask, export)
         truth = scaled_truth(truth, scale)
         spacing = None if spacing is None else tuple(s / scale for s in spacing)
+    truth = truth.assign(own_grade=true_grades(truth))
     prob = None
     if segmenter is not None:
         mask, prob = segmenter.segment(pixels)
@@ -104,10 +106,11 @@ def measure_film(pixels, mask, truth, spacing, segmenter, export: int | None,
     return m[m["complete"].astype(bool)], calls
 
 
-def rates(m: pd.DataFrame, grade: int) -> tuple[float, float, int, int]:
-    """Sensitivity (built >= grade called >= grade) and specificity (intact not called)."""
+def rates(m: pd.DataFrame, grade: int, truth: str = "fracture_grade"
+          ) -> tuple[float, float, int, int]:
+    """Sensitivity (true >= grade called >= grade) and specificity (true 0 not called)."""
     called = m["genant_grade"].fillna(-1).astype(int) >= grade
-    pos, neg = m["fracture_grade"] >= grade, m["fracture_grade"] == 0
+    pos, neg = m[truth] >= grade, m[truth] == 0
     return called[pos].mean(), (~called[neg]).mean(), int(pos.sum()), int(neg.sum())
 
 
@@ -127,6 +130,10 @@ def report_truth(m: pd.DataFrame, films: pd.DataFrame, label: str) -> None:
         sens, spec, npos, nneg = rates(m, grade)
         print(f"per vertebra, grade >= {grade}: sensitivity {sens:.3f} (n={npos}), "
               f"specificity {spec:.3f} (n={nneg})")
+    sens, spec, npos, nneg = rates(m, 2, "own_grade")
+    print(f"per vertebra, grade >= 2, against the grade of the truth's own six points (a CT's "
+          f"own deformities count): sensitivity {sens:.3f} (n={npos}), specificity "
+          f"{spec:.3f} (n={nneg})")
     pos = (m["fracture_grade"] >= 2).to_numpy()
     keep = pos | (m["fracture_grade"] == 0).to_numpy()
     score = m["height_loss"].where(m["genant_grade"].notna()).to_numpy(float)

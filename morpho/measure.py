@@ -24,6 +24,7 @@ EXTRA_COLUMNS = [
     "suggested_level", "suggested_confidence", "facing_source", "view",
     "depth_px", "aspect", "neighbour_ratio", "plausible", "confidence",
     "expected_wedge", "expected_biconcave", "wedge_z", "biconcave_z", "crush_z", "height_loss",
+    "points_source",
 ]
 ROUNDING = {
     **{c: 2 for c in MEASUREMENT_COLUMNS if c.endswith(("_x", "_y", "_px", "_mm"))},
@@ -55,6 +56,17 @@ MERGED = 1.6  # over this many times its neighbours' height a body is two (a pai
 # below this mean body probability inside a body the model was unsure of its outline (a
 # body's interior is ~0.95-1.0; a disc it bridged ~0.5-0.7)
 MIN_CONFIDENCE = 0.8
+# Middle points from the radiograph: the central endplate lies inside the silhouette (whose
+# edge follows the rims), and a film shows it as a bright cortical line. Along the middle
+# column, from MID_OUT outside to MID_IN inside the chord between the anterior and
+# posterior points (shares of the body's height), the brightest point of the profile
+# (smoothed over EDGE_SMOOTH px) is that line; the endplate is the steepest rise into it
+# within RISE_BACK before it. A rise under MIN_RISE (of the film's 1-99th percentile
+# range per px) is no edge: the outline's point is kept.
+EDGE_SMOOTH = 1.0
+MID_OUT, MID_IN = 0.1, 0.3
+RISE_BACK = 0.1
+MIN_RISE = 0.01
 # levels whose shape Genant's height ratios do not describe
 NOT_GRADED = {
     "C1": "C1 has no vertebral body",
@@ -244,9 +256,13 @@ def _field_crop(crop: np.ndarray, field: np.ndarray, r0: int, c0: int) -> np.nda
                     np.where(ring, np.minimum(values, 0.4999), 0.0)).astype(np.float32)
 
 
-def measure_vertebra(v: Vertebra, facing: str, field: np.ndarray | None = None) -> dict:
+def measure_vertebra(
+    v: Vertebra, facing: str, field: np.ndarray | None = None,
+    film: tuple[np.ndarray, tuple[float, float]] | None = None,
+) -> dict:
     """The six points, three heights (px), area and solidity of one body; ``field`` (the
-    body probability, the mask's size) places the endplates between pixels."""
+    body probability, the mask's size) places the endplates between pixels; ``film``
+    (see ``_film``) moves the middle points onto the central endplates it shows."""
     r0, c0 = v.rows.min() - 2, v.cols.min() - 2
     crop = np.zeros((v.rows.max() - r0 + 3, v.cols.max() - c0 + 3), np.uint8)
     crop[v.rows - r0, v.cols - c0] = 1
@@ -265,6 +281,7 @@ def measure_vertebra(v: Vertebra, facing: str, field: np.ndarray | None = None) 
     image = crop.astype(np.float32) if field is None else _field_crop(crop, field, r0, c0)
     sampled: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
     spans = _spans(d, u, a)
+    placed: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
     row["depth_px"] = float(np.mean([q1 - q0 for q0, q1 in spans.values()]))
     for end, (q_post, q_ant) in spans.items():
         depth = q_ant - q_post
@@ -292,9 +309,70 @@ def measure_vertebra(v: Vertebra, facing: str, field: np.ndarray | None = None) 
             row[f"{name}_{end}_x"], row[f"{name}_{end}_y"] = point
         chord = (columns["ant"], offsets["ant"], columns["post"], offsets["post"])
         concave += _concavity(qs, s, chord, end)
+        placed[end] = (columns, offsets)
     row["found"] = found
     row["solidity"] = _solidity(crop, contour, concave)
+    row["points_source"] = "mask"
+    if film is not None and found:
+        moved = _from_film(film, centre, u, a, placed)
+        for end, (columns, offsets) in placed.items():
+            for name, qk in columns.items():
+                row[f"{name}_{end}_x"], row[f"{name}_{end}_y"] = centre + qk * a + offsets[name] * u
+        row["points_source"] = {2: "image", 0: "mask"}.get(moved, "image+mask")
     return row
+
+
+def _film(pixels: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, tuple[float, float]]:
+    """The radiograph scaled to 0-1 over its 1-99th percentiles (float32), and its pixel
+    size in mask pixels (x, y) for a mask of ``shape``."""
+    image = np.asarray(pixels, np.float32)
+    lo, hi = np.percentile(image[::4, ::4], [1, 99])
+    image = (image - lo) / max(float(hi - lo), 1e-6)
+    return image, (image.shape[1] / shape[1], image.shape[0] / shape[0])
+
+
+def _profile(film: tuple[np.ndarray, tuple[float, float]], point: np.ndarray,
+             inward: np.ndarray, t: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """The film along ``point + t * inward`` (mask pixels), averaged over the parallel
+    lines offset by ``across``, smoothed over ``EDGE_SMOOTH`` px."""
+    image, (zx, zy) = film
+    pts = point + t[None, :, None] * inward + across[:, None, :]
+    xs = ((pts[..., 0] + 0.5) * zx - 0.5).astype(np.float32)
+    ys = ((pts[..., 1] + 0.5) * zy - 0.5).astype(np.float32)
+    values = cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    step = t[1] - t[0]
+    return cv2.GaussianBlur(values.mean(axis=0)[None, :], (0, 0), EDGE_SMOOTH / step)[0]
+
+
+def _edge(t: np.ndarray, values: np.ndarray, back: float) -> float:
+    """The steepest rise of the profile (``t`` inward) within ``back`` before its brightest
+    point; NaN when it rises less than ``MIN_RISE``."""
+    rise = np.gradient(values, t)
+    peak = t[np.argmax(values)]
+    near = (t >= peak - back) & (t <= peak)
+    k = int(np.argmax(np.where(near, rise, -np.inf)))
+    return float(t[k]) if rise[k] >= MIN_RISE else np.nan
+
+
+def _from_film(film: tuple[np.ndarray, tuple[float, float]], centre: np.ndarray,
+               u: np.ndarray, a: np.ndarray,
+               placed: dict[str, tuple[dict[str, float], dict[str, float]]]) -> int:
+    """Move the middle points (``placed``: per endplate, column -> ``q`` and ``s``) onto
+    the central endplate edges of the film. Changes ``placed``; returns how many moved."""
+    height = placed["inf"][1]["post"] - placed["sup"][1]["post"]
+    t = np.arange(-MID_OUT * height, MID_IN * height + 0.25, 0.25)
+    moved = 0
+    for end, (columns, offsets) in placed.items():
+        sign = 1.0 if end == "sup" else -1.0  # inward: caudal from the superior endplate
+        chord = 0.5 * (offsets["ant"] + offsets["post"])
+        spread = (SPREAD * abs(columns["ant"] - columns["post"])
+                  * np.linspace(-1, 1, SPREAD_SAMPLES))[:, None] * a
+        point = centre + columns["mid"] * a + chord * u
+        edge = _edge(t, _profile(film, point, sign * u, t, spread), RISE_BACK * height)
+        if np.isfinite(edge):
+            offsets["mid"] = chord + sign * edge
+            moved += 1
+    return moved
 
 
 def _neighbour_mean(h: np.ndarray) -> np.ndarray:
@@ -315,9 +393,12 @@ def measure_labelling(
     field: np.ndarray | None = None,
     pixel_scale: tuple[float, float] = (1.0, 1.0),
     probability: np.ndarray | None = None,
+    pixels: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per vertebra of a labelling, with the public columns then the extras.
 
+    ``pixels``: the radiograph (any size, bone bright), on whose endplate edges the six
+    points are placed (lateral films; ``points_source`` says which were);
     ``field``: the body probability at the mask's size (see ``measure_vertebra``);
     ``probability``: the segmenter's at the mask's size, for each body's ``confidence``;
     ``pixel_scale`` (x, y): the size of a mask pixel in the pixels of the image the mask
@@ -328,7 +409,8 @@ def measure_labelling(
         df.attrs["dropped"] = lab.dropped
         return df
     lateral = view not in ("ap", "pa")
-    rows = [measure_vertebra(v, lab.facing, field) for v in lab.vertebrae]
+    film = None if pixels is None or not lateral else _film(pixels, lab.shape)
+    rows = [measure_vertebra(v, lab.facing, field, film) for v in lab.vertebrae]
     col = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     sx, sy = pixel_scale
     for name in ("cx", *[f"{p}_x" for p in POINTS]):
@@ -525,5 +607,5 @@ def measure_mask(
     )
     return measure_labelling(
         lab, spacing_mm=spacing_mm, spacing_source=spacing_source, view=view, image=image,
-        field=field, pixel_scale=scale, probability=probability,
+        field=field, pixel_scale=scale, probability=probability, pixels=pixels,
     )

@@ -577,3 +577,19 @@ def test_film_level_calls_name_the_worst_body():
     assert (a["worst_grade"], a["any_grade2"], a["sdi"], a["gradable"]) == (3, True, 7, 12)
     assert (a["driver"], a["driver_type"]) == ("T12", "crush")
     assert (b["worst_grade"], b["any_grade2"], b["sdi"]) == (0, False, 0)
+
+
+def test_a_biconcave_loss_inside_the_silhouette_is_measured_from_the_film():
+    from measure_shapes import render_film
+
+    mask, bodies = render_spine([(50.0, 50.0, 50.0)] * 7, depth=60.0)  # rectangles
+    film = render_film(mask, bodies, {3: 9.0, 5: 2.0})  # body 3: Hm 32 of 50 (grade 2)
+    silhouette = measure_mask(mask)
+    assert silhouette["genant_grade"].eq(0).all()  # the mask alone cannot see it
+    df = measure_mask(mask, pixels=film)
+    assert (df["points_source"] == "image").all()
+    assert df["hm_px"].iloc[3] == pytest.approx(32.0, abs=1.5)
+    assert df["hm_px"].iloc[5] == pytest.approx(46.0, abs=1.5)
+    assert (df["genant_grade"].iloc[3], df["genant_type"].iloc[3]) == (2, "biconcave")
+    assert df["genant_grade"].drop(index=3).eq(0).all()
+    assert np.allclose(df[["ha_px", "hp_px"]], silhouette[["ha_px", "hp_px"]])
