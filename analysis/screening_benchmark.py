@@ -5,7 +5,8 @@ Synthetic sets (``morpho synth drr`` / ``phantom`` folders with ``dataset.json``
 ``--segment [MODEL]``, from the model's masks, at full size and with ``--export 320``
 also as 8-bit JPEG exports 320 px on the short side (as public research exports come).
 Prints per vertebra (against the grade each body was built with and, since a CT's own
-bodies can be deformed, against the Genant grade of the truth's own six points) and per film (a film is positive with any body built grade >= 2)
+bodies can be deformed, against the Genant grade of the truth's own six points) and per
+film (a film is positive with any body built grade >= 2)
 sensitivity and specificity of the calls at grade >= 1, 2, 3 (an ungradable body is not a
 call), the ROC over the height-loss threshold (``height_loss``; AUC), the ungradable
 share, and Ha/Hm/Hp MAPE on intact and fractured bodies against the mid-sagittal truth.
