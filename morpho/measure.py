@@ -67,6 +67,13 @@ EDGE_SMOOTH = 1.0
 MID_OUT, MID_IN = 0.1, 0.3
 RISE_BACK = 0.1
 MIN_RISE = 0.01
+# A predicted outline (the segmenter's, with its probability) can fall short of the body
+# or overshoot it: its anterior and posterior points are moved, first, onto the rise
+# nearest the outline, from WALL_OUT outside to WALL_IN inside it, among the rises at least
+# NEAREST_SHARE of the steepest (not the neighbour's endplate beyond the disc). An exact
+# mask's walls are kept.
+WALL_OUT, WALL_IN = 0.25, 0.15
+NEAREST_SHARE = 0.6
 # levels whose shape Genant's height ratios do not describe
 NOT_GRADED = {
     "C1": "C1 has no vertebral body",
@@ -258,7 +265,7 @@ def _field_crop(crop: np.ndarray, field: np.ndarray, r0: int, c0: int) -> np.nda
 
 def measure_vertebra(
     v: Vertebra, facing: str, field: np.ndarray | None = None,
-    film: tuple[np.ndarray, tuple[float, float]] | None = None,
+    film: tuple[np.ndarray, tuple[float, float]] | None = None, predicted: bool = False,
 ) -> dict:
     """The six points, three heights (px), area and solidity of one body; ``field`` (the
     body probability, the mask's size) places the endplates between pixels; ``film``
@@ -314,11 +321,12 @@ def measure_vertebra(
     row["solidity"] = _solidity(crop, contour, concave)
     row["points_source"] = "mask"
     if film is not None and found:
-        moved = _from_film(film, centre, u, a, placed)
+        moved = _from_film(film, centre, u, a, placed, walls=field is not None or predicted)
         for end, (columns, offsets) in placed.items():
             for name, qk in columns.items():
                 row[f"{name}_{end}_x"], row[f"{name}_{end}_y"] = centre + qk * a + offsets[name] * u
-        row["points_source"] = {2: "image", 0: "mask"}.get(moved, "image+mask")
+        row["points_source"] = {(6 if field is not None or predicted else 2): "image",
+                                0: "mask"}.get(moved, "image+mask")
     return row
 
 
@@ -354,21 +362,41 @@ def _edge(t: np.ndarray, values: np.ndarray, back: float) -> float:
     return float(t[k]) if rise[k] >= MIN_RISE else np.nan
 
 
+def _nearest_rise(t: np.ndarray, values: np.ndarray) -> float:
+    """The rise (``t`` inward) nearest ``t`` = 0 among those at least ``NEAREST_SHARE`` of
+    the steepest; NaN when none reaches ``MIN_RISE``."""
+    rise = np.gradient(values, t)
+    if rise.max() < MIN_RISE:
+        return np.nan
+    peaks = np.nonzero((rise[1:-1] >= rise[:-2]) & (rise[1:-1] >= rise[2:])
+                       & (rise[1:-1] >= NEAREST_SHARE * rise.max()))[0] + 1
+    return float(t[peaks[np.argmin(np.abs(t[peaks]))]]) if peaks.size else np.nan
+
+
 def _from_film(film: tuple[np.ndarray, tuple[float, float]], centre: np.ndarray,
                u: np.ndarray, a: np.ndarray,
-               placed: dict[str, tuple[dict[str, float], dict[str, float]]]) -> int:
-    """Move the middle points (``placed``: per endplate, column -> ``q`` and ``s``) onto
-    the central endplate edges of the film. Changes ``placed``; returns how many moved."""
+               placed: dict[str, tuple[dict[str, float], dict[str, float]]],
+               walls: bool = False) -> int:
+    """Move the points (``placed``: per endplate, column -> ``q`` and ``s``) onto the
+    film's endplate edges: with ``walls`` the anterior and posterior ones first, then the
+    middle ones. Changes ``placed``; returns how many moved."""
     height = placed["inf"][1]["post"] - placed["sup"][1]["post"]
-    t = np.arange(-MID_OUT * height, MID_IN * height + 0.25, 0.25)
+    t_mid = np.arange(-MID_OUT * height, MID_IN * height + 0.25, 0.25)
+    t_wall = np.arange(-WALL_OUT * height, WALL_IN * height + 0.25, 0.25)
     moved = 0
     for end, (columns, offsets) in placed.items():
         sign = 1.0 if end == "sup" else -1.0  # inward: caudal from the superior endplate
-        chord = 0.5 * (offsets["ant"] + offsets["post"])
         spread = (SPREAD * abs(columns["ant"] - columns["post"])
                   * np.linspace(-1, 1, SPREAD_SAMPLES))[:, None] * a
+        for name in ("ant", "post") if walls else ():
+            point = centre + columns[name] * a + offsets[name] * u
+            edge = _nearest_rise(t_wall, _profile(film, point, sign * u, t_wall, spread))
+            if np.isfinite(edge):
+                offsets[name] += sign * edge
+                moved += 1
+        chord = 0.5 * (offsets["ant"] + offsets["post"])
         point = centre + columns["mid"] * a + chord * u
-        edge = _edge(t, _profile(film, point, sign * u, t, spread), RISE_BACK * height)
+        edge = _edge(t_mid, _profile(film, point, sign * u, t_mid, spread), RISE_BACK * height)
         if np.isfinite(edge):
             offsets["mid"] = chord + sign * edge
             moved += 1
@@ -410,7 +438,8 @@ def measure_labelling(
         return df
     lateral = view not in ("ap", "pa")
     film = None if pixels is None or not lateral else _film(pixels, lab.shape)
-    rows = [measure_vertebra(v, lab.facing, field, film) for v in lab.vertebrae]
+    predicted = probability is not None  # the segmenter's outline: walls from the film too
+    rows = [measure_vertebra(v, lab.facing, field, film, predicted) for v in lab.vertebrae]
     col = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     sx, sy = pixel_scale
     for name in ("cx", *[f"{p}_x" for p in POINTS]):
