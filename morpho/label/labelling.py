@@ -1,6 +1,7 @@
 """From a vertebral body mask to ordered, labelled vertebrae with QA notes.
 
-Steps: connected components -> drop specks -> split touching bodies (watershed on the
+Steps: connected components -> drop specks -> (lateral, with the radiograph) cut strips of
+merged bodies at the disc bands -> split touching bodies (watershed on the
 distance transform at necks; else at a notch in the outline; else cuts at the expected
 body height) -> drop fragments and off-axis objects -> fit the spine curve through the
 body centres -> order cranial to caudal along it -> flag gaps (missing levels) -> level names ->
@@ -17,7 +18,7 @@ from scipy import ndimage as ndi
 from skimage.segmentation import watershed
 
 from morpho.label.chain import PITCH_RATIO, STRIP, cut_strip
-from morpho.label.facing import facing_from_curvature, facing_from_image
+from morpho.label.facing import facing_from_anatomy, facing_from_curvature, facing_from_image
 from morpho.label.geometry import (
     SpineCurve,
     centre_of,
@@ -60,7 +61,7 @@ class Vertebra:
     level: str = ""
     suggested_level: str = ""
     qa: list[str] = field(default_factory=list)
-    split: str = ""  # "", "core", "neck", "notch" or "size"
+    split: str = ""  # "", "core", "chain", "neck", "notch" or "size"
     doubtful: str = ""  # why the outline cannot be trusted for grading, if it cannot
 
     @property
@@ -75,7 +76,7 @@ class Labelling:
     vertebrae: list[Vertebra]
     dropped: list[str]
     facing: str  # "left" / "right" (side of the image the anterior is on), "" for AP
-    facing_source: str  # "override", "header", "curvature", "image", "default", ""
+    facing_source: str  # "override", "header", "anatomy", "curvature", "image", "default", ""
     suggested_confidence: float
     body_height_px: float
     shape: tuple[int, int]
@@ -431,9 +432,11 @@ def label_bodies(
     """Separate, clean, order and label the vertebral bodies of a boolean mask.
 
     ``anterior`` ("left"/"right") overrides the facing; ``facing_hint`` is a facing from the
-    file header, used when there is no override. Otherwise the spine's curvature decides,
-    and where it shows no clear bulge, the radiograph's ``pixels`` (any size; bone bright)
-    do: the posterior elements make the band behind the bodies brighter. ``probability``
+    file header, used when there is no override. Otherwise the radiograph's ``pixels`` (any
+    size; bone bright) decide where the spine sits clearly at the back of the body's
+    silhouette; else the spine's curvature, and where it shows no clear bulge, the band
+    behind the bodies (brighter with the posterior elements). With ``pixels``, strips of
+    merged bodies on a lateral film are cut at the disc bands they show. ``probability``
     (the segmenter's body probability, 0-1, the mask's size) parts bodies the mask merges
     between the model's confident cores. ``pixel_scale`` (x, y): the size of a mask pixel
     in the pixels of the image it was reduced from, for the positions and sizes in the
@@ -496,7 +499,9 @@ def label_bodies(
     elif facing_hint:
         facing, source = facing_hint, "header"
     else:
-        facing, source = facing_from_curvature(curve, ts, names, suggested, confidence, height)
+        seen = facing_from_anatomy(pixels, bodies, mask.shape) if pixels is not None else None
+        facing, source = (seen, "anatomy") if seen else facing_from_curvature(
+            curve, ts, names, suggested, confidence, height)
         if source == "default" and pixels is not None:
             seen = facing_from_image(pixels, bodies, mask.shape)
             facing, source = (seen, "image") if seen else (facing, source)
