@@ -50,11 +50,15 @@ def distance_to(mask: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_edt(~edge)
 
 
-def labelled_instances(pred: np.ndarray, prob: np.ndarray | None = None) -> np.ndarray:
+def labelled_instances(
+    pred: np.ndarray, prob: np.ndarray | None = None, pixels: np.ndarray | None = None
+) -> np.ndarray:
     """Instance map (0 background, 1..n) of the bodies the labelling makes of a mask (with
-    the body probability ``prob``, as ``morpho measure`` parts merged bodies)."""
+    the body probability ``prob`` and the radiograph ``pixels``, as ``morpho measure``
+    parts merged bodies)."""
     out = np.zeros(pred.shape, np.int32)
-    for k, v in enumerate(label_bodies(pred, probability=prob).vertebrae, start=1):
+    lab = label_bodies(pred, probability=prob, pixels=pixels)
+    for k, v in enumerate(lab.vertebrae, start=1):
         out[v.rows, v.cols] = k
     return out
 
@@ -87,7 +91,8 @@ def evaluate_item(
     both = np.concatenate([to_pred[boundary(truth)], to_truth[boundary(pred)]])
     spacing = float(np.mean(item.spacing_mm)) if item.spacing_mm else None
     n_pred, components = cv2.connectedComponents(pred.astype(np.uint8))
-    instances = labelled_instances(pred, prob)
+    lateral = item.view not in ("ap", "pa")  # the labelling cuts strips on lateral films
+    instances = labelled_instances(pred, prob, pixels if lateral else None)
     component_sizes, instance_sizes = (np.bincount(m.ravel()) for m in (components, instances))
     matched_pred, matched_labelled = set(), set()
     bodies = []
