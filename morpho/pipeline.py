@@ -63,6 +63,7 @@ def measure_image(
     first_level: str | None = None,
     anterior: str | None = None,
     view: str | None = None,
+    image: str | None = None,
 ) -> tuple[Radiograph, np.ndarray, pd.DataFrame]:
     """Read one radiograph, segment it (or take ``mask``) and measure its vertebrae.
 
@@ -70,7 +71,7 @@ def measure_image(
     it and without a mask the default model is loaded. A mask file keeps the probability
     ``morpho segment`` wrote beside it (``read_probability``). ``view`` overrides the file's
     view ("unknown" counts as lateral; a frontal header without ``view`` is refused, see
-    ``measured_view``).
+    ``measured_view``). ``image`` names the rows (default: the file stem).
     Returns the radiograph, the body mask (original size) and the measurements.
     """
     rg = read_radiograph(path)
@@ -99,7 +100,7 @@ def measure_image(
         view=measured,
         first_level=first_level,
         anterior=anterior,
-        image=rg.image_id,
+        image=rg.image_id if image is None else image,
         facing_hint=rg.facing,
         pixels=rg.pixels,
         probability=probability,

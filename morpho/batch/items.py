@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,12 +26,13 @@ class BatchItem:
     demographics: dict[str, object] = field(default_factory=dict)
 
 
-def items_from_input(source: Path) -> list[BatchItem]:
-    """Items of a folder (searched recursively for image suffixes, as every command does) or
-    of a manifest CSV, in a stable order."""
+def items_from_input(source: Path, skip: Sequence[Path] = ()) -> list[BatchItem]:
+    """Items of a folder (searched recursively for image suffixes, as every command does,
+    leaving out ``skip``, the output folder for one) or of a manifest CSV, in a stable order."""
     source = Path(source)
     if source.is_dir():
-        return _items_from_folder(source)
+        files = find_images(source, skip=skip)
+        return [BatchItem(p.relative_to(source).as_posix(), str(p.resolve())) for p in files]
     if source.suffix.lower() == ".csv":
         return _items_from_manifest(source)
     if source.is_file():
@@ -37,34 +40,46 @@ def items_from_input(source: Path) -> list[BatchItem]:
     raise MorphoError(source, "no such file or folder")
 
 
-def _items_from_folder(folder: Path) -> list[BatchItem]:
-    files = find_images(folder)
-    return [BatchItem(key=p.relative_to(folder).as_posix(), path=str(p.resolve())) for p in files]
+def _read_manifest(manifest: Path) -> pd.DataFrame:
+    """The manifest as text columns (one error line for an empty, binary or broken CSV)."""
+    try:
+        data = manifest.read_bytes()
+        if b"\x00" in data:
+            raise ValueError("binary data, not text")
+        data.decode("utf-8-sig")
+        return pd.read_csv(manifest, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise MorphoError(manifest, "empty manifest (needs a 'path' column)") from None
+    except (OSError, ValueError, pd.errors.ParserError, csv.Error) as exc:
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MorphoError(manifest, f"not a readable manifest CSV: {cause}") from None
+
+
+def _number(value: str, name: str, manifest: Path, line: int) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise MorphoError(manifest, f"line {line}: {name} {value!r} is not a number") from None
 
 
 def _items_from_manifest(manifest: Path) -> list[BatchItem]:
-    table = pd.read_csv(manifest, dtype={"subject_id": str})
+    table = _read_manifest(manifest)
     if "path" not in table.columns:
         raise MorphoError(manifest, "manifest needs a 'path' column")
     items = []
-    for row in table.to_dict("records"):
-        path = Path(str(row["path"]))
+    for line, row in enumerate(table.to_dict("records"), start=2):
+        if not row["path"].strip():
+            raise MorphoError(manifest, f"line {line}: no path")
+        path = Path(row["path"])
         if not path.is_absolute():
             path = manifest.parent / path
-        subject = row.get("subject_id")
-        demographics = {
-            name: row[name]
+        demographics: dict[str, object] = {
+            name: row[name] if name == "sex" else _number(row[name], name, manifest, line)
             for name in DEMOGRAPHIC_COLUMNS
-            if name in row and not pd.isna(row[name])
+            if row.get(name, "").strip()
         }
-        items.append(
-            BatchItem(
-                key=str(row["path"]),
-                path=str(path.resolve()),
-                subject=None if subject is None or pd.isna(subject) else str(subject),
-                demographics=demographics,
-            )
-        )
+        subject = row.get("subject_id", "").strip()
+        items.append(BatchItem(row["path"], str(path.resolve()), subject or None, demographics))
     keys = [item.key for item in items]
     if len(set(keys)) != len(keys):
         raise MorphoError(manifest, "manifest lists a path more than once")

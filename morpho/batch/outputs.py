@@ -16,6 +16,7 @@ from morpho.atomic import TMP_PREFIX, TMP_SUFFIX, atomic_write
 from morpho.batch.items import DEMOGRAPHIC_COLUMNS, BatchItem
 from morpho.batch.store import ResultStore
 from morpho.batch.worker import ImageResult
+from morpho.io.files import output_names
 from morpho.measure import MEASUREMENT_COLUMNS
 
 #: One row per image in images.parquet, in this order.
@@ -41,14 +42,15 @@ def remove_stale_temporaries(folder: Path) -> None:
 
 
 def image_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> pd.DataFrame:
-    """One row per item (input order): header facts, overridden by the manifest's values."""
+    """One row per item (input order): header facts, overridden by the manifest's values;
+    ``image`` is the item's collision-free name (``output_names``)."""
     rows = []
-    for item in items:
+    names = output_names([item.key for item in items])
+    for item, name in zip(items, names, strict=True):
         result = results[item.key]
         row = {**result.facts, **item.demographics}
         row.update(file=item.key, path=item.path, subject=item.subject, status=result.status,
-                   cause=result.cause)  # fmt: skip
-        row.setdefault("image", Path(item.key).stem)
+                   cause=result.cause, image=name)  # fmt: skip
         rows.append(row)
     table = pd.DataFrame(rows)
     return table.reindex(columns=IMAGE_COLUMNS)
@@ -58,12 +60,17 @@ def measurement_batches(
     items: Sequence[BatchItem], store: ResultStore, images: pd.DataFrame
 ) -> Iterator[pd.DataFrame]:
     """The vertebrae of the successful items in input order, a few hundred images at a time:
-    ``file``, the measure columns, then the image's ``subject`` and covariates."""
+    ``file``, the measure columns (``image`` the unique name), then ``subject`` and covariates."""
     subjects = images.set_index("file")[SUBJECT_COLUMNS]
+    names = dict(zip(images["file"], images["image"], strict=True))
     for start in range(0, len(items), KEYS_PER_READ):
         keys = [item.key for item in items[start : start + KEYS_PER_READ]]
         blobs = store.measurements(keys)
-        tables = [pd.read_parquet(io.BytesIO(blobs[k])).assign(file=k) for k in keys if k in blobs]
+        tables = [
+            pd.read_parquet(io.BytesIO(blobs[k])).assign(file=k, image=names[k])
+            for k in keys
+            if k in blobs
+        ]
         tables = [t for t in tables if len(t)]
         if tables:
             table = pd.concat(tables, ignore_index=True)

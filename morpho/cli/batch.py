@@ -70,7 +70,7 @@ def batch(
     try:
         if reference is not None:
             Reference.load(reference)  # refused before any work if it is not plain data
-        items = items_from_input(source)
+        items = items_from_input(source, skip=[out])
         if not items:
             fail(NO_FILES, source)
         summary = run_batch(

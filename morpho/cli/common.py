@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -13,7 +14,7 @@ import typer
 from rich.console import Console
 
 from morpho.errors import MorphoError
-from morpho.io.files import find_images
+from morpho.io.files import find_images, output_names, relative_keys
 
 
 class View(str, Enum):
@@ -40,19 +41,40 @@ SpineOnlyOption = Annotated[
 NO_FILES = "no radiograph files found (suffixes .dcm .dicom .png .jpg .jpeg .tif .tiff or none)"
 
 
+@dataclass(frozen=True)
+class InputFile:
+    """A file to process: ``key`` is its path relative to the inputs' common folder (unique),
+    ``name`` its collision-free output name (``morpho.io.files.output_names``)."""
+
+    path: Path
+    key: str
+    name: str
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long, say: read as a file, which fails with one line
+        return False
+
+
 def expand_inputs(
     inputs: Sequence[Path], recursive: bool = True, skip: Sequence[Path] = ()
-) -> list[Path]:
+) -> list[InputFile]:
     """Files as given; folders expanded (recursively) to the image files they hold, sorted,
     leaving out those under ``skip``. Exits with one error when none is left."""
-    skip = [Path(d).resolve() for d in skip]
-    files: list[Path] = []
+    found: list[tuple[Path, Path]] = []
     for item in inputs:
-        files.extend(find_images(item, recursive) if item.is_dir() else [item])
-    files = [f for f in files if not any(d in f.resolve().parents for d in skip)]
-    if not files:
+        if _is_dir(item):
+            found += [(f, item) for f in find_images(item, recursive, skip)]
+        else:
+            found.append((item, item.parent))
+    if not found:
         fail(NO_FILES, ", ".join(map(str, inputs)))
-    return files
+    keys = relative_keys(found)
+    unique = dict(zip(keys, (f for f, _ in found), strict=True))  # a file named twice: once
+    names = output_names(list(unique))
+    return [InputFile(f, k, n) for (k, f), n in zip(unique.items(), names, strict=True)]
 
 
 def report_error(path: str | Path | None, cause: str) -> None:

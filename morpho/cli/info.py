@@ -66,7 +66,7 @@ def info(
     explicitly are always read."""
     if as_json and as_csv:
         fail("choose one of --json and --csv")
-    files = expand_inputs(inputs)
+    files = [f.path for f in expand_inputs(inputs)]
     rows: list[dict] = []
     quiet = len(files) < 2 or not console.is_terminal
     progress = track(files, description="reading", console=console, transient=True, disable=quiet)

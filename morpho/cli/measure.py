@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -10,8 +11,18 @@ import pandas as pd
 import typer
 from rich.progress import track
 
-from morpho.cli.common import FlipOption, View, console, expand_inputs, fail, finish, run_each
+from morpho.cli.common import (
+    FlipOption,
+    InputFile,
+    View,
+    console,
+    expand_inputs,
+    fail,
+    finish,
+    run_each,
+)
 from morpho.errors import MorphoError
+from morpho.io.files import inside
 from morpho.label import check_level
 
 
@@ -20,12 +31,17 @@ class Side(str, Enum):
     right = "right"
 
 
-def _mask_for(image: Path, mask: Path | None) -> Path | None:
+def _mask_for(file: InputFile, mask: Path | None, stems: Counter) -> Path | None:
+    """The mask file given, or ``<name>_mask.png`` in the mask folder (the tree ``segment``
+    writes), or ``<stem>_mask.png`` there when no other input has the same stem."""
     if mask is None or mask.is_file():
         return mask
-    candidate = mask / f"{image.stem}_mask.png"
+    candidate = inside(mask, f"{file.name}_mask.png")
+    flat = mask / f"{file.path.stem}_mask.png"
+    if not candidate.is_file() and stems[file.path.stem] == 1 and flat.is_file():
+        return flat
     if not candidate.is_file():
-        raise MorphoError(image, f"no mask {candidate.name} in {mask}")
+        raise MorphoError(file.path, f"no mask {file.name}_mask.png in {mask}")
     return candidate
 
 
@@ -48,7 +64,8 @@ def measure(
     ] = None,
     flip: FlipOption = None,
 ) -> None:
-    """Write OUT/measurements.csv (one row per vertebra) and OUT/<stem>_measure.png."""
+    """Write OUT/measurements.csv (one row per vertebra; ``image`` a unique name, ``file`` the
+    path under the input folder) and OUT/<image>_measure.png (mirroring the input tree)."""
     from morpho.atomic import atomic_write, write_png
     from morpho.pipeline import measure_image, overlay
 
@@ -56,7 +73,7 @@ def measure(
         first_level = check_level(first_level)
     except ValueError as exc:
         fail(str(exc))
-    files = expand_inputs(inputs, skip=[p for p in (mask, out) if p is not None and p.is_dir()])
+    files = expand_inputs(inputs, skip=[out, *([mask] if mask is not None else [])])
     if mask is not None and mask.is_file() and len(files) > 1:
         fail("--mask FILE needs exactly one input; give a folder of <stem>_mask.png")
     if mask is not None and not mask.exists():
@@ -71,18 +88,22 @@ def measure(
         except MorphoError as exc:
             fail(f"{exc.cause}; give --mask", exc.path)
 
-    def one(path: Path) -> None:
-        given = _mask_for(path, mask)
+    stems = Counter(file.path.stem for file in files)
+
+    def one(file: InputFile) -> None:
         rg, body_mask, df = measure_image(
-            path, segmenter=segmenter, mask=given, first_level=first_level,
-            anterior=anterior.value if anterior else None, view=view.value if view else None,
+            file.path, segmenter=segmenter, mask=_mask_for(file, mask, stems),
+            first_level=first_level, anterior=anterior.value if anterior else None,
+            view=view.value if view else None, image=file.name,
         )
         if df.empty:
-            console.print(f"note: {path}: no vertebral bodies found")
-        write_png(out / f"{path.stem}_measure.png", overlay(rg.pixels, body_mask, df))
-        tables.append(df)
+            console.print(f"note: {file.path}: no vertebral bodies found")
+        write_png(inside(out, f"{file.name}_measure.png"), overlay(rg.pixels, body_mask, df))
+        tables.append(df.assign(file=file.key))
 
-    failures = run_each(track(files, description="measuring", console=console), one)
+    failures = run_each(
+        track(files, description="measuring", console=console), one, name=lambda f: str(f.path)
+    )
     if tables:
         table = pd.concat(tables, ignore_index=True)
         atomic_write(out / "measurements.csv", lambda tmp: table.to_csv(tmp, index=False))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from morpho.cli.common import console, fail, finish, run_each
@@ -56,16 +57,25 @@ def report(
                         include_identifiers=include_identifiers)  # fmt: skip
     console.print(f"{len(subjects)} subject report(s) and cohort.html in {out}")
     if dicom_seg:
-        from morpho.report.dicom_seg import SegWriter
+        _write_segs(tables.images, out / "seg", model)
 
-        writer = SegWriter(model)
-        images = list(tables.images[tables.images["status"] == "ok"].itertuples(index=False))
-        failures = run_each(
-            images,
-            lambda image: writer.write(image.path, out / "seg" / f"{image.image}_seg.dcm"),
-            name=lambda image: image.file,
-        )
-        finish(failures, len(images))
+
+def _write_segs(images: pd.DataFrame, folder: Path, model: Path | None) -> None:
+    """``<name>_seg.dcm`` per measured DICOM input; ``name`` from the run's file keys
+    (collision-free, mirroring the input tree, always inside ``folder``)."""
+    from morpho.io.files import inside, output_names
+    from morpho.report.dicom_seg import SegWriter
+
+    writer = SegWriter(model)
+    names = output_names([str(file) for file in images["file"]])
+    done = [(row, name) for row, name in zip(images.itertuples(), names, strict=True)
+            if row.status == "ok"]  # fmt: skip
+    failures = run_each(
+        done,
+        lambda pair: writer.write(pair[0].path, inside(folder, f"{pair[1]}_seg.dcm")),
+        name=lambda pair: str(pair[0].file),
+    )
+    finish(failures, len(done))
 
 
 def register(app: typer.Typer) -> None:

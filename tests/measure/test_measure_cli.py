@@ -144,3 +144,48 @@ def test_a_mask_file_keeps_the_probability_segment_wrote_beside_it(tmp_path):
     cv2.imwrite(str(tmp_path / "film_prob.png"), np.round(prob * 255).astype(np.uint8))
     _, _, parted = measure_image(tmp_path / "film.png", mask=tmp_path / "film_mask.png")
     assert len(alone) < len(parted) == 8
+
+
+@pytest.fixture
+def same_names(tmp_path):
+    """films/a/x.png (8 bodies) and films/b/x.png (6 bodies)."""
+    rng = np.random.default_rng(2)
+    for folder, n in (("a", 8), ("b", 6)):
+        mask, _ = render_spine([NORMAL] * n, bulge=20)
+        image = (60 + 120 * mask + rng.normal(0, 8, mask.shape)).clip(0, 255).astype(np.uint8)
+        (tmp_path / "films" / folder).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "films" / folder / "x.png"), image)
+    return tmp_path / "films"
+
+
+def test_segment_twice_into_the_input_folder_mirrors_the_tree(same_names):
+    out = same_names / "out"
+    for _ in range(2):  # the second run must not segment the first one's outputs
+        result = CliRunner().invoke(app, ["segment", str(same_names), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "2 of 2 segmented" in result.output
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert written == [f"{d}/x_{kind}.png" for d in "ab" for kind in ("mask", "overlay", "prob")]
+    a, b = (cv2.imread(str(out / d / "x_mask.png"), cv2.IMREAD_GRAYSCALE) for d in "ab")
+    assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+def _measure(out, *args):
+    result = CliRunner().invoke(app, ["measure", *map(str, args), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(out / "measurements.csv")
+
+
+def test_measure_keeps_same_named_files_apart(same_names):
+    masks = same_names.parent / "masks"
+    CliRunner().invoke(app, ["segment", str(same_names), "--out", str(masks)])
+    for given in (False, True):  # the model, then segment's mirrored masks
+        extra, out = (["--mask", masks] if given else []), same_names.parent / f"out{given}"
+        df = _measure(out, same_names / "a" / "x.png", same_names / "b" / "x.png", *extra)
+        alone = {
+            d: len(_measure(out / d, same_names / d, *(["--mask", masks / d] if given else [])))
+            for d in "ab"
+        }
+        assert df.groupby("image").size().to_dict() == {"a/x": alone["a"], "b/x": alone["b"]}
+        assert alone["a"] != alone["b"] and set(df["file"]) == {"a/x.png", "b/x.png"}
+        assert (out / "a" / "x_measure.png").is_file() and (out / "b" / "x_measure.png").is_file()
