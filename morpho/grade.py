@@ -23,15 +23,16 @@ def grade_from_loss(loss: float) -> int:
 
 def height_loss(
     wedge_ratio: float, biconcave_ratio: float, crush_ratio: float,
-    expected: tuple[float, float] = (1.0, 1.0),
+    normal_shape: tuple[bool, bool] = (False, False),
 ) -> tuple[float, str]:
-    """The largest fractional height loss and its type: Ha/Hp and Hm/Hp against their
-    ``expected`` (wedge, biconcave) values for a normal body of this shape, Hp against
-    the neighbours' (``crush_ratio``, skipped when NaN). NaN without the two ratios."""
+    """The largest fractional height loss and its type: Ha/Hp and Hm/Hp against 1, Hp
+    against the neighbours' (``crush_ratio``, skipped when NaN). A ratio within its film's
+    normal shape (``normal_shape``: wedge, biconcave; see ``measure``) counts as no loss.
+    NaN without the two ratios."""
     if not (_finite(wedge_ratio) and _finite(biconcave_ratio)):
         return math.nan, "ungradable"
-    losses = {"wedge": 1 - wedge_ratio / expected[0],
-              "biconcave": 1 - biconcave_ratio / expected[1]}
+    losses = {"wedge": 0.0 if normal_shape[0] else 1 - wedge_ratio,
+              "biconcave": 0.0 if normal_shape[1] else 1 - biconcave_ratio}
     if _finite(crush_ratio):
         losses["crush"] = 1 - crush_ratio
     kind = max(losses, key=losses.get)
@@ -43,22 +44,23 @@ def genant(
     biconcave_ratio: float,
     crush_ratio: float,
     ungradable: list[str] | None = None,
-    expected: tuple[float, float] = (1.0, 1.0),
+    normal_shape: tuple[bool, bool] = (False, False),
 ) -> tuple[int | None, str, str]:
     """Return (grade, type, reason).
 
     Each height is compared with its expected value: the anterior (wedge) and middle
-    (biconcave) heights with the posterior height of the same body times the ratio a
-    normal body of its shape has (``expected``; 1 is Genant's own rule), the posterior
-    height (crush) with the mean posterior height of the neighbouring bodies. The largest
-    loss sets the grade and the type (see ``height_loss``). Grade 0 has type ``normal``. A
-    body with a reason in ``ungradable``, or without the anterior/middle/posterior ratios,
-    is not graded (grade None, type ``ungradable``); a missing crush ratio (no neighbours)
-    only limits the assessment to wedge and biconcave.
+    (biconcave) heights with the posterior height of the same body, the posterior height
+    (crush) with the mean posterior height of the neighbouring bodies. The largest loss
+    sets the grade and the type (see ``height_loss``), McCloskey-Kanis style only where
+    the ratio also departs from its film's normal shape (``normal_shape`` False): a
+    mid-thoracic body wedged like its neighbours is not a fracture. Grade 0 has type
+    ``normal``. A body with a reason in ``ungradable``, or without the anterior/middle/
+    posterior ratios, is not graded (grade None, type ``ungradable``); a missing crush
+    ratio (no neighbours) only limits the assessment to wedge and biconcave.
     """
     if ungradable:
         return None, "ungradable", "; ".join(ungradable)
-    loss, kind = height_loss(wedge_ratio, biconcave_ratio, crush_ratio, expected)
+    loss, kind = height_loss(wedge_ratio, biconcave_ratio, crush_ratio, normal_shape)
     if not _finite(loss):
         return None, "ungradable", "heights not measurable"
     reason = "" if _finite(crush_ratio) else "no neighbours: crush not assessed"
@@ -70,16 +72,18 @@ def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
-# The normal shape a body's Ha/Hp and Hm/Hp are judged against (McCloskey-Kanis style,
-# from the film itself): the median ratio of up to REFERENCE_NEIGHBOURS gradable bodies on
-# each side whose own ratio lies in NORMAL_RATIO, clipped into that range; Genant's 1
-# where no neighbour qualifies. NORMAL_RATIO's floor is a synthetic-truth prior, stated as
-# such: the 5th-10th percentile of Ha/Hp and Hm/Hp over the 3,873 intact whole bodies of
-# the CT-derived DRR set (data/synth, four CTs; mid-thoracic T5-T10 0.78, T11-L1 0.80);
-# no literature table is used. Neighbours below it are taken as deformed, not as normal.
+# The normal shape of a film's bodies: per body the median Ha/Hp (Hm/Hp) of up to
+# REFERENCE_NEIGHBOURS gradable bodies on each side whose own ratio lies in NORMAL_RATIO,
+# clipped into it (1 where none qualifies); its z-score is the body's ratio over that,
+# against the film's robust scatter (at least MIN_SD). A ratio with z above -DEVIANT_Z is
+# the film's normal shape, not a loss. NORMAL_RATIO's floor is a synthetic-truth prior,
+# stated as such: about the 5th-10th percentile of Ha/Hp and Hm/Hp over the 3,873 intact
+# whole bodies of the CT-derived DRR set (data/synth, four CTs; T5-T10 0.78, T11-L1 0.80);
+# neighbours below it count as deformed, not as normal. No literature table is used.
 NORMAL_RATIO = (0.80, 1.0)
 REFERENCE_NEIGHBOURS = 2
-MIN_SD = 0.04  # floor under a film's ratio scatter for z-scores (few bodies, exact masks)
+MIN_SD = 0.04  # floor under a film's ratio scatter (few bodies; exact masks scatter less)
+DEVIANT_Z = 2.0  # a ratio this many SD below its film's normal shape can be a fracture
 MAD_TO_SD = 1.4826  # median absolute deviation of a normal sample to its SD
 
 
@@ -99,10 +103,13 @@ def expected_ratio(ratio: np.ndarray, usable: np.ndarray) -> np.ndarray:
 
 
 def film_z(ratio: np.ndarray, expected: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """(ratio - expected) / the film's robust scatter of ``ratio / expected`` over its
-    usable bodies (MAD as SD, at least ``MIN_SD``)."""
+    """(ratio / expected - 1) over the film's robust scatter of that quantity (MAD as SD,
+    at least ``MIN_SD``) among its usable bodies of normal shape (``NORMAL_RATIO``; for
+    a crush ratio, expected 1: within 1 -+ (1 - the floor)), so that fractures do not
+    widen it."""
     rel = ratio / expected
-    sel = rel[usable & np.isfinite(rel)]
+    normal = usable & np.isfinite(rel) & (rel >= NORMAL_RATIO[0]) & (rel <= 2 - NORMAL_RATIO[0])
+    sel = rel[normal]
     sd = MAD_TO_SD * np.median(np.abs(sel - np.median(sel))) if sel.size >= 3 else 0.0
     return (rel - 1.0) / max(sd, MIN_SD)
 

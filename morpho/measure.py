@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from morpho.grade import expected_ratio, film_z, genant, height_loss
+from morpho.grade import DEVIANT_Z, expected_ratio, film_z, genant, height_loss
 from morpho.label import Labelling, Vertebra, label_bodies
 from morpho.label.geometry import small_median
 
@@ -59,12 +59,17 @@ MIN_CONFIDENCE = 0.8
 # Middle points from the radiograph: the central endplate lies inside the silhouette (whose
 # edge follows the rims), and a film shows it as a bright cortical line. Along the middle
 # column, from MID_OUT outside to MID_IN inside the chord between the anterior and
-# posterior points (shares of the body's height), the brightest point of the profile
-# (smoothed over EDGE_SMOOTH px) is that line; the endplate is the steepest rise into it
-# within RISE_BACK before it. A rise under MIN_RISE (of the film's 1-99th percentile
-# range per px) is no edge: the outline's point is kept.
+# posterior points (shares of the body's height), the profile (smoothed over EDGE_SMOOTH
+# px) is searched for that line: its outermost peak at least RIDGE_SHARE of the way from
+# the profile's lowest to its highest value (the trabecular texture inside is fainter;
+# on a film with sharp walls the line is the silhouette's own edge). The endplate is
+# half-way between the steepest rise into the line (within RISE_BACK before it) and its
+# peak: a blurred cortex's outer surface (on phantoms the steepest rise alone lies ~1 px
+# outside the true endplate, the peak ~1 px inside). A rise under MIN_RISE (of the
+# film's 1-99th percentile range per px) is no edge: the outline's point is kept.
 EDGE_SMOOTH = 1.0
 MID_OUT, MID_IN = 0.1, 0.3
+RIDGE_SHARE = 0.8
 RISE_BACK = 0.1
 MIN_RISE = 0.01
 # A predicted outline (the segmenter's, with its probability) can fall short of the body
@@ -353,24 +358,34 @@ def _profile(film: tuple[np.ndarray, tuple[float, float]], point: np.ndarray,
 
 
 def _edge(t: np.ndarray, values: np.ndarray, back: float) -> float:
-    """The steepest rise of the profile (``t`` inward) within ``back`` before its brightest
-    point; NaN when it rises less than ``MIN_RISE``."""
+    """The endplate on a profile (``t`` inward, see ``RIDGE_SHARE``): half-way between the
+    steepest rise within ``back`` before the outermost strong peak and that peak; NaN
+    when it rises less than ``MIN_RISE``."""
+    level = values.min() + RIDGE_SHARE * np.ptp(values)
+    peaks = np.nonzero((values[1:-1] >= values[:-2]) & (values[1:-1] >= values[2:])
+                       & (values[1:-1] >= level))[0] + 1
+    peak = peaks[0] if peaks.size else int(np.argmax(values))
     rise = np.gradient(values, t)
-    peak = t[np.argmax(values)]
-    near = (t >= peak - back) & (t <= peak)
+    near = (t >= t[peak] - back) & (t <= t[peak])
     k = int(np.argmax(np.where(near, rise, -np.inf)))
-    return float(t[k]) if rise[k] >= MIN_RISE else np.nan
+    return 0.5 * float(t[k] + t[peak]) if rise[k] >= MIN_RISE else np.nan
 
 
-def _nearest_rise(t: np.ndarray, values: np.ndarray) -> float:
+def _nearest_rise(t: np.ndarray, values: np.ndarray, ahead: float) -> float:
     """The rise (``t`` inward) nearest ``t`` = 0 among those at least ``NEAREST_SHARE`` of
-    the steepest; NaN when none reaches ``MIN_RISE``."""
+    the steepest, moved half-way to the brightest point within ``ahead`` after it (as in
+    ``_edge``); NaN when none reaches ``MIN_RISE``."""
     rise = np.gradient(values, t)
     if rise.max() < MIN_RISE:
         return np.nan
     peaks = np.nonzero((rise[1:-1] >= rise[:-2]) & (rise[1:-1] >= rise[2:])
                        & (rise[1:-1] >= NEAREST_SHARE * rise.max()))[0] + 1
-    return float(t[peaks[np.argmin(np.abs(t[peaks]))]]) if peaks.size else np.nan
+    if not peaks.size:
+        return np.nan
+    k = peaks[np.argmin(np.abs(t[peaks]))]
+    after = np.nonzero((t >= t[k]) & (t <= t[k] + ahead))[0]
+    top = after[np.argmax(values[after])]
+    return 0.5 * float(t[k] + t[top])
 
 
 def _from_film(film: tuple[np.ndarray, tuple[float, float]], centre: np.ndarray,
@@ -390,7 +405,8 @@ def _from_film(film: tuple[np.ndarray, tuple[float, float]], centre: np.ndarray,
                   * np.linspace(-1, 1, SPREAD_SAMPLES))[:, None] * a
         for name in ("ant", "post") if walls else ():
             point = centre + columns[name] * a + offsets[name] * u
-            edge = _nearest_rise(t_wall, _profile(film, point, sign * u, t_wall, spread))
+            profile = _profile(film, point, sign * u, t_wall, spread)
+            edge = _nearest_rise(t_wall, profile, RISE_BACK * height)
             if np.isfinite(edge):
                 offsets[name] += sign * edge
                 moved += 1
@@ -465,9 +481,8 @@ def measure_labelling(
     col.update(_grades(col, np.array([not r for r in reasons])))
     grades, types, qas = [], [], []
     for i, v in enumerate(lab.vertebrae):
-        expected = (col["expected_wedge"][i], col["expected_biconcave"][i])
         grade, kind, note = genant(col["wedge_ratio"][i], col["biconcave_ratio"][i],
-                                   col["crush_ratio"][i], reasons[i], expected)
+                                   col["crush_ratio"][i], reasons[i], col["normal_shape"][i])
         grades.append(grade)
         types.append(kind)
         shape = _implausible(col["aspect"][i], col["neighbour_ratio"][i])
@@ -541,9 +556,9 @@ def _too_tall(col: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _grades(col: dict[str, np.ndarray], usable: np.ndarray) -> dict[str, np.ndarray]:
-    """Crush ratio (against the adjacent bodies not too tall to be one body), expected
-    wedge and biconcave ratios from the film's gradable bodies, z-scores and the height
-    loss that sets each grade."""
+    """Crush ratio (against the adjacent bodies not too tall to be one body), the film's
+    normal wedge and biconcave ratios, z-scores, and the height loss that sets each
+    grade (see ``grade.genant``)."""
     hp = col["hp_px"]
     out = {"crush_ratio": hp / _neighbour_mean(np.where(_too_tall(col), np.nan, hp))}
     for name in ("wedge", "biconcave"):
@@ -551,10 +566,12 @@ def _grades(col: dict[str, np.ndarray], usable: np.ndarray) -> dict[str, np.ndar
         out[f"expected_{name}"] = expected_ratio(ratio, usable)
         out[f"{name}_z"] = film_z(ratio, out[f"expected_{name}"], usable)
     out["crush_z"] = film_z(out["crush_ratio"], np.ones(hp.size), usable)
+    out["normal_shape"] = [(bool(w > -DEVIANT_Z), bool(b > -DEVIANT_Z))
+                           for w, b in zip(out["wedge_z"], out["biconcave_z"], strict=True)]
     out["height_loss"] = np.array([
-        height_loss(w, b, c, (ew, eb))[0] for w, b, c, ew, eb in zip(
+        height_loss(w, b, c, n)[0] for w, b, c, n in zip(
             col["wedge_ratio"], col["biconcave_ratio"], out["crush_ratio"],
-            out["expected_wedge"], out["expected_biconcave"], strict=True)])
+            out["normal_shape"], strict=True)])
     return out
 
 

@@ -531,7 +531,7 @@ def test_plausibility_of_normal_bodies_and_of_a_merged_pair():
 
 def test_a_normally_wedged_thoracic_body_is_grade_0_and_a_fracture_among_them_is_not():
     wedged = (32.8, 37.0, 40.0)  # Ha/Hp 0.82: a normal mid-thoracic shape
-    heights = [wedged] * 3 + [(31.2, 37.0, 40.0)] + [wedged] * 2 + [(20.0, 37.0, 40.0)] + [
+    heights = [wedged] * 3 + [(31.2, 37.0, 40.0)] + [wedged] * 2 + [(24.0, 37.0, 40.0)] + [
         wedged] * 3
     mask, _ = render_spine(heights, bulge=15)
     df = measure_mask(mask)

@@ -23,4 +23,4 @@ def test_the_sample_has_exactly_one_fracture_t12_grade_2():
     m = truth.merge(df[df["genant_grade"].notna()], on="level", suffixes=("_true", ""))
     cols = ["ha_px", "hm_px", "hp_px"]
     error = np.abs(m[cols].to_numpy() / m[[f"{c}_true" for c in cols]].to_numpy() - 1)
-    assert len(m) >= 10 and np.median(error) < 0.06 and error.max() < 0.10
+    assert len(m) >= 10 and np.median(error) < 0.03 and error.max() < 0.10
