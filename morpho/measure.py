@@ -477,7 +477,8 @@ def measure_labelling(
     col["biconcave_ratio"] = col["hm_px"] / hp
     col.update(plausibility(hp, col["depth_px"]))
     col["confidence"] = _confidence(lab.vertebrae, probability)
-    reasons = [_ungradable(v, col, i, lateral) for i, v in enumerate(lab.vertebrae)]
+    reasons = [_ungradable(v, col, i, lateral, predicted)
+               for i, v in enumerate(lab.vertebrae)]
     col.update(_grades(col, np.array([not r for r in reasons])))
     grades, types, qas = [], [], []
     for i, v in enumerate(lab.vertebrae):
@@ -575,9 +576,12 @@ def _grades(col: dict[str, np.ndarray], usable: np.ndarray) -> dict[str, np.ndar
     return out
 
 
-def _ungradable(v: Vertebra, col: dict[str, np.ndarray], i: int, lateral: bool) -> list[str]:
+def _ungradable(v: Vertebra, col: dict[str, np.ndarray], i: int, lateral: bool,
+                predicted: bool = False) -> list[str]:
     """Why body ``i`` cannot be graded (empty when it can): never a fracture call from an
-    outline that cannot be trusted."""
+    outline that cannot be trusted. A ``predicted`` outline (the segmenter's) that is
+    implausible is trusted only where the film's edges placed all six points; an exact
+    mask's short body can be a crush fracture."""
     reasons = []
     if not lateral:
         reasons.append("Genant grading needs a lateral view")
@@ -593,6 +597,8 @@ def _ungradable(v: Vertebra, col: dict[str, np.ndarray], i: int, lateral: bool) 
         reasons.append(f"irregular outline (solidity {col['solidity'][i]:.2f})")
     if _too_tall(col)[i]:
         reasons.append("implausible outline: too tall for one body")
+    elif predicted and not col["plausible"][i] and col["points_source"][i] != "image":
+        reasons.append("implausible outline, not confirmed by the film's edges")
     if col["confidence"][i] < MIN_CONFIDENCE:
         reasons.append(f"low model confidence ({col['confidence'][i]:.2f})")
     return reasons
