@@ -23,7 +23,7 @@ RATIOS = np.exp(np.linspace(np.log(0.6), np.log(1.4), 17))  # ratios tried
 STRIP = 1.5  # a component this many expected pitches long is treated as a strip
 PIECE_SD = 0.22  # a piece's length may differ from its expected pitch by this share (1 SD)
 PIECE_RANGE = (0.55, 1.7)  # pieces shorter or longer (x the expected pitch) are not made
-END_MIN = 0.4  # a piece at either end of the strip may be this short (a body cut off)
+END_MIN = 0.4  # a piece at either end may be this short (a body cut off), at its cost
 CENTRAL = 0.3  # profiles over the pixels within this share of the depth of the centreline
 TROUGH_WINDOW = 0.5  # probability trough depth: grey closing over this share of the pitch
 DISC_REACH = 0.7  # the image's level at a point: running median over this share of the pitch
@@ -93,7 +93,7 @@ def evidence(
     median over ``DISC_REACH`` pitches (either sign: a disc is a dark band where it is wide,
     a bright one where the endplates' cortices merge at a coarse scale or smeared slices),
     over the strip's bone contrast (its median less its lower 2%); and the probability's
-    trough depth (0-1). Counted from ``MIN_TROUGH``."""
+    trough depth (0-1). Counted from ``MIN_TROUGH``; zero without either."""
     window = int(round(TROUGH_WINDOW * pitch))
     sigma = max(0.5, 0.04 * pitch)
     parts = []
@@ -104,9 +104,8 @@ def evidence(
         parts.append(ndi.gaussian_filter1d(np.abs(smooth - level), 2 * sigma) / contrast)
     if prob is not None:
         parts.append(trough_depth(ndi.gaussian_filter1d(prob, sigma), window))
-    if not parts:
-        return np.zeros_like(depth)
-    return np.clip(np.mean(parts, axis=0) - MIN_TROUGH, 0.0, None)
+    seen = np.mean(parts, axis=0) if parts else np.zeros_like(depth)
+    return np.clip(seen - MIN_TROUGH, 0.0, None)
 
 
 def candidates(score: np.ndarray, pitch: float) -> np.ndarray:
@@ -143,8 +142,7 @@ def best_cuts(
     for ratio in RATIOS:
         rel = length / (ratio * mean_depth)
         lo = np.where(ends, END_MIN, PIECE_RANGE[0])
-        short_end = ends & (rel < 1)  # a piece at an end may be a body cut off: not penalised
-        cost = np.where(short_end, 0.0, 0.5 * (np.log(np.maximum(rel, 1e-6)) / PIECE_SD) ** 2)
+        cost = 0.5 * (np.log(np.maximum(rel, 1e-6)) / PIECE_SD) ** 2
         allowed = (b > a) & (rel >= lo) & (rel <= PIECE_RANGE[1])
         value, path = _chain(gains, np.where(allowed, -cost, -np.inf))
         value -= 0.5 * (np.log(ratio / ratio_prior) / RATIO_SD) ** 2
@@ -181,16 +179,16 @@ def cut_strip(
     the pieces' pixels, cranial to caudal (the strip itself when it is not a strip or no cut
     pays). ``axis``: the spine's direction at the strip (x, y), else its own."""
     along, across = strip_frame(rows, cols, axis)
-    depth, (values) = profiles(along, across, [a[rows, cols].astype(float)
-                                               for a in (image, prob) if a is not None])
-    depth = ndi.uniform_filter1d(depth, max(3, int(0.5 * np.median(depth))), mode="nearest")
+    counts, values = profiles(along, across, [a[rows, cols].astype(float)
+                                              for a in (image, prob) if a is not None])
+    depth = ndi.uniform_filter1d(counts, max(3, int(0.5 * np.median(counts))), mode="nearest")
     typical = float(np.median(depth))
     if depth.size < STRIP * ratio_prior * typical:
         return [(rows, cols)]
     it = iter(values)
     img = next(it) if image is not None else None
     pr = next(it) if prob is not None else None
-    score = evidence(depth, img, pr, ratio_prior * typical)
+    score = evidence(counts, img, pr, ratio_prior * typical)
     cuts, _ = best_cuts(score, depth, ratio_prior)
     if cuts.size == 0:
         return [(rows, cols)]

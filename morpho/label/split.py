@@ -30,7 +30,7 @@ def h_maxima(image: np.ndarray, h: float) -> np.ndarray:
     return (image - rec >= h).astype(np.uint8)
 
 
-def _watershed_split(
+def neck_split(
     crop: np.ndarray, tangent: np.ndarray, height: float, area: float, radius: float
 ) -> list[np.ndarray] | None:
     """Split at necks: watershed on the distance transform from its h-maxima.
@@ -162,7 +162,7 @@ def split_component(
     pieces, how = None, ""
     if span(rows, cols, tangent) >= 1.3 * height:
         if rows.size >= 1.5 * area:
-            pieces, how = _watershed_split(crop, tangent, height, area, radius), "neck"
+            pieces, how = neck_split(crop, tangent, height, area, radius), "neck"
         if pieces is None:
             pieces, how = _notch_split(crop, tangent, height, area), "notch"
     if pieces is not None and depth < 3:
