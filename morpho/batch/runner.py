@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import sqlite3
 import tempfile
 import time
 from collections.abc import Sequence
@@ -25,7 +25,8 @@ from rich.progress import (
 from rich.text import Text
 
 from morpho.batch.items import BatchItem
-from morpho.batch.local import WorkerStartError, run_local
+from morpho.batch.local import WorkerStartError, default_workers, run_local
+from morpho.batch.lock import RunLock
 from morpho.batch.outputs import (
     SCORING_PREFIX,
     failure_table,
@@ -35,7 +36,7 @@ from morpho.batch.outputs import (
     write_measurements,
     write_tables,
 )
-from morpho.batch.store import ResultStore
+from morpho.batch.store import ResultStore, fingerprint
 from morpho.batch.worker import ImageResult, WorkerFactory
 from morpho.errors import MorphoError
 
@@ -107,31 +108,66 @@ def run_batch(
     """Process the items not yet in ``out_dir``'s store, then write the tables of all items.
 
     ``factory`` builds the per-image worker once per process. ``settings`` (model, decode
-    options) are recorded; resuming with other settings is refused. With ``reference`` (a
-    ``morpho stats fit`` file), the vertebrae are also scored into ``scores.parquet`` and
-    ``subjects.parquet``.
+    options) are recorded; resuming with other settings is refused. An item runs again when
+    its file changed since (size, modification time or the hash of its first and last
+    blocks) or when it failed. One run at a time per ``out_dir`` (``RunLock``). With
+    ``reference`` (a ``morpho stats fit`` file), the vertebrae are also scored into
+    ``scores.parquet`` and ``subjects.parquet``.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    workers = workers or os.cpu_count() or 1
+    workers = workers or default_workers()
     if reference is not None:
         from morpho.stats.reference import Reference
 
         Reference.load(reference)  # refused before any work if it is not plain data
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out_dir)
     start = time.perf_counter()
+    with RunLock(out_dir):
+        remove_stale_temporaries(out_dir)
+        try:
+            images, failures, processed = _run_and_write(
+                items, out_dir, factory, engine, workers, chunk_size, address, settings, progress
+            )
+        except sqlite3.Error as exc:
+            raise MorphoError(out_dir, f"the resume store {STORE_NAME} failed: {exc}") from None
+        if reference is not None:
+            _score(pd.read_parquet(out_dir / "measurements.parquet"), out_dir, Path(reference))
+    return BatchSummary(
+        total=len(items),
+        ok=int((images["status"] == "ok").sum()),
+        failed=len(failures),
+        processed_now=processed,
+        seconds=time.perf_counter() - start,
+        out_dir=out_dir,
+        failures=list(failures.itertuples(index=False, name=None)),
+    )
+
+
+def _run_and_write(
+    items: Sequence[BatchItem],
+    out_dir: Path,
+    factory: WorkerFactory,
+    engine: str,
+    workers: int,
+    chunk_size: int,
+    address: str | None,
+    settings: dict[str, Any] | None,
+    progress: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Run what the store lacks, then write the tables; (images, failures, items run)."""
     with ResultStore(out_dir / STORE_NAME) as store:
         store.check_settings(settings or {})
-        done = store.done_keys()
+        fingerprints = {item.key: fingerprint(item.path) for item in items}
+        done = store.done_keys(fingerprints)
         todo = [item for item in items if item.key not in done]
         with _progress(progress) as bar:
             resumed = len(items) - len(todo)
             task = bar.add_task("batch", total=len(items), completed=resumed, resumed=resumed)
 
             def commit(results: list[ImageResult]) -> None:
-                store.add(results)
+                store.add(results, fingerprints)
                 bar.advance(task, len(results))
 
             try:
@@ -149,14 +185,4 @@ def run_batch(
         failures = failure_table(items, outcomes)
         write_measurements(out_dir, measurement_batches(items, store, images))
         write_tables(out_dir, images, failures)
-    if reference is not None:
-        _score(pd.read_parquet(out_dir / "measurements.parquet"), out_dir, Path(reference))
-    return BatchSummary(
-        total=len(items),
-        ok=int((images["status"] == "ok").sum()),
-        failed=len(failures),
-        processed_now=len(todo),
-        seconds=time.perf_counter() - start,
-        out_dir=out_dir,
-        failures=list(failures.itertuples(index=False, name=None)),
-    )
+    return images, failures, len(todo)

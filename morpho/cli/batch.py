@@ -26,7 +26,9 @@ def batch(
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder (also the resume state).")],
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Worker processes (default: CPU cores).")
+        int | None,
+        typer.Option("--workers", help="Worker processes (default: the cores, fewer where "
+                     "memory is short: about 1.1 GB each)."),
     ] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="Where to run.")] = Engine.local,
     address: Annotated[
@@ -58,13 +60,14 @@ def batch(
     again to resume after a stop."""
     from morpho.batch import items_from_input, run_batch
     from morpho.batch.chain import ChainWorker
+    from morpho.batch.local import default_workers
 
     if not source.exists():
         fail("no such file or folder", source)
     if model is not None and not model.is_file():
         fail("model not found", model)
     model_path = str(model.resolve()) if model else None
-    workers = workers or os.cpu_count() or 1
+    workers = workers or default_workers()
     # inference threads per worker: share the cores (one per Ray actor)
     threads = 1 if engine == Engine.ray else max(1, (os.cpu_count() or 1) // workers)
     try:

@@ -60,11 +60,15 @@ if __name__ == "__main__":  # python fakes.py INPUT OUT DELAY WORKERS
     import batch_fakes  # the importable module, so that worker processes can unpickle the factory
 
     source, out, delay, workers = sys.argv[1:5]
-    run_batch(
-        items_from_input(Path(source)),
-        Path(out),
-        functools.partial(batch_fakes.FakeWorker, delay=float(delay)),
-        workers=int(workers),
-        chunk_size=2,
-        progress=False,
-    )
+    try:
+        run_batch(
+            items_from_input(Path(source)),
+            Path(out),
+            functools.partial(batch_fakes.FakeWorker, delay=float(delay)),
+            workers=int(workers),
+            chunk_size=2,
+            progress=False,
+        )
+    except MorphoError as exc:  # as the CLI does: one line
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
