@@ -70,6 +70,9 @@ def _items_from_manifest(manifest: Path) -> list[BatchItem]:
     for line, row in enumerate(table.to_dict("records"), start=2):
         if not row["path"].strip():
             raise MorphoError(manifest, f"line {line}: no path")
+        if any(c in row["path"] for c in '"\r\n'):
+            raise MorphoError(manifest, f"line {line}: a quote or line break in the path "
+                              "(badly quoted CSV?)")
         path = Path(row["path"])
         if not path.is_absolute():
             path = manifest.parent / path

@@ -101,6 +101,8 @@ def batch(
         )
     except MorphoError as exc:
         fail(exc.cause, exc.path)
+    except OSError as exc:  # the output folder cannot be made or written
+        fail(exc.strerror or str(exc), exc.filename or out)
     console.print(
         f"{summary.ok} of {summary.total} image(s) measured ({summary.processed_now} this run, "
         f"{summary.seconds:.1f} s); tables in {out}"

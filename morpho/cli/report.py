@@ -9,6 +9,7 @@ import pandas as pd
 import typer
 
 from morpho.cli.common import console, fail, finish, run_each
+from morpho.errors import MorphoError
 
 
 def report(
@@ -38,7 +39,6 @@ def report(
     ] = None,
 ) -> None:
     """Write OUT/cohort.html and OUT/subjects/subject-NNNN.html (self-contained files)."""
-    from morpho.errors import MorphoError
     from morpho.report import write_cohort_report, write_subject_reports
     from morpho.report.html import BatchTables
 
@@ -46,15 +46,17 @@ def report(
         fail("--dicom-seg copies the patient's name and id into the SEG; add --include-identifiers")
     try:
         tables = BatchTables.load(run)
+        subjects = write_subject_reports(
+            tables, out / "subjects", include_identifiers=include_identifiers,
+            only_flagged=only_flagged,
+        )  # fmt: skip
+        links = [(name, f"subjects/{path.name}") for name, path in subjects]
+        write_cohort_report(tables, out / "cohort.html", links=links,
+                            include_identifiers=include_identifiers)  # fmt: skip
     except MorphoError as exc:
         fail(exc.cause, exc.path)
-    subjects = write_subject_reports(
-        tables, out / "subjects", include_identifiers=include_identifiers,
-        only_flagged=only_flagged,
-    )  # fmt: skip
-    links = [(name, f"subjects/{path.name}") for name, path in subjects]
-    write_cohort_report(tables, out / "cohort.html", links=links,
-                        include_identifiers=include_identifiers)  # fmt: skip
+    except OSError as exc:  # the report folder cannot be written
+        fail(exc.strerror or str(exc), exc.filename or out)
     console.print(f"{len(subjects)} subject report(s) and cohort.html in {out}")
     if dicom_seg:
         _write_segs(tables.images, out / "seg", model)
@@ -66,7 +68,10 @@ def _write_segs(images: pd.DataFrame, folder: Path, model: Path | None) -> None:
     from morpho.io.files import inside, output_names
     from morpho.report.dicom_seg import SegWriter
 
-    writer = SegWriter(model)
+    try:
+        writer = SegWriter(model)
+    except MorphoError as exc:
+        fail(exc.cause, exc.path)
     names = output_names([str(file) for file in images["file"]])
     done = [(row, name) for row, name in zip(images.itertuples(), names, strict=True)
             if row.status == "ok"]  # fmt: skip

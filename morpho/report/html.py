@@ -40,6 +40,31 @@ _templates = jinja2.Environment(
 )
 
 
+IMAGE_FIELDS = ("file", "path", "subject", "status", "cause", "read_s", "process_s",
+                "model_version", "spacing_source", "age", "sex")  # fmt: skip
+MEASUREMENT_FIELDS = ("file", "index", "level", "genant_grade")
+
+
+def _table(folder: Path, name: str, columns: Sequence[str]) -> pd.DataFrame:
+    """One table of a batch run, with the columns the reports read; a missing, empty or
+    corrupt file is one MorphoError that says what to do."""
+    path = folder / name
+    if not path.is_file():
+        unfinished = (folder / "state.sqlite").exists()
+        cause = ("an unfinished batch run: run morpho batch into it again to finish it"
+                 if unfinished else "not a morpho batch run folder")  # fmt: skip
+        raise MorphoError(folder, f"{cause} ({name} missing)")
+    try:
+        table = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow and pandas raise many kinds
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise MorphoError(path, f"empty or corrupt ({first}); run morpho batch again") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise MorphoError(path, f"not a morpho batch table (no {', '.join(missing)} column)")
+    return table
+
+
 @dataclass
 class BatchTables:
     """The tables a ``morpho batch`` run wrote."""
@@ -51,23 +76,21 @@ class BatchTables:
 
     @classmethod
     def load(cls, folder: Path) -> BatchTables:
-        """The tables of a batch folder; z-scores are added when it holds ``scores.parquet``."""
+        """The tables of a batch folder; z-scores are added when it holds ``scores.parquet``.
+        A missing, unfinished or damaged run is one MorphoError."""
         folder = Path(folder)
-        try:
-            tables = cls(
-                pd.read_parquet(folder / "images.parquet"),
-                pd.read_parquet(folder / "measurements.parquet"),
-                pd.read_csv(folder / "failures.csv"),
-            )
-        except FileNotFoundError as exc:
-            raise MorphoError(
-                folder, f"not a finished batch run ({Path(exc.filename).name} missing)"
-            ) from None
+        if not folder.is_dir():
+            raise MorphoError(folder, "no such run folder")
+        tables = cls(
+            _table(folder, "images.parquet", IMAGE_FIELDS),
+            _table(folder, "measurements.parquet", MEASUREMENT_FIELDS),
+            _table(folder, "failures.csv", ("file", "cause")),
+        )
         m = tables.measurements  # a display label: the level, else the position
         level = m["level"].fillna("").astype(str)
         m["label"] = level.where(level != "", "#" + m["index"].astype(str))
         if (folder / "scores.parquet").exists():
-            scores = tables.scores = pd.read_parquet(folder / "scores.parquet")
+            scores = tables.scores = _table(folder, "scores.parquet", ("file", "index"))
             z_columns = [c for c in scores.columns if c.endswith("_z")]
             tables.measurements = tables.measurements.merge(
                 scores[["file", "index", *z_columns]], on=["file", "index"], how="left"
