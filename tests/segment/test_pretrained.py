@@ -68,10 +68,11 @@ def test_missing_or_unknown_keys_fail_loudly(classifier):
 
 def test_train_records_pretrained_and_exports(tiny_dataset, tmp_path):
     """A short pretrained run: the config says so; ONNX (TF 'same' padding) agrees with
-    torch at sizes other than the export example's."""
+    torch at sizes other than the export example's; int8 quantisation works on it."""
     from morpho.preprocess import PreprocessConfig
     from morpho.segment.export import export_onnx, load_torch_model
     from morpho.segment.infer import Segmenter
+    from morpho.segment.quantize import quantize_int8
     from morpho.segment.train import TrainConfig, train
 
     torch.set_num_threads(1)
@@ -92,3 +93,6 @@ def test_train_records_pretrained_and_exports(tiny_dataset, tmp_path):
             expected = model(torch.from_numpy(x)).numpy()
         (got,) = segmenter.session.run(None, {"image": x})
         assert np.abs(got - expected).max() < 1e-3
+    calibration = list(np.random.default_rng(2).random((3, 64, 64), dtype=np.float32))
+    int8 = Segmenter(quantize_int8(onnx_path, tmp_path / "int8.onnx", calibration), threads=1)
+    assert int8.predict(np.random.default_rng(3).random((70, 50))).shape == (70, 50)
