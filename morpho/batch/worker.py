@@ -7,12 +7,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any, Protocol
 
 import pandas as pd
 
 from morpho.batch.items import BatchItem
-from morpho.errors import MorphoError
+from morpho.errors import MorphoError, scrub
 
 
 class Worker(Protocol):
@@ -40,6 +41,7 @@ class ImageResult:
     cause: str | None
     facts: dict[str, Any]
     measurements: bytes | None  # the measurements table as Parquet
+    # ``cause`` names no path: the file's names become '<file>' (see morpho.errors.scrub)
 
 
 def _cause(exc: BaseException) -> str:
@@ -83,7 +85,8 @@ def _run_one(worker: Worker, item: BatchItem, load: Future) -> ImageResult:
         facts, table = worker.process(item, loaded)
         process_s = time.perf_counter() - start
     except Exception as exc:  # noqa: BLE001 - every file gets its row in failures.csv
-        return ImageResult(item.key, "failed", _cause(exc), {}, None)
+        names = (item.path, item.key, PurePath(item.key).name)
+        return ImageResult(item.key, "failed", scrub(_cause(exc), names), {}, None)
     facts = {**facts, "read_s": read_s, "process_s": process_s}
     facts = {k: round(v, 6) if k.endswith("_s") else v for k, v in facts.items()}  # microseconds
     return ImageResult(item.key, "ok", None, facts, _to_parquet(table))

@@ -12,7 +12,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import jinja2
 import numpy as np
@@ -21,7 +21,7 @@ from rich.progress import track
 
 from morpho import __version__
 from morpho.atomic import atomic_write
-from morpho.errors import MorphoError
+from morpho.errors import MorphoError, scrub
 from morpho.io import read_radiograph
 from morpho.io.reduced import read_reduced
 from morpho.report.overlay import data_uri, overlay_png
@@ -140,10 +140,19 @@ def _level_table(table: pd.DataFrame) -> tuple[list[str], list[dict]]:
     return columns, rows
 
 
-def _flags(image: pd.Series, table: pd.DataFrame) -> list[dict]:
+def _cause(cause: object, file: object, path: object, identifiers: bool) -> str:
+    """A failure cause fit for a report: no absolute path; the file's relative name only
+    with ``identifiers`` (else '<file>')."""
+    if identifiers:
+        return scrub(str(cause), [str(path)], replacement=str(file))
+    return scrub(str(cause), [str(path), str(file), PurePath(str(file)).name])
+
+
+def _flags(image: pd.Series, table: pd.DataFrame, identifiers: bool = False) -> list[dict]:
     flags = []
     if image["status"] != "ok":
-        return [{"kind": "bad", "text": f"not measured: {image['cause']}"}]
+        cause = _cause(image["cause"], image["file"], image["path"], identifiers)
+        return [{"kind": "bad", "text": f"not measured: {cause}"}]
     for row in table.to_dict("records"):
         grade = row.get("genant_grade")
         if pd.notna(grade) and grade >= 1:
@@ -214,7 +223,7 @@ def _image_section(image: pd.Series, table: pd.DataFrame, identifiers: bool) -> 
         "heading": f"Image {image['number']}" + (f" ({image['file']})" if identifiers else ""),
         "overlay": _overlay(image, table) if image["status"] == "ok" else None,
         "facts": facts,
-        "flags": _flags(image, table),
+        "flags": _flags(image, table, identifiers),
         "columns": columns,
         "table": rows,
     }
@@ -338,6 +347,11 @@ def write_cohort_report(
     }
     failure_html = ""
     if len(failures):
+        paths = dict(zip(images["file"], images["path"], strict=False))
+        failures = failures.assign(cause=[
+            _cause(c, f, paths.get(f, ""), include_identifiers)
+            for f, c in zip(failures["file"], failures["cause"], strict=True)
+        ])  # fmt: skip
         if include_identifiers:
             failure_html = failures.to_html(index=False, border=0)
         else:
