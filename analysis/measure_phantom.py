@@ -1,11 +1,12 @@
 """Morphometry against the exact truth of `morpho synth` phantoms.
 
 Renders N lateral phantoms (morpho.synth.phantom, random anatomy, fractures, facing), takes
-their exact body masks and runs ``measure_mask`` (spacing known, first level named from the
-truth, facing found from the curvature). Prints exact counts, height MAPE against the
-truth's six points, Genant grade agreement and Cohen's kappa (against the grade computed
-from the true heights with the same rules, and against the fracture grade the phantom was
-built with), the ungradable share and the facing accuracy.
+their exact body masks and runs ``measure_mask`` with the image, as ``morpho measure``
+does (spacing known, first level named from the truth, facing found from the curvature).
+Prints exact counts, height MAPE against the truth's six points, Genant grade agreement
+and Cohen's kappa (against the grade computed from the true heights with the same rules,
+and against the fracture grade the phantom was built with), the ungradable share and the
+facing accuracy.
 
     python analysis/measure_phantom.py [--n 60] [--size 1024] [--seed 0] [--fracture-rate 0.15]
         [--segment [MODEL]]
@@ -82,7 +83,7 @@ def main() -> None:
         truth = synth.truth.reset_index(drop=True)
         mask, prob = (synth.mask, None) if segmenter is None else segmenter.segment(synth.image)
         df = measure_mask(mask, spacing_mm=(synth.pixel_mm,) * 2, spacing_source="phantom",
-                          probability=prob,
+                          probability=prob, pixels=synth.image,
                           first_level=truth["level"].iloc[0], image=f"phantom{k}")
         counts_ok += len(df) == len(truth)
         suggested_ok += list(df["suggested_level"]) == list(df["level"])

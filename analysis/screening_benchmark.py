@@ -101,6 +101,8 @@ def measure_film(pixels, mask, truth, spacing, segmenter, export: int | None,
         mask, prob = segmenter.segment(pixels)
     df = measure_mask(mask, spacing_mm=spacing, spacing_source="truth", probability=prob,
                       pixels=pixels, image=image)
+    if "height_loss" not in df:  # tables from before the column: Genant's raw loss
+        df["height_loss"] = 1 - df[["wedge_ratio", "biconcave_ratio", "crush_ratio"]].min(axis=1)
     calls = subject_calls(df) if len(df) else pd.DataFrame()
     matched = by_nearest_truth(df, truth) if len(df) else df
     m = truth.merge(matched, on="level", how="left", suffixes=("_true", ""))

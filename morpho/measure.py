@@ -57,21 +57,19 @@ MERGED = 1.6  # over this many times its neighbours' height a body is two (a pai
 # body's interior is ~0.95-1.0; a disc it bridged ~0.5-0.7)
 MIN_CONFIDENCE = 0.8
 # Middle points from the radiograph: the central endplate lies inside the silhouette (whose
-# edge follows the rims), and a film shows it as a bright cortical line. Along the middle
-# column, from MID_OUT outside to MID_IN inside the chord between the anterior and
-# posterior points (shares of the body's height), the profile (smoothed over EDGE_SMOOTH
-# px) is searched for that line: its outermost peak at least RIDGE_SHARE of the way from
-# the profile's lowest to its highest value (the trabecular texture inside is fainter;
-# on a film with sharp walls the line is the silhouette's own edge). The endplate is
-# half-way between the steepest rise into the line (within RISE_BACK before it) and its
-# peak: a blurred cortex's outer surface (on phantoms the steepest rise alone lies ~1 px
-# outside the true endplate, the peak ~1 px inside). A rise under MIN_RISE (of the
-# film's 1-99th percentile range per px) is no edge: the outline's point is kept.
+# edge follows the rims), and a film shows it as a bright cortical line or a step. Along
+# the middle column, from MID_OUT outside to MID_IN inside the chord between the anterior
+# and posterior points (shares of the body's height), the profile (smoothed over
+# EDGE_SMOOTH px) rises most steeply into the endplate; the endplate is half-way between
+# that point and where the rise drops below half (within RISE_BACK): on phantoms the
+# steepest rise alone lies ~1 px outside the true endplate. Within SNAP_PX of the
+# outline's own middle point the outline is kept (a sharp mask is the finer of the two).
+# A rise under MIN_RISE (of the film's 1-99th percentile range per px) is no edge.
 EDGE_SMOOTH = 1.0
 MID_OUT, MID_IN = 0.1, 0.3
-RIDGE_SHARE = 0.8
 RISE_BACK = 0.1
 MIN_RISE = 0.01
+SNAP_PX = 1.0
 # A predicted outline (the segmenter's, with its probability) can fall short of the body
 # or overshoot it: its anterior and posterior points are moved, first, onto the rise
 # nearest the outline, from WALL_OUT outside to WALL_IN inside it, among the rises at least
@@ -358,23 +356,22 @@ def _profile(film: tuple[np.ndarray, tuple[float, float]], point: np.ndarray,
 
 
 def _edge(t: np.ndarray, values: np.ndarray, back: float) -> float:
-    """The endplate on a profile (``t`` inward, see ``RIDGE_SHARE``): half-way between the
-    steepest rise within ``back`` before the outermost strong peak and that peak; NaN
-    when it rises less than ``MIN_RISE``."""
-    level = values.min() + RIDGE_SHARE * np.ptp(values)
-    peaks = np.nonzero((values[1:-1] >= values[:-2]) & (values[1:-1] >= values[2:])
-                       & (values[1:-1] >= level))[0] + 1
-    peak = peaks[0] if peaks.size else int(np.argmax(values))
+    """The endplate on a profile (``t`` inward): half-way between its steepest rise and
+    where, within ``back`` after it, the rise drops below half; NaN when it rises less
+    than ``MIN_RISE``."""
     rise = np.gradient(values, t)
-    near = (t >= t[peak] - back) & (t <= t[peak])
-    k = int(np.argmax(np.where(near, rise, -np.inf)))
-    return 0.5 * float(t[k] + t[peak]) if rise[k] >= MIN_RISE else np.nan
+    k = int(np.argmax(rise))
+    if rise[k] < MIN_RISE:
+        return np.nan
+    after = np.nonzero((t > t[k]) & (t <= t[k] + back) & (rise < 0.5 * rise[k]))[0]
+    top = after[0] if after.size else min(int(np.searchsorted(t, t[k] + back)), t.size - 1)
+    return 0.5 * float(t[k] + t[top])
 
 
 def _nearest_rise(t: np.ndarray, values: np.ndarray, ahead: float) -> float:
     """The rise (``t`` inward) nearest ``t`` = 0 among those at least ``NEAREST_SHARE`` of
-    the steepest, moved half-way to the brightest point within ``ahead`` after it (as in
-    ``_edge``); NaN when none reaches ``MIN_RISE``."""
+    the steepest, moved half-way to the brightest point within ``ahead`` after it; NaN
+    when none reaches ``MIN_RISE``."""
     rise = np.gradient(values, t)
     if rise.max() < MIN_RISE:
         return np.nan
@@ -414,7 +411,8 @@ def _from_film(film: tuple[np.ndarray, tuple[float, float]], centre: np.ndarray,
         point = centre + columns["mid"] * a + chord * u
         edge = _edge(t_mid, _profile(film, point, sign * u, t_mid, spread), RISE_BACK * height)
         if np.isfinite(edge):
-            offsets["mid"] = chord + sign * edge
+            if abs(chord + sign * edge - offsets["mid"]) > SNAP_PX:
+                offsets["mid"] = chord + sign * edge
             moved += 1
     return moved
 
