@@ -58,15 +58,16 @@ MERGED = 1.6  # over this many times its neighbours' height a body is two (a pai
 MIN_CONFIDENCE = 0.8
 # Middle points from the radiograph: the central endplate lies inside the silhouette (whose
 # edge follows the rims), and a film shows it as a bright cortical line or a step. Along
-# the middle column, from MID_OUT outside to MID_IN inside the chord between the anterior
-# and posterior points (shares of the body's height), the profile (smoothed over
-# EDGE_SMOOTH px) rises most steeply into the endplate; the endplate is half-way between
-# that point and where the rise drops below half (within RISE_BACK): on phantoms the
-# steepest rise alone lies ~1 px outside the true endplate. Within SNAP_PX of the
-# outline's own middle point the outline is kept (a sharp mask is the finer of the two).
-# A rise under MIN_RISE (of the film's 1-99th percentile range per px) is no edge.
+# the middle column, from MID_OUT outside to MID_IN inside the outline's middle point
+# (shares of the body's height; moved with the walls where those move), the profile
+# (smoothed over EDGE_SMOOTH px) rises most steeply into the endplate; the endplate is
+# half-way between that point and where the rise drops below half (within RISE_BACK): on
+# phantoms the steepest rise alone lies ~1 px outside the true endplate. Within SNAP_PX of
+# the outline's own middle point the outline is kept (a sharp mask is the finer of the
+# two). A rise under MIN_RISE (of the film's 1-99th percentile range per px) is no edge.
+# (MID_IN 0.3 from the walls' chord instead: DRR Hm MAPE 11.6% against 6.2%.)
 EDGE_SMOOTH = 1.0
-MID_OUT, MID_IN = 0.1, 0.3
+MID_OUT, MID_IN = 0.1, 0.2
 RISE_BACK = 0.1
 MIN_RISE = 0.01
 SNAP_PX = 1.0
@@ -400,6 +401,7 @@ def _from_film(film: tuple[np.ndarray, tuple[float, float]], centre: np.ndarray,
         sign = 1.0 if end == "sup" else -1.0  # inward: caudal from the superior endplate
         spread = (SPREAD * abs(columns["ant"] - columns["post"])
                   * np.linspace(-1, 1, SPREAD_SAMPLES))[:, None] * a
+        shift = -0.5 * (offsets["ant"] + offsets["post"])
         for name in ("ant", "post") if walls else ():
             point = centre + columns[name] * a + offsets[name] * u
             profile = _profile(film, point, sign * u, t_wall, spread)
@@ -407,12 +409,12 @@ def _from_film(film: tuple[np.ndarray, tuple[float, float]], centre: np.ndarray,
             if np.isfinite(edge):
                 offsets[name] += sign * edge
                 moved += 1
-        chord = 0.5 * (offsets["ant"] + offsets["post"])
-        point = centre + columns["mid"] * a + chord * u
+        start = offsets["mid"] + shift + 0.5 * (offsets["ant"] + offsets["post"])
+        point = centre + columns["mid"] * a + start * u
         edge = _edge(t_mid, _profile(film, point, sign * u, t_mid, spread), RISE_BACK * height)
         if np.isfinite(edge):
-            if abs(chord + sign * edge - offsets["mid"]) > SNAP_PX:
-                offsets["mid"] = chord + sign * edge
+            if abs(start + sign * edge - offsets["mid"]) > SNAP_PX:
+                offsets["mid"] = start + sign * edge
             moved += 1
     return moved
 
@@ -565,8 +567,9 @@ def _grades(col: dict[str, np.ndarray], usable: np.ndarray) -> dict[str, np.ndar
         out[f"expected_{name}"] = expected_ratio(ratio, usable)
         out[f"{name}_z"] = film_z(ratio, out[f"expected_{name}"], usable)
     out["crush_z"] = film_z(out["crush_ratio"], np.ones(hp.size), usable)
-    out["normal_shape"] = [(bool(w > -DEVIANT_Z), bool(b > -DEVIANT_Z))
-                           for w, b in zip(out["wedge_z"], out["biconcave_z"], strict=True)]
+    # wedging is the normal shape the raw rule over-calls; a normal body's Hm/Hp (~0.9 on
+    # the DRR truth) is far from a biconcave grade, so only Ha/Hp is excused
+    out["normal_shape"] = [(bool(w > -DEVIANT_Z), False) for w in out["wedge_z"]]
     out["height_loss"] = np.array([
         height_loss(w, b, c, n)[0] for w, b, c, n in zip(
             col["wedge_ratio"], col["biconcave_ratio"], out["crush_ratio"],
