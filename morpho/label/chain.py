@@ -22,13 +22,16 @@ RATIO_SD = 0.2  # spread (log) of that ratio around the prior
 RATIOS = np.exp(np.linspace(np.log(0.6), np.log(1.4), 17))  # ratios tried
 STRIP = 1.5  # a component this many expected pitches long is treated as a strip
 PIECE_SD = 0.22  # a piece's length may differ from its expected pitch by this share (1 SD)
-PIECE_RANGE = (0.55, 1.7)  # pieces shorter or longer (x the expected pitch) are not made
+PIECE_RANGE = (0.55, 2.6)  # pieces shorter or longer (x the expected pitch) are not made
 END_MIN = 0.4  # a piece at either end may be this short (a body cut off), at its cost
 CENTRAL = 0.3  # profiles over the pixels within this share of the depth of the centreline
 TROUGH_WINDOW = 0.5  # probability trough depth: grey closing over this share of the pitch
 DISC_REACH = 0.7  # the image's level at a point: running median over this share of the pitch
+TEXTURE_REACH = 3.0  # the bodies' own texture: median departure over this many pitches
+DISC_CONTRAST = 4.0  # a disc departs this many times the texture: unit evidence
+NOISE_FLOOR = 0.005  # the texture is taken as at least this share of the image's range
 MIN_TROUGH = 0.04  # evidence under this (image: share of the bone contrast) is none
-CUT_GAIN = 2.0  # what a cut at a trough of unit evidence is worth against piece deviations
+CUT_GAIN = 4.0  # what a cut at a trough of unit evidence is worth against piece deviations
 
 
 def strip_frame(
@@ -51,7 +54,8 @@ def strip_frame(
     present = np.unique(bins)
     centre = grouped_median(bins, o)
     weights = np.bincount(bins)[present]
-    line = Polynomial.fit(present + t.min() + 0.5, centre, min(2, present.size - 1), w=weights)
+    degree = int(np.clip(present.size // (2 * max(np.median(weights), 1)), 1, 3))
+    line = Polynomial.fit(present + t.min() + 0.5, centre, min(degree, present.size - 1), w=weights)
     slope = line.deriv()(t)
     cos = 1.0 / np.sqrt(1.0 + slope**2)
     grid = np.linspace(t.min(), t.max(), max(2, present.size))
@@ -87,21 +91,28 @@ def trough_depth(profile: np.ndarray, window: int) -> np.ndarray:
 
 
 def evidence(
-    depth: np.ndarray, image: np.ndarray | None, prob: np.ndarray | None, pitch: float
+    depth: np.ndarray, image: np.ndarray | None, prob: np.ndarray | None, pitch: float,
+    span: float = 1.0,
 ) -> np.ndarray:
     """Disc evidence along the strip, the mean of: the image's departure from its running
     median over ``DISC_REACH`` pitches (either sign: a disc is a dark band where it is wide,
     a bright one where the endplates' cortices merge at a coarse scale or smeared slices),
-    over the strip's bone contrast (its median less its lower 2%); and the probability's
-    trough depth (0-1). Counted from ``MIN_TROUGH``; zero without either."""
+    over ``DISC_CONTRAST`` x the bodies' own texture there (the median departure over
+    ``TEXTURE_REACH`` pitches; at least ``NOISE_FLOOR`` of the image's range ``span``
+    around the strip), so that lungs or shoulders over the spine do not hide the discs;
+    and the probability's trough depth (0-1). Counted from ``MIN_TROUGH``; zero without
+    either."""
     window = int(round(TROUGH_WINDOW * pitch))
     sigma = max(0.5, 0.04 * pitch)
     parts = []
     if image is not None:
         smooth = ndi.gaussian_filter1d(image, sigma)
-        contrast = max(float(np.median(smooth) - np.percentile(smooth, 2)), 1e-6)
         level = ndi.median_filter(smooth, size=int(DISC_REACH * pitch) | 1, mode="nearest")
-        parts.append(ndi.gaussian_filter1d(np.abs(smooth - level), 2 * sigma) / contrast)
+        departure = ndi.gaussian_filter1d(np.abs(smooth - level), 2 * sigma)
+        texture = ndi.median_filter(departure, size=int(TEXTURE_REACH * pitch) | 1,
+                                    mode="nearest")
+        floor = max(NOISE_FLOOR * span, 1e-6)  # a flat image: no evidence, not 0 / 0
+        parts.append(departure / (DISC_CONTRAST * np.maximum(texture, floor)))
     if prob is not None:
         parts.append(trough_depth(ndi.gaussian_filter1d(prob, sigma), window))
     seen = np.mean(parts, axis=0) if parts else np.zeros_like(depth)
@@ -188,7 +199,8 @@ def cut_strip(
     it = iter(values)
     img = next(it) if image is not None else None
     pr = next(it) if prob is not None else None
-    score = evidence(counts, img, pr, ratio_prior * typical)
+    span = float(np.ptp(np.percentile(image, [1, 99]))) if image is not None else 1.0
+    score = evidence(counts, img, pr, ratio_prior * typical, span)
     cuts, _ = best_cuts(score, depth, ratio_prior)
     if cuts.size == 0:
         return [(rows, cols)]
