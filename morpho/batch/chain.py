@@ -13,7 +13,7 @@ from morpho.batch.items import BatchItem
 from morpho.io import read_radiograph
 from morpho.io.reduced import Reduced, Reduction, read_reduced
 from morpho.measure import MEASUREMENT_COLUMNS, measure_mask
-from morpho.pipeline import measured_view
+from morpho.pipeline import check_column, measured_view
 from morpho.preprocess import PreprocessConfig, make_transform
 
 DECODE_MARGIN = 2  # decode at least this many times the network input's pixels
@@ -103,6 +103,7 @@ class ChainWorker:
             pixels=radiograph.pixels,
             probability=prob,
         )
+        check_column(item.path, table, prob)
         dropped = len(table.attrs.get("dropped") or [])
         facts = {
             "image": radiograph.image_id,
@@ -114,9 +115,7 @@ class ChainWorker:
             "model_version": self.segmenter.model_version,
             "spacing_source": radiograph.spacing_source,
             "view": radiograph.view,
-            "qa": "no vertebral body found"
-            if table.empty
-            else (f"{dropped} object(s) dropped" if dropped else "ok"),
+            "qa": f"{dropped} object(s) dropped" if dropped else "ok",
             "n_vertebrae": len(table),
             "age": radiograph.age,
             "sex": radiograph.sex,

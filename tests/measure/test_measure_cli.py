@@ -113,8 +113,9 @@ def test_cli_model_option_names_the_model(films):
     from morpho.segment.infer import default_model_path
 
     shipped = str(default_model_path())
+    film = _phantom_png(films / "phantom.png")
     result = CliRunner().invoke(
-        app, ["measure", str(films / "a.png"), "--out", str(films / "o"), "--model", shipped]
+        app, ["measure", str(film), "--out", str(films / "o"), "--model", shipped]
     )
     assert result.exit_code == 0 and (films / "o" / "measurements.csv").exists()
 
@@ -146,15 +147,21 @@ def test_a_mask_file_keeps_the_probability_segment_wrote_beside_it(tmp_path):
     assert len(alone) < len(parted) == 8
 
 
+def _phantom_png(path, **params):
+    """A phantom lateral film (morpho.synth) as a PNG, for the default model."""
+    from morpho.synth.phantom import PhantomParams, render_phantom
+
+    image = render_phantom(PhantomParams(size=(700, 400), **params)).image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), image)  # 16 bit
+    return path
+
+
 @pytest.fixture
 def same_names(tmp_path):
-    """films/a/x.png (8 bodies) and films/b/x.png (6 bodies)."""
-    rng = np.random.default_rng(2)
-    for folder, n in (("a", 8), ("b", 6)):
-        mask, _ = render_spine([NORMAL] * n, bulge=20)
-        image = (60 + 120 * mask + rng.normal(0, 8, mask.shape)).clip(0, 255).astype(np.uint8)
-        (tmp_path / "films" / folder).mkdir(parents=True)
-        cv2.imwrite(str(tmp_path / "films" / folder / "x.png"), image)
+    """films/a/x.png and films/b/x.png: two different phantom films."""
+    _phantom_png(tmp_path / "films" / "a" / "x.png", top_level="C7")
+    _phantom_png(tmp_path / "films" / "b" / "x.png", top_level="T4", texture_seed=3)
     return tmp_path / "films"
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 
 import cv2
-import numpy as np
 import pytest
 from batch_fakes import FakeWorker, make_images
 from typer.testing import CliRunner
 
 from morpho.batch import items_from_input, run_batch
 from morpho.cli import app
+from morpho.synth.phantom import PhantomParams, render_phantom
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +88,7 @@ def test_batch_with_a_bad_manifest(tmp_path, content, expected):
 @pytest.mark.parametrize("command", ["info", "segment", "measure"])
 def test_an_unreadable_file_on_the_command_line_is_one_failure(tmp_path, command):
     (tmp_path / "in").mkdir()
-    image = np.random.default_rng(0).integers(0, 255, (128, 96), dtype=np.uint8)
-    cv2.imwrite(str(tmp_path / "in" / "film.png"), image)
+    cv2.imwrite(str(tmp_path / "in" / "film.png"), render_phantom(PhantomParams()).image)
     unreadable = tmp_path / ("x" * 300 + ".png")  # stat fails: name too long
     args = [command, str(unreadable), str(tmp_path / "missing.png"), str(tmp_path / "in")]
     if command != "info":
