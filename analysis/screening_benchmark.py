@@ -125,6 +125,17 @@ def roc_auc(score: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / max(n1 * n0, 1))
 
 
+def report_roc(m: pd.DataFrame, pos: np.ndarray, keep: np.ndarray) -> None:
+    """ROC over the height-loss threshold, built >= 2 against intact bodies."""
+    score = m["height_loss"].where(m["genant_grade"].notna()).to_numpy(float)
+    print(f"ROC over the height-loss threshold (built >= 2 vs intact): AUC "
+          f"{roc_auc(score[keep], pos[keep]):.3f}; thresholds:")
+    for t in (0.15, 0.2, 0.25, 0.3, 0.35):
+        called = np.nan_to_num(score, nan=-1) >= t
+        print(f"  loss >= {t:.2f}: sensitivity {called[pos].mean():.3f}, "
+              f"specificity {(~called[keep & ~pos]).mean():.3f}")
+
+
 def report_truth(m: pd.DataFrame, films: pd.DataFrame, label: str) -> None:
     found = m["genant_type"].notna()
     print(f"\n== {label}: {films['image'].nunique()} films, whole true bodies {len(m)}, "
@@ -139,13 +150,8 @@ def report_truth(m: pd.DataFrame, films: pd.DataFrame, label: str) -> None:
           f"{spec:.3f} (n={nneg})")
     pos = (m["fracture_grade"] >= 2).to_numpy()
     keep = pos | (m["fracture_grade"] == 0).to_numpy()
-    score = m["height_loss"].where(m["genant_grade"].notna()).to_numpy(float)
-    print(f"ROC over the height-loss threshold (built >= 2 vs intact): AUC "
-          f"{roc_auc(score[keep], pos[keep]):.3f}; thresholds:")
-    for t in (0.15, 0.2, 0.25, 0.3, 0.35):
-        called = np.nan_to_num(score, nan=-1) >= t
-        print(f"  loss >= {t:.2f}: sensitivity {called[pos].mean():.3f}, "
-              f"specificity {(~called[keep & ~pos]).mean():.3f}")
+    if pos.any():
+        report_roc(m, pos, keep)
     film_pos = m.groupby("image_true")["fracture_grade"].max() >= 2
     film_call = films.set_index("image")["any_grade2"].reindex(film_pos.index).fillna(False)
     print(f"per film (any body >= 2): sensitivity {film_call[film_pos].mean():.3f} "

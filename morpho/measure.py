@@ -581,8 +581,9 @@ def _ungradable(v: Vertebra, col: dict[str, np.ndarray], i: int, lateral: bool,
                 predicted: bool = False) -> list[str]:
     """Why body ``i`` cannot be graded (empty when it can): never a fracture call from an
     outline that cannot be trusted. A ``predicted`` outline (the segmenter's) that is
-    implausible is trusted only where the film's edges placed all six points; an exact
-    mask's short body can be a crush fracture."""
+    implausible is not graded (on the held-out CT's DRRs, where the default model's
+    outlines straddle discs, such bodies made most false calls even with all six points
+    on film edges); an exact mask's short body can be a crush fracture."""
     reasons = []
     if not lateral:
         reasons.append("Genant grading needs a lateral view")
@@ -598,8 +599,8 @@ def _ungradable(v: Vertebra, col: dict[str, np.ndarray], i: int, lateral: bool,
         reasons.append(f"irregular outline (solidity {col['solidity'][i]:.2f})")
     if _too_tall(col)[i]:
         reasons.append("implausible outline: too tall for one body")
-    elif predicted and not col["plausible"][i] and col["points_source"][i] != "image":
-        reasons.append("implausible outline, not confirmed by the film's edges")
+    elif predicted and not col["plausible"][i]:
+        reasons.append("implausible outline (predicted)")
     if col["confidence"][i] < MIN_CONFIDENCE:
         reasons.append(f"low model confidence ({col['confidence'][i]:.2f})")
     return reasons

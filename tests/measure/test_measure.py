@@ -593,3 +593,14 @@ def test_a_biconcave_loss_inside_the_silhouette_is_measured_from_the_film():
     assert (df["genant_grade"].iloc[3], df["genant_type"].iloc[3]) == (2, "biconcave")
     assert df["genant_grade"].drop(index=3).eq(0).all()
     assert np.allclose(df[["ha_px", "hp_px"]], silhouette[["ha_px", "hp_px"]])
+
+
+def test_an_implausibly_flat_predicted_outline_is_not_graded_an_exact_one_is():
+    heights = [NORMAL] * 3 + [(18.0, 18.0, 18.0)] + [NORMAL] * 3  # 0.45x its neighbours
+    mask, _ = render_spine(heights)
+    prob = np.where(mask, 0.98, 0.02).astype(np.float32)
+    predicted = measure_mask(mask, probability=prob)
+    assert not predicted["plausible"].iloc[3] and pd.isna(predicted["genant_grade"].iloc[3])
+    assert "implausible outline (predicted)" in predicted["qa"].iloc[3]
+    exact = measure_mask(mask)
+    assert (exact["genant_grade"].iloc[3], exact["genant_type"].iloc[3]) == (3, "crush")
