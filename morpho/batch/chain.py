@@ -13,7 +13,7 @@ from morpho.batch.items import BatchItem
 from morpho.io import read_radiograph
 from morpho.io.reduced import Reduced, Reduction, read_reduced
 from morpho.measure import MEASUREMENT_COLUMNS, measure_mask
-from morpho.pipeline import check_column, measured_view
+from morpho.pipeline import check_column, check_decode, measured_view
 from morpho.preprocess import PreprocessConfig, make_transform
 
 DECODE_MARGIN = 2  # decode at least this many times the network input's pixels
@@ -89,6 +89,7 @@ class ChainWorker:
     def process(self, item: BatchItem, loaded: Reduced) -> tuple[dict[str, Any], pd.DataFrame]:
         radiograph, reduction = loaded.radiograph, loaded.reduction
         view = measured_view(item.path, radiograph.view, self.view)
+        check_decode(item.path, radiograph.pixels)
         start = time.perf_counter()
         mask, prob = self.segment(loaded)
         segmented = time.perf_counter()
