@@ -306,10 +306,10 @@ def _cut_strips(keep: list, tangents: list[np.ndarray], lengths: np.ndarray,
         crop[r - r0, c - c0] = True
         depth = r.size / length
         height = ratio / PITCH_PER_HEIGHT * depth  # a body's, without its disc
+        exact = prob is None  # an exact outline's necks are its discs
         necks = [np.nonzero(p) for p in neck_split(crop, tan, height, height * depth,
-                                                      depth / 2) or []]
-        single = all(span(pr, pc, tan) ** 2 / pr.size < STRIP * ratio for pr, pc in necks)
-        if necks and single and prob is None:  # an exact outline's necks are its discs
+                                                      depth / 2) or []] if exact else []
+        if necks and all(span(pr, pc, tan) ** 2 / pr.size < STRIP * ratio for pr, pc in necks):
             pieces = [(q, "neck") for q in necks]
         else:
             image, _ = _on_grid(pixels, shape, r, c)
