@@ -20,19 +20,29 @@ def is_image_name(path: Path) -> bool:
     return not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
 
 
+#: What morpho writes beside a film's name (segment, measure, report --dicom-seg).
+OUTPUT_ENDINGS = ("_mask.png", "_prob.png", "_overlay.png", "_measure.png", "_seg.dcm")
+
+
 def _under(path: Path, folders: Sequence[Path]) -> bool:
-    return any(path == d or d in path.parents for d in folders)
+    return any(d in path.parents for d in folders)
 
 
 def find_images(folder: Path, recursive: bool = True, skip: Sequence[Path] = ()) -> Iterator[Path]:
-    """The image files under ``folder`` (not inside hidden folders, nor under ``skip``,
-    an output folder for example), sorted."""
+    """The image files under ``folder`` (not inside hidden folders), sorted, leaving out
+    ``skip`` (output folders): their files where they lie inside ``folder``, morpho's own
+    outputs (``OUTPUT_ENDINGS``) where one is ``folder`` itself or holds it."""
     folder = Path(folder)
+    root = Path(os.path.abspath(folder))
     skip = [Path(os.path.abspath(d)) for d in skip]
+    inner = [d for d in skip if root in d.parents]
+    outputs_here = any(d == root or d in root.parents for d in skip)
     candidates = folder.rglob("*") if recursive else folder.glob("*")
     for path in sorted(candidates):
         hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-        if hidden or (skip and _under(Path(os.path.abspath(path)), skip)):
+        if hidden or (inner and _under(Path(os.path.abspath(path)), inner)):
+            continue
+        if outputs_here and path.name.endswith(OUTPUT_ENDINGS):
             continue
         if path.is_file() and is_image_name(path):
             yield path

@@ -175,6 +175,9 @@ def test_segment_twice_into_the_input_folder_mirrors_the_tree(same_names):
     assert written == [f"{d}/x_{kind}.png" for d in "ab" for kind in ("mask", "overlay", "prob")]
     a, b = (cv2.imread(str(out / d / "x_mask.png"), cv2.IMREAD_GRAYSCALE) for d in "ab")
     assert a.shape == b.shape and not np.array_equal(a, b)
+    for _ in range(2):  # into the input folder itself: its outputs are not inputs either
+        result = CliRunner().invoke(app, ["segment", str(same_names), "--out", str(same_names)])
+        assert "2 of 2 segmented" in result.output, result.output
 
 
 def _measure(out, *args):
