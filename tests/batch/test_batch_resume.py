@@ -90,3 +90,28 @@ def test_racing_starts_one_runs_the_other_gets_one_line(tmp_path):
     refused = next(err for code, err in results if code == 1)
     assert refused.count("\n") == 1 and "another morpho batch is running" in refused
     assert "OperationalError" not in refused and "Traceback" not in refused
+
+
+def test_a_damaged_resume_store_is_one_error(tmp_path):
+    make_images(tmp_path / "in", 2)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "state.sqlite").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(MorphoError, match="resume store state.sqlite failed: file is not a"):
+        _run(tmp_path / "in", tmp_path / "out")
+
+
+def test_a_store_from_before_fingerprints_runs_everything_again(tmp_path):
+    import sqlite3
+
+    make_images(tmp_path / "in", 2)
+    (tmp_path / "out").mkdir()
+    with sqlite3.connect(tmp_path / "out" / "state.sqlite") as db:  # the schema before
+        db.executescript(
+            "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE results (key TEXT PRIMARY KEY, status TEXT NOT NULL, cause TEXT,"
+            " facts TEXT NOT NULL, measurements BLOB);"
+            "INSERT INTO meta VALUES ('settings', '{}');"
+            "INSERT INTO results VALUES ('img000.png', 'ok', NULL, '{}', NULL);"
+        )
+    summary = _run(tmp_path / "in", tmp_path / "out")
+    assert (summary.processed_now, summary.ok) == (2, 2)
