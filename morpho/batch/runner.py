@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,8 +127,9 @@ def run_batch(
     with RunLock(out_dir):
         remove_stale_temporaries(out_dir)
         try:
+            execution = _Execution(factory, engine, workers, chunk_size, address)
             images, failures, processed = _run_and_write(
-                items, out_dir, factory, engine, workers, chunk_size, address, settings, progress
+                items, out_dir, execution, settings or {}, progress
             )
         except sqlite3.Error as exc:
             raise MorphoError(out_dir, f"the resume store {STORE_NAME} failed: {exc}") from None
@@ -145,20 +146,41 @@ def run_batch(
     )
 
 
+@dataclass(frozen=True)
+class _Execution:
+    """Where and how the items run: the worker factory on local processes or Ray."""
+
+    factory: WorkerFactory
+    engine: str
+    workers: int
+    chunk_size: int
+    address: str | None
+
+    def run(self, todo: list[BatchItem], commit: Callable[[list[ImageResult]], None]) -> None:
+        try:
+            if self.engine == "ray" and todo:
+                from morpho.batch.ray_engine import run_ray
+
+                run_ray(todo, self.factory, self.workers, self.chunk_size, commit,
+                        address=self.address)  # fmt: skip
+            else:
+                size = self.chunk_size
+                chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+                run_local(chunks, self.factory, self.workers, commit)
+        except WorkerStartError as exc:
+            raise MorphoError(None, f"a worker could not start: {exc}") from None
+
+
 def _run_and_write(
     items: Sequence[BatchItem],
     out_dir: Path,
-    factory: WorkerFactory,
-    engine: str,
-    workers: int,
-    chunk_size: int,
-    address: str | None,
-    settings: dict[str, Any] | None,
+    execution: _Execution,
+    settings: dict[str, Any],
     progress: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Run what the store lacks, then write the tables; (images, failures, items run)."""
     with ResultStore(out_dir / STORE_NAME) as store:
-        store.check_settings(settings or {})
+        store.check_settings(settings)
         fingerprints = {item.key: fingerprint(item.path) for item in items}
         done = store.done_keys(fingerprints)
         todo = [item for item in items if item.key not in done]
@@ -170,16 +192,7 @@ def _run_and_write(
                 store.add(results, fingerprints)
                 bar.advance(task, len(results))
 
-            try:
-                if engine == "ray" and todo:
-                    from morpho.batch.ray_engine import run_ray
-
-                    run_ray(todo, factory, workers, chunk_size, commit, address=address)
-                else:
-                    chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
-                    run_local(chunks, factory, workers, commit)
-            except WorkerStartError as exc:
-                raise MorphoError(None, f"a worker could not start: {exc}") from None
+            execution.run(todo, commit)
         outcomes = store.outcomes()
         images = image_table(items, outcomes)
         failures = failure_table(items, outcomes)
