@@ -34,21 +34,19 @@ MIN_TROUGH = 0.04  # evidence under this (image: share of the bone contrast) is 
 CUT_GAIN = 4.0  # what a cut at a trough of unit evidence is worth against piece deviations
 
 
-def strip_frame(
-    rows: np.ndarray, cols: np.ndarray, axis: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def strip_frame(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(along, across) coordinates of a strip's pixels about its curved centreline.
 
-    The centreline is a quadratic through the medians across the strip in 1-px bins along
-    ``axis`` (x, y; the spine's, else the strip's principal axis); ``along`` is arc length
-    (plus the offset's projection on the local tangent), ``across`` the signed distance
-    from the centreline along the local normal."""
+    The centreline is a polynomial (degree 1-3, one per two depths of length) through the
+    medians across the strip in 1-px bins along its principal axis (its own: the centres
+    of neighbours are pulled aside by posterior elements the mask holds); ``along`` is arc
+    length (plus the offset's projection on the local tangent), ``across`` the signed
+    distance from the centreline along the local normal."""
     xy = xy_of(rows, cols)
     d = xy - xy.mean(axis=0)
-    if axis is None:
-        evals, evecs = np.linalg.eigh(np.cov(d.T))
-        axis = evecs[:, np.argmax(evals)]
-    u = np.asarray(axis, float) / np.linalg.norm(axis)
+    evals, evecs = np.linalg.eigh(np.cov(d.T))
+    u = evecs[:, np.argmax(evals)]
+    u = u if u[1] >= 0 else -u  # cranial to caudal: down the image
     t, o = d @ u, d @ np.array([u[1], -u[0]])
     bins = np.floor(t - t.min()).astype(int)
     present = np.unique(bins)
@@ -183,13 +181,13 @@ def _chain(gains: np.ndarray, step: np.ndarray) -> tuple[float, list[int]]:
 
 def cut_strip(
     rows: np.ndarray, cols: np.ndarray, image: np.ndarray | None, prob: np.ndarray | None,
-    ratio_prior: float = PITCH_RATIO, axis: np.ndarray | None = None,
+    ratio_prior: float = PITCH_RATIO,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Cut a strip of merged bodies at its disc troughs; ``image`` and ``prob`` are the
     radiograph and the body probability on the mask's grid (either may be None). Returns
     the pieces' pixels, cranial to caudal (the strip itself when it is not a strip or no cut
-    pays). ``axis``: the spine's direction at the strip (x, y), else its own."""
-    along, across = strip_frame(rows, cols, axis)
+    pays)."""
+    along, across = strip_frame(rows, cols)
     counts, values = profiles(along, across, [a[rows, cols].astype(float)
                                               for a in (image, prob) if a is not None])
     depth = ndi.uniform_filter1d(counts, max(3, int(0.5 * np.median(counts))), mode="nearest")

@@ -294,7 +294,6 @@ def _cut_strips(keep: list, tangents: list[np.ndarray], lengths: np.ndarray,
     clean = (aspect >= CLEAN_ASPECT[0]) & (aspect <= CLEAN_ASPECT[1])
     ratio = (float(np.median(aspect[clean])) * PITCH_PER_HEIGHT if clean.sum() >= 3
              else PITCH_RATIO)
-    lone = len(keep) == 1  # no neighbours to tell the spine's axis: the strip's own
     out = []
     for k, a, length, tan in zip(keep, aspect, lengths, tangents, strict=True):
         if a < STRIP * ratio:
@@ -314,8 +313,7 @@ def _cut_strips(keep: list, tangents: list[np.ndarray], lengths: np.ndarray,
         else:
             image, _ = _on_grid(pixels, shape, r, c)
             p = None if prob is None else prob[r0:r.max() + 1, c0:c.max() + 1]
-            pieces = [(q, "chain") for q in cut_strip(r - r0, c - c0, image, p, ratio,
-                                                       None if lone else tan)]
+            pieces = [(q, "chain") for q in cut_strip(r - r0, c - c0, image, p, ratio)]
         if len(pieces) == 1:
             out.append(k)
             continue
