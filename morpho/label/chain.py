@@ -19,7 +19,7 @@ from morpho.label.geometry import grouped_median, xy_of
 
 PITCH_RATIO = 0.95  # expected centre spacing of lateral bodies over their depth (no prior)
 RATIO_SD = 0.2  # spread (log) of that ratio around the prior
-RATIOS = np.exp(np.linspace(np.log(0.6), np.log(1.4), 17))  # ratios tried
+RATIOS = np.exp(np.linspace(np.log(0.75), np.log(1.35), 13))  # anatomical: T1 to L5 ~0.85-1.15
 STRIP = 1.5  # a component this many expected pitches long is treated as a strip
 PIECE_SD = 0.22  # a piece's length may differ from its expected pitch by this share (1 SD)
 PIECE_RANGE = (0.55, 2.6)  # pieces shorter or longer (x the expected pitch) are not made
