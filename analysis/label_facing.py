@@ -11,7 +11,8 @@ left) and the two orders with anatomy (anatomy first; curvature first).
     OMP_NUM_THREADS=1 python analysis/label_facing.py data/synth/dataset.json \\
         data/synth-fract/dataset.json --splits train val test [--export]
 
-``--export`` also runs every film as an 8-bit JPEG export 320 px on the short side.
+``--export`` also runs every film as an 8-bit JPEG export 320 px on the short side;
+``--segment`` takes the default model's masks (and probability) instead of the exact ones.
 ``--phantoms N`` adds N `morpho synth` phantoms (seed 0, 512 px, a share facing right).
 """
 
@@ -35,9 +36,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from label_separation import export  # noqa: E402
 
 
-def cues(mask: np.ndarray, pixels: np.ndarray) -> dict:
-    """Each facing cue on its own for one film (None where it does not decide)."""
-    lab = label_bodies(mask, pixels=pixels)
+def cues(mask: np.ndarray, pixels: np.ndarray, segmenter=None) -> dict:
+    """Each facing cue on its own for one film (None where it does not decide); with a
+    ``segmenter``, on the bodies of its mask and probability instead of ``mask``."""
+    prob = None
+    if segmenter is not None:
+        mask, prob = segmenter.segment(pixels)
+    lab = label_bodies(mask, pixels=pixels, probability=prob)
     bodies = lab.vertebrae
     if len(bodies) < 2:
         return {"anatomy": None, "curvature": None, "image": None, "bodies": len(bodies)}
@@ -94,8 +99,14 @@ def main() -> None:
     ap.add_argument("--splits", nargs="+", default=["test"])
     ap.add_argument("--export", action="store_true")
     ap.add_argument("--phantoms", type=int, default=0)
+    ap.add_argument("--segment", action="store_true", help="the default model's masks")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    segmenter = None
+    if args.segment:
+        from morpho.segment.infer import Segmenter
+
+        segmenter = Segmenter()
     films = []
     for path in args.datasets:
         dataset = load_dataset(path)
@@ -108,11 +119,12 @@ def main() -> None:
     rows = []
     for set_name, film, load, truth in films:
         pixels, mask = load()
-        rows.append({"set": set_name, "film": film, "truth": truth, **cues(mask, pixels)})
+        rows.append({"set": set_name, "film": film, "truth": truth,
+                     **cues(mask, pixels, segmenter)})
         if args.export:
             small, labels = export(pixels, mask.astype(np.uint8))
             rows.append({"set": f"{set_name} 320", "film": film, "truth": truth,
-                         **cues(labels > 0, small)})
+                         **cues(labels > 0, small, segmenter)})
     for film, image, mask, truth in phantom_films(args.phantoms):
         rows.append({"set": "phantoms", "film": film, "truth": truth, **cues(mask, image)})
         if args.export:

@@ -20,6 +20,7 @@ from morpho.label.geometry import grouped_median, xy_of
 PITCH_RATIO = 0.95  # expected centre spacing of lateral bodies over their depth (no prior)
 RATIO_SD = 0.2  # spread (log) of that ratio around the prior
 RATIOS = np.exp(np.linspace(np.log(0.75), np.log(1.35), 13))  # anatomical: T1 to L5 ~0.85-1.15
+AXIS_AGREE = 30.0  # degrees: a strip's long axis lies within this of the spine's
 STRIP = 1.5  # a component this many expected pitches long is treated as a strip
 PIECE_SD = 0.22  # a piece's length may differ from its expected pitch by this share (1 SD)
 PIECE_RANGE = (0.55, 2.6)  # pieces shorter or longer (x the expected pitch) are not made
@@ -32,6 +33,15 @@ DISC_CONTRAST = 4.0  # a disc departs this many times the texture: unit evidence
 NOISE_FLOOR = 0.005  # the texture is taken as at least this share of the image's range
 MIN_TROUGH = 0.04  # evidence under this (image: share of the bone contrast) is none
 CUT_GAIN = 4.0  # what a cut at a trough of unit evidence is worth against piece deviations
+
+
+def along_spine(rows: np.ndarray, cols: np.ndarray, spine: np.ndarray) -> bool:
+    """Whether the pixels' long (principal) axis lies within ``AXIS_AGREE`` of the spine's
+    direction ``spine`` (x, y)."""
+    d = xy_of(rows, cols)
+    evals, evecs = np.linalg.eigh(np.cov((d - d.mean(axis=0)).T))
+    u = evecs[:, np.argmax(evals)]
+    return bool(abs(u @ np.asarray(spine, float)) >= np.cos(np.radians(AXIS_AGREE)))
 
 
 def strip_frame(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

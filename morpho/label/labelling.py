@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.segmentation import watershed
 
-from morpho.label.chain import PITCH_RATIO, STRIP, cut_strip
+from morpho.label.chain import PITCH_RATIO, STRIP, along_spine, cut_strip
 from morpho.label.facing import facing_from_anatomy, facing_from_curvature, facing_from_image
 from morpho.label.geometry import (
     SpineCurve,
@@ -287,8 +287,9 @@ def _cut_strips(keep: list, tangents: list[np.ndarray], lengths: np.ndarray,
     predicted outline's necks are less sure than the disc bands: model masks on verse012
     DRRs, recall 0.87 against 0.89 with them first). The expected pitch/depth comes from
     the film's single bodies (length/depth in ``CLEAN_ASPECT``; at least three, else
-    ``PITCH_RATIO``).
-    Pieces carry a fifth element: how they were cut ("neck" or "chain")."""
+    ``PITCH_RATIO``). A component whose own long axis strays from the spine's (a body
+    with its pedicles, as a model mask may hold it) is no strip. Pieces carry a fifth
+    element: how they were cut ("neck" or "chain")."""
     areas = np.array([k[0].size for k in keep], float)
     aspect = lengths**2 / areas
     clean = (aspect >= CLEAN_ASPECT[0]) & (aspect <= CLEAN_ASPECT[1])
@@ -296,10 +297,10 @@ def _cut_strips(keep: list, tangents: list[np.ndarray], lengths: np.ndarray,
              else PITCH_RATIO)
     out = []
     for k, a, length, tan in zip(keep, aspect, lengths, tangents, strict=True):
-        if a < STRIP * ratio:
+        r, c = k[0], k[1]
+        if a < STRIP * ratio or not along_spine(r, c, tan):
             out.append(k)
             continue
-        r, c = k[0], k[1]
         r0, c0 = r.min(), c.min()
         crop = np.zeros((r.max() - r0 + 1, c.max() - c0 + 1), bool)
         crop[r - r0, c - c0] = True
@@ -431,6 +432,30 @@ def _local_spacing(gaps: list[float], i: int) -> float:
     return float(np.median(near)) if near else float(gaps[i])
 
 
+def _facing(
+    pixels: np.ndarray | None, bodies: list[Vertebra], shape: tuple[int, int], named: bool,
+    curvature: tuple,
+) -> tuple[str, str]:
+    """(facing, source) from the film: where the spine sits in the body's silhouette, then
+    the band behind the bodies and the curvature (``facing_from_curvature(*curvature)``),
+    the curvature first where level names are known (``named``), else `left`. Without
+    names the image beats the curvature: on 1360 exact-mask DRRs and phantoms (full and
+    320 px) 1204 right against 1107, on 198 model-mask DRRs 184 against 172 (on DRRs of
+    CTs that hold only lumbar levels, a lordosis reads as a kyphosis)."""
+    order = ("anatomy", "curvature", "image") if named else ("anatomy", "image", "curvature")
+    for cue in order:
+        if cue == "curvature":
+            facing, source = facing_from_curvature(*curvature)
+            if source == "curvature":
+                return facing, source
+        elif pixels is not None:
+            found = (facing_from_anatomy if cue == "anatomy" else facing_from_image)(
+                pixels, bodies, shape)
+            if found:
+                return found, cue
+    return "left", "default"
+
+
 def label_bodies(
     mask: np.ndarray,
     *,
@@ -448,9 +473,10 @@ def label_bodies(
     ``anterior`` ("left"/"right") overrides the facing; ``facing_hint`` is a facing from the
     file header, used when there is no override. Otherwise the radiograph's ``pixels`` (any
     size; bone bright) decide where the spine sits clearly at the back of the body's
-    silhouette; else the spine's curvature, and where it shows no clear bulge, the band
-    behind the bodies (brighter with the posterior elements). With ``pixels``, strips of
-    merged bodies on a lateral film are cut at the disc bands they show. ``probability``
+    silhouette; else the band behind the bodies (brighter with the posterior elements) and
+    the spine's curvature, the curvature first with a ``first_level`` (see ``_facing``).
+    With ``pixels``, strips of merged bodies on a lateral film are cut at the disc bands
+    they show. ``probability``
     (the segmenter's body probability, 0-1, the mask's size) parts bodies the mask merges
     between the model's confident cores. ``pixel_scale`` (x, y): the size of a mask pixel
     in the pixels of the image it was reduced from, for the positions and sizes in the
@@ -513,12 +539,8 @@ def label_bodies(
     elif facing_hint:
         facing, source = facing_hint, "header"
     else:
-        seen = facing_from_anatomy(pixels, bodies, mask.shape) if pixels is not None else None
-        facing, source = (seen, "anatomy") if seen else facing_from_curvature(
-            curve, ts, names, suggested, confidence, height)
-        if source == "default" and pixels is not None:
-            seen = facing_from_image(pixels, bodies, mask.shape)
-            facing, source = (seen, "image") if seen else (facing, source)
+        facing, source = _facing(pixels, bodies, mask.shape, bool(first_level),
+                                 (curve, ts, names, suggested, confidence, height))
     return Labelling(
         bodies, [d for _, d in dropped_at], facing, source, confidence, height, mask.shape
     )

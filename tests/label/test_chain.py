@@ -81,3 +81,16 @@ def test_the_cut_is_deterministic():
     mask, image, _ = strip(5, disc_level=90)
     first = [v.area for v in label_bodies(mask, pixels=image).vertebrae]
     assert first == [v.area for v in label_bodies(mask, pixels=image).vertebrae]
+
+
+def test_a_body_with_its_pedicle_is_no_strip():
+    """A model mask may hold a body with its pedicle slanting back and down: long along the
+    spine for its area, but its own long axis strays from the spine's."""
+    mask, image, bodies = strip(4, disc_level=90)
+    apart = np.any(bodies, axis=0)
+    top = bodies[1].nonzero()[0].min()
+    for k in range(70):  # a 12-px thick bar from the body's back wall, 40 degrees off
+        r, c = top + 10 + int(k * 0.77), 50 + DEPTH + int(k * 0.64)
+        apart[r:r + 12, c - 6:c + 6] = True
+    lab = label_bodies(apart, pixels=image)
+    assert all(v.split != "chain" for v in lab.vertebrae)
