@@ -55,8 +55,9 @@ NEIGHBOURS = 2
 MERGED = 1.6  # over this many times its neighbours' height a body is two (a pair is ~2x)
 # below this mean body probability inside a body the model was unsure of its outline (a
 # body's interior is ~0.95-1.0, a disc it bridged ~0.5-0.7; the bundled sample's sound
-# bodies 0.80-0.92, its two cut-short outlines 0.72 and 0.78)
-MIN_CONFIDENCE = 0.75
+# bodies 0.80-0.92, its two cut-short outlines 0.72 and 0.78: at 0.75 its T2, 23% short,
+# is graded a crush)
+MIN_CONFIDENCE = 0.8
 # Middle points from the radiograph: the central endplate lies inside the silhouette (whose
 # edge follows the rims), and a film shows it as a bright cortical line or a step. Along
 # the middle column, from MID_OUT outside to MID_IN inside the outline's middle point
