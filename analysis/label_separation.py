@@ -7,7 +7,9 @@ cuts merged strips at) and without it (``mask only``):
 * ``strips``: the truth instance masks with the gaps between bodies closed (a closing of
   ``--close`` x the median body height), so whole columns become one or a few strips;
 * ``model full`` / ``model 320``: the default model's mask and probability on the image as
-  it is, and on an 8-bit JPEG export downsampled to 320 px on the short side.
+  it is, and on an 8-bit JPEG export downsampled to 320 px on the short side; also
+  ``no chain``: with the radiograph but without the strip cutting, since the radiograph
+  also sets the facing, and with it the posterior height the plausibility is judged on.
 
 A truth body counts as recovered when a labelled body overlaps it with IoU > 0.5; precision
 is the share of labelled bodies that match one (also of those centred within the rows the
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -30,13 +33,26 @@ import pandas as pd
 
 from morpho.datasets.contract import instance_labels, load_dataset
 from morpho.io import read_radiograph
-from morpho.label import label_bodies
+from morpho.label import label_bodies, labelling
 from morpho.measure import measure_mask
 from morpho.segment.evaluate import best_match
 
 EXPORT_SIDE = 320  # short side of the downsampled exports
 JPEG_QUALITY = 85
 MATCH_IOU = 0.5
+
+
+@contextmanager
+def chain_off(off: bool):
+    """The labelling without its strip cutting (the radiograph still sets the facing),
+    to tell the chain's effect from the facing's."""
+    kept = labelling._cut_strips
+    if off:
+        labelling._cut_strips = lambda keep, *args: keep
+    try:
+        yield
+    finally:
+        labelling._cut_strips = kept
 
 
 def export(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,11 +163,12 @@ def main() -> None:
                 mask, prob = segmenter.segment(px)
                 np.savez_compressed(cached, mask=mask, prob=prob.astype(np.float16))
             prob = prob.astype(np.float32)
-            for image, given in (("mask only", None), ("with image", px)):
-                good, measured = plausible(mask, prob, given)
-                rows.append({"film": item.id, "kind": kind, "image": image,
-                             **score(lab, mask, probability=prob, pixels=given),
-                             "plausible": good, "measured": measured})
+            for image, given in (("mask only", None), ("no chain", px), ("with image", px)):
+                with chain_off(image == "no chain"):
+                    good, measured = plausible(mask, prob, given)
+                    rows.append({"film": item.id, "kind": kind, "image": image,
+                                 **score(lab, mask, probability=prob, pixels=given),
+                                 "plausible": good, "measured": measured})
     table = pd.DataFrame(rows)
     if args.out:
         table.to_csv(args.out, index=False)

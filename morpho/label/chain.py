@@ -1,10 +1,11 @@
 """Cutting a strip of merged bodies at the discs: a chain model along the strip's axis.
 
 A lateral vertebral body is about as tall as it is deep, with a disc between bodies, so a
-component much longer than deep holds several bodies. Along its centreline the discs are
-troughs: of the radiograph (bone bright, discs dark) and of the segmenter's probability,
-averaged over the central part of the depth. The cuts are chosen by dynamic programming
-over the troughs: each cut earns its trough's depth, and each piece pays for deviating from
+component much longer than deep holds several bodies. Along its centreline the discs show
+in profiles averaged over the central part of the depth: as bands of the radiograph that
+depart from the bodies' level (dark discs, or bright merged endplates) and as troughs of
+the segmenter's probability. The cuts are chosen by dynamic programming over them: each
+cut earns its evidence, and each piece pays for deviating from
 the expected pitch, which follows the strip's local depth (bodies grow deeper and taller
 down the spine together), with the pitch/depth ratio itself fitted to the strip.
 """
@@ -31,7 +32,7 @@ DISC_REACH = 0.7  # the image's level at a point: running median over this share
 TEXTURE_REACH = 3.0  # the bodies' own texture: median departure over this many pitches
 DISC_CONTRAST = 4.0  # a disc departs this many times the texture: unit evidence
 NOISE_FLOOR = 0.005  # the texture is taken as at least this share of the image's range
-MIN_TROUGH = 0.04  # evidence under this (image: share of the bone contrast) is none
+MIN_TROUGH = 0.04  # evidence under this (a clear disc: 1) is none
 CUT_GAIN = 4.0  # what a cut at a trough of unit evidence is worth against piece deviations
 
 
@@ -109,7 +110,7 @@ def evidence(
     ``TEXTURE_REACH`` pitches; at least ``NOISE_FLOOR`` of the image's range ``span``
     around the strip), so that lungs or shoulders over the spine do not hide the discs;
     and the probability's trough depth (0-1). Counted from ``MIN_TROUGH``; zero without
-    either."""
+    either (``depth``: the strip's depth per bin, for the length)."""
     window = int(round(TROUGH_WINDOW * pitch))
     sigma = max(0.5, 0.04 * pitch)
     parts = []
@@ -139,25 +140,21 @@ def candidates(score: np.ndarray, pitch: float) -> np.ndarray:
     return idx
 
 
-def best_cuts(
-    score: np.ndarray, depth: np.ndarray, ratio_prior: float
-) -> tuple[np.ndarray, float]:
+def best_cuts(score: np.ndarray, depth: np.ndarray, ratio_prior: float) -> np.ndarray:
     """The cut positions (bins) that maximise the cuts' evidence less the pieces' deviations
     from the expected pitch (ratio x mean local depth over the piece), over pitch/depth
-    ratios around ``ratio_prior``; returns the cuts and the fitted ratio (empty, NaN when no
-    cut pays)."""
+    ratios around ``ratio_prior`` (empty when no cut pays)."""
     cum = np.concatenate([[0.0], np.cumsum(depth)])
-    smooth_pitch = ratio_prior * float(np.median(depth))
-    idx = candidates(score, smooth_pitch)
+    idx = candidates(score, ratio_prior * float(np.median(depth)))
     if idx.size == 0:
-        return idx, float("nan")
+        return idx
     nodes = np.concatenate([[0], idx, [depth.size]])
     gains = np.concatenate([[0.0], CUT_GAIN * score[idx], [0.0]])
     a, b = np.meshgrid(nodes, nodes, indexing="ij")
     length = (b - a).astype(float)
     mean_depth = np.divide(cum[b] - cum[a], length, out=np.ones_like(length), where=length > 0)
     ends = (a == 0) | (b == depth.size)
-    best_value, best = -np.inf, (np.array([], int), float("nan"))
+    best_value, best = -np.inf, np.array([], int)
     for ratio in RATIOS:
         rel = length / (ratio * mean_depth)
         lo = np.where(ends, END_MIN, PIECE_RANGE[0])
@@ -166,7 +163,7 @@ def best_cuts(
         value, path = _chain(gains, np.where(allowed, -cost, -np.inf))
         value -= 0.5 * (np.log(ratio / ratio_prior) / RATIO_SD) ** 2
         if value > best_value and len(path) > 2:
-            best_value, best = value, (nodes[path[1:-1]], float(ratio))
+            best_value, best = value, nodes[path[1:-1]]
     return best
 
 
@@ -209,7 +206,7 @@ def cut_strip(
     pr = next(it) if prob is not None else None
     span = float(np.ptp(np.percentile(image, [1, 99]))) if image is not None else 1.0
     score = evidence(counts, img, pr, ratio_prior * typical, span)
-    cuts, _ = best_cuts(score, depth, ratio_prior)
+    cuts = best_cuts(score, depth, ratio_prior)
     if cuts.size == 0:
         return [(rows, cols)]
     piece = np.searchsorted(cuts, np.floor(along - along.min()), side="right")

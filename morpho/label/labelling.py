@@ -273,8 +273,8 @@ def _on_grid(pixels: np.ndarray, shape: tuple[int, int], rows: np.ndarray,
     y0, y1 = int(r0 * zy), max(int(np.ceil(r1 * zy)), int(r0 * zy) + 1)
     x0, x1 = int(c0 * zx), max(int(np.ceil(c1 * zx)), int(c0 * zx) + 1)
     crop = pixels[y0:y1, x0:x1].astype(np.float32)
-    small = zy > 1 and zx > 1
-    return cv2.resize(crop, (c1 - c0, r1 - r0), interpolation=cv2.INTER_AREA if small
+    shrink = zy > 1 and zx > 1
+    return cv2.resize(crop, (c1 - c0, r1 - r0), interpolation=cv2.INTER_AREA if shrink
                       else cv2.INTER_LINEAR), (r0, c0)
 
 
@@ -285,7 +285,7 @@ def _cut_strips(keep: list, tangents: list[np.ndarray], lengths: np.ndarray,
     radiograph and the probability show (``chain.cut_strip``); a mask without a
     probability (an exact outline) at its necks first, where they leave single bodies (a
     predicted outline's necks are less sure than the disc bands: model masks on verse012
-    DRRs, recall 0.87 against 0.89 with them first). The expected pitch/depth comes from
+    DRRs, recall 0.87 with them first, 0.89 without). The expected pitch/depth comes from
     the film's single bodies (length/depth in ``CLEAN_ASPECT``; at least three, else
     ``PITCH_RATIO``). A component whose own long axis strays from the spine's (a body
     with its pedicles, as a model mask may hold it) is no strip. Pieces carry a fifth
@@ -476,11 +476,10 @@ def label_bodies(
     silhouette; else the band behind the bodies (brighter with the posterior elements) and
     the spine's curvature, the curvature first with a ``first_level`` (see ``_facing``).
     With ``pixels``, strips of merged bodies on a lateral film are cut at the disc bands
-    they show. ``probability``
-    (the segmenter's body probability, 0-1, the mask's size) parts bodies the mask merges
-    between the model's confident cores. ``pixel_scale`` (x, y): the size of a mask pixel
-    in the pixels of the image it was reduced from, for the positions and sizes in the
-    notes (the bodies stay in mask pixels).
+    they show. ``probability`` (the segmenter's body probability, 0-1, the mask's size)
+    parts bodies the mask merges between the model's confident cores. ``pixel_scale``
+    (x, y): the size of a mask pixel in the pixels of the image it was reduced from, for
+    the positions and sizes in the notes (the bodies stay in mask pixels).
     """
     mask = np.asarray(mask).astype(bool)
     first_level = check_level(first_level)
