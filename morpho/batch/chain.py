@@ -49,8 +49,9 @@ class ChainWorker:
     With ``reduced`` (the default), JPEG 2000 DICOM and baseline JPEG files are decoded at
     the smallest power-of-two reduction that still covers the network input, and the mask is
     mapped back to original pixels before measuring. Other files take the full-size path.
-    ``view`` ("ap"/"lateral") overrides the headers; without it a frontal header is a failure
-    (a chest series often holds a PA film beside the lateral).
+    ``view`` ("ap"/"pa"/"lateral") overrides the headers; without it a frontal header is a
+    failure (a chest series often holds a PA film beside the lateral). An item's own
+    ``settings`` (a manifest's ``first_level``, ``view``, ``anterior``) override the run's.
     """
 
     def __init__(
@@ -88,7 +89,8 @@ class ChainWorker:
 
     def process(self, item: BatchItem, loaded: Reduced) -> tuple[dict[str, Any], pd.DataFrame]:
         radiograph, reduction = loaded.radiograph, loaded.reduction
-        view = measured_view(item.path, radiograph.view, self.view)
+        settings = {"first_level": self.first_level, "view": self.view, **item.settings}
+        view = measured_view(item.path, radiograph.view, settings["view"])
         check_decode(item.path, radiograph.pixels)
         start = time.perf_counter()
         mask, prob = self.segment(loaded)
@@ -99,7 +101,8 @@ class ChainWorker:
             spacing_source=radiograph.spacing_source,
             view=view,
             image=radiograph.image_id,
-            first_level=self.first_level,
+            first_level=settings["first_level"],
+            anterior=settings.get("anterior"),
             facing_hint=radiograph.facing,
             pixels=radiograph.pixels,
             probability=prob,

@@ -11,9 +11,23 @@ import pandas as pd
 
 from morpho.errors import MorphoError
 from morpho.io.files import find_images
+from morpho.label.levels import check_level
 
 #: Manifest columns that override what a file's header says about the subject.
 DEMOGRAPHIC_COLUMNS = ("age", "sex", "height_cm", "weight_kg")
+#: Manifest columns that set how one image is measured (over the run's options).
+SETTING_COLUMNS = ("first_level", "view", "anterior")
+VIEWS = ("lateral", "ap", "pa")
+FACINGS = ("left", "right")
+SEXES = ("M", "F", "O")
+
+
+class ManifestError(MorphoError):
+    """A manifest with bad rows: ``problems`` holds one line per bad row."""
+
+    def __init__(self, path: str | Path, problems: list[str]):
+        super().__init__(path, f"{len(problems)} bad row(s) in the manifest")
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -24,6 +38,7 @@ class BatchItem:
     path: str
     subject: str | None = None
     demographics: dict[str, object] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)  # first_level, view, anterior
 
 
 def items_from_input(source: Path, skip: Sequence[Path] = ()) -> list[BatchItem]:
@@ -55,34 +70,67 @@ def _read_manifest(manifest: Path) -> pd.DataFrame:
         raise MorphoError(manifest, f"not a readable manifest CSV: {cause}") from None
 
 
-def _number(value: str, name: str, manifest: Path, line: int) -> float:
+def _demographic(name: str, value: str) -> object:
+    """A manifest's demographic value, checked (ValueError with the cause)."""
+    if name == "sex":
+        if value.upper() not in SEXES:
+            raise ValueError(f"sex {value!r} is not one of {', '.join(SEXES)}")
+        return value.upper()
     try:
         return float(value)
     except ValueError:
-        raise MorphoError(manifest, f"line {line}: {name} {value!r} is not a number") from None
+        raise ValueError(f"{name} {value!r} is not a number") from None
+
+
+def _setting(name: str, value: str) -> str:
+    """A manifest's per-image setting, normalised (ValueError with the cause)."""
+    if name == "first_level":
+        return str(check_level(value))
+    allowed = VIEWS if name == "view" else FACINGS
+    if value.lower() not in allowed:
+        raise ValueError(f"{name} {value!r} is not one of {', '.join(allowed)}")
+    return value.lower()
+
+
+def _row_item(row: dict[str, str], manifest: Path) -> BatchItem:
+    """One manifest row as an item (ValueError with every cause of a bad row)."""
+    if not row["path"].strip():
+        raise ValueError("no path")
+    if any(c in row["path"] for c in '"\r\n'):
+        raise ValueError("a quote or line break in the path (badly quoted CSV?)")
+    path = Path(row["path"])
+    if not path.is_absolute():
+        path = manifest.parent / path
+    present = {name: row[name].strip() for name in row if row[name] and row[name].strip()}
+    values, causes = {}, []
+    for name in (*DEMOGRAPHIC_COLUMNS, *SETTING_COLUMNS):
+        try:
+            if name in present:
+                check = _demographic if name in DEMOGRAPHIC_COLUMNS else _setting
+                values[name] = check(name, present[name])
+        except ValueError as exc:
+            causes.append(str(exc))
+    if causes:
+        raise ValueError("; ".join(causes))
+    demographics = {n: values[n] for n in DEMOGRAPHIC_COLUMNS if n in values}
+    settings = {n: values[n] for n in SETTING_COLUMNS if n in values}
+    subject = present.get("subject_id")
+    return BatchItem(row["path"], str(path.resolve()), subject, demographics, settings)
 
 
 def _items_from_manifest(manifest: Path) -> list[BatchItem]:
+    """The manifest's rows as items; every bad row is one line of a ``ManifestError``."""
     table = _read_manifest(manifest)
     if "path" not in table.columns:
         raise MorphoError(manifest, "manifest needs a 'path' column")
-    items = []
+    items, problems = [], []
     for line, row in enumerate(table.to_dict("records"), start=2):
-        if not row["path"].strip():
-            raise MorphoError(manifest, f"line {line}: no path")
-        if any(c in row["path"] for c in '"\r\n'):
-            raise MorphoError(manifest, f"line {line}: a quote or line break in the path "
-                              "(badly quoted CSV?)")
-        path = Path(row["path"])
-        if not path.is_absolute():
-            path = manifest.parent / path
-        demographics: dict[str, object] = {
-            name: row[name] if name == "sex" else _number(row[name], name, manifest, line)
-            for name in DEMOGRAPHIC_COLUMNS
-            if row.get(name, "").strip()
-        }
-        subject = row.get("subject_id", "").strip()
-        items.append(BatchItem(row["path"], str(path.resolve()), subject or None, demographics))
+        try:
+            items.append(_row_item(row, manifest))
+        except ValueError as exc:
+            problems.append(f"line {line}: {exc}")
+    if problems:
+        raise ManifestError(manifest, problems)
     keys = [item.key for item in items]
     if len(set(keys)) != len(keys):
         raise MorphoError(manifest, "manifest lists a path more than once")

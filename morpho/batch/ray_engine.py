@@ -24,10 +24,10 @@ class _RayWorker:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         items = [
-            BatchItem(key=str(k), path=str(p), subject=str(s) or None, demographics=json.loads(d))
-            for k, p, s, d in zip(
-                batch["key"], batch["path"], batch["subject"], batch["demographics"], strict=True
-            )
+            BatchItem(key=str(k), path=str(p), subject=str(s) or None, demographics=json.loads(d),
+                      settings=json.loads(o))
+            for k, p, s, d, o in zip(batch["key"], batch["path"], batch["subject"],
+                                     batch["demographics"], batch["settings"], strict=True)
         ]
         results = run_chunk(self.worker, items)
         return {
@@ -66,6 +66,7 @@ def run_ray(
                 "path": item.path,
                 "subject": item.subject or "",
                 "demographics": json.dumps(item.demographics, default=float),
+                "settings": json.dumps(item.settings),
             }
             for item in items
         ]

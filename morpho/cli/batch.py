@@ -22,7 +22,10 @@ class Engine(str, Enum):
 
 def batch(
     source: Annotated[
-        Path, typer.Argument(help="A folder (searched recursively) or a manifest CSV.")
+        Path,
+        typer.Argument(help="A folder (searched recursively) or a manifest CSV (columns path, "
+                       "and optionally subject_id, age, sex, height_cm, weight_kg, first_level, "
+                       "view, anterior: per-image values over the header and the options)."),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder (also the resume state).")],
     workers: Annotated[
@@ -60,6 +63,7 @@ def batch(
     again to resume after a stop."""
     from morpho.batch import items_from_input, run_batch
     from morpho.batch.chain import ChainWorker
+    from morpho.batch.items import ManifestError
     from morpho.batch.local import default_workers
 
     if not source.exists():
@@ -99,6 +103,10 @@ def batch(
             },
             reference=reference,
         )
+    except ManifestError as exc:  # one line per bad row
+        for problem in exc.problems:
+            report_error(exc.path, problem)
+        raise typer.Exit(code=1) from None
     except MorphoError as exc:
         fail(exc.cause, exc.path)
     except OSError as exc:  # the output folder cannot be made or written

@@ -1,0 +1,88 @@
+"""Per-image settings in a batch manifest: first level, view and facing, row by row."""
+
+from __future__ import annotations
+
+import cv2
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from morpho.batch import items_from_input, run_batch
+from morpho.batch.chain import ChainWorker
+from morpho.batch.items import ManifestError
+from morpho.cli import app
+from morpho.io import write_dicom
+from morpho.label.levels import LEVELS
+from morpho.synth.phantom import PhantomParams, render_phantom
+
+
+def _film(folder, name: str, facing: str, top: str, seed: int, view: str | None = None) -> None:
+    image = render_phantom(PhantomParams(size=(640, 512), facing=facing, top_level=top,
+                                         texture_seed=seed)).image  # fmt: skip
+    if view:
+        write_dicom(folder / name, image, spacing_mm=0.75, view=view)
+    else:
+        cv2.imwrite(str(folder / name), image)
+
+
+def test_mixed_cohort_is_measured_with_each_rows_settings(tmp_path):
+    """Two first levels, both facings (one against what morpho would find), a PA header
+    overridden per row; the same PA film without a view is refused."""
+    films = tmp_path / "films"
+    films.mkdir()
+    cohort = [  # name, drawn facing, top of image, manifest first_level, anterior, view
+        ("a.png", "left", "T2", "T1", "left", ""),
+        ("b.png", "right", "T2", "T1", "right", ""),
+        ("c.png", "left", "T4", "T3", "", ""),
+        ("d.png", "right", "T4", "t3", "RIGHT", ""),
+        ("e.png", "left", "T2", "T1", "right", ""),
+        ("f.dcm", "left", "T2", "T1", "left", "lateral"),
+        ("g.dcm", "left", "T2", "T1", "left", ""),
+    ]
+    for seed, (name, facing, top, *_rest) in enumerate(cohort):
+        _film(films, name, facing, top, seed, view="pa" if name.endswith(".dcm") else None)
+    manifest = tmp_path / "cohort.csv"
+    pd.DataFrame(
+        [{"path": f"films/{name}", "subject_id": f"s{i}", "age": 60 + i, "first_level": first,
+          "anterior": anterior, "view": view}
+         for i, (name, _f, _t, first, anterior, view) in enumerate(cohort)]
+    ).to_csv(manifest, index=False)  # fmt: skip
+    items = items_from_input(manifest)
+    assert items[3].settings == {"first_level": "T3", "anterior": "right"}
+    summary = run_batch(items, tmp_path / "out", ChainWorker, workers=1, progress=False)
+    assert summary.ok == 6 and [f for f, _ in summary.failures] == ["films/g.dcm"]
+    assert "frontal film (PA view" in summary.failures[0][1]
+    table = pd.read_parquet(tmp_path / "out" / "measurements.parquet")
+    firsts = table.groupby("file")["level"].first().to_dict()
+    assert firsts == {"films/a.png": "T1", "films/b.png": "T1", "films/c.png": "T3",
+                      "films/d.png": "T3", "films/e.png": "T1", "films/f.dcm": "T1"}
+    for _, rows in table.groupby("file"):  # names run on down the spine from the first
+        positions = [LEVELS.index(level) for level in rows["level"] if level]  # '' past S1
+        assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    facing = table.groupby("file")["facing"].first().to_dict()
+    assert facing == {"films/a.png": "left", "films/b.png": "right", "films/c.png": "left",
+                      "films/d.png": "right", "films/e.png": "right", "films/f.dcm": "left"}
+
+
+def test_every_bad_row_is_one_line(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "path,first_level,view,anterior,sex,age\n"
+        "a.png,T4,lateral,left,F,61\n"
+        "a2.png,T13,lateral,left,F,61\n"
+        "a3.png,T4,oblique,left,F,61\n"
+        "a4.png,T4,ap,front,F,61\n"
+        "a5.png,T4,pa,right,X,sixty\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        items_from_input(manifest)
+    problems = caught.value.problems
+    assert [p.split(":")[0] for p in problems] == ["line 3", "line 4", "line 5", "line 6"]
+    assert "unknown level 'T13'" in problems[0] and "view 'oblique'" in problems[1]
+    assert "anterior 'front'" in problems[2]
+    assert "sex 'X'" in problems[3] and "age 'sixty' is not a number" in problems[3]
+    result = CliRunner().invoke(app, ["batch", str(manifest), "--out", str(tmp_path / "out")])
+    errors = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(errors) == 4 and "Traceback" not in result.output
+    assert all(line.startswith(f"error: {manifest}: line ") for line in errors)
