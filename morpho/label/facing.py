@@ -84,7 +84,7 @@ def facing_from_image(
     body's height; the median difference over the bodies decides, or None when it is
     under ``MIN_CONTRAST``. It is mostly wrong on some CTs' DRRs; over the DRR sets of
     2026-12-06 (exact masks, full and 320 px) it decides 1207 of 1280 films and is right
-    in 1106, where the curvature without level names decides 1097 and is right in 846
+    in 1102, where the curvature without level names decides 1095 and is right in 839
     (see ``labelling._facing``).
     """
     if not bodies:
