@@ -1,0 +1,102 @@
+"""Heights, ratios and Genant grades of one film again, from its (corrected) six points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from morpho.grade import genant
+from morpho.measure import INSET, NOT_GRADED, ROUNDING, _grades, plausibility
+
+HEIGHTS = (("ha", "ant"), ("hm", "mid"), ("hp", "post"))
+#: The ``qa`` note ``measure`` leaves on every body of a frontal film (never graded).
+FRONTAL_NOTE = "Genant grading needs a lateral view"
+READER_UNGRADABLE = "not gradable (reader)"
+
+
+def film_spacing(film: pd.DataFrame) -> tuple[float, float] | None:
+    """The spacing (row, column mm) the film was measured with, from its heights in px and
+    mm (the run keeps no header): one number where all agree, else a least-squares fit of
+    mm² = (dx sx)² + (dy sy)²; None without mm."""
+    dx, dy, mm = [], [], []
+    for key, name in HEIGHTS:
+        dx.append(film[f"{name}_sup_x"] - film[f"{name}_inf_x"])
+        dy.append(film[f"{name}_sup_y"] - film[f"{name}_inf_y"])
+        mm.append(film[f"{key}_mm"])
+    dx, dy, mm = (pd.concat(v).to_numpy(float) for v in (dx, dy, mm))
+    ok = np.isfinite(dx) & np.isfinite(dy) & np.isfinite(mm) & (np.hypot(dx, dy) > 0)
+    if not ok.any():
+        return None
+    dx, dy, mm = dx[ok], dy[ok], mm[ok]
+    ratio = mm / np.hypot(dx, dy)
+    if np.ptp(ratio) <= 0.01 * np.median(ratio) or ok.sum() < 2:
+        return float(np.median(ratio)), float(np.median(ratio))
+    (col2, row2), *_ = np.linalg.lstsq(np.c_[dx**2, dy**2], mm**2, rcond=None)
+    if row2 <= 0 or col2 <= 0:
+        return float(np.median(ratio)), float(np.median(ratio))
+    return float(np.sqrt(row2)), float(np.sqrt(col2))
+
+
+def _heights(film: pd.DataFrame, spacing: tuple[float, float] | None) -> dict[str, np.ndarray]:
+    """Ha/Hm/Hp (px, mm), the two ratios and the depth (px) from the six points."""
+    col: dict[str, np.ndarray] = {}
+    for key, name in HEIGHTS:
+        dx = (film[f"{name}_sup_x"] - film[f"{name}_inf_x"]).to_numpy(float)
+        dy = (film[f"{name}_sup_y"] - film[f"{name}_inf_y"]).to_numpy(float)
+        col[f"{key}_px"] = np.hypot(dx, dy)
+        col[f"{key}_mm"] = (np.hypot(dx * spacing[1], dy * spacing[0]) if spacing
+                            else np.full(dx.size, np.nan))  # fmt: skip
+    with np.errstate(divide="ignore", invalid="ignore"):
+        col["wedge_ratio"] = col["ha_px"] / col["hp_px"]
+        col["biconcave_ratio"] = col["hm_px"] / col["hp_px"]
+    widths = [np.hypot(film[f"ant_{e}_x"] - film[f"post_{e}_x"],
+                       film[f"ant_{e}_y"] - film[f"post_{e}_y"]) for e in ("sup", "inf")]
+    col["depth_px"] = np.mean(widths, axis=0) / (1 - 2 * INSET)  # points sit INSET inside
+    return col
+
+
+def _reasons(film: pd.DataFrame, touched: set[int], review: dict[int, str]) -> list[list[str]]:
+    """Why each body is not graded now: the reader's mark; for a body the reader corrected or
+    accepted only what no reading changes (its level, a frontal film); else as measured."""
+    frontal = film["qa"].fillna("").str.contains(FRONTAL_NOTE).any()
+    reasons = []
+    for row in film.itertuples():
+        if review.get(row.index) == "not gradable":
+            reasons.append([READER_UNGRADABLE])
+        elif row.index in touched:
+            found = [NOT_GRADED[row.level]] if row.level in NOT_GRADED else []
+            reasons.append(found + ([FRONTAL_NOTE] if frontal else []))
+        elif pd.isna(row.genant_grade):
+            reasons.append([str(row.qa).partition("ungradable: ")[2] or "as measured"])
+        else:
+            reasons.append([])
+    return reasons
+
+
+def remeasure_film(
+    film: pd.DataFrame, spacing: tuple[float, float] | None, touched: set[int],
+    review: dict[int, str],
+) -> pd.DataFrame:
+    """The film's rows (cranial to caudal) with heights, ratios, crush ratio, Genant grade and
+    type from their six points, as ``measure`` computes them; ``touched`` (body indexes the
+    reader changed or accepted) and ``review`` (index -> 'accepted' / 'not gradable') set
+    which bodies are graded. Adds ``corrected`` and ``review``."""
+    col = _heights(film, spacing)
+    col.update(plausibility(col["hp_px"], col["depth_px"]))
+    reasons = _reasons(film, touched, review)
+    col.update(_grades(col, np.array([not r for r in reasons])))
+    out = film.copy()
+    graded = [genant(w, b, c, r, n) for w, b, c, r, n in zip(
+        col["wedge_ratio"], col["biconcave_ratio"], col["crush_ratio"], reasons,
+        col["normal_shape"], strict=True)]  # fmt: skip
+    for name in ("ha_px", "hm_px", "hp_px", "ha_mm", "hm_mm", "hp_mm", "wedge_ratio",
+                 "biconcave_ratio", "crush_ratio"):  # fmt: skip
+        out[name] = np.round(col[name], ROUNDING[name])
+    out["genant_grade"] = pd.array([g for g, _, _ in graded], dtype="Int64")
+    out["genant_type"] = [t for _, t, _ in graded]
+    out["corrected"] = [i in touched for i in film["index"]]
+    out["review"] = [review.get(i, "") for i in film["index"]]
+    notes = [f"corrected by reader{'; ungradable: ' + note if t == 'ungradable' else ''}"
+             for _, t, note in graded]
+    out["qa"] = np.where(out["corrected"], notes, film["qa"])
+    return out
