@@ -10,7 +10,10 @@ import pytest
 
 from morpho.label import label_bodies
 from morpho.label.facing import facing_from_anatomy
+from morpho.resources import shared_data_dir
 from morpho.synth.phantom import PhantomParams, render_phantom
+
+CHEST_CT = shared_data_dir() / "ct" / "lidc-idri-0001"
 
 
 def chest(anterior: str) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +86,29 @@ def test_phantom(anterior, side):
     params = dataclasses.replace(
         PhantomParams.sample(np.random.default_rng(3), (512, 512)), facing=anterior)
     film = render_phantom(params)
+    image, mask = film.image.astype(np.float32), film.labels > 0
+    if side:
+        image, mask = shrink(image / image.max() * 255, mask, side)
+    lab = label_bodies(mask, pixels=image)
+    assert (lab.facing, lab.facing_source) == (anterior, "anatomy")
+
+
+@pytest.fixture(scope="module")
+def chest_ct():
+    from morpho.synth.ctvolume import load_ct
+    from morpho.synth.drr import DRRSource
+
+    return DRRSource(load_ct(CHEST_CT))
+
+
+@pytest.mark.skipif(not CHEST_CT.is_dir(), reason="needs ../shared/data/ct/lidc-idri-0001")
+@pytest.mark.parametrize("anterior", ["left", "right"])
+@pytest.mark.parametrize("side", [None, 320])
+def test_drr_of_a_chest_ct(chest_ct, anterior, side):
+    from morpho.synth.drr import DRRParams, render_drr
+
+    film = render_drr(chest_ct, DRRParams(size=(512, 512), facing=anterior),
+                      np.random.default_rng(0))
     image, mask = film.image.astype(np.float32), film.labels > 0
     if side:
         image, mask = shrink(image / image.max() * 255, mask, side)
