@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from morpho.batch.items import BatchItem
+from morpho.grade import subject_calls
 from morpho.io import read_radiograph
 from morpho.io.reduced import Reduced, Reduction, read_reduced
-from morpho.measure import MEASUREMENT_COLUMNS, measure_mask
+from morpho.measure import EXTRA_COLUMNS, MEASUREMENT_COLUMNS, measure_mask
 from morpho.pipeline import check_column, check_decode, measured_view
 from morpho.preprocess import PreprocessConfig, make_transform
 
@@ -118,7 +119,7 @@ class ChainWorker:
             "measure_s": time.perf_counter() - segmented,
             "model_version": self.segmenter.model_version,
             "spacing_source": radiograph.spacing_source,
-            "view": radiograph.view,
+            "view": view,
             "qa": f"{dropped} object(s) dropped" if dropped else "ok",
             "n_vertebrae": len(table),
             "age": radiograph.age,
@@ -126,4 +127,23 @@ class ChainWorker:
             "height_cm": radiograph.height_cm,
             "weight_kg": radiograph.weight_kg,
         }
-        return facts, table.reindex(columns=MEASUREMENT_COLUMNS)
+        facts.update(film_calls(table))
+        return facts, table.reindex(columns=[*MEASUREMENT_COLUMNS, *EXTRA_COLUMNS])
+
+
+def film_calls(table: pd.DataFrame) -> dict[str, Any]:
+    """The film-level screening result (``grade.subject_calls``) as image facts."""
+    if table.empty:
+        return {"gradable": 0, "plausible": 0, "worst_grade": None, "any_grade2": False,
+                "sdi": 0, "driver": "", "driver_type": ""}  # fmt: skip
+    calls = subject_calls(table).iloc[0]
+    worst = calls["worst_grade"]
+    return {
+        "gradable": int(calls["gradable"]),
+        "plausible": int(table["plausible"].astype(bool).sum()),
+        "worst_grade": None if pd.isna(worst) else int(worst),
+        "any_grade2": bool(calls["any_grade2"]),
+        "sdi": int(calls["sdi"]),
+        "driver": str(calls["driver"]),
+        "driver_type": str(calls["driver_type"]),
+    }

@@ -17,13 +17,17 @@ from morpho.batch.items import DEMOGRAPHIC_COLUMNS, BatchItem
 from morpho.batch.store import ResultStore
 from morpho.batch.worker import ImageResult
 from morpho.io.files import output_names
-from morpho.measure import MEASUREMENT_COLUMNS
+from morpho.measure import EXTRA_COLUMNS, MEASUREMENT_COLUMNS
 
+#: The film-level screening result (``chain.film_calls``).
+FILM_CALL_COLUMNS = [
+    "gradable", "plausible", "worst_grade", "any_grade2", "sdi", "driver", "driver_type",
+]  # fmt: skip
 #: One row per image in images.parquet, in this order.
 IMAGE_COLUMNS = [
     "file", "path", "image", "subject", "status", "cause", "rows", "cols", "decode_factor",
     "read_s", "process_s", "segment_s", "measure_s", "model_version", "spacing_source", "view",
-    "qa", "n_vertebrae",
+    "qa", "n_vertebrae", *FILM_CALL_COLUMNS,
     *DEMOGRAPHIC_COLUMNS,
 ]  # fmt: skip
 SUBJECT_COLUMNS = ["subject", *DEMOGRAPHIC_COLUMNS]
@@ -96,7 +100,9 @@ def _stream_tables(batches: Iterable[pd.DataFrame], parquet: Path, csv: Path) ->
     for writer in writers:
         writer.close()
     if schema is None:
-        empty = pd.DataFrame(columns=["file", *MEASUREMENT_COLUMNS, *SUBJECT_COLUMNS])
+        empty = pd.DataFrame(
+            columns=["file", *MEASUREMENT_COLUMNS, *EXTRA_COLUMNS, *SUBJECT_COLUMNS]
+        )
         empty.to_parquet(parquet, index=False)
         empty.to_csv(csv, index=False)
 

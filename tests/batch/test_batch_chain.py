@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,7 +13,7 @@ from batch_phantoms import phantom, threshold_chain
 
 from morpho.batch import items_from_input, run_batch
 from morpho.batch.outputs import SUBJECT_COLUMNS
-from morpho.measure import MEASUREMENT_COLUMNS
+from morpho.measure import EXTRA_COLUMNS, MEASUREMENT_COLUMNS
 
 
 def test_chain_reduced_decode_matches_full_decode(tmp_path):
@@ -32,14 +33,15 @@ def test_chain_reduced_decode_matches_full_decode(tmp_path):
     (small, small_images), (full, full_images) = runs[True], runs[False]
     assert list(small_images["decode_factor"]) == [2, 2]
     assert list(full_images["decode_factor"]) == [1, 1]
-    assert list(small.columns) == ["file", *MEASUREMENT_COLUMNS, *SUBJECT_COLUMNS]
+    assert list(small.columns) == ["file", *MEASUREMENT_COLUMNS, *EXTRA_COLUMNS, *SUBJECT_COLUMNS]
     assert len(small) == len(full) == 18
     assert (small["genant_grade"].to_numpy() == full["genant_grade"].to_numpy()).all()
     points = [c for c in MEASUREMENT_COLUMNS if c.endswith(("_x", "_y"))]
     # points from the 1/2 decode land on those of the full decode, up to the coarser
-    # probabilities (one reduced pixel is 2 original pixels)
+    # probabilities and film (one reduced pixel is 2 original pixels; endplates found on
+    # the film move by up to 3 reduced pixels)
     shift = np.abs(small[points].to_numpy() - full[points].to_numpy())
-    assert np.nanmedian(shift) <= 1.5 and np.nanmax(shift) < 6.0
+    assert np.nanmedian(shift) <= 1.5 and np.nanmax(shift) <= 6.5
     assert small_images.loc[0, "spacing_source"] != "none" and small_images.loc[0, "age"] == 67
 
 
@@ -77,3 +79,35 @@ def test_frontal_films_fail_in_a_lateral_batch_unless_the_view_is_given(tmp_path
     as_ap = functools.partial(threshold_chain, view="ap")
     summary = run_batch(items, tmp_path / "out-ap", as_ap, workers=1, progress=False)
     assert (summary.ok, summary.failed) == (2, 0)
+
+
+def test_measure_and_batch_give_the_same_rows_and_columns(tmp_path):
+    """One chain: `morpho measure` and `morpho batch --full-resolution` on the same film with
+    the same options write the same vertebra rows, public and extra columns alike."""
+    from typer.testing import CliRunner
+
+    from morpho.cli import app
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample_lateral.dcm"
+    runner = CliRunner()
+    result = runner.invoke(app, ["measure", str(sample), "--first-level", "T2",
+                                 "--out", str(tmp_path / "m")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["batch", str(sample.parent), "--first-level", "T2",
+                                 "--full-resolution", "--out", str(tmp_path / "b")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    measured = pd.read_csv(tmp_path / "m" / "measurements.csv")
+    batched = pd.read_parquet(tmp_path / "b" / "measurements.parquet")
+    columns = [c for c in [*MEASUREMENT_COLUMNS, *EXTRA_COLUMNS] if c != "image"]
+    assert set(columns) <= set(measured.columns) and set(columns) <= set(batched.columns)
+    assert len(measured) == len(batched) >= 10
+    def plain(table: pd.DataFrame) -> pd.DataFrame:  # CSV reads "" as NaN
+        table = table[columns].reset_index(drop=True)
+        text = table.select_dtypes(exclude="number").columns
+        return table.astype({c: object for c in text}).fillna({c: "" for c in text})
+
+    pd.testing.assert_frame_equal(plain(measured), plain(batched), check_dtype=False,
+                                  check_exact=False, atol=1e-6)  # fmt: skip
+    images = pd.read_parquet(tmp_path / "b" / "images.parquet")
+    assert images.loc[0, "gradable"] == measured["genant_grade"].notna().sum()
+    assert images.loc[0, "driver"] == "T12" and images.loc[0, "worst_grade"] == 2
