@@ -114,3 +114,19 @@ def test_drr_of_a_chest_ct(chest_ct, anterior, side):
         image, mask = shrink(image / image.max() * 255, mask, side)
     lab = label_bodies(mask, pixels=image)
     assert (lab.facing, lab.facing_source) == (anterior, "anatomy")
+
+
+def test_order_of_the_cues(monkeypatch):
+    """Where anatomy does not decide: the image beside the bodies before the curvature,
+    unless level names are known (then the curvature's thoracic/lumbar reading first)."""
+    from morpho.label import labelling
+
+    image, mask = chest("left")
+    monkeypatch.setattr(labelling, "facing_from_anatomy", lambda *a: None)
+    monkeypatch.setattr(labelling, "facing_from_image", lambda *a: "right")
+    monkeypatch.setattr(labelling, "facing_from_curvature", lambda *a: ("left", "curvature"))
+    lab = label_bodies(mask, pixels=image)
+    assert (lab.facing, lab.facing_source) == ("right", "image")
+    lab = label_bodies(mask, pixels=image, first_level="T1")
+    assert (lab.facing, lab.facing_source) == ("left", "curvature")
+    assert label_bodies(mask).facing_source == "curvature"  # no image: the curvature
