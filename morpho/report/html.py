@@ -22,14 +22,19 @@ from rich.progress import track
 from morpho import __version__
 from morpho.atomic import atomic_write
 from morpho.errors import MorphoError, scrub
+from morpho.grade import subject_calls
 from morpho.io import read_radiograph
 from morpho.io.reduced import read_reduced
 from morpho.report.overlay import data_uri, overlay_png
 from morpho.report.plots import cohort_plots, stats_plots
+from morpho.stats.score import FLAG_SD
 
 IDENTIFYING_DICOM_FIELDS = ("PatientName", "PatientID", "PatientBirthDate", "StudyDate",
                             "AccessionNumber")  # fmt: skip
 Z_COLUMN = re.compile(r"(^z_|_z$|zscore)")
+#: z-scores of a body's shape against its own film's bodies (measure): shown, not flagged
+#: (the Genant grade already uses them); reference z-scores (stats) flag below -FLAG_SD
+FILM_Z = {"wedge_z", "biconcave_z", "crush_z"}
 TEXT_COLUMNS = {"level", "type", "QA"}
 OVERLAY_DECODE = (1024, 1024)
 
@@ -161,8 +166,8 @@ def _flags(image: pd.Series, table: pd.DataFrame, identifiers: bool = False) -> 
             flags.append(
                 {"kind": kind, "text": f"{row['label']}: Genant grade {int(grade)}{shape}"}
             )
-        for column in (c for c in table.columns if Z_COLUMN.search(c)):
-            if pd.notna(row.get(column)) and row[column] <= -2.5:
+        for column in (c for c in table.columns if Z_COLUMN.search(c) and c not in FILM_Z):
+            if pd.notna(row.get(column)) and row[column] < -FLAG_SD:
                 flags.append(
                     {"kind": "warn", "text": f"{row['label']}: {column} {row[column]:.1f}"}
                 )
@@ -203,6 +208,21 @@ def _overlay(image: pd.Series, table: pd.DataFrame) -> str | None:
     return data_uri(overlay_png(pixels, table, shape))
 
 
+def _film_result(table: pd.DataFrame) -> dict[str, str]:
+    """The film-level call (``grade.subject_calls``): gradable bodies and what drives it."""
+    if table.empty or "image" not in table:
+        return {}
+    calls = subject_calls(table.assign(image=0)).iloc[0]
+    result = "no moderate or severe deformity (grade >= 2)"
+    if calls["any_grade2"]:
+        result = (f"deformity grade {int(calls['worst_grade'])} ({calls['driver_type']}) at "
+                  f"{calls['driver']}")  # fmt: skip
+    elif calls["gradable"] == 0:
+        result = "not assessable: no gradable vertebra"
+    return {"gradable vertebrae": f"{int(calls['gradable'])} of {int(calls['bodies'])}",
+            "film result": result}  # fmt: skip
+
+
 def _image_section(image: pd.Series, table: pd.DataFrame, identifiers: bool) -> dict:
     spacing = "unknown"
     if isinstance(image.get("spacing_source"), str) and image["spacing_source"] != "none":
@@ -215,6 +235,7 @@ def _image_section(image: pd.Series, table: pd.DataFrame, identifiers: bool) -> 
         "pixel spacing": spacing,
         "model version": _fmt(image.get("model_version")),
         "vertebrae measured": str(len(table)),
+        **_film_result(table),
     }
     if identifiers:
         facts = {"file": image["file"], **facts, **_identifiers(image["path"])}
