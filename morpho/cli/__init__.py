@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "stats",
     "batch",
     "report",
+    "review",
 )
 
 

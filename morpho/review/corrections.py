@@ -122,11 +122,13 @@ def correct_film(film: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
     spacing = film_spacing(film)
     position = {int(i): k for k, i in enumerate(film["index"])}
     touched: set[int] = set()
+    moved: set[int] = set()
     review: dict[int, str] = {}
     for c in log.itertuples():
         body = None if pd.isna(c.index) else int(c.index)
         if c.action == "point":
             film.loc[position[body], [f"{c.point}_x", f"{c.point}_y"]] = [c.x, c.y]
+            moved.add(body)
         elif c.action in REVIEW:
             review[body] = REVIEW[c.action]
         elif c.action == "level":
@@ -136,7 +138,7 @@ def correct_film(film: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
             film = _flip(film, c.value)
             touched |= set(position)
         touched |= {body} if body is not None else set()
-    return remeasure_film(film, spacing, touched, review)
+    return remeasure_film(film, spacing, touched, review, moved)
 
 
 def apply_corrections(measurements: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:

@@ -55,35 +55,45 @@ def _heights(film: pd.DataFrame, spacing: tuple[float, float] | None) -> dict[st
     return col
 
 
-def _reasons(film: pd.DataFrame, touched: set[int], review: dict[int, str]) -> list[list[str]]:
-    """Why each body is not graded now: the reader's mark; for a body the reader corrected or
-    accepted only what no reading changes (its level, a frontal film); else as measured."""
+def _level_reasons(level: str, frontal: bool) -> list[str]:
+    """What no reading changes: the level (C1, C2, S1) and a frontal film."""
+    named = [NOT_GRADED[level]] if level in NOT_GRADED else []
+    return named + ([FRONTAL_NOTE] if frontal else [])
+
+
+def _reasons(film: pd.DataFrame, vouched: set[int], review: dict[int, str]) -> list[list[str]]:
+    """Why each body is not graded now: the reader's mark; for a body whose points the reader
+    moved or accepted only its level and the view; else the reasons it had as measured
+    (those of its old level name replaced by its new one's)."""
     frontal = film["qa"].fillna("").str.contains(FRONTAL_NOTE).any()
     reasons = []
     for row in film.itertuples():
+        now = _level_reasons(row.level, frontal)
         if review.get(row.index) == "not gradable":
             reasons.append([READER_UNGRADABLE])
-        elif row.index in touched:
-            found = [NOT_GRADED[row.level]] if row.level in NOT_GRADED else []
-            reasons.append(found + ([FRONTAL_NOTE] if frontal else []))
-        elif pd.isna(row.genant_grade):
-            reasons.append([str(row.qa).partition("ungradable: ")[2] or "as measured"])
-        else:
-            reasons.append([])
+        elif row.index in vouched or pd.notna(row.genant_grade):
+            reasons.append(now)
+        else:  # the qa ends with 'ungradable: reason; reason'
+            old = str(row.qa).partition("ungradable: ")[2].split("; ")
+            kept = [r for r in old if r and r not in NOT_GRADED.values() and r != FRONTAL_NOTE]
+            reasons.append(kept + now if kept or now else ["as measured"])
     return reasons
 
 
 def remeasure_film(
     film: pd.DataFrame, spacing: tuple[float, float] | None, touched: set[int],
-    review: dict[int, str],
+    review: dict[int, str], moved: set[int],
 ) -> pd.DataFrame:
     """The film's rows (cranial to caudal) with heights, ratios, crush ratio, Genant grade and
-    type from their six points, as ``measure`` computes them; ``touched`` (body indexes the
-    reader changed or accepted) and ``review`` (index -> 'accepted' / 'not gradable') set
-    which bodies are graded. Adds ``corrected`` and ``review``."""
+    type from their six points, as ``measure`` computes them. ``touched``: body indexes the
+    reader changed (points, level, facing, marks); ``review``: index -> 'accepted' / 'not
+    gradable' / ''; ``moved``: bodies with a point moved. A body accepted or with a moved
+    point is graded whatever its outline was (the reader vouches for its points). Adds
+    ``corrected`` and ``review``."""
     col = _heights(film, spacing)
     col.update(plausibility(col["hp_px"], col["depth_px"]))
-    reasons = _reasons(film, touched, review)
+    vouched = {i for i, mark in review.items() if mark == "accepted"} | moved
+    reasons = _reasons(film, vouched, review)
     col.update(_grades(col, np.array([not r for r in reasons])))
     out = film.copy()
     graded = [genant(w, b, c, r, n) for w, b, c, r, n in zip(

@@ -78,6 +78,9 @@ def test_marks_levels_and_facing(run):
     assert out.loc[ungraded, "review"] == "accepted" and out.loc[ungraded, "genant_grade"] >= 0
     assert out.loc[1, "level"] == "" and list(out["level"].iloc[1:4]) == ["T3", "T4", "T5"]
     assert out.loc[2:, "corrected"].all() and not out.loc[1, "corrected"]
+    # renamed but not vouched for: as ungradable as measured
+    untrusted = [i for i in film[film["genant_grade"].isna()]["index"] if i != ungraded]
+    assert untrusted and out.loc[untrusted, "genant_grade"].isna().all()
     flipped = apply_corrections(table, _log(run, Correction(SAMPLE, "facing", value="right")))
     flipped = flipped[flipped["file"] == SAMPLE]
     assert (flipped["facing"] == "right").all() and flipped["corrected"].all()

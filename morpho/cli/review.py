@@ -1,0 +1,50 @@
+"""`morpho review`: check and correct a batch run's readings in the browser."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from morpho.cli.common import console, fail
+from morpho.errors import MorphoError
+
+
+def review(
+    run: Annotated[Path, typer.Argument(help="The output folder of a `morpho batch` run.")],
+    reader: Annotated[
+        str, typer.Option("--reader", help="Your name or initials, logged with each correction "
+                          "(the page can change it).")
+    ] = "",
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: a free one).")] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the address; do not open a browser.")
+    ] = False,
+) -> None:
+    """Serve a local page (127.0.0.1 only) to review a run's films: accept bodies, mark them
+    not gradable, rename levels, flip facing, drag the six points. Each film is re-measured
+    and re-graded at once; corrections go to RUN/corrections.csv, which `morpho report` uses.
+    Stop with Ctrl+C."""
+    from morpho.review.server import make_server
+
+    try:
+        server, url = make_server(run, reader=reader, port=port)
+    except MorphoError as exc:
+        fail(exc.cause, exc.path)
+    except OSError as exc:  # the port is taken, say
+        fail(exc.strerror or str(exc), run)
+    typer.echo(f"reviewing {run} at {url} (Ctrl+C to stop)", err=True)  # never wrapped
+    if not no_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        console.print("stopped; corrections are in corrections.csv")
+    finally:
+        server.server_close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("review")(review)

@@ -1,0 +1,209 @@
+"""The review page's local server: the standard library's ``ThreadingHTTPServer`` on
+127.0.0.1, a random free port, a JSON API and the plain HTML/JS page in ``static/``.
+
+Every API call carries the page's token (``X-Morpho-Token``; the page reads it from its
+address), so other web pages in the reader's browser cannot read or change the run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import threading
+from functools import lru_cache
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from morpho.errors import MorphoError
+from morpho.io import read_radiograph
+from morpho.label.levels import LEVELS
+from morpho.review.corrections import (
+    Correction,
+    append_correction,
+    correct_film,
+    load_corrections,
+)
+
+STATIC = {"/": ("index.html", "text/html"), "/review.js": ("review.js", "text/javascript"),
+          "/review.css": ("review.css", "text/css")}  # fmt: skip
+BODY_FIELDS = ["index", "level", "cx", "cy", "ha_px", "hm_px", "hp_px", "ha_mm", "hm_mm",
+               "hp_mm", "wedge_ratio", "biconcave_ratio", "crush_ratio", "genant_grade",
+               "genant_type", "qa", "corrected", "review"]  # fmt: skip
+MAX_BODY = 64 * 1024  # bytes a POST may carry
+
+
+def _plain(value: object) -> object:
+    """JSON for table cells: None for missing values, Python numbers."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+@lru_cache(maxsize=4)
+def film_png(path: str) -> bytes:
+    """The film at full resolution as an 8-bit PNG (0.5-99.5th percentile window)."""
+    pixels = read_radiograph(path).pixels
+    lo, hi = np.percentile(pixels, [0.5, 99.5])
+    grey = np.clip((pixels - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
+    ok, encoded = cv2.imencode(".png", grey)
+    if not ok:
+        raise MorphoError(path, "could not encode the film as PNG")
+    return encoded.tobytes()
+
+
+class ReviewRun:
+    """A batch run's tables and its correction log, shared by the server's threads."""
+
+    def __init__(self, run: Path, reader: str = ""):
+        self.run = Path(run)
+        self.reader = reader
+        for name in ("images.parquet", "measurements.parquet"):
+            if not (self.run / name).is_file():
+                raise MorphoError(self.run, f"not a finished morpho batch run ({name} missing)")
+        self.images = pd.read_parquet(self.run / "images.parquet")
+        self.images = self.images[self.images["status"] == "ok"].reset_index(drop=True)
+        self.measurements = pd.read_parquet(self.run / "measurements.parquet")
+        self.log = load_corrections(self.run)
+        self.lock = threading.Lock()
+
+    def film(self, file: str) -> pd.DataFrame:
+        """The film's rows with its corrections applied."""
+        rows = self.measurements[self.measurements["file"] == file]
+        if rows.empty:
+            if file not in set(self.images["file"]):
+                raise KeyError(file)
+            return rows.assign(corrected=False, review="")
+        return correct_film(rows, self.log[self.log["file"] == file])
+
+    def films(self) -> list[dict]:
+        """Every measured film, flagged first (worst grade, then ungradable bodies)."""
+        out = []
+        for image in self.images.itertuples():
+            film = self.film(image.file)
+            grades = film["genant_grade"].dropna()
+            worst = int(grades.max()) if len(grades) else None
+            out.append({"file": image.file, "image": image.image, "bodies": len(film),
+                        "worst_grade": worst, "ungradable": int(film["genant_grade"].isna().sum()),
+                        "corrected": bool(film["corrected"].any()),
+                        "flagged": bool(worst is not None and worst >= 1)})  # fmt: skip
+        out.sort(key=lambda f: (not f["flagged"], -(f["worst_grade"] or 0), -f["ungradable"]))
+        return out
+
+    def film_json(self, file: str) -> dict:
+        """The film's bodies with their six points, for the page."""
+        film = self.film(file)
+        image = self.images[self.images["file"] == file].iloc[0]
+        bodies = []
+        for row in film.to_dict("records"):
+            body = {k: _plain(row[k]) for k in BODY_FIELDS}
+            body["points"] = {p: [_plain(row[f"{p}_x"]), _plain(row[f"{p}_y"])]
+                              for p in ("ant_sup", "mid_sup", "post_sup", "ant_inf", "mid_inf",
+                                        "post_inf")}  # fmt: skip
+            bodies.append(body)
+        facing = film["facing"].iloc[0] if len(film) else None
+        return {"file": file, "image": image["image"], "width": int(image["cols"]),
+                "height": int(image["rows"]), "facing": facing, "bodies": bodies}
+
+    def correct(self, data: dict) -> dict:
+        """Check, log and apply one correction; the film re-measured."""
+        file = str(data.get("file", ""))
+        with self.lock:
+            film = self.measurements[self.measurements["file"] == file]
+            index = data.get("index")
+            correction = Correction(
+                file=file, action=str(data.get("action", "")),
+                index=None if index is None else int(index), point=str(data.get("point", "")),
+                x=float(data.get("x", math.nan)), y=float(data.get("y", math.nan)),
+                value=str(data.get("value", "")), reader=str(data.get("reader") or self.reader),
+            ).checked(film)  # fmt: skip
+            self.log = append_correction(self.run, self.log, correction)
+        return self.film_json(file)
+
+
+def _handler(state: ReviewRun, token: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:  # quiet: the terminal is the reader's
+            return
+
+        def _send(self, status: int, body: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, value: object, status: int = HTTPStatus.OK) -> None:
+            self._send(status, json.dumps(value).encode(), "application/json")
+
+        def _allowed(self) -> bool:
+            if secrets.compare_digest(self.headers.get("X-Morpho-Token", ""), token):
+                return True
+            self._json({"error": "missing or wrong token"}, HTTPStatus.FORBIDDEN)
+            return False
+
+        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+            url = urlparse(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            if url.path in STATIC:
+                name, kind = STATIC[url.path]
+                text = resources.files("morpho.review").joinpath("static", name).read_bytes()
+                return self._send(HTTPStatus.OK, text, f"{kind}; charset=utf-8")
+            if url.path == "/api/image":  # an <img> sends no header: the token in the query
+                if not secrets.compare_digest(query.get("token", ""), token):
+                    return self._json({"error": "wrong token"}, HTTPStatus.FORBIDDEN)
+                return self._api(lambda: self._image(query.get("file", "")))
+            if not url.path.startswith("/api/"):
+                return self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
+            if not self._allowed():
+                return None
+            routes = {"/api/films": lambda: self._json({"films": state.films(), "levels": LEVELS,
+                                                        "reader": state.reader}),
+                      "/api/film": lambda: self._json(state.film_json(query.get("file", "")))}
+            if url.path not in routes:
+                return self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
+            return self._api(routes[url.path])
+
+        def do_POST(self) -> None:  # noqa: N802
+            if not self._allowed():
+                return
+            if urlparse(self.path).path != "/api/correct":
+                return self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                return self._json({"error": "request too large"}, HTTPStatus.BAD_REQUEST)
+            body = self.rfile.read(length) or b"{}"
+            return self._api(lambda: self._json(state.correct(json.loads(body))))
+
+        def _image(self, file: str) -> None:
+            paths = state.images.set_index("file")["path"]
+            self._send(HTTPStatus.OK, film_png(str(paths[file])), "image/png")
+
+        def _api(self, call) -> None:
+            try:
+                call()
+            except KeyError as exc:
+                self._json({"error": f"no such film or body: {exc}"}, HTTPStatus.NOT_FOUND)
+            except (ValueError, TypeError) as exc:
+                self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+            except (MorphoError, OSError) as exc:
+                self._json({"error": str(exc)}, HTTPStatus.INTERNAL_SERVER_ERROR)
+
+    return Handler
+
+
+def make_server(run: Path, reader: str = "", port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+    """The review server of ``run`` on 127.0.0.1 (``port`` 0: a free one) and the page's
+    address with its token. Call ``serve_forever()`` on it (``shutdown()`` to stop)."""
+    token = secrets.token_urlsafe(16)
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(ReviewRun(run, reader), token))
+    server.daemon_threads = True
+    return server, f"http://127.0.0.1:{server.server_address[1]}/?token={token}"
