@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
 
 from morpho.cli.common import console, fail, finish, run_each
 from morpho.errors import MorphoError
+
+if TYPE_CHECKING:
+    from morpho.report.html import BatchTables
 
 
 def report(
@@ -46,6 +49,7 @@ def report(
         fail("--dicom-seg copies the patient's name and id into the SEG; add --include-identifiers")
     try:
         tables = BatchTables.load(run)
+        _apply_corrections(tables, run)
         subjects = write_subject_reports(
             tables, out / "subjects", include_identifiers=include_identifiers,
             only_flagged=only_flagged,
@@ -60,6 +64,22 @@ def report(
     console.print(f"{len(subjects)} subject report(s) and cohort.html in {out}")
     if dicom_seg:
         _write_segs(tables.images, out / "seg", model)
+
+
+def _apply_corrections(tables: BatchTables, run: Path) -> None:
+    """The readers' corrections (``morpho review``: RUN/corrections.csv) applied to the
+    measurements, corrected films re-measured and re-graded (``corrected`` column)."""
+    from morpho.review import apply_corrections, load_corrections
+
+    log = load_corrections(run)
+    if log.empty:
+        return
+    table = apply_corrections(tables.measurements, log)
+    level = table["level"].fillna("").astype(str)  # the reports' label follows a renamed level
+    table["label"] = level.where(level != "", "#" + table["index"].astype(str))
+    tables.measurements = table
+    console.print(f"{len(log)} reader correction(s) applied ({int(table['corrected'].sum())} "
+                  f"bod{'y' if table['corrected'].sum() == 1 else 'ies'} corrected)")
 
 
 def _write_segs(images: pd.DataFrame, folder: Path, model: Path | None) -> None:

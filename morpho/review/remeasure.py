@@ -106,7 +106,14 @@ def remeasure_film(
     out["genant_type"] = [t for _, t, _ in graded]
     out["corrected"] = [i in touched for i in film["index"]]
     out["review"] = [review.get(i, "") for i in film["index"]]
-    notes = [f"corrected by reader{'; ungradable: ' + note if t == 'ungradable' else ''}"
-             for _, t, note in graded]
-    out["qa"] = np.where(out["corrected"], notes, film["qa"])
+    out["qa"] = [_note(str(qa), t, note) if i in touched else qa
+                 for i, qa, (_, t, note) in zip(film["index"], film["qa"], graded, strict=True)]
     return out
+
+
+def _note(measured: str, kind: str, why: str) -> str:
+    """The ``qa`` of a corrected body: marked as such, the measured notes without their old
+    grading verdict, the new one."""
+    notes = [n for n in measured.partition("ungradable: ")[0].split("; ") if n]
+    verdict = [f"ungradable: {why}"] if kind == "ungradable" else []
+    return "; ".join(["corrected by reader", *notes, *verdict])

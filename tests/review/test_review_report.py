@@ -1,0 +1,28 @@
+"""`morpho report` uses the readers' corrections of a run."""
+
+from __future__ import annotations
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from morpho.cli import app
+from morpho.review import Correction, load_corrections
+from morpho.review.corrections import append_correction
+
+SAMPLE = "sample_lateral.dcm"
+
+
+def test_report_shows_corrected_levels_and_grades(run, tmp_path):
+    table = pd.read_parquet(run / "measurements.parquet")
+    film = table[table["file"] == SAMPLE]
+    wedge = int(film[film["genant_grade"] == 2]["index"].iloc[0])
+    log = load_corrections(run)
+    for change in (Correction(SAMPLE, "level", 2, value="T3", reader="R"),
+                   Correction(SAMPLE, "not_gradable", wedge, reader="R")):
+        log = append_correction(run, log, change.checked(film))
+    result = CliRunner().invoke(app, ["report", str(run), "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    assert "2 reader correction(s) applied" in result.output
+    html = "".join(p.read_text() for p in (tmp_path / "rep" / "subjects").glob("*.html"))
+    assert '<td class="text">T3</td>' in html and "corrected by reader" in html
+    assert "not gradable (reader)" in html and "Genant grade 2" not in html
