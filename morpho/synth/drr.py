@@ -16,6 +16,7 @@ from morpho.synth.fractures import BodyCompression, Fracture, sample_fractures
 from morpho.synth.geometry import Camera
 from morpho.synth.output import Synthetic
 from morpho.synth.projector import line_integral, project_labels
+from morpho.synth.realism import Realism, bone_detail, disc_delta, soft_tissue, vendor_process
 from morpho.synth.truth import (
     label_stats,
     six_point_heights,
@@ -37,7 +38,8 @@ def attenuation(hu: np.ndarray, bone_boost: float = 1.0) -> np.ndarray:
 class DRRSource:
     """A CT prepared for rendering: attenuation volume, spine centre, per-level 3-D truth."""
 
-    def __init__(self, volume: CTVolume, bone_boost: float = 1.0, min_voxel_mm: float = 1.2):
+    def __init__(self, volume: CTVolume, bone_boost: float = 1.0, min_voxel_mm: float = 1.2,
+                 detail: bool = True):
         self.volume = volume
         aff = volume.affine
         factors = np.maximum(1, np.round(min_voxel_mm / volume.spacing)).astype(int)
@@ -55,6 +57,10 @@ class DRRSource:
         self.box_centre = corners.mean(axis=0) @ aff[:3, :3].T + aff[:3, 3]
         self.points3d = six_points_3d(volume.body_labels, aff, np.array([0, 1.0, 0]),
                                       np.array([0, 0, 1.0]))
+        # cortical shells and disc space on a fine grid (realism; None: not prepared)
+        self.detail = bone_detail(volume.body_labels, aff) if detail else None
+        self.disc_delta = (disc_delta(self.detail, self.mu, self.mu_affine)
+                           if self.detail is not None else None)
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,16 @@ class DRRParams:
     offset_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)  # isocentre shift from the framing
     exposure: Exposure = field(default_factory=Exposure)
     fractures: dict[str, Fracture] = field(default_factory=dict)
+    realism: Realism = field(default_factory=Realism)  # Realism(): the plain DRR
 
     @classmethod
     def sample(cls, rng: np.random.Generator, source: DRRSource, size: tuple[int, int],
                view: str = "lateral", left_share: float = 0.8, fracture_rate: float = 0.0,
-               ) -> DRRParams:
-        """Random pose, framing, geometry, exposure (facing left with ``left_share``) and
-        fractures (each level of T4-L5 with ``fracture_rate``)."""
+               realism: bool = True) -> DRRParams:
+        """Random pose, framing, geometry, exposure (facing left with ``left_share``),
+        fractures (each level of T4-L5 with ``fracture_rate``) and realism settings (drawn
+        from a child of ``rng``, so the rest is the same with ``realism`` on or off)."""
+        extra = Realism.sample(rng.spawn(1)[0]) if realism else Realism()
         beam_axis = 0 if view == "lateral" else 1  # RAS axis the rays run along
         extent = np.delete(source.extent, beam_axis)
         fov = min(rng.uniform(300, 400), 1.05 * extent.max())
@@ -96,6 +105,7 @@ class DRRParams:
                 [LEVEL_NAMES[k - 1] for k in source.label_values
                  if LEVEL_NAMES[k - 1] in DATASET_LEVELS], fracture_rate, rng)
             if fracture_rate > 0 else {},
+            realism=extra,
         )
 
 
@@ -129,8 +139,16 @@ def render_drr(source: DRRSource, params: DRRParams, rng: np.random.Generator) -
     rotation = Rotation.from_euler("xyz", params.angles_deg, degrees=True).as_matrix()
     centre = _framing(source, params)
     vol = source.volume
-    mu, body_labels, points3d = _fractured(source, params.fractures)
+    real = params.realism
+    bone = real.cortex > 0 or real.disc > 0
+    extra = (source.detail.volume(source.disc_delta, real.cortex, real.disc)
+             if bone and source.detail is not None else None)
+    mu, body_labels, points3d, extra = _fractured(source, params.fractures, extra)
     li = line_integral(mu, source.mu_affine, rotation, centre, camera)
+    if extra is not None:
+        li += line_integral(extra, source.detail.affine, rotation, centre, camera)
+    if real.arms and params.view == "lateral":
+        li += _arms(source, params, camera, rotation, centre)
     raw = project_labels(body_labels, vol.affine, rotation, centre, camera,
                          present=source.label_values, bounds=source.label_bounds)
     keep = {LEVEL_NAMES.index(n) + 1: i + 1 for i, n in enumerate(DATASET_LEVELS)}
@@ -148,16 +166,36 @@ def render_drr(source: DRRSource, params: DRRParams, rng: np.random.Generator) -
         rows_out.append(truth_row("", LEVEL_NAMES[k - 1], detector, pixel_mm, stats[keep[k]],
                                   labels.shape, frac.as_dict() if frac else None,
                                   whole=not source.points3d[k].cut))
+    image = radiograph(li, params.exposure, rng)
+    if real != Realism():
+        image = (vendor_process(image / 65535.0, real) * 65535).astype(np.uint16)
     return Synthetic(
-        image=radiograph(li, params.exposure, rng), labels=labels,
+        image=image, labels=labels,
         truth=truth_table(rows_out), pixel_mm=pixel_mm, magnification=camera.magnification,
         view=params.view, facing=params.facing, source=vol.name,
         fractures={k: v.as_dict() for k, v in params.fractures.items()},
     )
 
 
-def _fractured(source: DRRSource, fractures: dict[str, Fracture]):
-    """Attenuation, body labels and 3-D six points with the fractured bodies compressed."""
+def _arms(source: DRRSource, params: DRRParams, camera: Camera, rotation: np.ndarray,
+          centre: np.ndarray) -> np.ndarray:
+    """Line integrals of the arms and shoulders near the highest thoracic body."""
+    first = LEVEL_NAMES.index("T1") + 1
+    upper = sorted(k for k in source.points3d if first <= k < first + 6)
+    if not upper:
+        return np.zeros(camera.shape, np.float32)
+    top = source.points3d[upper[0]].points.mean(axis=0)
+    front = top + np.array([0, 50.0, 0])
+    cols_rows = camera.project((np.stack([top, front]) - centre) @ rotation.T)
+    anterior = 1.0 if cols_rows[1, 0] > cols_rows[0, 0] else -1.0
+    return soft_tissue(camera.shape, camera.shape[0] / params.fov_mm, cols_rows[0], anterior,
+                       params.realism.arms)
+
+
+def _fractured(source: DRRSource, fractures: dict[str, Fracture],
+               extra: np.ndarray | None = None):
+    """Attenuation, body labels, 3-D six points and the fine bone detail (``extra``) with
+    the fractured bodies compressed."""
     mu, labels = source.mu, source.volume.body_labels
     points = {k: f.points for k, f in source.points3d.items()}
     for level, fracture in fractures.items():
@@ -170,5 +208,7 @@ def _fractured(source: DRRSource, fractures: dict[str, Fracture]):
                                source.label_boxes[k - 1], np.mean(near) if near else None)
         mu = comp.apply(mu, source.mu_affine, MU_WATER * 1.04, order=1)
         labels = comp.apply(labels, source.volume.affine, 0, order=0)
+        if extra is not None:
+            extra = comp.apply(extra, source.detail.affine, 0.0, order=1)
         points[k] = comp.forward(points[k])
-    return mu, labels, points
+    return mu, labels, points, extra
