@@ -33,6 +33,12 @@ def report(
             "(it copies the patient module; needs --include-identifiers).",
         ),
     ] = False,
+    dicom_sr: Annotated[
+        bool,
+        typer.Option("--dicom-sr", help="Also write each DICOM input's measurements as a DICOM "
+                     "SR (TID 1500 measurement report) on its image and its SEG; without "
+                     "--include-identifiers the patient's name, id and dates are left out."),
+    ] = False,
     only_flagged: Annotated[
         bool,
         typer.Option("--only-flagged", help="Subject reports only for subjects with a flag."),
@@ -62,8 +68,13 @@ def report(
     except OSError as exc:  # the report folder cannot be written
         fail(exc.strerror or str(exc), exc.filename or out)
     console.print(f"{len(subjects)} subject report(s) and cohort.html in {out}")
+    failures, done = [], _measured_dicoms(tables.images)
     if dicom_seg:
-        _write_segs(tables.images, out / "seg", model)
+        failures += _write_segs(done, out / "seg", model, include_identifiers)
+    if dicom_sr:
+        failures += _write_srs(done, tables.measurements, out, include_identifiers)
+    if dicom_seg or dicom_sr:
+        finish(failures, len(done) * (dicom_seg + dicom_sr))
 
 
 def _apply_corrections(tables: BatchTables, run: Path) -> None:
@@ -82,25 +93,54 @@ def _apply_corrections(tables: BatchTables, run: Path) -> None:
                   f"bod{'y' if table['corrected'].sum() == 1 else 'ies'} corrected)")
 
 
-def _write_segs(images: pd.DataFrame, folder: Path, model: Path | None) -> None:
-    """``<name>_seg.dcm`` per measured DICOM input; ``name`` from the run's file keys
-    (collision-free, mirroring the input tree, always inside ``folder``)."""
-    from morpho.io.files import inside, output_names
+def _measured_dicoms(images: pd.DataFrame) -> list[tuple[object, str]]:
+    """(image row, collision-free output name) of the measured inputs; the names from the
+    run's file keys mirror the input tree and stay inside the output folder."""
+    from morpho.io.files import output_names
+
+    names = output_names([str(file) for file in images["file"]])
+    return [(row, name) for row, name in zip(images.itertuples(), names, strict=True)
+            if row.status == "ok"]  # fmt: skip
+
+
+def _write_segs(done: list[tuple[object, str]], folder: Path, model: Path | None,
+                include_identifiers: bool) -> list[tuple[str, str]]:
+    """``<name>_seg.dcm`` per measured DICOM input (non-DICOM inputs have none)."""
+    from morpho.io.files import inside
     from morpho.report.dicom_seg import SegWriter
 
     try:
         writer = SegWriter(model)
     except MorphoError as exc:
         fail(exc.cause, exc.path)
-    names = output_names([str(file) for file in images["file"]])
-    done = [(row, name) for row, name in zip(images.itertuples(), names, strict=True)
-            if row.status == "ok"]  # fmt: skip
-    failures = run_each(
+    return run_each(
         done,
-        lambda pair: writer.write(pair[0].path, inside(folder, f"{pair[1]}_seg.dcm")),
+        lambda pair: writer.write(pair[0].path, inside(folder, f"{pair[1]}_seg.dcm"),
+                                 include_identifiers),
         name=lambda pair: str(pair[0].file),
     )
-    finish(failures, len(done))
+
+
+def _write_srs(done: list[tuple[object, str]], measurements: pd.DataFrame, out: Path,
+               include_identifiers: bool) -> list[tuple[str, str]]:
+    """``sr/<name>_sr.dcm`` per measured DICOM input, referencing ``seg/<name>_seg.dcm``
+    where that was written."""
+    from morpho.io.files import inside
+    from morpho.io.reader import file_kind
+    from morpho.report.dicom_sr import write_dicom_sr
+
+    by_file = dict(iter(measurements.groupby("file", sort=False)))
+
+    def write(pair: tuple[object, str]) -> None:
+        row, name = pair
+        if file_kind(row.path) != "dicom":
+            return
+        seg = inside(out / "seg", f"{name}_seg.dcm")
+        film = by_file.get(row.file, measurements.iloc[:0])
+        write_dicom_sr(row.path, film, inside(out / "sr", f"{name}_sr.dcm"), row.model_version,
+                       seg if seg.is_file() else None, include_identifiers)  # fmt: skip
+
+    return run_each(done, write, name=lambda pair: str(pair[0].file))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,9 @@
 """The body mask as a DICOM Segmentation (highdicom) that references its source image.
 
 A Segmentation carries its source's patient and study modules (that is how a PACS files it
-next to the image), so it holds patient identifiers by nature.
+next to the image); unless asked to keep them, their identifiers (names, ids, dates,
+accession number, institution) are emptied or removed, keeping the UIDs that link it to its
+source (``deidentify``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,27 @@ TYPE2_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "S
                 "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")  # fmt: skip
 
 
-def write_dicom_seg(source: str | Path, mask: np.ndarray, path: Path, model_version: str) -> Path:
-    """Write ``mask`` (bool, the source's size) as a binary DICOM-SEG of the source image."""
+#: Removed (Type 3, or Type 2 of modules the outputs do not need) unless identifiers are kept.
+REMOVED = ("IssuerOfPatientID", "OtherPatientIDsSequence", "PatientBirthTime", "PatientAddress",
+           "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName",
+           "SeriesDate", "SeriesTime", "AcquisitionDateTime")  # fmt: skip
+
+
+def deidentify(ds: pydicom.Dataset) -> None:
+    """Empty (``TYPE2_COPIED``) or remove (``REMOVED``) what identifies the patient, the
+    study's date or the place; the UIDs stay."""
+    for keyword in TYPE2_COPIED:
+        if keyword in ds:
+            setattr(ds, keyword, "")
+    for keyword in REMOVED:
+        if keyword in ds:
+            delattr(ds, keyword)
+
+
+def write_dicom_seg(source: str | Path, mask: np.ndarray, path: Path, model_version: str,
+                    include_identifiers: bool = False) -> Path:
+    """Write ``mask`` (bool, the source's size) as a binary DICOM-SEG of the source image,
+    de-identified unless ``include_identifiers``."""
     try:
         image = pydicom.dcmread(source)
     except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds
@@ -58,6 +79,8 @@ def write_dicom_seg(source: str | Path, mask: np.ndarray, path: Path, model_vers
         device_serial_number="none",
         series_description="morpho vertebral bodies (research use)",
     )
+    if not include_identifiers:
+        deidentify(segmentation)
     atomic_write(Path(path), lambda tmp: segmentation.save_as(tmp))
     return Path(path)
 
@@ -71,7 +94,8 @@ class SegWriter:
         options = {"segmenter_factory": segmenter_factory} if segmenter_factory else {}
         self.worker = ChainWorker(str(model_path) if model_path else None, **options)
 
-    def write(self, source: str | Path, path: Path) -> Path | None:
+    def write(self, source: str | Path, path: Path, include_identifiers: bool = False
+              ) -> Path | None:
         """The SEG of ``source`` at ``path``; ``None`` for a non-DICOM input (no SEG)."""
         from morpho.batch.items import BatchItem
         from morpho.io.reader import file_kind
@@ -81,4 +105,5 @@ class SegWriter:
         loaded = self.worker.load(BatchItem(key=str(source), path=str(source)))
         mask, _ = self.worker.segment(loaded)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return write_dicom_seg(source, mask, path, self.worker.segmenter.model_version)
+        return write_dicom_seg(source, mask, path, self.worker.segmenter.model_version,
+                               include_identifiers)
