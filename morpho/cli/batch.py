@@ -23,7 +23,8 @@ class Engine(str, Enum):
 def batch(
     source: Annotated[
         Path,
-        typer.Argument(help="A folder (searched recursively) or a manifest CSV (columns path, "
+        typer.Argument(metavar="INPUT", help="A folder (searched recursively) or a manifest CSV "
+                       "(columns path, "
                        "and optionally subject_id, age, sex, height_cm, weight_kg, first_level, "
                        "view, anterior: per-image values over the header and the options)."),
     ],

@@ -18,10 +18,11 @@ from morpho.io.files import find_images, output_names, relative_keys
 
 
 class View(str, Enum):
-    """The view to measure a film in, overriding its header."""
+    """The view to measure a film in, overriding its header (``pa`` is frontal, as ``ap``)."""
 
     lateral = "lateral"
     ap = "ap"
+    pa = "pa"
 
 
 DEBUG = False

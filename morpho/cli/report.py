@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 
 def report(
-    run: Annotated[Path, typer.Argument(help="The output folder of a `morpho batch` run.")],
+    run: Annotated[
+        Path, typer.Argument(metavar="RUN", help="The output folder of a `morpho batch` run.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Report folder.")],
     include_identifiers: Annotated[
         bool,

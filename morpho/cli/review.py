@@ -13,7 +13,9 @@ from morpho.errors import MorphoError
 
 
 def review(
-    run: Annotated[Path, typer.Argument(help="The output folder of a `morpho batch` run.")],
+    run: Annotated[
+        Path, typer.Argument(metavar="RUN", help="The output folder of a `morpho batch` run.")
+    ],
     reader: Annotated[
         str, typer.Option("--reader", help="Your name or initials, logged with each correction "
                           "(the page can change it).")

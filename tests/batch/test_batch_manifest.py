@@ -86,3 +86,15 @@ def test_every_bad_row_is_one_line(tmp_path):
     errors = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 1 and len(errors) == 4 and "Traceback" not in result.output
     assert all(line.startswith(f"error: {manifest}: line ") for line in errors)
+
+
+def test_view_pa_is_frontal_on_the_command_line(tmp_path):
+    films = tmp_path / "films"
+    films.mkdir()
+    _film(films, "pa.dcm", "left", "T2", 0, view="pa")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["batch", str(films), "--out", str(out), "--view", "pa"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(out / "measurements.parquet")
+    assert len(table) and table["genant_grade"].isna().all()  # frontal: measured, not graded
+    assert table["qa"].str.contains("needs a lateral view").all()
