@@ -24,6 +24,10 @@ def review(
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Print the address; do not open a browser.")
     ] = False,
+    export: Annotated[
+        bool, typer.Option("--export", help="Write RUN/measurements_corrected.parquet (and "
+                           ".csv) with the corrections applied, then exit (no page).")
+    ] = False,
 ) -> None:
     """Serve a local page (127.0.0.1 only) to review a run's films: accept bodies, mark them
     not gradable, rename levels, flip facing, drag the six points. Each film is re-measured
@@ -31,6 +35,9 @@ def review(
     Stop with Ctrl+C."""
     from morpho.review.server import make_server
 
+    if export:
+        _export(run)
+        return
     try:
         server, url = make_server(run, reader=reader, port=port)
     except MorphoError as exc:
@@ -46,6 +53,19 @@ def review(
         console.print("stopped; corrections are in corrections.csv")
     finally:
         server.server_close()
+
+
+def _export(run: Path) -> None:
+    """The corrected measurements table, or one error line."""
+    from morpho.review.corrections import write_corrected
+
+    if not (run / "measurements.parquet").is_file():
+        fail("not a finished morpho batch run (measurements.parquet missing)", run)
+    try:
+        path = write_corrected(run)
+    except (MorphoError, OSError, ValueError) as exc:
+        fail(getattr(exc, "cause", None) or str(exc), run)
+    console.print(f"corrected measurements in {path} (and .csv)")
 
 
 def register(app: typer.Typer) -> None:

@@ -154,3 +154,14 @@ def apply_corrections(measurements: pd.DataFrame, log: pd.DataFrame) -> pd.DataF
         entries = log[log["file"] == file]
         parts.append(correct_film(film, entries).set_axis(film.index) if len(entries) else film)
     return pd.concat(parts).loc[out.index].astype(out.dtypes.to_dict())  # the table's types
+
+
+def write_corrected(run: Path) -> Path:
+    """RUN/measurements_corrected.parquet (and .csv): the run's measurements with its
+    corrections applied, for ``morpho stats`` and other tools; written atomically."""
+    run = Path(run)
+    table = apply_corrections(pd.read_parquet(run / "measurements.parquet"), load_corrections(run))
+    path = run / "measurements_corrected.parquet"
+    atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
+    atomic_write(path.with_suffix(".csv"), lambda tmp: table.to_csv(tmp, index=False))
+    return path

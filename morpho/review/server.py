@@ -70,18 +70,20 @@ class ReviewRun:
                 raise MorphoError(self.run, f"not a finished morpho batch run ({name} missing)")
         self.images = pd.read_parquet(self.run / "images.parquet")
         self.images = self.images[self.images["status"] == "ok"].reset_index(drop=True)
-        self.measurements = pd.read_parquet(self.run / "measurements.parquet")
+        measurements = pd.read_parquet(self.run / "measurements.parquet")
+        self.by_file = dict(iter(measurements.groupby("file", sort=False)))
+        self.empty = measurements.iloc[:0].assign(corrected=False, review="")
         self.log = load_corrections(self.run)
         self.lock = threading.Lock()
 
     def film(self, file: str) -> pd.DataFrame:
         """The film's rows with its corrections applied."""
-        rows = self.measurements[self.measurements["file"] == file]
-        if rows.empty:
+        if file not in self.by_file:
             if file not in set(self.images["file"]):
                 raise KeyError(file)
-            return rows.assign(corrected=False, review="")
-        return correct_film(rows, self.log[self.log["file"] == file])
+            return self.empty
+        rows, log = self.by_file[file], self.log[self.log["file"] == file]
+        return correct_film(rows, log) if len(log) else rows.assign(corrected=False, review="")
 
     def films(self) -> list[dict]:
         """Every measured film, flagged first (worst grade, then ungradable bodies)."""
@@ -116,7 +118,7 @@ class ReviewRun:
         """Check, log and apply one correction; the film re-measured."""
         file = str(data.get("file", ""))
         with self.lock:
-            film = self.measurements[self.measurements["file"] == file]
+            film = self.by_file.get(file, self.empty)
             index = data.get("index")
             correction = Correction(
                 file=file, action=str(data.get("action", "")),

@@ -26,3 +26,16 @@ def test_report_shows_corrected_levels_and_grades(run, tmp_path):
     html = "".join(p.read_text() for p in (tmp_path / "rep" / "subjects").glob("*.html"))
     assert '<td class="text">T3</td>' in html and "corrected by reader" in html
     assert "not gradable (reader)" in html and "Genant grade 2" not in html
+
+
+def test_export_writes_the_corrected_table(run):
+    table = pd.read_parquet(run / "measurements.parquet")
+    film = table[table["file"] == SAMPLE]
+    change = Correction(SAMPLE, "level", 1, value="T2", reader="R").checked(film)
+    append_correction(run, load_corrections(run), change)
+    result = CliRunner().invoke(app, ["review", str(run), "--export"])
+    assert result.exit_code == 0, result.output
+    out = pd.read_parquet(run / "measurements_corrected.parquet")
+    assert len(out) == len(table) and out["corrected"].sum() == len(film)
+    assert out[out["file"] == SAMPLE]["level"].iloc[0] == "T2"
+    assert pd.read_csv(run / "measurements_corrected.csv")["corrected"].sum() == len(film)
