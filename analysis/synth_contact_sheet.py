@@ -3,8 +3,12 @@ outlined (green intact, red fractured, yellow 6-point heights), and generation s
 
     python analysis/synth_contact_sheet.py [--out out/synth_contact_sheet.png] [--n 6]
         [--size 512] [--speed 200]
+    python analysis/synth_contact_sheet.py --compare data/synth data/synth-v2 \
+        [--out out/synth_real_vs_synth.png] [--n 5]
 
-Prints images per second for phantoms and DRRs (one process, this CPU).
+Prints images per second for phantoms and DRRs (one process, this CPU). ``--compare OLD NEW``
+instead shows real films (the PA chest DX and AASCE AP films in ../shared) above the same
+DRRs from two sets (same seed: same CT, pose and exposure; e.g. before/after realism).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from morpho.io.reader import read_radiograph  # noqa: E402
 from morpho.resources import shared_data_dir  # noqa: E402
 from morpho.synth import DATASET_LEVELS  # noqa: E402
 from morpho.synth.ctvolume import load_ct  # noqa: E402
@@ -51,6 +56,35 @@ def tile(synth: Synthetic, title: str) -> np.ndarray:
     return pair
 
 
+def film_tile(path: Path, title: str) -> np.ndarray:
+    """8-bit BGR tile of a film (min/max stretched), TILE px high, titled."""
+    pixels = read_radiograph(path).pixels
+    lo, hi = float(pixels.min()), float(pixels.max())
+    gray = ((pixels - lo) / max(hi - lo, 1e-6) * 255).astype(np.uint8)
+    scale = TILE / gray.shape[0]
+    gray = cv2.resize(gray, (max(1, int(gray.shape[1] * scale)), TILE),
+                      interpolation=cv2.INTER_AREA)
+    out = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    cv2.putText(out, title, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1)
+    return out
+
+
+def compare_sheet(old: Path, new: Path, n: int) -> np.ndarray:
+    """Rows: real films, then the first ``n`` DRRs of ``old`` and the same ones of ``new``."""
+    shared = shared_data_dir()
+    aasce = sorted((shared / "aasce-ap" / "images").glob("*.jpg"))[:: 97][: n - 1]
+    rows = [[film_tile(shared / "dicom" / "dx_chest_pa_j2k.dcm", "real DX PA chest")]
+            + [film_tile(p, "real AASCE AP") for p in aasce]]
+    names = sorted(p.name for p in (new / "images").glob("*.png"))[:n]
+    for folder in (old, new):
+        rows.append([film_tile(folder / "images" / name, f"{folder.name} {Path(name).stem}")
+                     for name in names if (folder / "images" / name).exists()])
+    lines = [np.hstack(r) for r in rows]
+    width = max(line.shape[1] for line in lines)
+    return np.vstack([np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)))
+                      for line in lines])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out/synth_contact_sheet.png"))
@@ -58,7 +92,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--speed", type=int, default=200, help="phantoms to time")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("OLD", "NEW"),
+                        help="real films above the same DRRs of two sets")
     args = parser.parse_args()
+    if args.compare:
+        out = args.out if args.out != parser.get_default("out") else Path(
+            "out/synth_real_vs_synth.png")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(out), compare_sheet(*args.compare, args.n))
+        print(f"contact sheet: {out}")
+        return
     size = (args.size, args.size)
     tiles = []
     ct_root = shared_data_dir() / "ct"
