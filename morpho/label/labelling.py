@@ -170,6 +170,19 @@ def _where(xy: np.ndarray, scale: tuple[float, float]) -> str:
     return f"({(xy[0] + 0.5) * scale[0] - 0.5:.0f},{(xy[1] + 0.5) * scale[1] - 0.5:.0f})"
 
 
+SPLIT_NOTES = {
+    "core": "between the segmenter's confident cores",
+    "neck": "at a neck",
+    "notch": "at a notch in the outline",
+    "chain": "at a disc in the image",
+    "size": "by expected size, no neck",
+}
+DOUBTFUL_SPLITS = {  # cuts that leave an endplate the outline does not show
+    "size": "outline cut from touching bodies without a visible gap",
+    "chain": "outline cut across the mask at a disc band, endplate not traced",
+}
+
+
 def _separate(
     mask: np.ndarray, dropped: list[tuple[np.ndarray, str]], prob: np.ndarray | None,
     scale: tuple[float, float], lateral: bool, pixels: np.ndarray | None = None,
@@ -177,30 +190,12 @@ def _separate(
     """Components -> specks dropped -> strips cut at the discs (lateral, with the radiograph
     ``pixels``) -> split bodies; returns bodies and expected height.
 
-    A piece cut by the image edge is judged later, against its neighbours. In a lateral
-    view an object's expected height is at least ``ASPECT_FLOOR`` x the film's lower-quartile
-    height/depth x its own depth: a compression fracture shortens a body, not its depth, so
-    crushed neighbours would make two bodies that touch look like three or four. (In an AP
-    view the upper thoracic bodies are wide and short, so widths tell little.)"""
+    A piece cut by the image edge is judged later, against its neighbours."""
     shape = mask.shape
     comps = _components(mask, prob)
     if not comps:
         return [], 0.0
-    radii = np.array([c[2] for c in comps])
-    areas = np.array([c[0].size for c in comps])
-    big = radii >= 0.3 * radii.max()
-    radius = float(np.median(radii[big]))
-    keep, edge = [], []
-    for (r, c, rad, parent), a in zip(comps, areas, strict=True):
-        xy = centre_of(r, c)
-        cut = _touches_border(r, c, shape)
-        if rad < (EDGE_MIN_RADIUS if cut else max(SPECK * radius, MIN_RADIUS)):
-            note = (f"speck at {_where(xy, scale)}: {a * scale[0] * scale[1]:.0f} px, "
-                    f"{2 * rad * np.mean(scale):.0f} px thick")
-            dropped.append((xy, note))
-        else:
-            keep.append((r, c, rad, parent))
-            edge.append(cut)
+    keep, edge, radius = _drop_specks(comps, shape, scale, dropped)
     if not keep:
         return [], 2 * radius
     keep, cut, centres, tangents, lengths = _ordered(keep, edge, radius)
@@ -213,6 +208,52 @@ def _separate(
         if len(chained) > len(keep):
             edge = [_touches_border(r, c, shape) for r, c, *_ in chained]
             keep, cut, centres, tangents, lengths = _ordered(chained, edge, radius)
+    expected = _expected_sizes(keep, cut, tangents, lengths, radius, lateral)
+    bodies = []
+    for i, (k, tan) in enumerate(zip(keep, tangents, strict=True)):
+        ratio = _spacing_ratio(centres, i)
+        spaced = not ratio < SPLIT_SPACING  # NaN (too few bodies to tell): allowed
+        bodies += _split_one(k, tan, expected[i], radius, spaced)
+    height = float(np.median(lengths)) if lengths.size else 2 * radius
+    return bodies, height
+
+
+def _drop_specks(
+    comps: list, shape: tuple[int, int], scale: tuple[float, float],
+    dropped: list[tuple[np.ndarray, str]],
+) -> tuple[list, list[bool], float]:
+    """Components thick enough to be bodies (``SPECK`` of the typical inscribed radius, at
+    least ``MIN_RADIUS``; ``EDGE_MIN_RADIUS`` for one cut by the image edge), whether each
+    touches the border, and the typical radius; the others go to ``dropped``."""
+    radii = np.array([c[2] for c in comps])
+    radius = float(np.median(radii[radii >= 0.3 * radii.max()]))
+    keep, edge = [], []
+    for r, c, rad, parent in comps:
+        cut = _touches_border(r, c, shape)
+        if rad < (EDGE_MIN_RADIUS if cut else max(SPECK * radius, MIN_RADIUS)):
+            xy = centre_of(r, c)
+            dropped.append((xy, f"speck at {_where(xy, scale)}: "
+                                f"{r.size * scale[0] * scale[1]:.0f} px, "
+                                f"{2 * rad * np.mean(scale):.0f} px thick"))  # fmt: skip
+        else:
+            keep.append((r, c, rad, parent))
+            edge.append(cut)
+    return keep, edge, radius
+
+
+def _expected_sizes(
+    keep: list, cut: np.ndarray, tangents: list[np.ndarray], lengths: np.ndarray,
+    radius: float, lateral: bool,
+) -> list[tuple[float, float] | None]:
+    """Each object's expected (height, area) from up to two neighbours each side along the
+    spine (sizes grow caudally), leaving out bodies cut by the image edge and thin objects
+    (not bodies); None where fewer than two neighbours tell.
+
+    In a lateral view the expected height is at least ``ASPECT_FLOOR`` x the film's
+    lower-quartile height/depth x the object's own depth: a compression fracture shortens a
+    body, not its depth, so crushed neighbours would make two bodies that touch look like
+    three or four. (In an AP view the upper thoracic bodies are wide and short, so widths
+    tell little.)"""
     areas = np.array([k[0].size for k in keep], float)
     thickness = np.array([k[2] for k in keep])
     solid = ~cut & (thickness >= THIN * radius)
@@ -221,45 +262,41 @@ def _separate(
         depths = np.array([span(r, c, np.array([t[1], -t[0]]))
                            for (r, c, *_), t in zip(keep, tangents, strict=True)])
         aspect = float(np.percentile(lengths[solid] / depths[solid], 25))
-    bodies = []
-    for i, ((r, c, _, parent, *cut_as), tan) in enumerate(zip(keep, tangents, strict=True)):
-        # expected size from the neighbours along the spine (sizes grow caudally), leaving
-        # out bodies cut by the image edge and thin objects (not bodies), with the floor
+    out: list[tuple[float, float] | None] = []
+    for i in range(len(keep)):
         others = _neighbours(len(keep), i)
         others = others[solid[others]]
-        known = others.size >= 2
-        if known:
-            height, area = float(np.median(lengths[others])), float(np.median(areas[others]))
-            floor = ASPECT_FLOOR * aspect * depths[i]
-            if floor > height:
-                height, area = floor, area * floor / height
-        else:
-            height, area = 2 * radius, 0.8 * (2 * radius) ** 2
-        ratio = _spacing_ratio(centres, i)
-        spaced = not ratio < SPLIT_SPACING  # NaN (too few bodies to tell): allowed
-        pieces, how = split_component(r, c, tan, height, area, radius, spaced)
-        how = how or ("core" if parent else cut_as[0] if cut_as else "")
-        for pr, pc in pieces:
-            v = Vertebra(pr, pc, tuple(centre_of(pr, pc)), split=how)
-            if how:
-                kind = {
-                    "core": "between the segmenter's confident cores",
-                    "neck": "at a neck",
-                    "notch": "at a notch in the outline",
-                    "chain": "at a disc in the image",
-                }.get(how, "by expected size, no neck")
-                v.qa.append(f"split from touching bodies ({kind})")
-            if how == "size":
-                v.doubtful = "outline cut from touching bodies without a visible gap"
-            if how == "chain":
-                v.doubtful = "outline cut across the mask at a disc band, endplate not traced"
-            size = span(pr, pc, tan) / height
-            if known and size > OVERSIZE and pr.size > OVERSIZE * area:
-                v.doubtful = f"may hold two bodies ({size:.1f}x the neighbours' height)"
-                v.qa.append(f"unusually tall: {size:.1f}x the neighbours' height")
-            bodies.append(v)
-    height = float(np.median(lengths)) if lengths.size else 2 * radius
-    return bodies, height
+        if others.size < 2:
+            out.append(None)
+            continue
+        height, area = float(np.median(lengths[others])), float(np.median(areas[others]))
+        floor = ASPECT_FLOOR * aspect * depths[i]
+        out.append((floor, area * floor / height) if floor > height else (height, area))
+    return out
+
+
+def _split_one(
+    component: tuple, tangent: np.ndarray, expected: tuple[float, float] | None,
+    radius: float, spaced: bool,
+) -> list[Vertebra]:
+    """One object split into bodies (``split.split_component``), each with how it was cut
+    in ``qa`` and, where the cut or its size leaves it doubtful, why in ``doubtful``."""
+    r, c, _, parent, *cut_as = component
+    height, area = expected or (2 * radius, 0.8 * (2 * radius) ** 2)
+    pieces, how = split_component(r, c, tangent, height, area, radius, spaced)
+    how = how or ("core" if parent else cut_as[0] if cut_as else "")
+    bodies = []
+    for pr, pc in pieces:
+        v = Vertebra(pr, pc, tuple(centre_of(pr, pc)), split=how)
+        if how:
+            v.qa.append(f"split from touching bodies ({SPLIT_NOTES.get(how, SPLIT_NOTES['size'])})")
+        v.doubtful = DOUBTFUL_SPLITS.get(how, "")
+        size = span(pr, pc, tangent) / height
+        if expected is not None and size > OVERSIZE and pr.size > OVERSIZE * area:
+            v.doubtful = f"may hold two bodies ({size:.1f}x the neighbours' height)"
+            v.qa.append(f"unusually tall: {size:.1f}x the neighbours' height")
+        bodies.append(v)
+    return bodies
 
 
 def _on_grid(pixels: np.ndarray, shape: tuple[int, int], rows: np.ndarray,
@@ -490,14 +527,41 @@ def label_bodies(
     lateral = view not in ("ap", "pa")
     bodies, height = _separate(mask, dropped_at, probability, pixel_scale, lateral, pixels)
     bodies = _drop_fragments(bodies, height, dropped_at, mask.shape, pixel_scale)
+    dropped = [d for _, d in dropped_at]
     if not bodies:
-        return Labelling([], [d for _, d in dropped_at], "", "", 0.0, height, mask.shape)
+        return Labelling([], dropped, "", "", 0.0, height, mask.shape)
     centres = np.array([b.centre for b in bodies])
-    weights = np.array([b.area for b in bodies], float)
-    curve = SpineCurve(centres, weights, degree=curve_degree(len(bodies)))
+    curve = SpineCurve(centres, np.array([b.area for b in bodies], float),
+                       degree=curve_degree(len(bodies)))  # fmt: skip
     ts = curve.t(centres)
     order = np.argsort(ts)
     bodies, ts = [bodies[i] for i in order], ts[order]
+    steps = _missing_levels(bodies)
+    names = level_names(first_level, len(bodies), steps)
+    sizes = _name_bodies(bodies, names, curve, mask.shape, lateral)
+    scale = float(np.mean(spacing_mm)) if spacing_mm is not None else 1.0
+    suggested, confidence = suggest_levels(
+        {k: v * scale for k, v in sizes.items()}, steps, absolute=spacing_mm is not None,
+        sd=SIZE_SD["lateral" if lateral else "ap"],
+    )
+    for b, s in zip(bodies, suggested, strict=True):
+        b.suggested_level = s
+    for xy, note in dropped_at:
+        nearest = int(np.argmin(np.hypot(*(centres[order] - xy).T)))
+        bodies[nearest].qa.append(f"dropped {note}")
+    if not lateral:
+        facing, source = "", ""
+    elif anterior or facing_hint:
+        facing, source = (anterior, "override") if anterior else (facing_hint, "header")
+    else:
+        facing, source = _facing(pixels, bodies, mask.shape, bool(first_level),
+                                 (curve, ts, names, suggested, confidence, height))
+    return Labelling(bodies, dropped, facing, source, confidence, height, mask.shape)
+
+
+def _missing_levels(bodies: list[Vertebra]) -> list[int]:
+    """Level steps between the ordered bodies (1, or more where a centre-to-centre gap over
+    ``GAP_FACTOR`` x the local spacing leaves out a level, noted in the lower body's qa)."""
     ordered = np.array([b.centre for b in bodies])
     gaps = list(np.linalg.norm(np.diff(ordered, axis=0), axis=1))
     steps = [1]
@@ -510,40 +574,26 @@ def label_bodies(
                 f"likely missing level above ({missing}; gap {gap / spacing:.1f}x the "
                 "neighbouring spacing)"
             )
-    names = level_names(first_level, len(bodies), steps)
+    return steps
+
+
+def _name_bodies(
+    bodies: list[Vertebra], names: list[str], curve: SpineCurve, shape: tuple[int, int],
+    lateral: bool,
+) -> dict[str, np.ndarray]:
+    """Give each ordered body its index, level name and local spine axis (noting a body on
+    the image border); returns their heights and depths (AP: widths) for the suggested
+    level names."""
     tangents = neighbour_tangents(np.array([b.centre for b in bodies]), curve.u)
-    sizes: dict[str, list[float]] = {"height": [], "depth" if lateral else "width": []}
     across = "depth" if lateral else "width"
+    sizes: dict[str, list[float]] = {"height": [], across: []}
     for i, b in enumerate(bodies):
-        b.index = i + 1
-        b.level = names[i]
-        b.tangent = tuple(tangents[i])
+        b.index, b.level, b.tangent = i + 1, names[i], tuple(tangents[i])
         sizes["height"].append(span(b.rows, b.cols, tangents[i]))
         sizes[across].append(span(b.rows, b.cols, np.array([tangents[i][1], -tangents[i][0]])))
-        if _touches_border(b.rows, b.cols, mask.shape):
+        if _touches_border(b.rows, b.cols, shape):
             b.qa.append("touches the image border")
-    scale = float(np.mean(spacing_mm)) if spacing_mm is not None else 1.0
-    suggested, confidence = suggest_levels(
-        {k: np.array(v) * scale for k, v in sizes.items()}, steps, absolute=spacing_mm is not None,
-        sd=SIZE_SD["lateral" if lateral else "ap"],
-    )
-    for b, s in zip(bodies, suggested, strict=True):
-        b.suggested_level = s
-    for xy, note in dropped_at:
-        nearest = int(np.argmin(np.hypot(*(centres[order] - xy).T)))
-        bodies[nearest].qa.append(f"dropped {note}")
-    if not lateral:
-        facing, source = "", ""
-    elif anterior:
-        facing, source = anterior, "override"
-    elif facing_hint:
-        facing, source = facing_hint, "header"
-    else:
-        facing, source = _facing(pixels, bodies, mask.shape, bool(first_level),
-                                 (curve, ts, names, suggested, confidence, height))
-    return Labelling(
-        bodies, [d for _, d in dropped_at], facing, source, confidence, height, mask.shape
-    )
+    return {k: np.array(v) for k, v in sizes.items()}
 
 
 def spine_only(mask: np.ndarray) -> np.ndarray:
