@@ -108,20 +108,25 @@ def _first_disallowed(node: ast.AST) -> str | None:
     if _is_number(node):
         return None
     if isinstance(node, ast.Call):
-        name = node.func.id if isinstance(node.func, ast.Name) else None
-        if name not in ALLOWED_CALLS:
-            return f"the call {ast.unparse(node.func)!r}"
-        if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
-            return f"{name}() on anything but one column"
-        if not _is_column(node.args[0].id):
-            return f"the name {node.args[0].id!r}"
-        for keyword in node.keywords:
-            if keyword.arg not in ALLOWED_CALLS[name]:
-                return f"the argument {keyword.arg or '**'!r} of {name}()"
-            if not _is_literal(keyword.value):
-                return f"a non-literal value for {name}({keyword.arg}=...)"
-        return None
+        return _call_disallowed(node)
     return f"{type(node).__name__.lower()} {ast.unparse(node)!r}"
+
+
+def _call_disallowed(node: ast.Call) -> str | None:
+    """A description of what is not allowed in a call, else None."""
+    name = node.func.id if isinstance(node.func, ast.Name) else None
+    if name not in ALLOWED_CALLS:
+        return f"the call {ast.unparse(node.func)!r}"
+    if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
+        return f"{name}() on anything but one column"
+    if not _is_column(node.args[0].id):
+        return f"the name {node.args[0].id!r}"
+    for keyword in node.keywords:
+        if keyword.arg not in ALLOWED_CALLS[name]:
+            return f"the argument {keyword.arg or '**'!r} of {name}()"
+        if not _is_literal(keyword.value):
+            return f"a non-literal value for {name}({keyword.arg}=...)"
+    return None
 
 
 def _is_column(name: str) -> bool:
