@@ -86,7 +86,8 @@ class ReviewRun:
         return correct_film(rows, log) if len(log) else rows.assign(corrected=False, review="")
 
     def films(self) -> list[dict]:
-        """Every measured film, flagged first (worst grade, then ungradable bodies)."""
+        """Every measured film, flagged first (a grade 1 or worse, or nothing gradable), by
+        worst grade, then by ungradable bodies."""
         out = []
         for image in self.images.itertuples():
             film = self.film(image.file)
@@ -95,7 +96,7 @@ class ReviewRun:
             out.append({"file": image.file, "image": image.image, "bodies": len(film),
                         "worst_grade": worst, "ungradable": int(film["genant_grade"].isna().sum()),
                         "corrected": bool(film["corrected"].any()),
-                        "flagged": bool(worst is not None and worst >= 1)})  # fmt: skip
+                        "flagged": worst is None or worst >= 1})  # fmt: skip
         out.sort(key=lambda f: (not f["flagged"], -(f["worst_grade"] or 0), -f["ungradable"]))
         return out
 

@@ -180,6 +180,7 @@ function renderTable() {
   $("bodies").tBodies[0].innerHTML = rows.join("");
   const body = film.bodies[state.selected];
   if (body && body.level) $("level").value = body.level;
+  $("qa").textContent = body ? `${label(body)}: ${body.qa || "no notes"}` : "";
 }
 
 // --- corrections ---------------------------------------------------------------------
