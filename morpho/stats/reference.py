@@ -172,13 +172,7 @@ def fit_reference(
     missing = [c for c in covariates if c not in cohort]
     if missing:
         raise MorphoError(None, f"formula {formula!r}: no column {', '.join(map(repr, missing))}")
-    ungradable = cohort["genant_grade"].isna()  # `morpho measure` grades every gradable body
-    exclusions.add("ungradable vertebrae (not used in the fit)", ungradable.sum())
-    unnamed = cohort["level"].isna() & ~ungradable
-    exclusions.add("vertebrae without a level name (not used in the fit)", unnamed.sum())
-    used = list(dict.fromkeys(["level", *covariates, "age", "sex", "height_cm", *measures]))
-    table = cohort[[c for c in used if c in cohort]]  # columns first: cheaper row take
-    table = table.loc[~ungradable & ~unnamed & table[covariates].notna().all(axis=1)]
+    table = _fit_rows(cohort, covariates, measures, exclusions)
     kept = np.full((len(table), len(measures)), np.nan)
     fits = []
     positions = table.groupby("level").indices
@@ -188,25 +182,10 @@ def fit_reference(
         if len(rows) < min_n:
             exclusions.add(f"vertebrae at levels with fewer than {min_n} bodies", len(rows))
             continue
-        X = design(formula, rows)
-        frozen = freeze(X.design_info)
-        ranges = {c: [float(rows[c].min()), float(rows[c].max())] for c in covariates
-                  if pd.api.types.is_numeric_dtype(rows[c])}  # fmt: skip
-        categories = {c: sorted(map(str, rows[c].unique())) for c in covariates if c not in ranges}
-        names, X = X.design_info.column_names, np.asarray(X)
-        for j, measure in enumerate(measures):
-            y = rows[measure].to_numpy(dtype=float)
-            valid = np.isfinite(y)
-            if valid.sum() < max(min_n, 2 * X.shape[1]):
-                continue
-            try:
-                fit, keep = _fit_one(X[valid], y[valid], method, trim_sd)
-            except np.linalg.LinAlgError as exc:
-                raise MorphoError(None, f"{level} {measure}: singular design ({exc})") from exc
-            fit["columns"] = names
-            fits.append(MeasureFit(level=level, measure=measure, formula=frozen, ranges=ranges,
-                                   categories=categories, n=int(valid.sum()), **fit))  # fmt: skip
-            kept[positions[level][valid][keep], j] = y[valid][keep]
+        for j, fit, used, keep in _fit_level(level, rows, formula, covariates, measures,
+                                             method, min_n, trim_sd):  # fmt: skip
+            fits.append(fit)
+            kept[positions[level][used][keep], j] = rows[fit.measure].to_numpy(float)[used][keep]
     if not fits:
         raise MorphoError(None, f"nothing to fit: no level has {min_n} usable bodies")
     covariate_frame = table[[c for c in ("level", "sex", "age", "height_cm") if c in table]]
@@ -221,6 +200,42 @@ def fit_reference(
         trim_sd=trim_sd,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+
+
+def _fit_rows(cohort: pd.DataFrame, covariates: list[str], measures: list[str],
+              exclusions: Exclusions) -> pd.DataFrame:
+    """The named, graded bodies with every covariate, and the columns a fit reads."""
+    ungradable = cohort["genant_grade"].isna()  # `morpho measure` grades every gradable body
+    exclusions.add("ungradable vertebrae (not used in the fit)", ungradable.sum())
+    unnamed = cohort["level"].isna() & ~ungradable
+    exclusions.add("vertebrae without a level name (not used in the fit)", unnamed.sum())
+    used = list(dict.fromkeys(["level", *covariates, "age", "sex", "height_cm", *measures]))
+    table = cohort[[c for c in used if c in cohort]]  # columns first: cheaper row take
+    return table.loc[~ungradable & ~unnamed & table[covariates].notna().all(axis=1)]
+
+
+def _fit_level(level: str, rows: pd.DataFrame, formula: str, covariates: list[str],
+               measures: list[str], method: str, min_n: int, trim_sd: float):
+    """Yield (measure index, MeasureFit, rows with a value, rows kept by the trimming) for
+    each measure of one level with enough values."""
+    X = design(formula, rows)
+    frozen = freeze(X.design_info)
+    ranges = {c: [float(rows[c].min()), float(rows[c].max())] for c in covariates
+              if pd.api.types.is_numeric_dtype(rows[c])}  # fmt: skip
+    categories = {c: sorted(map(str, rows[c].unique())) for c in covariates if c not in ranges}
+    names, X = X.design_info.column_names, np.asarray(X)
+    for j, measure in enumerate(measures):
+        y = rows[measure].to_numpy(dtype=float)
+        valid = np.isfinite(y)
+        if valid.sum() < max(min_n, 2 * X.shape[1]):
+            continue
+        try:
+            fit, keep = _fit_one(X[valid], y[valid], method, trim_sd)
+        except np.linalg.LinAlgError as exc:
+            raise MorphoError(None, f"{level} {measure}: singular design ({exc})") from exc
+        fit["columns"] = names
+        yield j, MeasureFit(level=level, measure=measure, formula=frozen, ranges=ranges,
+                            categories=categories, n=int(valid.sum()), **fit), valid, keep
 
 
 def validate_reference(body: dict, path: str | Path) -> None:
