@@ -81,13 +81,16 @@ def report(
 
 def _apply_corrections(tables: BatchTables, run: Path) -> None:
     """The readers' corrections (``morpho review``: RUN/corrections.csv) applied to the
-    measurements, corrected films re-measured and re-graded (``corrected`` column)."""
+    measurements, corrected films re-measured and re-graded (``corrected`` column); the
+    run's z-scores of corrected bodies are dropped (made from the uncorrected heights)."""
     from morpho.review import apply_corrections, load_corrections
 
     log = load_corrections(run)
     if log.empty:
         return
     table = apply_corrections(tables.measurements, log)
+    scores = [c for c in table.columns if c.endswith("_z")]  # the run's scores: stale there
+    table.loc[table["corrected"], scores] = float("nan")
     level = table["level"].fillna("").astype(str)  # the reports' label follows a renamed level
     table["label"] = level.where(level != "", "#" + table["index"].astype(str))
     tables.measurements = table

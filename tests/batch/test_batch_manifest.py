@@ -98,3 +98,23 @@ def test_view_pa_is_frontal_on_the_command_line(tmp_path):
     table = pd.read_parquet(out / "measurements.parquet")
     assert len(table) and table["genant_grade"].isna().all()  # frontal: measured, not graded
     assert table["qa"].str.contains("needs a lateral view").all()
+
+
+def test_ray_engine_carries_each_rows_settings(tmp_path):
+    ray = pytest.importorskip("ray")
+    films = tmp_path / "films"
+    films.mkdir()
+    _film(films, "a.png", "left", "T2", 0)
+    _film(films, "b.png", "right", "T4", 1)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,first_level,anterior\nfilms/a.png,T1,right\nfilms/b.png,T3,right\n")
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        run_batch(items_from_input(manifest), tmp_path / "ray", ChainWorker, engine="ray",
+                  workers=1, progress=False)  # fmt: skip
+    finally:
+        ray.shutdown()
+    table = pd.read_parquet(tmp_path / "ray" / "measurements.parquet")
+    assert table.groupby("file")["level"].first().to_dict() == {"films/a.png": "T1",
+                                                                "films/b.png": "T3"}
+    assert (table["facing"] == "right").all()
