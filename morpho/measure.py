@@ -271,6 +271,42 @@ def _field_crop(crop: np.ndarray, field: np.ndarray, r0: int, c0: int) -> np.nda
                     np.where(ring, np.minimum(values, 0.4999), 0.0)).astype(np.float32)
 
 
+def _endplate_columns(
+    q_post: float, q_ant: float
+) -> tuple[dict[str, float], dict[str, np.ndarray], np.ndarray, int]:
+    """Where one endplate is sampled: the three points' columns (``INSET`` from the walls),
+    the corner bands (``CORNER_BAND``), and all sampled positions (the points' columns with
+    ``SPREAD`` around each, then both bands) with how many of them are the points'."""
+    depth = q_ant - q_post
+    inset = max(1.0, INSET * depth)
+    columns = {"ant": q_ant - inset, "mid": 0.5 * (q_ant + q_post), "post": q_post + inset}
+    inward = depth * np.linspace(*CORNER_BAND, CORNER_SAMPLES)
+    bands = {"ant": q_ant - inward, "post": q_post + inward}
+    spread = depth * SPREAD * np.linspace(-1, 1, SPREAD_SAMPLES)
+    around = (np.array(list(columns.values()))[:, None] + spread).ravel()
+    return columns, bands, np.concatenate([around, bands["ant"], bands["post"]]), around.size
+
+
+def _place_endplate(
+    q_post: float, q_ant: float, end: str, sampled: tuple[np.ndarray, np.ndarray]
+) -> tuple[dict[str, float], dict[str, float], float]:
+    """One endplate's three points: their columns and offsets along the height axis (the
+    mean over the columns around each where all meet the endplate, else its own column;
+    corners from the band's endplate line where the outline rounds them), and the
+    endplate's concavity."""
+    columns, bands, qs, n_around = _endplate_columns(q_post, q_ant)
+    s = _endplates(*sampled, end)
+    near, band = s[:n_around].reshape(3, SPREAD_SAMPLES), s[n_around:]
+    whole = np.isfinite(near).all(axis=1)
+    middle = near[:, SPREAD_SAMPLES // 2]
+    offsets = dict(zip(columns, np.where(whole, near.mean(axis=1), middle), strict=True))
+    for k, name in enumerate(("ant", "post")):
+        band_s = band[CORNER_SAMPLES * k : CORNER_SAMPLES * (k + 1)]
+        offsets[name] = _corner(offsets[name], bands[name], band_s, columns[name], end)
+    chord = (columns["ant"], offsets["ant"], columns["post"], offsets["post"])
+    return columns, offsets, _concavity(qs, s, chord, end)
+
+
 def measure_vertebra(
     v: Vertebra, facing: str, field: np.ndarray | None = None,
     film: tuple[np.ndarray, tuple[float, float]] | None = None, predicted: bool = False,
@@ -299,31 +335,14 @@ def measure_vertebra(
     placed: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
     row["depth_px"] = float(np.mean([q1 - q0 for q0, q1 in spans.values()]))
     for end, (q_post, q_ant) in spans.items():
-        depth = q_ant - q_post
-        inset = max(1.0, INSET * depth)
-        columns = {"ant": q_ant - inset, "mid": 0.5 * (q_ant + q_post), "post": q_post + inset}
-        inward = depth * np.linspace(*CORNER_BAND, CORNER_SAMPLES)
-        bands = {"ant": q_ant - inward, "post": q_post + inward}
-        spread = depth * SPREAD * np.linspace(-1, 1, SPREAD_SAMPLES)
-        around = (np.array(list(columns.values()))[:, None] + spread).ravel()
-        qs = np.concatenate([around, bands["ant"], bands["post"]])
         if (q_post, q_ant) not in sampled:  # both endplates span the same columns
+            qs = _endplate_columns(q_post, q_ant)[2]
             sampled[q_post, q_ant] = _sample_lines(image, origin, centre, u, a, qs, reach)
-        s = _endplates(*sampled[q_post, q_ant], end)
-        near, band = s[: around.size].reshape(3, SPREAD_SAMPLES), s[around.size :]
-        # the mean where every nearby column meets the endplate, else the point's own column
-        whole = np.isfinite(near).all(axis=1)
-        middle = near[:, SPREAD_SAMPLES // 2]
-        offsets = dict(zip(columns, np.where(whole, near.mean(axis=1), middle), strict=True))
-        for k, name in enumerate(("ant", "post")):
-            band_s = band[CORNER_SAMPLES * k : CORNER_SAMPLES * (k + 1)]
-            offsets[name] = _corner(offsets[name], bands[name], band_s, columns[name], end)
+        columns, offsets, bend = _place_endplate(q_post, q_ant, end, sampled[q_post, q_ant])
         for name, qk in columns.items():
             found &= bool(np.isfinite(offsets[name]))
-            point = centre + qk * a + offsets[name] * u
-            row[f"{name}_{end}_x"], row[f"{name}_{end}_y"] = point
-        chord = (columns["ant"], offsets["ant"], columns["post"], offsets["post"])
-        concave += _concavity(qs, s, chord, end)
+            row[f"{name}_{end}_x"], row[f"{name}_{end}_y"] = centre + qk * a + offsets[name] * u
+        concave += bend
         placed[end] = (columns, offsets)
     row["found"] = found
     row["solidity"] = _solidity(crop, contour, concave)
@@ -460,7 +479,30 @@ def measure_labelling(
     film = None if pixels is None or not lateral else _film(pixels, lab.shape)
     predicted = probability is not None  # the segmenter's outline: walls from the film too
     rows = [measure_vertebra(v, lab.facing, field, film, predicted) for v in lab.vertebrae]
-    col = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    col = _heights({k: np.array([r[k] for r in rows]) for k in rows[0]}, pixel_scale,
+                   spacing_mm)  # fmt: skip
+    col.update(plausibility(col["hp_px"], col["depth_px"]))
+    col["confidence"] = _confidence(lab.vertebrae, probability)
+    grades, types, qas = _grade_all(lab.vertebrae, col, lateral, predicted)
+    col.update(
+        genant_grade=pd.array(grades, dtype="Int64"), genant_type=types, qa=qas, image=image,
+        index=[v.index for v in lab.vertebrae], level=[v.level for v in lab.vertebrae],
+        spacing_source=spacing_source if spacing_mm else "none", facing=lab.facing,
+        suggested_level=[v.suggested_level for v in lab.vertebrae],
+        suggested_confidence=lab.suggested_confidence, facing_source=lab.facing_source,
+        view="lateral" if lateral else "ap",
+    )
+    for name, digits in ROUNDING.items():
+        col[name] = np.round(col[name], digits)
+    df = pd.DataFrame({name: col[name] for name in columns}, index=range(len(rows)))
+    df.attrs["dropped"] = lab.dropped
+    return df
+
+
+def _heights(col: dict[str, np.ndarray], pixel_scale: tuple[float, float],
+             spacing_mm: tuple[float, float] | None) -> dict[str, np.ndarray]:
+    """Positions, areas and depths mapped back by ``pixel_scale`` (x, y); the three heights
+    in px and (with ``spacing_mm``, row and column) mm; Ha/Hp and Hm/Hp."""
     sx, sy = pixel_scale
     for name in ("cx", *[f"{p}_x" for p in POINTS]):
         col[name] = (col[name] + 0.5) * sx - 0.5
@@ -476,16 +518,19 @@ def measure_labelling(
             np.hypot(dx * spacing_mm[1], dy * spacing_mm[0]) if spacing_mm
             else np.full(dx.size, np.nan)
         )
-    hp = col["hp_px"]
-    col["wedge_ratio"] = col["ha_px"] / hp
-    col["biconcave_ratio"] = col["hm_px"] / hp
-    col.update(plausibility(hp, col["depth_px"]))
-    col["confidence"] = _confidence(lab.vertebrae, probability)
-    reasons = [_ungradable(v, col, i, lateral, predicted)
-               for i, v in enumerate(lab.vertebrae)]
+    col["wedge_ratio"] = col["ha_px"] / col["hp_px"]
+    col["biconcave_ratio"] = col["hm_px"] / col["hp_px"]
+    return col
+
+
+def _grade_all(vertebrae: list[Vertebra], col: dict[str, np.ndarray], lateral: bool,
+               predicted: bool) -> tuple[list, list[str], list[str]]:
+    """Genant grade, type and qa text of every body, after the quality gate (``_ungradable``)
+    and against the film's normal shape (``_grades``, which also fills ``col``)."""
+    reasons = [_ungradable(v, col, i, lateral, predicted) for i, v in enumerate(vertebrae)]
     col.update(_grades(col, np.array([not r for r in reasons])))
     grades, types, qas = [], [], []
-    for i, v in enumerate(lab.vertebrae):
+    for i, v in enumerate(vertebrae):
         grade, kind, note = genant(col["wedge_ratio"][i], col["biconcave_ratio"][i],
                                    col["crush_ratio"][i], reasons[i], col["normal_shape"][i])
         grades.append(grade)
@@ -493,19 +538,7 @@ def measure_labelling(
         shape = _implausible(col["aspect"][i], col["neighbour_ratio"][i])
         qa = [*v.qa, shape, f"ungradable: {note}" if reasons[i] else note]
         qas.append("; ".join(q for q in qa if q))
-    col.update(
-        genant_grade=pd.array(grades, dtype="Int64"), genant_type=types, qa=qas, image=image,
-        index=[v.index for v in lab.vertebrae], level=[v.level for v in lab.vertebrae],
-        spacing_source=spacing_source if spacing_mm else "none", facing=lab.facing,
-        suggested_level=[v.suggested_level for v in lab.vertebrae],
-        suggested_confidence=lab.suggested_confidence, facing_source=lab.facing_source,
-        view="lateral" if lateral else "ap",
-    )
-    for name, digits in ROUNDING.items():
-        col[name] = np.round(col[name], digits)
-    df = pd.DataFrame({name: col[name] for name in columns}, index=range(len(rows)))
-    df.attrs["dropped"] = lab.dropped
-    return df
+    return grades, types, qas
 
 
 def plausibility(hp: np.ndarray, depth: np.ndarray) -> dict[str, np.ndarray]:
