@@ -546,9 +546,7 @@ def label_bodies(
     )
     for b, s in zip(bodies, suggested, strict=True):
         b.suggested_level = s
-    for xy, note in dropped_at:
-        nearest = int(np.argmin(np.hypot(*(centres[order] - xy).T)))
-        bodies[nearest].qa.append(f"dropped {note}")
+    _note_dropped(bodies, centres[order], dropped_at)
     if not lateral:
         facing, source = "", ""
     elif anterior or facing_hint:
@@ -557,6 +555,13 @@ def label_bodies(
         facing, source = _facing(pixels, bodies, mask.shape, bool(first_level),
                                  (curve, ts, names, suggested, confidence, height))
     return Labelling(bodies, dropped, facing, source, confidence, height, mask.shape)
+
+
+def _note_dropped(bodies: list[Vertebra], centres: np.ndarray,
+                  dropped: list[tuple[np.ndarray, str]]) -> None:
+    """Each dropped object's note in the qa of the body nearest to it (``centres``)."""
+    for xy, note in dropped:
+        bodies[int(np.argmin(np.hypot(*(centres - xy).T)))].qa.append(f"dropped {note}")
 
 
 def _missing_levels(bodies: list[Vertebra]) -> list[int]:
