@@ -59,6 +59,13 @@ def film_png(path: str) -> bytes:
     return encoded.tobytes()
 
 
+def _summary(film: pd.DataFrame) -> tuple[int, int | None, int]:
+    """A film's bodies, worst grade (None when nothing is graded) and ungradable bodies."""
+    grades = film["genant_grade"]
+    worst = grades.max()
+    return len(film), None if pd.isna(worst) else int(worst), int(grades.isna().sum())
+
+
 class ReviewRun:
     """A batch run's tables and its correction log, shared by the server's threads."""
 
@@ -73,6 +80,10 @@ class ReviewRun:
         measurements = pd.read_parquet(self.run / "measurements.parquet")
         self.by_file = dict(iter(measurements.groupby("file", sort=False)))
         self.empty = measurements.iloc[:0].assign(corrected=False, review="")
+        grades = measurements.groupby("file", sort=False)["genant_grade"]
+        self.summaries = {file: (int(n), None if pd.isna(w) else int(w), int(n - k))
+                          for file, n, w, k in zip(grades.size().index, grades.size(),
+                                                   grades.max(), grades.count(), strict=True)}
         self.log = load_corrections(self.run)
         self.lock = threading.Lock()
 
@@ -88,14 +99,16 @@ class ReviewRun:
     def films(self) -> list[dict]:
         """Every measured film, flagged first (a grade 1 or worse, or nothing gradable), by
         worst grade, then by ungradable bodies."""
+        corrected = set(self.log["file"])
         out = []
         for image in self.images.itertuples():
-            film = self.film(image.file)
-            grades = film["genant_grade"].dropna()
-            worst = int(grades.max()) if len(grades) else None
-            out.append({"file": image.file, "image": image.image, "bodies": len(film),
-                        "worst_grade": worst, "ungradable": int(film["genant_grade"].isna().sum()),
-                        "corrected": bool(film["corrected"].any()),
+            if image.file in corrected:
+                bodies, worst, ungradable = _summary(self.film(image.file))
+            else:
+                bodies, worst, ungradable = self.summaries.get(image.file, (0, None, 0))
+            out.append({"file": image.file, "image": image.image, "bodies": bodies,
+                        "worst_grade": worst, "ungradable": ungradable,
+                        "corrected": image.file in corrected,
                         "flagged": worst is None or worst >= 1})  # fmt: skip
         out.sort(key=lambda f: (not f["flagged"], -(f["worst_grade"] or 0), -f["ungradable"]))
         return out

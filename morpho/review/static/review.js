@@ -46,7 +46,8 @@ async function loadFilms() {
   const data = await api("/api/films");
   state.films = data.films;
   state.levels = data.levels;
-  $("level").innerHTML = data.levels.map((l) => `<option>${l}</option>`).join("");
+  $("level").innerHTML = '<option value="">level…</option>' +
+    data.levels.map((l) => `<option>${l}</option>`).join("");
   $("reader").value = localStorage.getItem("morpho-reader") || data.reader || "";
   renderFilms();
 }
@@ -179,7 +180,7 @@ function renderTable() {
   });
   $("bodies").tBodies[0].innerHTML = rows.join("");
   const body = film.bodies[state.selected];
-  if (body && body.level) $("level").value = body.level;
+  $("level").value = (body && body.level) || "";
   $("qa").textContent = body ? `${label(body)}: ${body.qa || "no notes"}` : "";
 }
 
@@ -213,6 +214,7 @@ function mark(action, what) {
 function rename() {
   const body = selectedBody();
   const level = $("level").value;
+  if (!level) { status("choose a level first (L)", true); return; }
   if (body) correct({ action: "level", index: body.index, value: level },
                     `levels from ${level} down`);
 }
