@@ -70,13 +70,20 @@ def report(
     except OSError as exc:  # the report folder cannot be written
         fail(exc.strerror or str(exc), exc.filename or out)
     console.print(f"{len(subjects)} subject report(s) and cohort.html in {out}")
-    failures, done = [], _measured_dicoms(tables.images)
-    if dicom_seg:
-        failures += _write_segs(done, out / "seg", model, include_identifiers)
-    if dicom_sr:
-        failures += _write_srs(done, tables.measurements, out, include_identifiers)
     if dicom_seg or dicom_sr:
-        finish(failures, len(done) * (dicom_seg + dicom_sr))
+        _write_dicom(tables, out, seg=dicom_seg, sr=dicom_sr, model=model,
+                     include_identifiers=include_identifiers)  # fmt: skip
+
+
+def _write_dicom(tables: BatchTables, out: Path, *, seg: bool, sr: bool, model: Path | None,
+                 include_identifiers: bool) -> None:
+    """OUT/seg and OUT/sr for the measured DICOM inputs; failures listed, exit 1 if any."""
+    failures, done = [], _measured_dicoms(tables.images)
+    if seg:
+        failures += _write_segs(done, out / "seg", model, include_identifiers)
+    if sr:
+        failures += _write_srs(done, tables.measurements, out, include_identifiers)
+    finish(failures, len(done) * (seg + sr))
 
 
 def _apply_corrections(tables: BatchTables, run: Path) -> None:

@@ -11,6 +11,7 @@ import json
 import math
 import secrets
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -144,82 +145,86 @@ class ReviewRun:
         return self.film_json(file)
 
 
-def _handler(state: ReviewRun, token: str) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:  # quiet: the terminal is the reader's
+class ReviewHandler(BaseHTTPRequestHandler):
+    """The page and its JSON API over one ``ReviewRun``; ``make_server`` sets ``state``
+    and ``token`` on a subclass."""
+
+    state: ReviewRun
+    token: str
+
+    def log_message(self, *args: object) -> None:  # quiet: the terminal is the reader's
+        return
+
+    def _send(self, status: int, body: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, value: object, status: int = HTTPStatus.OK) -> None:
+        self._send(status, json.dumps(value).encode(), "application/json")
+
+    def _allowed(self) -> bool:
+        if secrets.compare_digest(self.headers.get("X-Morpho-Token", ""), self.token):
+            return True
+        self._json({"error": "missing or wrong token"}, HTTPStatus.FORBIDDEN)
+        return False
+
+    def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+        url = urlparse(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path in STATIC:
+            name, kind = STATIC[url.path]
+            text = resources.files("morpho.review").joinpath("static", name).read_bytes()
+            return self._send(HTTPStatus.OK, text, f"{kind}; charset=utf-8")
+        if url.path == "/api/image":  # an <img> sends no header: the token in the query
+            if not secrets.compare_digest(query.get("token", ""), self.token):
+                return self._json({"error": "wrong token"}, HTTPStatus.FORBIDDEN)
+            return self._api(lambda: self._image(query.get("file", "")))
+        if not url.path.startswith("/api/"):
+            return self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
+        if not self._allowed():
+            return None
+        routes = {"/api/films": lambda: self._json({"films": self.state.films(), "levels": LEVELS,
+                                                    "reader": self.state.reader}),
+                  "/api/film": lambda: self._json(self.state.film_json(query.get("file", "")))}
+        if url.path not in routes:
+            return self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
+        return self._api(routes[url.path])
+
+    def do_POST(self) -> None:  # noqa: N802
+        if not self._allowed():
             return
+        if urlparse(self.path).path != "/api/correct":
+            return self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            return self._json({"error": "request too large"}, HTTPStatus.BAD_REQUEST)
+        body = self.rfile.read(length) or b"{}"
+        return self._api(lambda: self._json(self.state.correct(json.loads(body))))
 
-        def _send(self, status: int, body: bytes, kind: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
+    def _image(self, file: str) -> None:
+        paths = self.state.images.set_index("file")["path"]
+        self._send(HTTPStatus.OK, film_png(str(paths[file])), "image/png")
 
-        def _json(self, value: object, status: int = HTTPStatus.OK) -> None:
-            self._send(status, json.dumps(value).encode(), "application/json")
-
-        def _allowed(self) -> bool:
-            if secrets.compare_digest(self.headers.get("X-Morpho-Token", ""), token):
-                return True
-            self._json({"error": "missing or wrong token"}, HTTPStatus.FORBIDDEN)
-            return False
-
-        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
-            url = urlparse(self.path)
-            query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            if url.path in STATIC:
-                name, kind = STATIC[url.path]
-                text = resources.files("morpho.review").joinpath("static", name).read_bytes()
-                return self._send(HTTPStatus.OK, text, f"{kind}; charset=utf-8")
-            if url.path == "/api/image":  # an <img> sends no header: the token in the query
-                if not secrets.compare_digest(query.get("token", ""), token):
-                    return self._json({"error": "wrong token"}, HTTPStatus.FORBIDDEN)
-                return self._api(lambda: self._image(query.get("file", "")))
-            if not url.path.startswith("/api/"):
-                return self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
-            if not self._allowed():
-                return None
-            routes = {"/api/films": lambda: self._json({"films": state.films(), "levels": LEVELS,
-                                                        "reader": state.reader}),
-                      "/api/film": lambda: self._json(state.film_json(query.get("file", "")))}
-            if url.path not in routes:
-                return self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
-            return self._api(routes[url.path])
-
-        def do_POST(self) -> None:  # noqa: N802
-            if not self._allowed():
-                return
-            if urlparse(self.path).path != "/api/correct":
-                return self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                return self._json({"error": "request too large"}, HTTPStatus.BAD_REQUEST)
-            body = self.rfile.read(length) or b"{}"
-            return self._api(lambda: self._json(state.correct(json.loads(body))))
-
-        def _image(self, file: str) -> None:
-            paths = state.images.set_index("file")["path"]
-            self._send(HTTPStatus.OK, film_png(str(paths[file])), "image/png")
-
-        def _api(self, call) -> None:
-            try:
-                call()
-            except KeyError as exc:
-                self._json({"error": f"no such film or body: {exc}"}, HTTPStatus.NOT_FOUND)
-            except (ValueError, TypeError) as exc:
-                self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
-            except (MorphoError, OSError) as exc:
-                self._json({"error": str(exc)}, HTTPStatus.INTERNAL_SERVER_ERROR)
-
-    return Handler
+    def _api(self, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except KeyError as exc:
+            self._json({"error": f"no such film or body: {exc}"}, HTTPStatus.NOT_FOUND)
+        except (ValueError, TypeError) as exc:
+            self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+        except (MorphoError, OSError) as exc:
+            self._json({"error": str(exc)}, HTTPStatus.INTERNAL_SERVER_ERROR)
 
 
 def make_server(run: Path, reader: str = "", port: int = 0) -> tuple[ThreadingHTTPServer, str]:
     """The review server of ``run`` on 127.0.0.1 (``port`` 0: a free one) and the page's
     address with its token. Call ``serve_forever()`` on it (``shutdown()`` to stop)."""
     token = secrets.token_urlsafe(16)
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(ReviewRun(run, reader), token))
+    handler = type("Handler", (ReviewHandler,), {"state": ReviewRun(run, reader), "token": token})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     return server, f"http://127.0.0.1:{server.server_address[1]}/?token={token}"
