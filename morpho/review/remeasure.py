@@ -12,6 +12,11 @@ HEIGHTS = (("ha", "ant"), ("hm", "mid"), ("hp", "post"))
 #: The ``qa`` note ``measure`` leaves on every body of a frontal film (never graded).
 FRONTAL_NOTE = "Genant grading needs a lateral view"
 READER_UNGRADABLE = "not gradable (reader)"
+#: Columns a re-measured film gets anew (the measure columns, then the extras a run keeps).
+UPDATED = ("ha_px", "hm_px", "hp_px", "ha_mm", "hm_mm", "hp_mm", "wedge_ratio",
+           "biconcave_ratio", "crush_ratio", "aspect", "neighbour_ratio", "plausible",
+           "expected_wedge", "expected_biconcave", "wedge_z", "biconcave_z", "crush_z",
+           "height_loss")  # fmt: skip
 
 
 def film_spacing(film: pd.DataFrame) -> tuple[float, float] | None:
@@ -51,7 +56,9 @@ def _heights(film: pd.DataFrame, spacing: tuple[float, float] | None) -> dict[st
         col["biconcave_ratio"] = col["hm_px"] / col["hp_px"]
     widths = [np.hypot(film[f"ant_{e}_x"] - film[f"post_{e}_x"],
                        film[f"ant_{e}_y"] - film[f"post_{e}_y"]) for e in ("sup", "inf")]
-    col["depth_px"] = np.mean(widths, axis=0) / (1 - 2 * INSET)  # points sit INSET inside
+    depth = np.mean(widths, axis=0) / (1 - 2 * INSET)  # the points sit INSET inside the walls
+    measured = film.get("depth_px", pd.Series(np.nan, film.index)).to_numpy(float)
+    col["depth_px"] = np.where(np.isfinite(measured), measured, depth)  # the mask's, where kept
     return col
 
 
@@ -65,7 +72,8 @@ def _reasons(film: pd.DataFrame, vouched: set[int], review: dict[int, str]) -> l
     """Why each body is not graded now: the reader's mark; for a body whose points the reader
     moved or accepted only its level and the view; else the reasons it had as measured
     (those of its old level name replaced by its new one's)."""
-    frontal = film["qa"].fillna("").str.contains(FRONTAL_NOTE).any()
+    frontal = (film["view"].eq("ap").any() if "view" in film
+               else film["qa"].fillna("").str.contains(FRONTAL_NOTE).any())  # older runs
     reasons = []
     for row in film.itertuples():
         now = _level_reasons(row.level, frontal)
@@ -99,9 +107,9 @@ def remeasure_film(
     graded = [genant(w, b, c, r, n) for w, b, c, r, n in zip(
         col["wedge_ratio"], col["biconcave_ratio"], col["crush_ratio"], reasons,
         col["normal_shape"], strict=True)]  # fmt: skip
-    for name in ("ha_px", "hm_px", "hp_px", "ha_mm", "hm_mm", "hp_mm", "wedge_ratio",
-                 "biconcave_ratio", "crush_ratio"):  # fmt: skip
-        out[name] = np.round(col[name], ROUNDING[name])
+    for name in UPDATED:
+        if name in out:  # the extras where the run kept them
+            out[name] = np.round(col[name], ROUNDING[name]) if name in ROUNDING else col[name]
     out["genant_grade"] = pd.array([g for g, _, _ in graded], dtype="Int64")
     out["genant_type"] = [t for _, t, _ in graded]
     out["corrected"] = [i in touched for i in film["index"]]
