@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from morpho.domain import GRADE_COLOURS, UNGRADED_COLOUR
 from morpho.errors import MorphoError
 from morpho.io import Radiograph, read_radiograph
 from morpho.measure import measure_mask
@@ -32,8 +33,6 @@ MIN_CONFIDENCE = 0.78  # upper quartile of the bodies' mean probability
 NOISE_TILE, NOISE_STEP, MAX_NOISE_SHARE = 16, 0.4, 0.01
 
 # BGR colours by Genant grade (0 green, mild yellow, moderate orange, severe red)
-GRADE_COLOURS = {0: (80, 200, 80), 1: (0, 230, 255), 2: (0, 140, 255), 3: (40, 40, 230)}
-UNGRADED_COLOUR = (170, 170, 170)
 
 
 def read_mask(path: str | Path) -> np.ndarray:

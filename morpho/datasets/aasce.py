@@ -11,9 +11,10 @@ import numpy as np
 from scipy.io import loadmat
 
 from morpho.datasets.contract import Dataset, DatasetItem
+from morpho.domain import DATASET_LEVELS
 from morpho.errors import MorphoError
 
-LEVELS = [f"T{i}" for i in range(1, 13)] + [f"L{i}" for i in range(1, 6)]
+LEVELS = list(DATASET_LEVELS)
 
 
 def patient_of(image_name: str) -> str:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-LEVELS = (
-    [f"C{i}" for i in range(1, 8)]
-    + [f"T{i}" for i in range(1, 13)]
-    + [f"L{i}" for i in range(1, 6)]
-    + ["S1"]
-)
+from morpho.domain import LEVELS
+
 # Approximate adult vertebral body size (mm) by level, C3..S1, rounded from published
 # morphometry (Panjabi et al. 1991, 1992): height, sagittal depth (lateral view) and
 # transverse width (AP view). Widths T1..L5 follow instead the median relative profile of

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from morpho.pipeline import GRADE_COLOURS, UNGRADED_COLOUR
+from morpho.domain import GRADE_COLOURS, UNGRADED_COLOUR
 
 OUTLINE = ["ant_sup", "mid_sup", "post_sup", "post_inf", "mid_inf", "ant_inf"]
 

@@ -10,10 +10,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from morpho.pipeline import GRADE_COLOURS as GRADE_BGR  # noqa: E402
+from morpho.domain import GRADE_COLOURS as GRADE_BGR  # noqa: E402
+from morpho.domain import hex_colour  # noqa: E402
 
 # The overlays' grade colours (OpenCV BGR) as matplotlib hex, grade 0 to 3.
-GRADE_COLOURS = ["#{2:02x}{1:02x}{0:02x}".format(*GRADE_BGR[grade]) for grade in range(4)]
+GRADE_COLOURS = [hex_colour(GRADE_BGR[grade]) for grade in range(4)]
 
 
 def _png(figure: plt.Figure) -> bytes:

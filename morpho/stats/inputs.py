@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from morpho.domain import LEVEL_ORDER
 from morpho.errors import MorphoError
 
 SEX_CODES = {"M": "M", "MALE": "M", "F": "F", "FEMALE": "F", "O": "O", "OTHER": "O"}
@@ -21,12 +22,7 @@ PLAUSIBLE = {"age": (0.0, 120.0), "height_cm": (50.0, 250.0), "weight_kg": (2.0,
 HEIGHT_COLUMNS = ("ha", "hm", "hp")
 RATIO_COLUMNS = ("wedge_ratio", "biconcave_ratio", "crush_ratio")
 MEASUREMENT_COLUMNS = ("image", "level", "ha_px", "hm_px", "hp_px", *RATIO_COLUMNS, "genant_grade")
-SPINE_LEVELS = (
-    *(f"C{i}" for i in range(1, 8)),
-    *(f"T{i}" for i in range(1, 13)),
-    *(f"L{i}" for i in range(1, 7)),
-    "S1",
-)
+SPINE_LEVELS = LEVEL_ORDER
 NUMERIC_MEASUREMENTS = (
     "ha_px", "hm_px", "hp_px", "ha_mm", "hm_mm", "hp_mm", *RATIO_COLUMNS, "genant_grade",
 )  # fmt: skip

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-LEVEL_NAMES: tuple[str, ...] = (
-    *(f"C{i}" for i in range(1, 8)),
-    *(f"T{i}" for i in range(1, 13)),
-    *(f"L{i}" for i in range(1, 7)),
-)
-"""Every level a CT label map may name, cranial to caudal."""
+from morpho import domain
 
-DATASET_LEVELS: list[str] = [*(f"T{i}" for i in range(1, 13)), *(f"L{i}" for i in range(1, 6))]
-"""Levels that get a mask in generated sets (T1-L5, as in the AASCE annotations)."""
+LEVEL_NAMES = domain.CT_LEVELS  # every level a CT label map may name
+DATASET_LEVELS = list(domain.DATASET_LEVELS)  # as written into a set's dataset.json
+
+__all__ = ["DATASET_LEVELS", "LEVEL_NAMES"]

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from morpho.domain import DATASET_LEVELS
 from morpho.grade import GRADE_LIMITS, TYPES
 
-LEVELS = ("T4", "T5", "T6", "T7", "T8", "T9", "T10", "T11", "T12", "L1", "L2", "L3", "L4")
+LEVELS = DATASET_LEVELS[DATASET_LEVELS.index("T4") : DATASET_LEVELS.index("L4") + 1]
 HP_MM = (17.5, 18.0, 18.6, 19.3, 20.0, 20.8, 21.7, 22.8, 24.0, 25.5, 26.8, 27.6, 28.0)
 WEDGE = (0.93, 0.91, 0.89, 0.88, 0.88, 0.89, 0.91, 0.92, 0.93, 0.95, 0.98, 1.00, 1.02)
 BICONCAVE = (0.92,) * 9 + (0.90,) * 4

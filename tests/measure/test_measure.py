@@ -212,7 +212,7 @@ def test_suggested_levels_follow_typical_sizes_when_the_spacing_is_known():
     heights = [(h, h, h) for h in sizes["height"]]
     mask, _ = render_spine(heights, depth=list(sizes["depth"]), gap=12.0, shape=(900, 400))
     df = measure_mask(mask, spacing_mm=(mm, mm))
-    assert list(df["suggested_level"]) == LEVELS[first : first + n]
+    assert list(df["suggested_level"]) == list(LEVELS[first : first + n])
     assert (df["level"] == "").all()
 
 
@@ -225,7 +225,7 @@ def test_ap_suggestion_finds_t1_from_the_width_dip_without_a_spacing():
     heights = [(h, h, h) for h in np.array(TYPICAL_MM["height"][first - 2 : first - 2 + n]) * 2]
     mask, _ = render_spine(heights, depth=list(widths), gap=12.0, shape=(700, 300))
     df = measure_mask(mask, view="ap")
-    assert list(df["suggested_level"]) == LEVELS[first : first + n]
+    assert list(df["suggested_level"]) == list(LEVELS[first : first + n])
 
 
 def test_a_lone_body_is_measured_upright():
