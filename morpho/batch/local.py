@@ -59,10 +59,12 @@ class WorkerStartError(RuntimeError):
     """A worker process could not build its worker (for example, no model)."""
 
 
-def _start(factory: WorkerFactory, parent: int | None = None) -> None:
+def _start(factory: WorkerFactory, parent: int) -> None:
+    """Pool initializer: build this worker process's one worker (its state lives in the
+    process, which the pool discards with it)."""
     global _worker, _start_error
-    if parent is not None:
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    _worker, _start_error = None, None
     try:
         _worker = factory()
     except Exception as exc:  # noqa: BLE001 - reported to the driver by _run
@@ -86,10 +88,13 @@ def run_local(
     At most two chunks per worker are in flight, so a worker never waits for its next
     task, and an interrupted run has little work in flight.
     """
-    if workers <= 1:
-        _start(factory)
+    if workers <= 1:  # in this process, with a worker of this run's own
+        try:
+            worker = factory()
+        except Exception as exc:  # noqa: BLE001 - one clear cause for the driver
+            raise WorkerStartError(f"{type(exc).__name__}: {exc}") from exc
         for chunk in chunks:
-            on_results(_run(chunk))
+            on_results(run_chunk(worker, chunk))
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from batch_fakes import make_images
 
 from morpho.batch import local
@@ -64,3 +65,18 @@ def test_default_workers_heed_memory(monkeypatch):
     assert local.default_workers() == 1
     monkeypatch.setattr(local, "available_memory", lambda: None)
     assert local.default_workers() == 8
+
+
+def test_an_in_process_run_never_reuses_an_earlier_runs_worker(tmp_path):
+    """A second run in the same process whose worker cannot start fails with that cause;
+    it does not measure with the first run's worker (model)."""
+    from morpho.batch.local import WorkerStartError, run_local
+
+    seen = []
+    run_local([[]], lambda: "first run's worker", 1, seen.append)
+
+    def broken():
+        raise RuntimeError("model not found")
+
+    with pytest.raises(WorkerStartError, match="model not found"):
+        run_local([[]], broken, 1, seen.append)
