@@ -526,9 +526,9 @@ def _heights(col: dict[str, np.ndarray], pixel_scale: tuple[float, float],
 def _grade_all(vertebrae: list[Vertebra], col: dict[str, np.ndarray], lateral: bool,
                predicted: bool) -> tuple[list, list[str], list[str]]:
     """Genant grade, type and qa text of every body, after the quality gate (``_ungradable``)
-    and against the film's normal shape (``_grades``, which also fills ``col``)."""
+    and against the film's normal shape (``film_grades``, which also fills ``col``)."""
     reasons = [_ungradable(v, col, i, lateral, predicted) for i, v in enumerate(vertebrae)]
-    col.update(_grades(col, np.array([not r for r in reasons])))
+    col.update(film_grades(col, np.array([not r for r in reasons])))
     grades, types, qas = [], [], []
     for i, v in enumerate(vertebrae):
         grade, kind, note = genant(col["wedge_ratio"][i], col["biconcave_ratio"][i],
@@ -593,7 +593,7 @@ def _too_tall(col: dict[str, np.ndarray]) -> np.ndarray:
         return (col["aspect"] > ASPECT[1]) | (col["neighbour_ratio"] > MERGED)
 
 
-def _grades(col: dict[str, np.ndarray], usable: np.ndarray) -> dict[str, np.ndarray]:
+def film_grades(col: dict[str, np.ndarray], usable: np.ndarray) -> dict[str, np.ndarray]:
     """Crush ratio (against the adjacent bodies not too tall to be one body), the film's
     normal wedge and biconcave ratios, z-scores, and the height loss that sets each
     grade (see ``grade.genant``)."""

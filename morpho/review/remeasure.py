@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from morpho.grade import genant
-from morpho.measure import INSET, NOT_GRADED, ROUNDING, _grades, plausibility
+from morpho.measure import INSET, NOT_GRADED, ROUNDING, film_grades, plausibility
 
 HEIGHTS = (("ha", "ant"), ("hm", "mid"), ("hp", "post"))
 #: The ``qa`` note ``measure`` leaves on every body of a frontal film (never graded).
@@ -102,7 +102,7 @@ def remeasure_film(
     col.update(plausibility(col["hp_px"], col["depth_px"]))
     vouched = {i for i, mark in review.items() if mark == "accepted"} | moved
     reasons = _reasons(film, vouched, review)
-    col.update(_grades(col, np.array([not r for r in reasons])))
+    col.update(film_grades(col, np.array([not r for r in reasons])))
     out = film.copy()
     graded = [genant(w, b, c, r, n) for w, b, c, r, n in zip(
         col["wedge_ratio"], col["biconcave_ratio"], col["crush_ratio"], reasons,
