@@ -5,8 +5,19 @@ from __future__ import annotations
 import importlib
 
 import typer
+from typer.core import TyperOption
 
 from morpho import __version__
+
+
+def _flag_type(option: TyperOption, ctx) -> str | None:
+    """Help shows no value type for a flag (typer 0.29 prints ``--json <bool>``, as if
+    the flag took a value)."""
+    return None if option.is_flag else _value_type(option, ctx)
+
+
+_value_type = TyperOption.display_type
+TyperOption.display_type = _flag_type
 
 app = typer.Typer(
     name="morpho",
