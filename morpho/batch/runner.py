@@ -36,7 +36,7 @@ from morpho.batch.outputs import (
     write_measurements,
     write_tables,
 )
-from morpho.batch.store import ResultStore, fingerprint
+from morpho.batch.store import ResultStore, item_fingerprint
 from morpho.batch.worker import ImageResult, WorkerFactory
 from morpho.errors import MorphoError
 
@@ -181,7 +181,7 @@ def _run_and_write(
     """Run what the store lacks, then write the tables; (images, failures, items run)."""
     with ResultStore(out_dir / STORE_NAME) as store:
         store.check_settings(settings)
-        fingerprints = {item.key: fingerprint(item.path) for item in items}
+        fingerprints = {item.key: item_fingerprint(item) for item in items}
         done = store.done_keys(fingerprints)
         todo = [item for item in items if item.key not in done]
         with _progress(progress) as bar:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from morpho.batch.items import BatchItem
 from morpho.batch.worker import ImageResult
 from morpho.errors import MorphoError
 
@@ -45,6 +46,15 @@ def fingerprint(path: str | os.PathLike) -> str | None:
     except OSError:
         return None
     return f"{stat.st_size}:{stat.st_mtime_ns}:{digest.hexdigest()}"
+
+
+def item_fingerprint(item: BatchItem) -> str | None:
+    """The file's fingerprint and the item's own settings (a manifest row's first level,
+    view or facing): a changed row runs again like a replaced file."""
+    found = fingerprint(item.path)
+    if found is None or not item.settings:
+        return found
+    return f"{found}:{json.dumps(item.settings, sort_keys=True)}"
 
 
 class ResultStore:

@@ -118,3 +118,26 @@ def test_ray_engine_carries_each_rows_settings(tmp_path):
     assert table.groupby("file")["level"].first().to_dict() == {"films/a.png": "T1",
                                                                 "films/b.png": "T3"}
     assert (table["facing"] == "right").all()
+
+
+def test_a_changed_row_runs_again_on_resume(tmp_path):
+    """The resume store keys each image on its file and its row's settings: a row whose
+    first level changes is measured again, the others are not."""
+    films = tmp_path / "films"
+    films.mkdir()
+    for seed, name in enumerate(("a.png", "b.png")):
+        _film(films, name, "left", "T2", seed)
+    manifest = tmp_path / "cohort.csv"
+
+    def run(first_b: str):
+        pd.DataFrame({"path": ["films/a.png", "films/b.png"],
+                      "first_level": ["T1", first_b]}).to_csv(manifest, index=False)  # fmt: skip
+        return run_batch(items_from_input(manifest), tmp_path / "out", ChainWorker, workers=1,
+                         progress=False)  # fmt: skip
+
+    assert run("T1").processed_now == 2
+    assert run("T1").processed_now == 0
+    assert run("T3").processed_now == 1
+    table = pd.read_parquet(tmp_path / "out" / "measurements.parquet")
+    assert table.groupby("file")["level"].first().to_dict() == {
+        "films/a.png": "T1", "films/b.png": "T3"}
