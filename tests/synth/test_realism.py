@@ -11,6 +11,7 @@ from morpho.synth import DATASET_LEVELS, LEVEL_NAMES
 from morpho.synth.ctvolume import CTVolume
 from morpho.synth.detector import Exposure
 from morpho.synth.drr import DRRParams, DRRSource, render_drr
+from morpho.synth.fractures import make_fracture
 from morpho.synth.realism import Realism, vendor_process
 
 VOXEL = (1.0, 1.0, 2.5)  # a chest CT's thick slices
@@ -102,3 +103,12 @@ def test_vendor_process_range_and_identity():
         out = vendor_process(x, real)
         assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
         assert np.array_equal(out, vendor_process(x, real))
+
+
+def test_realism_with_fracture_keeps_masks(source):
+    params = dataclasses.replace(_params(source, 1), fractures={"T12": make_fracture("crush", 2)})
+    real = render_drr(source, params, np.random.default_rng(0))
+    plain = render_drr(source, dataclasses.replace(params, realism=Realism()),
+                       np.random.default_rng(0))
+    assert np.array_equal(real.labels, plain.labels) and real.truth.equals(plain.truth)
+    assert real.truth.set_index("level").loc["T12", "fracture_grade"] == 2
