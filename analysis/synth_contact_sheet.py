@@ -7,8 +7,9 @@ outlined (green intact, red fractured, yellow 6-point heights), and generation s
         [--out out/synth_real_vs_synth.png] [--n 5]
 
 Prints images per second for phantoms and DRRs (one process, this CPU). ``--compare OLD NEW``
-instead shows real films (the PA chest DX and AASCE AP films in ../shared) above the same
-DRRs from two sets (same seed: same CT, pose and exposure; e.g. before/after realism).
+instead shows real films (the PA chest DX and AASCE AP films in ../shared) above the first
+DRRs of two sets (sets built with the same command, seed and CTs hold the same CT, pose and
+exposure per index, e.g. data/synth and data/synth-v2: before/after realism).
 """
 
 from __future__ import annotations
