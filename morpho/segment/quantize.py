@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -33,10 +34,11 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: Sequence[
     onnx_path, out = Path(onnx_path), Path(out)
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
-        try:
-            quant_pre_process(str(onnx_path), str(pre))
-        except Exception:  # symbolic shapes fail on dynamic TF-'same' pads (EfficientNet-Lite)
-            quant_pre_process(str(onnx_path), str(pre), skip_symbolic_shape=True)
+        with contextlib.chdir(tmp):  # a failed shape inference leaves files in the cwd
+            try:
+                quant_pre_process(str(onnx_path.resolve()), str(pre))
+            except Exception:  # symbolic shapes fail on TF-'same' pads (EfficientNet-Lite)
+                quant_pre_process(str(onnx_path.resolve()), str(pre), skip_symbolic_shape=True)
         atomic_write(out, lambda dst: quantize_static(
             str(pre), str(dst), ArrayReader(calibration), activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8, per_channel=True,
