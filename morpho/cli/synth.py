@@ -46,6 +46,9 @@ def drr(
     fracture_rate: Annotated[float, typer.Option("--fracture-rate", help="Per-level rate.")] = 0.0,
     workers: Workers = 1,
     dicom: Dicom = False,
+    realism: Annotated[bool, typer.Option(
+        "--realism/--no-realism", help="Cortical shells, disc space, arms, vendor processing."
+    )] = True,
 ) -> None:
     """Render DRRs (cone/parallel beam, random pose, exposure) from CTs with vertebra masks."""
     from morpho.synth.sets import make_drr_set
@@ -55,7 +58,7 @@ def drr(
     try:
         make_drr_set(ct or _default_ct(), out, n, seed=seed, size=size, view=view,
                      test_names=test or (), left_share=left_share, fracture_rate=fracture_rate,
-                     workers=workers, dicom=dicom)
+                     workers=workers, dicom=dicom, realism=realism)
     except MorphoError as exc:
         fail(exc.cause, exc.path)
     console.print(f"{n} DRRs in {out}")

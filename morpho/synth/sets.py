@@ -50,17 +50,18 @@ def plan_drr_set(
     return [plan[i] for i in order]
 
 
-_SOURCES: dict[str, DRRSource] = {}
+_SOURCES: dict[tuple[str, bool], DRRSource] = {}  # per worker process: CTs load once
 
 
 def _render_one(job: tuple) -> object:
     """Worker: render image ``i`` of a plan (sources cached per process)."""
-    folder, i, seed, size, view, left_share, bone_boost, fracture_rate = job
-    if folder not in _SOURCES:
-        _SOURCES[folder] = DRRSource(load_ct(folder), bone_boost)
-    source = _SOURCES[folder]
+    folder, i, seed, size, view, left_share, bone_boost, fracture_rate, realism = job
+    if (folder, realism) not in _SOURCES:
+        _SOURCES[folder, realism] = DRRSource(load_ct(folder), bone_boost, detail=realism)
+    source = _SOURCES[folder, realism]
     rng = np.random.default_rng([seed, i])
-    params = DRRParams.sample(rng, source, (size, size), view, left_share, fracture_rate)
+    params = DRRParams.sample(rng, source, (size, size), view, left_share, fracture_rate,
+                              realism=realism)  # fmt: skip
     return render_drr(source, params, rng)
 
 
@@ -68,16 +69,17 @@ def make_drr_set(
     ct_root: str | Path, out: str | Path, n: int, seed: int = 0, size: int = 512,
     view: str = "lateral", test_names: Sequence[str] = (), left_share: float = 0.8,
     bone_boost: float = 2.0, name: str = "synth-drr", workers: int = 1,
-    fracture_rate: float = 0.0, dicom: bool = False,
+    fracture_rate: float = 0.0, dicom: bool = False, realism: bool = True,
 ) -> Path:
     """Render ``n`` DRRs from every CT under ``ct_root`` into ``out`` (images, masks,
-    labels, truth.csv, dataset.json). Image i depends only on (seed, i) and the volumes."""
+    labels, truth.csv, dataset.json). Image i depends only on (seed, i) and the volumes;
+    ``realism`` (``morpho.synth.realism``) changes neither pose nor exposure."""
     folders = {p.name: p for p in ct_folders(ct_root)}
     if not folders:
         raise MorphoError(ct_root, "no CT folders (NIfTI volumes) found")
     plan = plan_drr_set(sorted(folders), n, test_names, seed=seed)
-    jobs = [(str(folders[vol]), i, seed, size, view, left_share, bone_boost, fracture_rate)
-            for i, (vol, _) in enumerate(plan)]
+    jobs = [(str(folders[vol]), i, seed, size, view, left_share, bone_boost, fracture_rate,
+             realism) for i, (vol, _) in enumerate(plan)]
     writer = SetWriter(out, name, view, dicom)
     with Progress() as progress, ProcessPoolExecutor(workers) as pool:
         task = progress.add_task(f"DRR {view}", total=len(plan))

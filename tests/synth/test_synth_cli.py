@@ -55,6 +55,15 @@ def test_drr_command(tmp_path):
     assert result.exit_code == 0, result.output
     dataset, _ = _check_set(tmp_path, 2)
     assert {i["split"] for i in dataset["items"]} == {"test"}
+    plain = tmp_path / "plain"
+    result = runner.invoke(app, ["synth", "drr", "--ct", str(ct), "--out", str(plain),
+                                 "--n", "2", "--size", "96", "--no-realism"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    _check_set(plain, 2)
+    for item in dataset["items"]:  # the same pose and truth, without the realism steps
+        read = [cv2.imread(str(root / item[k]), cv2.IMREAD_UNCHANGED)
+                for root in (tmp_path, plain) for k in ("image", "mask")]  # fmt: skip
+        assert (read[1] == read[3]).all() and not (read[0] == read[2]).all()
 
 
 def test_drr_bad_folder_is_one_line(tmp_path):
