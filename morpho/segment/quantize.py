@@ -41,7 +41,8 @@ def padding_nodes(model: onnx.ModelProto) -> list[str]:
         node = producer.get(stack.pop())
         if node is not None and node.name not in names:
             names.add(node.name)
-            stack.extend(node.input)
+            if node.op_type != "Shape":  # the shape's tensor itself is not pad arithmetic
+                stack.extend(node.input)
     return sorted(names)
 
 

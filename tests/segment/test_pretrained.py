@@ -72,7 +72,7 @@ def test_train_records_pretrained_and_exports(tiny_dataset, tmp_path):
     from morpho.preprocess import PreprocessConfig
     from morpho.segment.export import export_onnx, load_torch_model
     from morpho.segment.infer import Segmenter
-    from morpho.segment.quantize import quantize_int8
+    from morpho.segment.quantize import padding_nodes, quantize_int8
     from morpho.segment.train import TrainConfig, train
 
     torch.set_num_threads(1)
@@ -93,6 +93,13 @@ def test_train_records_pretrained_and_exports(tiny_dataset, tmp_path):
             expected = model(torch.from_numpy(x)).numpy()
         (got,) = segmenter.session.run(None, {"image": x})
         assert np.abs(got - expected).max() < 1e-3
+    import onnx
+
+    graph = onnx.load(str(onnx_path))
+    kept = set(padding_nodes(graph))  # TF-same pads and their shape arithmetic stay float
+    assert {n.name for n in graph.graph.node if n.op_type == "Pad"} <= kept
+    assert any(n.op_type == "Shape" and n.name in kept for n in graph.graph.node)
+    assert not any(n.op_type == "Conv" and n.name in kept for n in graph.graph.node)
     calibration = list(np.random.default_rng(2).random((3, 64, 64), dtype=np.float32))
     int8 = Segmenter(quantize_int8(onnx_path, tmp_path / "int8.onnx", calibration), threads=1)
     assert int8.predict(np.random.default_rng(3).random((70, 50))).shape == (70, 50)
