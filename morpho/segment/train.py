@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from morpho.atomic import atomic_write, write_text
 from morpho.datasets.contract import load_dataset
 from morpho.datasets.pack import pack_dataset, pack_key
+from morpho.errors import MorphoError
 from morpho.preprocess import PreprocessConfig
 from morpho.segment.losses import dice_bce_loss, with_gap_channel
 from morpho.segment.nets import ModelConfig, create_model
@@ -266,6 +267,10 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if config.schedule not in ("plateau", "cosine"):
         raise ValueError(f"unknown schedule {config.schedule!r} (plateau or cosine)")
     train_sets, val_sets, shares = load_packed(config)
+    if not val_sets:
+        raise MorphoError(config.datasets[0], "no validation items (split 'val'): a run needs "
+                          "them to keep its best weights and to stop early; mark some items "
+                          "'val' in the dataset JSON")  # fmt: skip
     if config.gap_weight:  # masks gain a second channel: the gaps between bodies
         for part in train_sets:
             part["y"] = with_gap_channel(part["y"])

@@ -167,3 +167,18 @@ def test_init_from_a_narrower_decoder_keeps_the_trained_encoder():
     with pytest.raises(ValueError, match="share no tensor"):
         load_matching(other, {k: v for k, v in trained.state_dict().items()
                               if k.startswith("encoder.")})
+
+
+def test_a_dataset_without_validation_items_is_refused_in_one_line(tiny_dataset, tmp_path):
+    """No split 'val': no best weights could ever be kept, so the run is refused up front."""
+    body = json.loads(Path(tiny_dataset).read_text())
+    for item in body["items"]:
+        item["split"] = "train"
+        for key in ("image", "mask"):
+            item[key] = str(Path(tiny_dataset).parent / item[key])
+    dataset = tmp_path / "all_train.json"
+    dataset.write_text(json.dumps(body))
+    result = CliRunner().invoke(app, ["train", str(dataset), "--out", str(tmp_path / "run"),
+                                      "--epochs", "1", "--height", "64", "--width", "64"])
+    assert result.exit_code == 1
+    assert "no validation items" in result.output and "Traceback" not in result.output
