@@ -11,6 +11,7 @@ import pandas as pd
 from morpho.domain import GRADE_COLOURS, UNGRADED_COLOUR
 
 OUTLINE = ["ant_sup", "mid_sup", "post_sup", "post_inf", "mid_inf", "ant_inf"]
+LABEL_SCALE = 0.6  # level names this size x the line thickness, outlined so they read on bone
 
 
 def overlay_png(
@@ -44,8 +45,10 @@ def overlay_png(
                       cv2.LINE_AA)  # fmt: skip
         label = str(row.get("level") or row.get("index"))
         anchor = points[[2, 3]].mean(axis=0) + [6 * thickness, 0]
-        cv2.putText(canvas, label, tuple(np.round(anchor).astype(int)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.4 * thickness, colour, thickness, cv2.LINE_AA)  # fmt: skip
+        at = tuple(np.round(anchor).astype(int))
+        for ink, weight in (((0, 0, 0), thickness + 3), (colour, thickness)):  # dark outline
+            cv2.putText(canvas, label, at, cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE * thickness,
+                        ink, weight, cv2.LINE_AA)  # fmt: skip
     ok, encoded = cv2.imencode(".png", canvas)
     if not ok:
         raise RuntimeError("PNG encoding failed")
