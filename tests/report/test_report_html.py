@@ -68,6 +68,8 @@ def test_reports_are_self_contained_and_complete(run):
     first = pages[0][1].read_text()
     assert first.count("data:image/png;base64,") == 1
     assert "#6: Genant grade 2" in first and "threshold-test" in first
+    assert "film result" in first and "deformity grade 2 (wedge) at #6" in first
+    assert "classList.toggle('full')" in first  # the film enlarges on click
     assert pages[3][1].read_text().count("not measured") == 1  # the broken file
     cohort_html = cohort.read_text()
     assert "1 (25.0%)" in cohort_html  # one of four failed
