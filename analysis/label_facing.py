@@ -33,7 +33,7 @@ from morpho.label.facing import facing_from_anatomy, facing_from_curvature, faci
 from morpho.label.geometry import SpineCurve, curve_degree
 
 sys.path.insert(0, str(Path(__file__).parent))
-from label_separation import export  # noqa: E402
+from label_separation import export, finish  # noqa: E402
 
 
 def cues(mask: np.ndarray, pixels: np.ndarray, segmenter=None) -> dict:
@@ -131,10 +131,7 @@ def main() -> None:
             small, labels = export(image, mask.astype(np.uint8))
             rows.append({"set": "phantoms 320", "film": film, "truth": truth,
                          **cues(labels > 0, small)})
-    table = pd.DataFrame(rows)
-    if args.out:
-        table.to_csv(args.out, index=False)
-    report(table)
+    finish(rows, args.out, report)
 
 
 if __name__ == "__main__":

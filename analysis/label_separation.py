@@ -169,10 +169,15 @@ def main() -> None:
                     rows.append({"film": item.id, "kind": kind, "image": image,
                                  **score(lab, mask, probability=prob, pixels=given),
                                  "plausible": good, "measured": measured})
+    finish(rows, args.out, summarise)
+
+
+def finish(rows: list[dict], out: Path | None, summary) -> None:
+    """The rows as a table: written to ``out`` (CSV) where given, then ``summary`` printed."""
     table = pd.DataFrame(rows)
-    if args.out:
-        table.to_csv(args.out, index=False)
-    summarise(table)
+    if out:
+        table.to_csv(out, index=False)
+    summary(table)
 
 
 if __name__ == "__main__":
