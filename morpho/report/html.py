@@ -58,6 +58,9 @@ def _table(folder: Path, name: str, columns: Sequence[str]) -> pd.DataFrame:
         unfinished = (folder / "state.sqlite").exists()
         cause = ("an unfinished batch run: run morpho batch into it again to finish it"
                  if unfinished else "not a morpho batch run folder")  # fmt: skip
+        if not unfinished and (folder / "measurements.csv").is_file():
+            cause += ("; `morpho measure` writes tables only: run `morpho batch INPUT --out "
+                      "RUN` (the same measurements, and what reports need), then report RUN")
         raise MorphoError(folder, f"{cause} ({name} missing)")
     try:
         table = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)

@@ -59,6 +59,9 @@ def test_report_on_a_missing_or_empty_folder(tmp_path):
     _one_line(["report", str(tmp_path / "nothing"), "--out", str(tmp_path / "r")], "no such")
     (tmp_path / "empty").mkdir()
     _one_line(["report", str(tmp_path / "empty"), "--out", str(tmp_path / "r")], "not a morpho")
+    (tmp_path / "empty" / "measurements.csv").write_text("image,index\n")  # `measure` output
+    _one_line(["report", str(tmp_path / "empty"), "--out", str(tmp_path / "r")],
+              "run `morpho batch INPUT --out RUN`")
 
 
 def test_report_on_a_table_of_another_kind(finished, tmp_path):
