@@ -501,8 +501,8 @@ def measure_labelling(
 
 def _heights(col: dict[str, np.ndarray], pixel_scale: tuple[float, float],
              spacing_mm: tuple[float, float] | None) -> dict[str, np.ndarray]:
-    """Positions, areas and depths mapped back by ``pixel_scale`` (x, y); the three heights
-    in px and (with ``spacing_mm``, row and column) mm; Ha/Hp and Hm/Hp."""
+    """Positions, areas and depths mapped back by ``pixel_scale`` (x, y), then the heights
+    and ratios (``point_heights``)."""
     sx, sy = pixel_scale
     for name in ("cx", *[f"{p}_x" for p in POINTS]):
         col[name] = (col[name] + 0.5) * sx - 0.5
@@ -510,17 +510,26 @@ def _heights(col: dict[str, np.ndarray], pixel_scale: tuple[float, float],
         col[name] = (col[name] + 0.5) * sy - 0.5
     col["area_px"] = np.round(col["area_px"] * (sx * sy)).astype(int)
     col["depth_px"] = col["depth_px"] * np.sqrt(sx * sy)
+    col.update(point_heights(col, spacing_mm))
+    return col
+
+
+def point_heights(points, spacing_mm: tuple[float, float] | None) -> dict[str, np.ndarray]:
+    """Ha/Hm/Hp in px and (with ``spacing_mm``, row and column) mm, Ha/Hp and Hm/Hp, from
+    the six points (``{ant,mid,post}_{sup,inf}_{x,y}`` columns of ``points``)."""
+    out: dict[str, np.ndarray] = {}
     for key, name in (("a", "ant"), ("m", "mid"), ("p", "post")):
-        dx = col[f"{name}_sup_x"] - col[f"{name}_inf_x"]
-        dy = col[f"{name}_sup_y"] - col[f"{name}_inf_y"]
-        col[f"h{key}_px"] = np.hypot(dx, dy)
-        col[f"h{key}_mm"] = (
+        dx = np.asarray(points[f"{name}_sup_x"], float) - np.asarray(points[f"{name}_inf_x"])
+        dy = np.asarray(points[f"{name}_sup_y"], float) - np.asarray(points[f"{name}_inf_y"])
+        out[f"h{key}_px"] = np.hypot(dx, dy)
+        out[f"h{key}_mm"] = (
             np.hypot(dx * spacing_mm[1], dy * spacing_mm[0]) if spacing_mm
             else np.full(dx.size, np.nan)
         )
-    col["wedge_ratio"] = col["ha_px"] / col["hp_px"]
-    col["biconcave_ratio"] = col["hm_px"] / col["hp_px"]
-    return col
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["wedge_ratio"] = out["ha_px"] / out["hp_px"]
+        out["biconcave_ratio"] = out["hm_px"] / out["hp_px"]
+    return out
 
 
 def _grade_all(vertebrae: list[Vertebra], col: dict[str, np.ndarray], lateral: bool,

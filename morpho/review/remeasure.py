@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 
 from morpho.grade import genant
-from morpho.measure import INSET, NOT_GRADED, ROUNDING, film_grades, plausibility
+from morpho.measure import (
+    INSET,
+    NOT_GRADED,
+    ROUNDING,
+    film_grades,
+    plausibility,
+    point_heights,
+)
 
 HEIGHTS = (("ha", "ant"), ("hm", "mid"), ("hp", "post"))
 #: The ``qa`` note ``measure`` leaves on every body of a frontal film (never graded).
@@ -44,16 +51,7 @@ def film_spacing(film: pd.DataFrame) -> tuple[float, float] | None:
 
 def _heights(film: pd.DataFrame, spacing: tuple[float, float] | None) -> dict[str, np.ndarray]:
     """Ha/Hm/Hp (px, mm), the two ratios and the depth (px) from the six points."""
-    col: dict[str, np.ndarray] = {}
-    for key, name in HEIGHTS:
-        dx = (film[f"{name}_sup_x"] - film[f"{name}_inf_x"]).to_numpy(float)
-        dy = (film[f"{name}_sup_y"] - film[f"{name}_inf_y"]).to_numpy(float)
-        col[f"{key}_px"] = np.hypot(dx, dy)
-        col[f"{key}_mm"] = (np.hypot(dx * spacing[1], dy * spacing[0]) if spacing
-                            else np.full(dx.size, np.nan))  # fmt: skip
-    with np.errstate(divide="ignore", invalid="ignore"):
-        col["wedge_ratio"] = col["ha_px"] / col["hp_px"]
-        col["biconcave_ratio"] = col["hm_px"] / col["hp_px"]
+    col = point_heights(film, spacing)
     widths = [np.hypot(film[f"ant_{e}_x"] - film[f"post_{e}_x"],
                        film[f"ant_{e}_y"] - film[f"post_{e}_y"]) for e in ("sup", "inf")]
     depth = np.mean(widths, axis=0) / (1 - 2 * INSET)  # the points sit INSET inside the walls
