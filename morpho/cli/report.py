@@ -57,7 +57,10 @@ def report(
         fail("--dicom-seg copies the patient's name and id into the SEG; add --include-identifiers")
     try:
         tables = BatchTables.load(run)
-        _apply_corrections(tables, run)
+        if tables.corrections:
+            corrected = int(tables.measurements["corrected"].sum())
+            console.print(f"{tables.corrections} reader correction(s) applied ({corrected} "
+                          f"bod{'y' if corrected == 1 else 'ies'} corrected)")
         subjects = write_subject_reports(
             tables, out / "subjects", include_identifiers=include_identifiers,
             only_flagged=only_flagged,
@@ -84,25 +87,6 @@ def _write_dicom(tables: BatchTables, out: Path, *, seg: bool, sr: bool, model: 
     if sr:
         failures += _write_srs(done, tables.measurements, out, include_identifiers)
     finish(failures, len(done) * (seg + sr))
-
-
-def _apply_corrections(tables: BatchTables, run: Path) -> None:
-    """The readers' corrections (``morpho review``: RUN/corrections.csv) applied to the
-    measurements, corrected films re-measured and re-graded (``corrected`` column); the
-    run's z-scores of corrected bodies are dropped (made from the uncorrected heights)."""
-    from morpho.review import apply_corrections, load_corrections
-
-    log = load_corrections(run)
-    if log.empty:
-        return
-    table = apply_corrections(tables.measurements, log)
-    scores = [c for c in table.columns if c.endswith("_z")]  # the run's scores: stale there
-    table.loc[table["corrected"], scores] = float("nan")
-    level = table["level"].fillna("").astype(str)  # the reports' label follows a renamed level
-    table["label"] = level.where(level != "", "#" + table["index"].astype(str))
-    tables.measurements = table
-    console.print(f"{len(log)} reader correction(s) applied ({int(table['corrected'].sum())} "
-                  f"bod{'y' if table['corrected'].sum() == 1 else 'ies'} corrected)")
 
 
 def _measured_dicoms(images: pd.DataFrame) -> list[tuple[object, str]]:

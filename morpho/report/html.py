@@ -81,11 +81,14 @@ class BatchTables:
     measurements: pd.DataFrame
     failures: pd.DataFrame
     scores: pd.DataFrame | None = None  # when the run was scored (--reference)
+    corrections: int = 0  # readers' corrections applied (``morpho review``)
 
     @classmethod
     def load(cls, folder: Path) -> BatchTables:
-        """The tables of a batch folder; z-scores are added when it holds ``scores.parquet``.
-        A missing, unfinished or damaged run is one MorphoError."""
+        """The tables of a batch folder, with the readers' corrections (RUN/corrections.csv)
+        applied: corrected films re-measured and re-graded (``corrected`` column). z-scores
+        are added when it holds ``scores.parquet``, except for corrected bodies (made from
+        the uncorrected heights). A missing, unfinished or damaged run is one MorphoError."""
         folder = Path(folder)
         if not folder.is_dir():
             raise MorphoError(folder, "no such run folder")
@@ -94,6 +97,7 @@ class BatchTables:
             _table(folder, "measurements.parquet", MEASUREMENT_FIELDS),
             _table(folder, "failures.csv", ("file", "cause")),
         )
+        tables.corrections = _apply_corrections(tables, folder)
         m = tables.measurements  # a display label: the level, else the position
         level = m["level"].fillna("").astype(str)
         m["label"] = level.where(level != "", "#" + m["index"].astype(str))
@@ -103,6 +107,9 @@ class BatchTables:
             tables.measurements = tables.measurements.merge(
                 scores[["file", "index", *z_columns]], on=["file", "index"], how="left"
             )
+        if tables.corrections:
+            m = tables.measurements
+            m.loc[m["corrected"], [c for c in m.columns if c.endswith("_z")]] = float("nan")
         return tables
 
     def units(self) -> list[pd.DataFrame]:
@@ -112,6 +119,16 @@ class BatchTables:
             keys = images["subject"].fillna(images["file"])
             return [group for _, group in images.groupby(keys, sort=False)]
         return [images.iloc[[i]] for i in range(len(images))]
+
+
+def _apply_corrections(tables: BatchTables, folder: Path) -> int:
+    """Apply the run's readers' corrections to ``tables.measurements``; their number."""
+    from morpho.review import apply_corrections, load_corrections
+
+    log = load_corrections(folder)
+    if not log.empty:
+        tables.measurements = apply_corrections(tables.measurements, log)
+    return len(log)
 
 
 def _fmt(value: object, digits: int = 2) -> str:

@@ -42,15 +42,13 @@ def test_export_writes_the_corrected_table(run):
 
 
 def test_scores_of_corrected_bodies_are_dropped(run):
-    from morpho.cli.report import _apply_corrections
     from morpho.report.html import BatchTables
 
-    tables = BatchTables.load(run)
-    tables.measurements["hp_z"] = 0.5  # as a scored run's tables hold them
-    film = tables.measurements[tables.measurements["file"] == SAMPLE]
+    measured = pd.read_parquet(run / "measurements.parquet")
+    measured[["file", "index"]].assign(hp_z=0.5).to_parquet(run / "scores.parquet")  # scored
+    film = measured[measured["file"] == SAMPLE]
     append_correction(run, load_corrections(run),
                       Correction(SAMPLE, "accept", 3, reader="R").checked(film))
-    _apply_corrections(tables, run)
-    m = tables.measurements
+    m = BatchTables.load(run).measurements
     assert m["corrected"].sum() == 1 and m.loc[m["corrected"], "hp_z"].isna().all()
     assert (m.loc[~m["corrected"], "hp_z"] == 0.5).all()
