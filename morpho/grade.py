@@ -92,13 +92,19 @@ def expected_ratio(ratio: np.ndarray, usable: np.ndarray) -> np.ndarray:
     median over up to ``REFERENCE_NEIGHBOURS`` ``usable`` neighbours each side within
     ``NORMAL_RATIO``, clipped into it; 1 where none qualifies."""
     ok = usable & (ratio >= NORMAL_RATIO[0]) & (ratio <= NORMAL_RATIO[1])
-    out = np.ones(ratio.size)
-    k = REFERENCE_NEIGHBOURS
-    for i in range(ratio.size):
-        near = np.r_[np.arange(max(i - k, 0), i), np.arange(i + 1, min(i + 1 + k, ratio.size))]
-        near = near[ok[near]]
+    near = neighbour_median(ratio, ok, REFERENCE_NEIGHBOURS)
+    return np.where(np.isnan(near), 1.0, np.clip(near, *NORMAL_RATIO))
+
+
+def neighbour_median(values: np.ndarray, use: np.ndarray, k: int) -> np.ndarray:
+    """Per item of a sequence (cranial to caudal) the median of up to ``k`` items on each
+    side (itself left out) where ``use``; NaN where none is."""
+    out = np.full(values.size, np.nan)
+    for i in range(values.size):
+        near = np.r_[np.arange(max(i - k, 0), i), np.arange(i + 1, min(i + 1 + k, values.size))]
+        near = near[use[near]]
         if near.size:
-            out[i] = np.clip(np.median(ratio[near]), *NORMAL_RATIO)
+            out[i] = np.median(values[near])
     return out
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from morpho.grade import DEVIANT_Z, expected_ratio, film_z, genant, height_loss
+from morpho.grade import DEVIANT_Z, expected_ratio, film_z, genant, height_loss, neighbour_median
 from morpho.label import Labelling, Vertebra, label_bodies
 from morpho.label.geometry import small_median
 
@@ -555,12 +555,7 @@ def plausibility(hp: np.ndarray, depth: np.ndarray) -> dict[str, np.ndarray]:
     (posterior height / median of up to ``NEIGHBOURS`` bodies each side; NaN for a lone
     body) and ``plausible`` (both within their ranges; a lone body on its aspect alone)."""
     aspect = hp / depth
-    ratio = np.full(hp.size, np.nan)
-    for i in range(hp.size):
-        near = np.r_[hp[max(i - NEIGHBOURS, 0) : i], hp[i + 1 : i + 1 + NEIGHBOURS]]
-        near = near[np.isfinite(near)]
-        if near.size:
-            ratio[i] = hp[i] / np.median(near)
+    ratio = hp / neighbour_median(hp, np.isfinite(hp), NEIGHBOURS)
     with np.errstate(invalid="ignore"):
         ok_aspect = (aspect >= ASPECT[0]) & (aspect <= ASPECT[1])
         ok_ratio = (ratio >= NEIGHBOUR_RATIO[0]) & (ratio <= NEIGHBOUR_RATIO[1])
