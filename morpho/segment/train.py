@@ -1,8 +1,10 @@
 """Training: packed arrays in RAM, on-the-fly radiograph augmentation, Dice + BCE, Adam.
 
-A run folder holds ``model.json`` (model + preprocessing config), ``best.safetensors`` (the
-epoch with the best validation loss), ``last.safetensors`` + ``last_optim.safetensors`` +
-``state.json`` (to resume) and ``log.csv`` (one row per epoch).
+A run folder holds ``train.json`` (the ``TrainConfig``), ``best.safetensors`` + ``best.json``
+(the epoch with the best validation loss, and the model + preprocessing config with that
+epoch's validation loss and Dice: what ``morpho export`` and ``--init`` read),
+``last.safetensors`` + ``last_optim.safetensors`` + ``state.json`` (to resume) and
+``log.csv`` (one row per epoch).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import math
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -258,12 +261,29 @@ def validate(model, val_sets: list[dict], device, batch_size: int, amp: bool):
 
 
 def train(config: TrainConfig, resume: bool = False) -> Path:
-    """Train (or resume) a run; returns the path of the best weights."""
+    """Train (or, with ``resume`` and a ``state.json`` in ``config.out``, continue) a run;
+    returns the path of the best weights, ``best.safetensors`` in the run folder.
+
+    Refuses a dataset without validation items (``MorphoError``) and an unknown schedule
+    (``ValueError``) before any file is written. Stops after ``config.epochs`` epochs,
+    after ``config.patience`` epochs without a better validation loss, or at the end of
+    the first epoch that finishes past ``config.max_minutes``."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     amp = device.type == "cuda" or config.cpu_bf16
+    train_sets, val_sets, shares = _training_data(config)
+    run = _start_run(config, out, resume, device, amp)
+    write_text(out / "train.json", json.dumps(asdict(config), indent=1, default=str))
+    write_model_json(out / "best.json", config)
+    _fit(run, config, (train_sets, val_sets, shares), resume)
+    return out / "best.safetensors"
+
+
+def _training_data(config: TrainConfig) -> tuple[list[dict], list[dict], np.ndarray]:
+    """``load_packed``, after checking the schedule's name, with the validation items a run
+    needs (refused in one line without them) and, with ``gap_weight``, the gap channel."""
     if config.schedule not in ("plateau", "cosine"):
         raise ValueError(f"unknown schedule {config.schedule!r} (plateau or cosine)")
     train_sets, val_sets, shares = load_packed(config)
@@ -274,13 +294,34 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     if config.gap_weight:  # masks gain a second channel: the gaps between bodies
         for part in train_sets:
             part["y"] = with_gap_channel(part["y"])
+    return train_sets, val_sets, shares
 
+
+@dataclass
+class _Run:
+    """A run in progress: the network, its optimiser and schedulers, and ``state`` (epoch,
+    best loss and epoch, epochs without improvement, lr), as ``state.json`` keeps it."""
+
+    out: Path
+    device: torch.device
+    amp: bool
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    plateau: torch.optim.lr_scheduler.ReduceLROnPlateau
+    scaler: torch.amp.GradScaler
+    state: dict
+
+
+def _start_run(config: TrainConfig, out: Path, resume: bool, device: torch.device,
+               amp: bool) -> _Run:
+    """A new network (ImageNet encoder weights where configured, or ``config.init``'s
+    matching tensors), or the last epoch of the run in ``out`` when resuming it."""
     resuming = resume and (out / "state.json").exists()
     fresh = not resuming and not config.init  # ImageNet encoder weights, where configured
     model = create_model(config.model, load_pretrained=fresh)
     model = model.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=3)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=3)
     scaler = torch.amp.GradScaler(enabled=device.type == "cuda")
     state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "bad_epochs": 0}
     if resuming:
@@ -291,67 +332,121 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             group["lr"] = state.get("lr", config.lr)
     elif config.init:
         load_matching(model, load_file(str(Path(config.init).with_suffix(".safetensors"))))
-    write_text(out / "train.json", json.dumps(asdict(config), indent=1, default=str))
-    write_model_json(out / "best.json", config)
+    return _Run(out, device, amp, model, optimizer, plateau, scaler, state)
 
+
+LOG_HEADER = ["epoch", "train_loss", "val_loss", "val_dice", "lr", "seconds", "best"]
+
+
+@contextmanager
+def _epoch_log(path: Path, append: bool):
+    """A function that writes one ``log.csv`` row and flushes it; the file starts afresh
+    (with its header) unless ``append`` and it exists."""
+    new_log = not path.exists() or not append
+    with open(path, "w" if new_log else "a", newline="") as log_file:
+        log = csv.writer(log_file)
+        if new_log:
+            log.writerow(LOG_HEADER)
+
+        def write(row: list) -> None:
+            log.writerow(row)
+            log_file.flush()
+
+        yield write
+
+
+def _fit(run: _Run, config: TrainConfig, data: tuple, resume: bool) -> None:
+    """Epochs until the last, the patience or the time budget runs out: train, validate,
+    step the learning rate, keep the best and the last weights, log."""
+    train_sets, val_sets, shares = data
+    state = run.state
     gen = torch.Generator().manual_seed(config.seed + state["epoch"])
     aug = Augment(bend=config.bend).scaled(config.aug_strength)
     rng = np.random.default_rng(config.seed + state["epoch"])
     steps = max(1, sum(len(t["x"]) for t in train_sets) // config.batch_size)
-    log_path = out / "log.csv"
-    new_log = not log_path.exists() or not resume
     started = time.monotonic()
-    with open(log_path, "w" if new_log else "a", newline="") as log_file, Progress() as bar:
-        log = csv.writer(log_file)
-        if new_log:
-            log.writerow(["epoch", "train_loss", "val_loss", "val_dice", "lr", "seconds", "best"])
+    with _epoch_log(run.out / "log.csv", append=resume) as log, Progress() as bar:
         task = bar.add_task("training", total=config.epochs, completed=state["epoch"])
-        model.train()
+        run.model.train()
         while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
             epoch_start = time.monotonic()
-            total = 0.0
-            for _ in range(steps):
-                part = train_sets[rng.choice(len(shares), p=shares)]
-                index = np.sort(rng.choice(len(part["x"]), config.batch_size))
-                x, y = crop_to_content(part["x"][index], part["y"][index])
-                x, y = augment(to_tensor(x, device, 255), to_tensor(y, device), aug, gen)
-                x = x.contiguous(memory_format=torch.channels_last)
-                w = 1 + config.gap_weight * y[:, 1:] if config.gap_weight else None
-                y = y[:, :1]
-                with torch.autocast(device.type, enabled=amp):
-                    loss = dice_bce_loss(model(x).float(), y, pixel_weights=w)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                total += loss.item()
-                bar.update(task, description=f"epoch {state['epoch'] + 1} loss {loss.item():.3f}")
-            val_loss, val_dice = validate(model, val_sets, device, config.batch_size, amp)
+            batches = (_batch(train_sets, shares, rng, config.batch_size) for _ in range(steps))
+
+            def show(loss: float) -> None:
+                bar.update(task, description=f"epoch {state['epoch'] + 1} loss {loss:.3f}")
+
+            total = _train_epoch(run, config, batches, aug, gen, show)
+            val_loss, val_dice = validate(run.model, val_sets, run.device, config.batch_size,
+                                          run.amp)  # fmt: skip
             state["epoch"] += 1
             elapsed = (time.monotonic() - started) / 60
-            if config.schedule == "cosine":
-                done = elapsed / config.max_minutes if config.max_minutes else 0.0
-                for group in optimizer.param_groups:
-                    group["lr"] = cosine_lr(config.lr, state["epoch"], config.epochs, done)
-            else:
-                scheduler.step(val_loss)
-            state["lr"] = optimizer.param_groups[0]["lr"]
-            improved = val_loss < state["best_loss"]
-            if improved:
-                state.update(best_loss=val_loss, best_epoch=state["epoch"], bad_epochs=0)
-                atomic_save(model.state_dict(), out / "best.safetensors")
-                write_model_json(out / "best.json", config, {"epoch": state["epoch"],
-                                 "val_loss": val_loss, "val_dice": val_dice})
-            else:
-                state["bad_epochs"] += 1
-            atomic_save(model.state_dict(), out / "last.safetensors")
-            atomic_save(optimizer_state(optimizer), out / "last_optim.safetensors")
-            write_text(out / "state.json", json.dumps(state))
+            _step_lr(run, config, val_loss, elapsed)
+            improved = _keep(run, config, val_loss, val_dice)
             seconds = time.monotonic() - epoch_start
-            log.writerow([state["epoch"], f"{total / steps:.4f}", f"{val_loss:.4f}",
-                          f"{val_dice:.4f}", f"{state['lr']:.2e}", f"{seconds:.0f}", int(improved)])
-            log_file.flush()
+            log([state["epoch"], f"{total / steps:.4f}", f"{val_loss:.4f}", f"{val_dice:.4f}",
+                 f"{state['lr']:.2e}", f"{seconds:.0f}", int(improved)])
             bar.update(task, completed=state["epoch"])
             if config.max_minutes and elapsed + seconds / 60 > config.max_minutes:
                 break
-    return out / "best.safetensors"
+
+
+def _batch(train_sets: list[dict], shares: np.ndarray, rng: np.random.Generator,
+           size: int) -> tuple[np.ndarray, np.ndarray]:
+    """One training batch: a dataset drawn by its share, ``size`` of its items (with
+    replacement, in index order), cropped to their shared content."""
+    part = train_sets[rng.choice(len(shares), p=shares)]
+    index = np.sort(rng.choice(len(part["x"]), size))
+    return crop_to_content(part["x"][index], part["y"][index])
+
+
+def _train_epoch(run: _Run, config: TrainConfig, batches, aug: Augment,
+                 gen: torch.Generator, show) -> float:
+    """One optimiser step per batch of ``batches`` (augmented on the device); the sum of
+    the losses. ``show(loss)`` after each step."""
+    total = 0.0
+    for x, y in batches:
+        x, y = augment(to_tensor(x, run.device, 255), to_tensor(y, run.device), aug, gen)
+        x = x.contiguous(memory_format=torch.channels_last)
+        w = 1 + config.gap_weight * y[:, 1:] if config.gap_weight else None
+        y = y[:, :1]
+        with torch.autocast(run.device.type, enabled=run.amp):
+            loss = dice_bce_loss(run.model(x).float(), y, pixel_weights=w)
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        total += loss.item()
+        show(loss.item())
+    return total
+
+
+def _step_lr(run: _Run, config: TrainConfig, val_loss: float, elapsed: float) -> None:
+    """The learning rate after an epoch: ``cosine_lr`` of the epochs or of the share of
+    the time budget spent (``elapsed`` minutes), whichever is further along, or halved
+    after a plateau; recorded in ``state["lr"]``."""
+    if config.schedule == "cosine":
+        done = elapsed / config.max_minutes if config.max_minutes else 0.0
+        for group in run.optimizer.param_groups:
+            group["lr"] = cosine_lr(config.lr, run.state["epoch"], config.epochs, done)
+    else:
+        run.plateau.step(val_loss)
+    run.state["lr"] = run.optimizer.param_groups[0]["lr"]
+
+
+def _keep(run: _Run, config: TrainConfig, val_loss: float, val_dice: float) -> bool:
+    """Save the epoch's weights as the best (``best.safetensors`` + ``best.json``) when its
+    validation loss is the lowest yet (returns whether it was), and always as the last
+    (``last.safetensors``, ``last_optim.safetensors``, ``state.json``)."""
+    state, out = run.state, run.out
+    improved = val_loss < state["best_loss"]
+    if improved:
+        state.update(best_loss=val_loss, best_epoch=state["epoch"], bad_epochs=0)
+        atomic_save(run.model.state_dict(), out / "best.safetensors")
+        write_model_json(out / "best.json", config, {"epoch": state["epoch"],
+                         "val_loss": val_loss, "val_dice": val_dice})
+    else:
+        state["bad_epochs"] += 1
+    atomic_save(run.model.state_dict(), out / "last.safetensors")
+    atomic_save(optimizer_state(run.optimizer), out / "last_optim.safetensors")
+    write_text(out / "state.json", json.dumps(state))
+    return improved
