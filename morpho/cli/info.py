@@ -54,7 +54,8 @@ def _print_table(rows: list[dict]) -> None:
 
 
 def info(
-    inputs: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    inputs: Annotated[list[Path], typer.Argument(
+        help="Files or folders (searched recursively).", metavar="INPUT...")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:

@@ -40,7 +40,9 @@ def segment_one(segmenter, file: InputFile, out: Path) -> None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def segment(
-        inputs: Annotated[list[Path], typer.Argument(help="Radiograph files or folders.")],
+        inputs: Annotated[
+            list[Path], typer.Argument(help="Radiograph files or folders.", metavar="INPUT...")
+        ],
         out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
         model: Annotated[
             Path | None, typer.Option(help="ONNX model (default: the shipped one).")

@@ -40,7 +40,8 @@ def drr(
     size: Size = 512,
     view: Annotated[str, typer.Option("--view", help="lateral or ap.")] = "lateral",
     test: Annotated[
-        list[str] | None, typer.Option("--test", help="CT folder name held out as `test`.")
+        list[str] | None,
+        typer.Option("--test", help="CT folder name held out as `test` (repeat for several)."),
     ] = None,
     left_share: LeftShare = 0.8,
     fracture_rate: Annotated[float, typer.Option("--fracture-rate", help="Per-level rate.")] = 0.0,
