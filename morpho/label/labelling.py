@@ -521,24 +521,47 @@ def label_bodies(
     """
     mask = np.asarray(mask).astype(bool)
     first_level = check_level(first_level)
-    dropped_at: list[tuple[np.ndarray, str]] = []
     if probability is not None and probability.shape != mask.shape:
         raise ValueError(f"probability {probability.shape} and mask {mask.shape} differ")
     lateral = view not in ("ap", "pa")
+    dropped_at: list[tuple[np.ndarray, str]] = []
     bodies, height = _separate(mask, dropped_at, probability, pixel_scale, lateral, pixels)
     bodies = _drop_fragments(bodies, height, dropped_at, mask.shape, pixel_scale)
     dropped = [d for _, d in dropped_at]
     if not bodies:
         return Labelling([], dropped, "", "", 0.0, height, mask.shape)
+    bodies, curve, ts, centres = _along_curve(bodies)
+    steps = _missing_levels(bodies)
+    names = level_names(first_level, len(bodies), steps)
+    sizes = _name_bodies(bodies, names, curve, mask.shape, lateral)
+    suggested, confidence = _suggest_levels(bodies, sizes, steps, spacing_mm, lateral)
+    _note_dropped(bodies, centres, dropped_at)
+    facing, source = _given_facing(lateral, anterior, facing_hint) or _facing(
+        pixels, bodies, mask.shape, bool(first_level),
+        (curve, ts, names, suggested, confidence, height))  # fmt: skip
+    return Labelling(bodies, dropped, facing, source, confidence, height, mask.shape)
+
+
+def _along_curve(
+    bodies: list[Vertebra],
+) -> tuple[list[Vertebra], SpineCurve, np.ndarray, np.ndarray]:
+    """The bodies cranial to caudal along the spine curve fitted through their centres
+    (weighted by area), with the curve and, in that order, each body's position along it
+    and its centre."""
     centres = np.array([b.centre for b in bodies])
     curve = SpineCurve(centres, np.array([b.area for b in bodies], float),
                        degree=curve_degree(len(bodies)))  # fmt: skip
     ts = curve.t(centres)
     order = np.argsort(ts)
-    bodies, ts = [bodies[i] for i in order], ts[order]
-    steps = _missing_levels(bodies)
-    names = level_names(first_level, len(bodies), steps)
-    sizes = _name_bodies(bodies, names, curve, mask.shape, lateral)
+    return [bodies[i] for i in order], curve, ts[order], centres[order]
+
+
+def _suggest_levels(
+    bodies: list[Vertebra], sizes: dict, steps: list[int],
+    spacing_mm: tuple[float, float] | None, lateral: bool,
+) -> tuple[list[str], float]:
+    """The levels the bodies' sizes suggest (``suggest_levels``, in mm where the spacing is
+    known), set on each body as ``suggested_level``; returns them and their confidence."""
     scale = float(np.mean(spacing_mm)) if spacing_mm is not None else 1.0
     suggested, confidence = suggest_levels(
         {k: v * scale for k, v in sizes.items()}, steps, absolute=spacing_mm is not None,
@@ -546,15 +569,20 @@ def label_bodies(
     )
     for b, s in zip(bodies, suggested, strict=True):
         b.suggested_level = s
-    _note_dropped(bodies, centres[order], dropped_at)
+    return suggested, confidence
+
+
+def _given_facing(lateral: bool, anterior: str | None,
+                  facing_hint: str | None) -> tuple[str, str] | None:
+    """(facing, source) where the film need not be looked at: none on a frontal film, the
+    caller's ``anterior`` ("override"), else the header's ``facing_hint`` ("header")."""
     if not lateral:
-        facing, source = "", ""
-    elif anterior or facing_hint:
-        facing, source = (anterior, "override") if anterior else (facing_hint, "header")
-    else:
-        facing, source = _facing(pixels, bodies, mask.shape, bool(first_level),
-                                 (curve, ts, names, suggested, confidence, height))
-    return Labelling(bodies, dropped, facing, source, confidence, height, mask.shape)
+        return "", ""
+    if anterior:
+        return anterior, "override"
+    if facing_hint:
+        return facing_hint, "header"
+    return None
 
 
 def _note_dropped(bodies: list[Vertebra], centres: np.ndarray,
