@@ -266,8 +266,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
     Refuses a dataset without validation items (``MorphoError``) and an unknown schedule
     (``ValueError``) before any file is written. Stops after ``config.epochs`` epochs,
-    after ``config.patience`` epochs without a better validation loss, or at the end of
-    the first epoch that finishes past ``config.max_minutes``."""
+    after ``config.patience`` epochs without a better validation loss, or, with
+    ``config.max_minutes``, when one more epoch at the last one's pace would end past it."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(config.seed)

@@ -180,34 +180,17 @@ def _measurement_table(
     model: CohortModel,
     calibrated: bool,
 ) -> pd.DataFrame:
+    """The measurements table of the cohort (one row per subject and level), as `morpho
+    measure` writes it, from the heights in mm; uncalibrated films keep no mm."""
     n, k = heights["hp"].shape
     ha, hm, hp = heights["ha"], heights["hm"], heights["hp"]
     px = {h: heights[h] / model.spacing_mm for h in HEIGHTS}
-    neighbours = _neighbour_mean(hp)
-    wedge, biconcave, crush = ha / hp, hm / hp, hp / neighbours
-
-    # Genant grade as `morpho measure` gives it (morpho.grade): the largest loss of
-    # Ha against Hp, Hm against Hp and Hp against its neighbours.
-    losses = np.nan_to_num(np.stack([1 - wedge, 1 - biconcave, 1 - crush]), nan=-np.inf)
-    worst = losses.max(axis=0)
-    limits = GRADE_LIMITS
-    grade = (worst >= limits[0]).astype(int) + (worst >= limits[1]) + (worst > limits[2])
-    kind = np.where(grade > 0, np.array(TYPES)[losses.argmax(axis=0)], "normal")
-    idx = [LEVELS.index(level) for level in levels]
-    base_hp = np.array(HP_MM)[idx][None, :]
-
-    # Geometry: bodies stacked down a vertical spine facing left (anterior at smaller x).
+    wedge, biconcave, crush = ha / hp, hm / hp, hp / _neighbour_mean(hp)
+    grade, kind = _genant_grades(wedge, biconcave, crush)
+    base_hp = np.array(HP_MM)[[LEVELS.index(level) for level in levels]][None, :]
     depth = 1.3 * base_hp / model.spacing_mm
-    gap = 6.0 / model.spacing_mm
-    cy = 400 + np.cumsum(px["hp"] + gap, axis=1) - (px["hp"] + gap) / 2
-    cx = np.full((n, k), 1000.0)
-    points = {}
-    for name, h, x in (("ant", px["ha"], cx - depth / 2), ("mid", px["hm"], cx),
-                       ("post", px["hp"], cx + depth / 2)):  # fmt: skip
-        points[f"{name}_sup_x"], points[f"{name}_sup_y"] = x, cy - h / 2
-        points[f"{name}_inf_x"], points[f"{name}_inf_y"] = x, cy + h / 2
+    cx, cy, points = _six_points(px, depth, model.spacing_mm)
     scale = 1.0 if calibrated else np.nan
-
     columns = {
         "image": np.repeat(demographics["subject_id"].to_numpy(), k),
         "index": np.tile(np.arange(1, k + 1), n),
@@ -237,6 +220,34 @@ def _measurement_table(
             for name, value in columns.items()
         }  # fmt: skip
     )
+
+
+def _genant_grades(wedge: np.ndarray, biconcave: np.ndarray,
+                   crush: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Genant grade and type as `morpho measure` gives them (morpho.grade): the largest
+    loss of Ha against Hp, Hm against Hp and Hp against its neighbours; "normal" at 0."""
+    losses = np.nan_to_num(np.stack([1 - wedge, 1 - biconcave, 1 - crush]), nan=-np.inf)
+    worst = losses.max(axis=0)
+    limits = GRADE_LIMITS
+    grade = (worst >= limits[0]).astype(int) + (worst >= limits[1]) + (worst > limits[2])
+    kind = np.where(grade > 0, np.array(TYPES)[losses.argmax(axis=0)], "normal")
+    return grade, kind
+
+
+def _six_points(px: dict[str, np.ndarray], depth: np.ndarray,
+                spacing_mm: float) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Centres and the six points of bodies stacked down a vertical spine facing left
+    (anterior at smaller x), ``px`` heights tall, ``depth`` px deep, 6 mm discs apart."""
+    n, k = px["hp"].shape
+    gap = 6.0 / spacing_mm
+    cy = 400 + np.cumsum(px["hp"] + gap, axis=1) - (px["hp"] + gap) / 2
+    cx = np.full((n, k), 1000.0)
+    points = {}
+    for name, h, x in (("ant", px["ha"], cx - depth / 2), ("mid", px["hm"], cx),
+                       ("post", px["hp"], cx + depth / 2)):  # fmt: skip
+        points[f"{name}_sup_x"], points[f"{name}_sup_y"] = x, cy - h / 2
+        points[f"{name}_inf_x"], points[f"{name}_inf_y"] = x, cy + h / 2
+    return cx, cy, points
 
 
 def _neighbour_mean(hp: np.ndarray) -> np.ndarray:
