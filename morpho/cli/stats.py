@@ -50,13 +50,24 @@ def fit(
     method: Annotated[str, typer.Option(help="ols, rlm or quantreg.")] = "ols",
     min_n: Annotated[int, typer.Option(help="Fewest bodies for a stratified cell.")] = 30,
     trim_sd: Annotated[float, typer.Option(help="Trim residuals beyond this many SD.")] = 3.0,
+    sample: Annotated[
+        int,
+        typer.Option(help="Fit each level's models on a stratified random subsample (sex x "
+                     "age band) of at most this many bodies; trimming and cells still use "
+                     "all. 0: fit on all bodies."),
+    ] = 250_000,
 ) -> None:
-    """Fit a normative reference per vertebral level and measure."""
+    """Fit a normative reference per vertebral level and measure.
+
+    A Parquet table (as `morpho batch` writes) is read in row batches, only the columns a
+    fit needs: a million films' vertebrae fit in a few GiB.
+    """
     from morpho.stats.workflow import fit_file
 
     try:
         reference = fit_file(
-            measurements, out, demographics, key, formula, method, min_n, trim_sd, progress=True
+            measurements, out, demographics, key, formula, method, min_n, trim_sd, progress=True,
+            sample=sample or None,
         )
     except Exception as exc:  # noqa: BLE001 - one error line, traceback only with --debug
         _fail(exc)
@@ -80,22 +91,24 @@ def score(
     threshold: Annotated[float, typer.Option(help="Flag a ratio this many SD below.")] = 3.0,
     parquet: Annotated[bool, typer.Option("--parquet", help="Write Parquet, not CSV.")] = False,
 ) -> None:
-    """Z-scores, percentiles and deformity flags per vertebra; a summary per subject."""
+    """Z-scores, percentiles and deformity flags per vertebra; a summary per subject.
+
+    A Parquet table is scored in row batches and the scores written as they come.
+    """
     from morpho.stats.workflow import score_files
 
     try:
         result = score_files(measurements, out, reference, demographics, key, threshold, parquet)
     except Exception as exc:  # noqa: BLE001 - one error line, traceback only with --debug
         _fail(exc)
-    scores = result.scores
+    counts = result.counts
     console.print(f"reference: {result.reference_note}")
     _print_counts("excluded", result.excluded.counts)
     _print_counts("not scored", result.not_scored.counts)
     console.print(
-        f"scored {len(scores)} vertebrae of {len(result.subjects)} subjects: "
-        f"{int(scores['flagged'].sum())} flagged "
-        f"({int(scores['ratio_flag'].fillna(False).sum())} by a ratio, "
-        f"{int(scores['genant_flag'].fillna(False).sum())} by Genant grade); wrote {out}"
+        f"scored {counts['vertebrae']} vertebrae of {len(result.subjects)} subjects: "
+        f"{counts['flagged']} flagged ({counts['ratio_flags']} by a ratio, "
+        f"{counts['genant_flags']} by Genant grade); wrote {out}"
     )
 
 

@@ -36,13 +36,24 @@ def level_order(levels) -> list[str]:
 
 @dataclass
 class Exclusions:
-    """Rows left out, counted by reason."""
+    """Rows left out, counted by reason (``order``: every reason checked, even with none)."""
 
     counts: Counter = field(default_factory=Counter)
+    order: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def add(self, reason: str, n: int) -> None:
+        if reason not in self.order:
+            self.order.append(reason)
         if n:
             self.counts[reason] += int(n)
+
+    @classmethod
+    def merged(cls, parts: list[Exclusions]) -> Exclusions:
+        """The counts of several batches added up, reasons in the order first checked."""
+        total = cls()
+        for reason in dict.fromkeys(r for part in parts for r in part.order):
+            total.add(reason, sum(part.counts.get(reason, 0) for part in parts))
+        return total
 
     def lines(self) -> list[str]:
         return [f"{n} {reason}" for reason, n in self.counts.items()]

@@ -11,6 +11,7 @@ always given beside them.
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +41,8 @@ QUANTILES = (0.05, 0.5, 0.95)
 MIN_CELL_N = 30
 TRIM_SD = 3.0
 MAX_ITERATIONS = 20
+#: Most bodies per level a model is fitted on (a stratified random subsample beyond).
+FIT_SAMPLE = 250_000
 AGE_EDGES = (0, 40, 50, 60, 70, 80, 200)
 HEIGHT_EDGES = (0, 160, 170, 180, 400)
 
@@ -158,11 +161,15 @@ def fit_reference(
     trim_sd: float = TRIM_SD,
     exclusions: Exclusions | None = None,
     progress: bool = False,
+    sample: int | None = FIT_SAMPLE,
 ) -> Reference:
     """Fit ``measure ~ formula`` per level and measure on a joined cohort table.
 
     ``cohort`` comes from ``morpho.stats.inputs.load_cohort``. ``measures`` defaults to the
     mm heights (where any are known) and the scale-free ratios and relative heights.
+    A level with more than ``sample`` bodies is fitted on a stratified random subsample
+    (sex x age band, proportional, seeded by the level name) of that size; the trimming
+    that follows, and the stratified cells, use all its bodies (None: fit on all).
     """
     if method not in METHODS:
         raise MorphoError(None, f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -172,9 +179,8 @@ def fit_reference(
     missing = [c for c in covariates if c not in cohort]
     if missing:
         raise MorphoError(None, f"formula {formula!r}: no column {', '.join(map(repr, missing))}")
-    table = _fit_rows(cohort, covariates, measures, exclusions)
-    kept = np.full((len(table), len(measures)), np.nan)
-    fits = []
+    table = fit_rows(cohort, covariates, measures, exclusions)
+    fits, cells = [], []
     positions = table.groupby("level").indices
     for level in track(level_order(positions), "fitting", disable=not progress,
                        console=Console(stderr=True)):  # fmt: skip
@@ -182,19 +188,21 @@ def fit_reference(
         if len(rows) < min_n:
             exclusions.add(f"vertebrae at levels with fewer than {min_n} bodies", len(rows))
             continue
+        kept = np.full((len(rows), len(measures)), np.nan)
         for j, fit, used, keep in _fit_level(level, rows, formula, covariates, measures,
-                                             method, min_n, trim_sd):  # fmt: skip
+                                             method, min_n, trim_sd, sample):  # fmt: skip
             fits.append(fit)
-            kept[positions[level][used][keep], j] = rows[fit.measure].to_numpy(float)[used][keep]
+            kept[np.flatnonzero(used)[keep], j] = rows[fit.measure].to_numpy(float)[used][keep]
+        covariate_frame = rows[[c for c in ("level", "sex", "age", "height_cm") if c in rows]]
+        kept = pd.DataFrame(kept, index=rows.index, columns=measures)
+        cells.append(_level_cells(covariate_frame.join(kept), measures))
     if not fits:
         raise MorphoError(None, f"nothing to fit: no level has {min_n} usable bodies")
-    covariate_frame = table[[c for c in ("level", "sex", "age", "height_cm") if c in table]]
-    kept = pd.DataFrame(kept, index=table.index, columns=measures)
     return Reference(
         formula=rhs(formula),
         method=method,
         fits=fits,
-        cells=stratified_cells(covariate_frame.join(kept), measures, min_n),
+        cells=_finish_cells(cells, min_n),
         exclusions=dict(exclusions.counts),
         min_n=min_n,
         trim_sd=trim_sd,
@@ -202,20 +210,27 @@ def fit_reference(
     )
 
 
-def _fit_rows(cohort: pd.DataFrame, covariates: list[str], measures: list[str],
-              exclusions: Exclusions) -> pd.DataFrame:
-    """The named, graded bodies with every covariate, and the columns a fit reads."""
-    ungradable = cohort["genant_grade"].isna()  # `morpho measure` grades every gradable body
+def fit_rows(cohort: pd.DataFrame, covariates: list[str], measures: list[str],
+             exclusions: Exclusions) -> pd.DataFrame:
+    """The named, graded bodies with every covariate, and the columns a fit reads (the
+    table itself when it holds nothing else; a table without grades was chosen so before)."""
+    graded = cohort["genant_grade"] if "genant_grade" in cohort else pd.Series(0, cohort.index)
+    ungradable = graded.isna()  # `morpho measure` grades every gradable body
     exclusions.add("ungradable vertebrae (not used in the fit)", ungradable.sum())
     unnamed = cohort["level"].isna() & ~ungradable
     exclusions.add("vertebrae without a level name (not used in the fit)", unnamed.sum())
     used = list(dict.fromkeys(["level", *covariates, "age", "sex", "height_cm", *measures]))
-    table = cohort[[c for c in used if c in cohort]]  # columns first: cheaper row take
-    return table.loc[~ungradable & ~unnamed & table[covariates].notna().all(axis=1)]
+    columns = [c for c in used if c in cohort]
+    keep = ~ungradable & ~unnamed & cohort[covariates].notna().all(axis=1)
+    if keep.all() and list(cohort.columns) == columns:
+        return cohort
+    table = cohort[columns]  # columns first: cheaper row take
+    return table.loc[keep.to_numpy()]
 
 
 def _fit_level(level: str, rows: pd.DataFrame, formula: str, covariates: list[str],
-               measures: list[str], method: str, min_n: int, trim_sd: float):
+               measures: list[str], method: str, min_n: int, trim_sd: float,
+               sample: int | None = None):
     """Yield (measure index, MeasureFit, rows with a value, rows kept by the trimming) for
     each measure of one level with enough values."""
     X = design(formula, rows)
@@ -224,18 +239,45 @@ def _fit_level(level: str, rows: pd.DataFrame, formula: str, covariates: list[st
               if pd.api.types.is_numeric_dtype(rows[c])}  # fmt: skip
     categories = {c: sorted(map(str, rows[c].unique())) for c in covariates if c not in ranges}
     names, X = X.design_info.column_names, np.asarray(X)
+    chosen = _subsample(rows, sample, level) if sample and len(rows) > sample else None
     for j, measure in enumerate(measures):
         y = rows[measure].to_numpy(dtype=float)
         valid = np.isfinite(y)
-        if valid.sum() < max(min_n, 2 * X.shape[1]):
+        enough = max(min_n, 2 * X.shape[1])
+        if valid.sum() < enough:
             continue
         try:
-            fit, keep = _fit_one(X[valid], y[valid], method, trim_sd)
+            if chosen is not None and (chosen & valid).sum() >= enough:
+                fit, _ = _fit_one(X[chosen & valid], y[chosen & valid], method, trim_sd)
+                residual = y[valid] - X[valid] @ np.asarray(fit["params"])
+                keep = np.abs(residual) <= trim_sd * fit["resid_sd"]
+                fit["n_used"] = int(keep.sum())
+            else:
+                fit, keep = _fit_one(X[valid], y[valid], method, trim_sd)
         except np.linalg.LinAlgError as exc:
             raise MorphoError(None, f"{level} {measure}: singular design ({exc})") from exc
         fit["columns"] = names
         yield j, MeasureFit(level=level, measure=measure, formula=frozen, ranges=ranges,
                             categories=categories, n=int(valid.sum()), **fit), valid, keep
+
+
+def _subsample(rows: pd.DataFrame, size: int, level: str) -> np.ndarray:
+    """A stratified random subsample (sex x age band, proportional allocation) of about
+    ``size`` rows, as a mask; the same rows on every run (seeded by the level name)."""
+    strata = pd.DataFrame(index=np.arange(len(rows)))
+    if "sex" in rows:
+        strata["sex"] = rows["sex"].astype(str).to_numpy()
+    if "age" in rows:
+        strata["age_band"] = bands(rows["age"], AGE_EDGES).to_numpy()
+    if strata.columns.empty:
+        strata["all"] = 0
+    seed = zlib.crc32(str(level).encode())
+    picked = strata.groupby(list(strata.columns), sort=True).sample(
+        frac=size / len(rows), random_state=seed
+    )
+    chosen = np.zeros(len(rows), bool)
+    chosen[picked.index.to_numpy()] = True
+    return chosen
 
 
 def validate_reference(body: dict, path: str | Path) -> None:
@@ -360,19 +402,33 @@ def stratified_cells(
     """n, mean, SD, P5, P50, P95 per level x sex x age band x height band, and height-pooled.
 
     Cells with fewer than ``min_n`` bodies keep their n but no statistics (status
-    ``insufficient``).
+    ``insufficient``). Computed one level at a time (the cells never span levels).
     """
+    parts = [_level_cells(rows, measures, age_edges, height_edges)
+             for _, rows in table.groupby("level", sort=False)]  # fmt: skip
+    return _finish_cells(parts, min_n, age_edges, height_edges)
+
+
+def _level_cells(table: pd.DataFrame, measures: list[str], age_edges=AGE_EDGES,
+                 height_edges=HEIGHT_EDGES) -> pd.DataFrame:
+    """The described cells of the bodies of one level (or several), height-banded and not."""
     table = table.assign(age_band=bands(table["age"], age_edges))
     if "height_cm" in table:
         table["height_band"] = bands(table["height_cm"], height_edges)
     else:
         table["height_band"] = "all"
-    keys = ["level", "sex", "age_band"]
-    cells = pd.concat(
-        [_describe(table, [*keys, "height_band"], measures),
-         _describe(table.assign(height_band="all"), [*keys, "height_band"], measures)],
+    keys = ["level", "sex", "age_band", "height_band"]
+    return pd.concat(
+        [_describe(table, keys, measures),
+         _describe(table.assign(height_band="all"), keys, measures)],
         ignore_index=True,
     )  # fmt: skip
+
+
+def _finish_cells(parts: list[pd.DataFrame], min_n: int, age_edges=AGE_EDGES,
+                  height_edges=HEIGHT_EDGES) -> pd.DataFrame:
+    """Short cells marked, rows in a fixed order (measure, level, sex, age, height band)."""
+    cells = pd.concat(parts, ignore_index=True)
     short = cells["n"] < min_n
     cells.loc[short, ["mean", "sd", "p5", "p50", "p95"]] = np.nan
     cells["status"] = np.where(short, f"insufficient (n<{min_n})", "ok")

@@ -111,3 +111,35 @@ def subject_summary(scores: pd.DataFrame, key: str = "image") -> pd.DataFrame:
     covariates = [c for c in ("age", "sex", "height_cm") if c in scores]
     first = scores.drop_duplicates(key).set_index(key)[covariates]
     return first.join(summary, how="right").reset_index()
+
+
+def combine_subjects(parts: list[pd.DataFrame], key: str = "image") -> pd.DataFrame:
+    """``subject_summary`` of a scores table from those of its consecutive batches.
+
+    A subject whose vertebrae fall in several batches gets its counts added, its worst
+    grade and SDI over all of them and its ungradable levels merged; subjects stay in the
+    order they first appear, as ``subject_summary`` of the whole table gives them.
+    """
+    if not parts:
+        return subject_summary(
+            pd.DataFrame(columns=[key, "level", "genant_grade", "flagged", "ratio_flag",
+                                  "genant_flag"]), key)  # fmt: skip
+    table = pd.concat(parts, ignore_index=True)
+    split = table[key].duplicated(keep=False)
+    if not split.any():
+        return table
+    grouped = table.loc[split].groupby(key, sort=False)
+    counts = ["n_levels", "n_graded", "n_deformities", "n_ratio_flags", "n_genant_flags"]
+    merged = grouped[counts].sum()
+    merged["worst_grade"] = grouped["worst_grade"].max()
+    merged["sdi"] = grouped["sdi"].sum(min_count=1)
+    merged["ungradable_levels"] = grouped["ungradable_levels"].agg(
+        lambda lists: ",".join(level_order(x for x in ",".join(lists).split(",") if x))
+    )
+    first = table.loc[split].drop_duplicates(key).set_index(key)
+    merged = first[[c for c in table.columns if c not in merged and c != key]].join(merged)
+    merged = merged.reset_index()[table.columns]
+    whole = table.loc[~split]
+    order = table.drop_duplicates(key)[key].reset_index(drop=True)
+    result = pd.concat([whole, merged], ignore_index=True).set_index(key).loc[order]
+    return result.reset_index().astype(table.dtypes.to_dict())

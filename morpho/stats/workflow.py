@@ -1,11 +1,20 @@
-"""File-level steps behind `morpho stats fit | score | summary`."""
+"""File-level steps behind `morpho stats fit | score | summary`.
+
+A Parquet measurements table (what ``morpho batch`` writes) is streamed in row batches
+(``morpho.stats.stream``), so a million films' vertebrae fit, score and summarise in a few
+GiB; the results equal those of the whole table loaded at once. CSV tables are loaded whole.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from morpho.atomic import atomic_write
 from morpho.errors import MorphoError
@@ -13,21 +22,61 @@ from morpho.stats.design import variables
 from morpho.stats.inputs import Exclusions, load_cohort, read_table, require_columns
 from morpho.stats.literature import literature_reference
 from morpho.stats.plots import write_plots
-from morpho.stats.reference import DEFAULT_FORMULA, Reference, fit_reference
-from morpho.stats.score import FLAG_SD, score, subject_summary
-from morpho.stats.summary import prevalence, write_summary
+from morpho.stats.reference import (
+    DEFAULT_FORMULA,
+    FIT_SAMPLE,
+    MM_MEASURES,
+    SCALE_FREE,
+    Reference,
+    fit_reference,
+    fit_rows,
+)
+from morpho.stats.score import (
+    FLAG_RATIOS,
+    FLAG_SD,
+    GEOMETRY,
+    combine_subjects,
+    score,
+    subject_summary,
+)
+from morpho.stats.stream import BATCH_ROWS, CohortStream, streamable, table_columns
+from morpho.stats.summary import HEIGHTS_MM, HEIGHTS_REL, prevalence, write_summary
 
 SCORE_COLUMNS = ("level", "age", "sex", "genant_grade", "flagged", "ratio_flag", "ratio_rules")
+#: The columns of a scores table that the summary tables and plots read.
+SUMMARY_COLUMNS = (*SCORE_COLUMNS, "height_cm", "genant_flag", *HEIGHTS_MM, *HEIGHTS_REL,
+                   *FLAG_RATIOS, *(f"{r}_z" for r in FLAG_RATIOS))  # fmt: skip
 
 
 @dataclass
 class Scored:
-    scores: pd.DataFrame
+    """What ``score_files`` wrote; ``scores`` is None when the table was streamed."""
+
+    scores: pd.DataFrame | None
     subjects: pd.DataFrame
     reference_note: str
     excluded: Exclusions
     not_scored: Exclusions
     paths: list[Path]
+    counts: dict[str, int]  # vertebrae, flagged, ratio_flags, genant_flags
+
+
+def _counts(scores: pd.DataFrame) -> dict[str, int]:
+    return {
+        "vertebrae": len(scores),
+        "flagged": int(scores["flagged"].sum()),
+        "ratio_flags": int(scores["ratio_flag"].fillna(False).sum()),
+        "genant_flags": int(scores["genant_flag"].fillna(False).sum()),
+    }
+
+
+def _stream(measurements, demographics, key: str, covariates: tuple[str, ...],
+            drop: Iterable[str] = (), batch_rows: int = BATCH_ROWS) -> CohortStream | None:
+    """A batch reader for a Parquet table whose images are contiguous, else None."""
+    if not streamable(measurements):
+        return None
+    stream = CohortStream(measurements, demographics, key, covariates, drop, batch_rows)
+    return stream if stream.contiguous else None
 
 
 def fit_file(
@@ -40,12 +89,32 @@ def fit_file(
     min_n: int = 30,
     trim_sd: float = 3.0,
     progress: bool = False,
+    sample: int | None = FIT_SAMPLE,
+    batch_rows: int = BATCH_ROWS,
 ) -> Reference:
-    """Load, validate, join, fit and save a reference."""
-    cohort, exclusions = load_cohort(measurements, demographics, key, _covariates(formula))
+    """Load, validate, join, fit and save a reference.
+
+    A streamed table keeps only the columns and rows a fit reads (about 100 bytes per
+    vertebra); each level's models are fitted on at most ``sample`` bodies
+    (``fit_reference``).
+    """
+    covariates = _covariates(formula)
+    stream = _stream(measurements, demographics, key, covariates, GEOMETRY, batch_rows)
+    if stream is None:
+        cohort, exclusions = load_cohort(measurements, demographics, key, covariates)
+    else:
+        fit_exclusions: list[Exclusions] = []
+        parts = []
+        for batch in stream:
+            fit_exclusions.append(Exclusions())
+            measures = [m for m in (*MM_MEASURES, *SCALE_FREE) if m in batch]
+            parts.append(fit_rows(batch, variables(formula), measures, fit_exclusions[-1]))
+        cohort = pd.concat(parts, ignore_index=True)
+        del parts
+        exclusions = Exclusions.merged([stream.exclusions, *fit_exclusions])
     reference = fit_reference(
         cohort, formula, method, min_n=min_n, trim_sd=trim_sd, exclusions=exclusions,
-        progress=progress,
+        progress=progress, sample=sample,
     )  # fmt: skip
     reference.save(out)
     return reference
@@ -59,28 +128,70 @@ def score_files(
     key: str = "image",
     threshold: float = FLAG_SD,
     parquet: bool = False,
+    batch_rows: int = BATCH_ROWS,
 ) -> Scored:
-    """Score against a saved reference (or the literature one) and write the two tables."""
+    """Score against a saved reference (or the literature one) and write the two tables.
+
+    A streamed table is scored a batch at a time and written as it goes (to a temporary
+    file renamed into place at the end); the per-subject rows are merged across batches.
+    """
     if reference is not None:
         ref = Reference.load(reference)
         note = f"fitted, {reference} ({ref.method}: {ref.formula})"
     else:
         ref, note = literature_reference()
     formula = ref.formula if ref is not None else "0"
-    cohort, excluded = load_cohort(measurements, demographics, key, _covariates(formula))
-    scores, not_scored = score(cohort, ref, threshold)
-    scores.insert(len(scores.columns), "reference", "fitted" if ref is not None else "none")
-    subjects = subject_summary(scores, key.partition("=")[0])
+    covariates, subject_key = _covariates(formula), key.partition("=")[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = ".parquet" if parquet else ".csv"
-    paths = [write_table(scores, out_dir / f"scores{suffix}"),
-             write_table(subjects, out_dir / f"subjects{suffix}")]  # fmt: skip
-    return Scored(scores, subjects, note, excluded, not_scored, paths)
+    stream = _stream(measurements, demographics, key, covariates, GEOMETRY, batch_rows)
+    if stream is None:
+        cohort, excluded = load_cohort(measurements, demographics, key, covariates)
+        scores, not_scored = score(cohort, ref, threshold)
+        scores.insert(len(scores.columns), "reference", "fitted" if ref is not None else "none")
+        subjects = subject_summary(scores, subject_key)
+        paths = [write_table(scores, out_dir / f"scores{suffix}"),
+                 write_table(subjects, out_dir / f"subjects{suffix}")]  # fmt: skip
+        return Scored(scores, subjects, note, excluded, not_scored, paths, _counts(scores))
+    notes: list[Exclusions] = []
+    partial: list[pd.DataFrame] = []
+    counts: dict[str, int] = dict.fromkeys(("vertebrae", "flagged", "ratio_flags",
+                                            "genant_flags"), 0)  # fmt: skip
+
+    def scored_batches() -> Iterable[pd.DataFrame]:
+        for batch in stream:
+            scores, batch_notes = score(batch, ref, threshold)
+            scores.insert(len(scores.columns), "reference", "fitted" if ref is not None else "none")
+            notes.append(batch_notes)
+            partial.append(subject_summary(scores, subject_key))
+            for name, n in _counts(scores).items():
+                counts[name] += n
+            yield scores
+
+    paths = [write_batches(scored_batches(), out_dir / f"scores{suffix}")]
+    subjects = combine_subjects(partial, subject_key)
+    paths.append(write_table(subjects, out_dir / f"subjects{suffix}"))
+    return Scored(None, subjects, note, stream.exclusions, Exclusions.merged(notes), paths,
+                  counts)  # fmt: skip
 
 
 def summarise_file(scores: Path, out_dir: Path, key: str = "image") -> list[Path]:
-    """Tables and plots of a scores table written by ``score_files``."""
-    table = read_table(scores)
+    """Tables and plots of a scores table written by ``score_files`` (only the columns
+    they read are loaded)."""
+    wanted = {key, *SUMMARY_COLUMNS}
+    if streamable(scores):
+        names = [c for c in table_columns(scores) if c in wanted]
+        try:
+            table = pq.read_table(scores, columns=names).to_pandas()
+        except (OSError, pa.ArrowException) as exc:
+            raise MorphoError(scores, f"cannot read table: {exc}") from exc
+    elif Path(scores).suffix.lower() in (".csv", ".txt"):
+        try:
+            table = pd.read_csv(scores, low_memory=False, usecols=lambda c: c in wanted)
+        except (OSError, ValueError) as exc:
+            raise MorphoError(scores, f"cannot read table: {exc}") from exc
+    else:
+        table = read_table(scores)
     require_columns(table, (key, *SCORE_COLUMNS), scores)
     table["ratio_rules"] = table["ratio_rules"].fillna("").astype(str)
     table["flagged"] = table["flagged"].astype(bool)
@@ -97,6 +208,45 @@ def write_table(table: pd.DataFrame, path: Path) -> Path:
     else:
         raise MorphoError(path, "unknown table format: use .csv or .parquet")
     return path
+
+
+def write_batches(batches: Iterable[pd.DataFrame], path: Path) -> Path:
+    """Stream frames into one CSV or Parquet file (the first frame's columns and types),
+    renamed into place when all are written; the same file ``write_table`` writes of
+    their concatenation."""
+    if path.suffix not in (".csv", ".parquet"):
+        raise MorphoError(path, "unknown table format: use .csv or .parquet")
+
+    def write(tmp: Path) -> None:
+        writer, schema, columns = None, None, None
+        with open(tmp, "w", newline="") if path.suffix == ".csv" else nullcontext() as text:
+            for frame in batches:
+                if columns is None:
+                    columns = list(frame.columns)
+                frame = frame.reindex(columns=columns)
+                if text is not None:
+                    frame.to_csv(text, index=False, header=text.tell() == 0)
+                    continue
+                if schema is None:
+                    schema = _schema(pa.Table.from_pandas(frame, preserve_index=False))
+                    writer = pq.ParquetWriter(tmp, schema)
+                writer.write_table(pa.Table.from_pandas(frame, schema=schema,
+                                                        preserve_index=False))  # fmt: skip
+        if writer is not None:
+            writer.close()
+        elif columns is None:
+            write_table(pd.DataFrame(columns=columns or []), tmp)
+
+    atomic_write(path, write)
+    return path
+
+
+def _schema(table: pa.Table) -> pa.Schema:
+    """Columns empty in the first batch are typed as text (they may hold text later)."""
+    return pa.schema(
+        [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema],
+        metadata=table.schema.metadata,
+    )
 
 
 def _covariates(formula: str) -> tuple[str, ...]:

@@ -71,5 +71,5 @@ def test_batch_tables_scored_by_file(tmp_path):
     fit_file(tmp_path / "measurements.parquet", tmp_path / "ref.json", key="file")
     result = score_files(tmp_path / "measurements.parquet", tmp_path, tmp_path / "ref.json",
                          key="file", parquet=True)  # fmt: skip
-    assert len(result.scores) == 900 and len(result.subjects) == 300
+    assert result.counts["vertebrae"] == 900 and len(result.subjects) == 300
     assert (tmp_path / "scores.parquet").exists() and (tmp_path / "subjects.parquet").exists()
