@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +30,7 @@ from morpho.io import read_radiograph
 from morpho.label import label_bodies
 from morpho.label.facing import facing_from_anatomy, facing_from_curvature, facing_from_image
 from morpho.label.geometry import SpineCurve, curve_degree
-
-sys.path.insert(0, str(Path(__file__).parent))
-from label_separation import export, finish  # noqa: E402
+from morpho.synth.realism import jpeg_export
 
 
 def cues(mask: np.ndarray, pixels: np.ndarray, segmenter=None) -> dict:
@@ -122,16 +119,19 @@ def main() -> None:
         rows.append({"set": set_name, "film": film, "truth": truth,
                      **cues(mask, pixels, segmenter)})
         if args.export:
-            small, labels = export(pixels, mask.astype(np.uint8))
+            small, labels = jpeg_export(pixels, mask.astype(np.uint8))
             rows.append({"set": f"{set_name} 320", "film": film, "truth": truth,
                          **cues(labels > 0, small, segmenter)})
     for film, image, mask, truth in phantom_films(args.phantoms):
         rows.append({"set": "phantoms", "film": film, "truth": truth, **cues(mask, image)})
         if args.export:
-            small, labels = export(image, mask.astype(np.uint8))
+            small, labels = jpeg_export(image, mask.astype(np.uint8))
             rows.append({"set": "phantoms 320", "film": film, "truth": truth,
                          **cues(labels > 0, small)})
-    finish(rows, args.out, report)
+    table = pd.DataFrame(rows)
+    if args.out:
+        table.to_csv(args.out, index=False)
+    report(table)
 
 
 if __name__ == "__main__":

@@ -36,9 +36,8 @@ from morpho.io import read_radiograph
 from morpho.label import label_bodies, labelling
 from morpho.measure import measure_mask
 from morpho.segment.evaluate import best_match
+from morpho.synth.realism import jpeg_export
 
-EXPORT_SIDE = 320  # short side of the downsampled exports
-JPEG_QUALITY = 85
 MATCH_IOU = 0.5
 
 
@@ -53,19 +52,6 @@ def chain_off(off: bool):
         yield
     finally:
         labelling._cut_strips = kept
-
-
-def export(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An 8-bit JPEG export with ``EXPORT_SIDE`` px on the short side, and its labels."""
-    f = EXPORT_SIDE / min(pixels.shape)
-    size = (round(pixels.shape[1] * f), round(pixels.shape[0] * f))
-    lo, hi = np.percentile(pixels, [0.5, 99.5])
-    small = cv2.resize(pixels.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    grey = np.clip((small - lo) / max(hi - lo, 1e-6) * 255, 0, 255).astype(np.uint8)
-    ok, data = cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    assert ok
-    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE), cv2.resize(
-        labels, size, interpolation=cv2.INTER_NEAREST)
 
 
 def merged_strips(labels: np.ndarray, close: float) -> np.ndarray:
@@ -144,7 +130,7 @@ def main() -> None:
     for item in dataset.split(args.split):
         pixels = read_radiograph(item.image).pixels
         labels = instance_labels(item, pixels.shape[:2])
-        small, small_labels = export(pixels, labels)
+        small, small_labels = jpeg_export(pixels, labels)
         for kind, (px, lab) in (("strips", (pixels, labels)),
                                 ("strips 320", (small, small_labels))):
             strips = merged_strips(lab, args.close)
@@ -169,15 +155,10 @@ def main() -> None:
                     rows.append({"film": item.id, "kind": kind, "image": image,
                                  **score(lab, mask, probability=prob, pixels=given),
                                  "plausible": good, "measured": measured})
-    finish(rows, args.out, summarise)
-
-
-def finish(rows: list[dict], out: Path | None, summary) -> None:
-    """The rows as a table: written to ``out`` (CSV) where given, then ``summary`` printed."""
     table = pd.DataFrame(rows)
-    if out:
-        table.to_csv(out, index=False)
-    summary(table)
+    if args.out:
+        table.to_csv(args.out, index=False)
+    summarise(table)
 
 
 if __name__ == "__main__":

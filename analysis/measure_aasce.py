@@ -28,70 +28,30 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-import scipy.io
 from rich.progress import track
-from skimage.draw import polygon
 
-from morpho.datasets.aasce import fixed_split
+from morpho.datasets.aasce import (
+    annotation_defect,
+    by_y,
+    fill_quads,
+    fixed_split,
+    midline_heights,
+    read_quads,
+)
 from morpho.io import read_radiograph
 from morpho.label import LEVELS
 from morpho.measure import measure_mask
 from morpho.resources import shared_data_dir
 
-EXPECTED = LEVELS[LEVELS.index("T1") : LEVELS.index("L5") + 1]
+EXPECTED = list(LEVELS[LEVELS.index("T1") : LEVELS.index("L5") + 1])  # rows compare as lists
 # The published adult widths T1..L5 (Panjabi et al.) that TYPICAL_MM held before
 # 2026-12-05; their mean sets the scale of the AASCE profile (--width-profile).
 OLD_WIDTHS_T1_L5 = [25, 26, 27, 28, 29, 30, 31, 32, 33, 35, 37, 39, 41, 43, 45, 47, 49]
-
-
-def quads(mat: Path) -> np.ndarray:
-    """(17, 4, 2) corners TL, TR, BR, BL in (x, y) pixels."""
-    p = scipy.io.loadmat(mat)["p2"].astype(float).reshape(17, 4, 2)
-    return p[:, [0, 1, 3, 2]]
-
-
-def fill(corners: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Pixels whose centres lie inside a quad. Not ``contract.instance_labels`` (the training
-    truth): its ``cv2.fillPoly`` also takes the pixels the outline touches, +1.8% area on the
-    AASCE test part; here that biased Hm by +1% (median error 0.31% -> 0.99%) and merged two
-    more pairs of touching quads (466 against 468 of 481 images T1..L5), 2026-12-04."""
-    mask = np.zeros(shape, bool)
-    for q in corners:
-        rr, cc = polygon(q[:, 1], q[:, 0], shape)
-        mask[rr, cc] = True
-    return mask
-
-
-def midline_heights(corners: np.ndarray) -> np.ndarray:
-    top = 0.5 * (corners[:, 0] + corners[:, 1])
-    bottom = 0.5 * (corners[:, 3] + corners[:, 2])
-    return np.linalg.norm(top - bottom, axis=1)
-
-
-def annotation_defect(corners: np.ndarray) -> str:
-    """Why an image's annotation cannot give 17 separate bodies, or ''."""
-    heights = midline_heights(corners)
-    if heights.max() > 4 * np.median(heights) or heights.min() < 0.25 * np.median(heights):
-        return "a degenerate quadrilateral"
-    quad = [c.astype(np.float32) for c in corners]
-    for k, q in enumerate(quad):
-        if not cv2.isContourConvex(q):
-            return f"body {k + 1} is a twisted (self-crossing) quadrilateral"
-    for k in range(17):
-        for j in range(k + 1, 17):
-            shared, _ = cv2.intersectConvexConvex(quad[k], quad[j])
-            if shared > 0.3 * min(cv2.contourArea(quad[k]), cv2.contourArea(quad[j])):
-                return f"bodies {k + 1} and {j + 1} overlap by >30%"
-    return ""
-
-
-def by_y(corners: np.ndarray) -> np.ndarray:
-    """Quads ordered cranial to caudal (some files list L5 first), so index k is level k."""
-    return corners[np.argsort(corners.mean(axis=1)[:, 1])]
 
 
 def nearest_annotated(df, corners: np.ndarray) -> np.ndarray:
@@ -134,7 +94,7 @@ def width_profile(root: Path) -> None:
     split, profiles = fixed_split(), []
     for mat in sorted((root / "labels").glob("*.mat")):
         if split.get(mat.name.removesuffix(".mat")) == "train":
-            c = by_y(quads(mat))
+            c = by_y(read_quads(mat))
             width = np.log(np.linalg.norm(c[:, 1] - c[:, 0], axis=1)
                            + np.linalg.norm(c[:, 2] - c[:, 3], axis=1))
             profiles.append(width - width.mean())
@@ -146,7 +106,7 @@ def width_profile(root: Path) -> None:
     print(", ".join(f"{level} {w:.1f}" for level, w in zip(EXPECTED, mm, strict=True)))
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--masks", type=Path)
@@ -157,7 +117,105 @@ def main() -> None:
     ap.add_argument("--split", choices=["train", "val", "test"], help="one part of the split")
     ap.add_argument("--width-profile", action="store_true",
                     help="print the training part's AP width profile by level and stop")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def film_mask(image: Path, corners: np.ndarray, segmenter, args: argparse.Namespace
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The mask to measure (the filled annotation, the model's, or one written before)
+    and the body probability (0-255) where there is one; written out with ``--masks``."""
+    shape = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
+    mask, prob = fill_quads(corners, shape), None
+    if segmenter is not None:
+        (prob,) = segmenter.probability_maps([read_radiograph(image).pixels])
+        prob = np.round(prob * 255).astype(np.uint8)  # as --masks writes it
+        mask = prob > 255 * segmenter.threshold
+    if args.from_masks:
+        saved = args.from_masks / f"{image.stem}_prob.png"
+        if saved.exists():
+            prob = cv2.imread(str(saved), cv2.IMREAD_GRAYSCALE)
+            mask = prob > 127
+        else:
+            mask = cv2.imread(str(args.from_masks / f"{image.stem}_mask.png"), 0) > 0
+    if args.masks:
+        args.masks.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(args.masks / f"{image.stem}_mask.png"), mask.astype(np.uint8) * 255)
+        if prob is not None:
+            cv2.imwrite(str(args.masks / f"{image.stem}_prob.png"), prob)
+    return mask, prob
+
+
+@dataclass
+class Tally:
+    """What the films showed, added up film by film (``add``)."""
+
+    ok: int = 0
+    ok_clean: int = 0
+    defects: int = 0
+    suggested_ok: int = 0
+    ok_without_s1: int = 0
+    named: int = 0
+    matched: int = 0
+    errors: list[float] = field(default_factory=list)
+    by_level: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    kinds: Counter = field(default_factory=Counter)
+    bad: list[str] = field(default_factory=list)
+
+    def add(self, df, corners: np.ndarray, image: Path) -> None:
+        defect = annotation_defect(corners)
+        self.defects += bool(defect)
+        match = nearest_annotated(df, corners)
+        self.errors.extend(matched_errors(df, corners, match))
+        self.named += sum(level == EXPECTED[k] for level, k in
+                          zip(df["level"], match, strict=True) if k >= 0)  # fmt: skip
+        self.matched += int((match >= 0).sum())
+        self.ok_without_s1 += [level for level in df["level"] if level != "S1"] == EXPECTED
+        if list(df["level"]) == EXPECTED:
+            self.ok += 1
+            self.ok_clean += not defect
+            self.by_level.extend(
+                np.abs(df["hm_px"] / midline_heights(by_y(corners)) - 1) * 100)
+        else:
+            found = count_errors(df, corners, match)
+            self.kinds.update(set(found))
+            why = f"; annotation: {defect}" if defect else ""
+            self.bad.append(
+                f"{image.stem}: {len(df)} bodies ({', '.join(sorted(set(found)))}{why})")
+        self.suggested_ok += list(df["suggested_level"]) == EXPECTED
+
+
+def report(t: Tally, n: int) -> None:
+    signed, by_level = np.array(t.errors), np.array(t.by_level)
+    errors = np.abs(signed)
+    print(f"images: {n}")
+    print(f"17 bodies labelled T1..L5 in order: {t.ok}/{n} = {t.ok / n:.1%}")
+    clean = n - t.defects
+    print(f"  excluding {t.defects} images whose annotation is defective (overlapping, twisted "
+          f"or degenerate quadrilaterals): {t.ok_clean}/{clean} = "
+          f"{t.ok_clean / max(clean, 1):.1%}")
+    print(f"  T1..L5 in order once bodies named S1 (the sacrum, not annotated) are left out: "
+          f"{t.ok_without_s1}/{n} = {t.ok_without_s1 / n:.1%}")
+    print(f"bodies on an annotated body that carry its level: {t.named}/{t.matched} = "
+          f"{t.named / max(t.matched, 1):.1%}")
+    print(f"middle height |error| vs the annotated midline, same level, images labelled "
+          f"T1..L5 (n={by_level.size}): mean {by_level.mean():.2f}%, median "
+          f"{np.median(by_level):.2f}%, within 3%: {(by_level <= 3).mean():.1%}")
+    print(f"middle height |error| vs the nearest annotated midline (n={errors.size} bodies): "
+          f"mean {errors.mean():.2f}%, median {np.median(errors):.2f}%, "
+          f"95th pct {np.percentile(errors, 95):.2f}%, within 3%: {(errors <= 3).mean():.1%}; "
+          f"signed: median {np.median(signed):+.2f}%, quartiles "
+          f"{np.percentile(signed, 25):+.1f}% / {np.percentile(signed, 75):+.1f}%")
+    print(f"suggested labelling (no --first-level) = T1..L5: {t.suggested_ok}/{n}")
+    print(f"measure time per mask: median {np.median(t.seconds) * 1000:.0f} ms")
+    print("images not T1..L5, by finding (one image can have several): " + ", ".join(
+        f"{kind} {count}" for kind, count in t.kinds.most_common()))
+    for line in t.bad:
+        print("  not T1..L5:", line)
+
+
+def main() -> None:
+    args = arguments()
     root = shared_data_dir() / "aasce-ap"
     if args.width_profile:
         width_profile(root)
@@ -172,78 +230,16 @@ def main() -> None:
         split = fixed_split()
         images = [p for p in images if split.get(p.name) == args.split]
     images = images[: args.limit or None]
-    ok, ok_clean, defects, suggested_ok, errors, seconds, bad = 0, 0, 0, 0, [], [], []
-    ok_without_s1, kinds, named, matched = 0, Counter(), 0, 0
-    by_level: list[float] = []
+    tally = Tally()
     for image in track(images, description="AASCE"):
-        shape = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
-        corners = quads(root / "labels" / f"{image.name}.mat")
-        mask, prob = fill(corners, shape), None
-        if segmenter is not None:
-            (prob,) = segmenter.probability_maps([read_radiograph(image).pixels])
-            prob = np.round(prob * 255).astype(np.uint8)  # as --masks writes it
-            mask = prob > 255 * segmenter.threshold
-        if args.from_masks:
-            saved = args.from_masks / f"{image.stem}_prob.png"
-            if saved.exists():
-                prob = cv2.imread(str(saved), cv2.IMREAD_GRAYSCALE)
-                mask = prob > 127
-            else:
-                mask = cv2.imread(str(args.from_masks / f"{image.stem}_mask.png"), 0) > 0
-        if args.masks:
-            args.masks.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(args.masks / f"{image.stem}_mask.png"), mask.astype(np.uint8) * 255)
-            if prob is not None:
-                cv2.imwrite(str(args.masks / f"{image.stem}_prob.png"), prob)
+        corners = read_quads(root / "labels" / f"{image.name}.mat")
+        mask, prob = film_mask(image, corners, segmenter, args)
         t0 = time.perf_counter()
         df = measure_mask(mask, view="ap", first_level="T1", image=image.stem,
                           probability=None if args.no_cores or prob is None else prob / 255)
-        seconds.append(time.perf_counter() - t0)
-        defect = annotation_defect(corners)
-        defects += bool(defect)
-        match = nearest_annotated(df, corners)
-        errors.extend(matched_errors(df, corners, match))
-        named += sum(level == EXPECTED[k] for level, k in zip(df["level"], match, strict=True)
-                     if k >= 0)
-        matched += int((match >= 0).sum())
-        ok_without_s1 += [level for level in df["level"] if level != "S1"] == EXPECTED
-        if list(df["level"]) == EXPECTED:
-            ok += 1
-            ok_clean += not defect
-            by_level.extend(np.abs(df["hm_px"] / midline_heights(by_y(corners)) - 1) * 100)
-        else:
-            found = count_errors(df, corners, match)
-            kinds.update(set(found))
-            why = f"; annotation: {defect}" if defect else ""
-            bad.append(f"{image.stem}: {len(df)} bodies ({', '.join(sorted(set(found)))}{why})")
-        suggested_ok += list(df["suggested_level"]) == EXPECTED
-    signed, by_level = np.array(errors), np.array(by_level)
-    errors = np.abs(signed)
-    n = len(images)
-    print(f"images: {n}")
-    print(f"17 bodies labelled T1..L5 in order: {ok}/{n} = {ok / n:.1%}")
-    clean = n - defects
-    print(f"  excluding {defects} images whose annotation is defective (overlapping, twisted or "
-          f"degenerate quadrilaterals): {ok_clean}/{clean} = "
-          f"{ok_clean / max(clean, 1):.1%}")
-    print(f"  T1..L5 in order once bodies named S1 (the sacrum, not annotated) are left out: "
-          f"{ok_without_s1}/{n} = {ok_without_s1 / n:.1%}")
-    print(f"bodies on an annotated body that carry its level: {named}/{matched} = "
-          f"{named / max(matched, 1):.1%}")
-    print(f"middle height |error| vs the annotated midline, same level, images labelled "
-          f"T1..L5 (n={by_level.size}): mean {by_level.mean():.2f}%, median "
-          f"{np.median(by_level):.2f}%, within 3%: {(by_level <= 3).mean():.1%}")
-    print(f"middle height |error| vs the nearest annotated midline (n={errors.size} bodies): "
-          f"mean {errors.mean():.2f}%, median {np.median(errors):.2f}%, "
-          f"95th pct {np.percentile(errors, 95):.2f}%, within 3%: {(errors <= 3).mean():.1%}; "
-          f"signed: median {np.median(signed):+.2f}%, quartiles "
-          f"{np.percentile(signed, 25):+.1f}% / {np.percentile(signed, 75):+.1f}%")
-    print(f"suggested labelling (no --first-level) = T1..L5: {suggested_ok}/{n}")
-    print(f"measure time per mask: median {np.median(seconds) * 1000:.0f} ms")
-    print("images not T1..L5, by finding (one image can have several): " + ", ".join(
-        f"{kind} {count}" for kind, count in kinds.most_common()))
-    for line in bad:
-        print("  not T1..L5:", line)
+        tally.seconds.append(time.perf_counter() - t0)
+        tally.add(df, corners, image)
+    report(tally, len(images))
 
 
 if __name__ == "__main__":

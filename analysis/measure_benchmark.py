@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from morpho.datasets.aasce import fill_quads, read_quads
 from morpho.measure import measure_mask
 from morpho.resources import shared_data_dir
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "measure"))
-from measure_shapes import render_spine  # noqa: E402
+from morpho.synth.shapes import render_spine
 
 
 def ms_per_call(call: Callable[[], object], repeat: int) -> float:
@@ -91,13 +89,10 @@ def main() -> None:
     segment_ratio(chest, chest_ms, args.repeat)
     root = shared_data_dir() / "aasce-ap"
     if root.is_dir():
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from measure_aasce import fill, quads
-
         times = []
         for image in sorted((root / "images").glob("*.jpg"))[:10]:
             shape = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
-            mask = fill(quads(root / "labels" / f"{image.name}.mat"), shape)
+            mask = fill_quads(read_quads(root / "labels" / f"{image.name}.mat"), shape)
             times.append(timed(mask, max(1, args.repeat // 5), view="ap", first_level="T1"))
         print(f"AASCE filled annotations (10 images): {np.median(times):6.1f} ms per mask (median)")
         aasce_model_ratio(root, args.repeat)

@@ -24,40 +24,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 from rich.progress import track
-from statsmodels.stats.inter_rater import cohens_kappa
 
-from morpho.grade import genant
+from morpho.grade import grade_kappa
 from morpho.measure import measure_mask
 from morpho.synth.phantom import PhantomParams, render_phantom
-
-
-def true_grades(truth: pd.DataFrame) -> list[int]:
-    """Genant grade of the true heights (same rules as morpho.grade)."""
-    hp = truth["hp_px"].to_numpy()
-    out = []
-    for i in range(len(truth)):
-        near = [hp[j] for j in (i - 1, i + 1) if 0 <= j < len(hp)]
-        ha, hm = truth["ha_px"].iloc[i], truth["hm_px"].iloc[i]
-        out.append(genant(ha / hp[i], hm / hp[i], hp[i] / np.mean(near))[0])
-    return out
-
-
-def by_nearest_truth(df: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Name each measured body after the true body whose centre is within half its height
-    (a predicted mask may miss or add bodies, so its counted levels can be shifted)."""
-    centres = truth[["cx", "cy"]].to_numpy()
-    levels = []
-    for row in df.itertuples():
-        d = np.hypot(*(centres - [row.cx, row.cy]).T)
-        k = int(np.argmin(d))
-        levels.append(truth["level"].iloc[k] if d[k] < 0.5 * truth["hm_px"].iloc[k] else None)
-    df = df.assign(level=levels).dropna(subset=["level"])
-    return df.drop_duplicates("level", keep=False)
-
-
-def kappa(a: np.ndarray, b: np.ndarray) -> float:
-    table = pd.crosstab(pd.Categorical(a, range(4)), pd.Categorical(b, range(4)), dropna=False)
-    return float(cohens_kappa(table.to_numpy()).kappa)
+from morpho.synth.truth import match_to_truth, truth_grades
 
 
 def main() -> None:
@@ -89,9 +60,9 @@ def main() -> None:
         suggested_ok += list(df["suggested_level"]) == list(df["level"])
         facing_ok += bool(len(df)) and df["facing"].iloc[0] == synth.facing
         if segmenter is not None:
-            df = by_nearest_truth(df, truth)
+            df = match_to_truth(df, truth)
         merged = truth.merge(df, on="level", suffixes=("_true", ""))
-        merged["true_grade"] = pd.Series(true_grades(truth), index=truth.index).reindex(
+        merged["true_grade"] = pd.Series(truth_grades(truth), index=truth.index).reindex(
             merged.index)
         merged["built_grade"] = merged["fracture_grade"]
         rows.append(merged)
@@ -113,7 +84,7 @@ def main() -> None:
     for name in ("true_grade", "built_grade"):
         ref = m.loc[gradable, name].astype(int).to_numpy()
         print(f"Genant vs {name}: agreement {np.mean(got == ref):.1%}, "
-              f"Cohen's kappa {kappa(ref, got):.3f} (gradable bodies); over all "
+              f"Cohen's kappa {grade_kappa(ref, got):.3f} (gradable bodies); over all "
               f"{whole.sum()} whole bodies, an ungradable one counted as a miss: "
               f"{np.sum(got == ref) / max(whole.sum(), 1):.1%}")
     print("whole bodies ungradable, by built grade: " + ", ".join(

@@ -23,12 +23,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from measure_phantom import by_nearest_truth, kappa, true_grades
 from rich.progress import track
 
 from morpho.datasets.contract import load_dataset
+from morpho.grade import grade_kappa
 from morpho.io import read_radiograph
 from morpho.measure import measure_mask
+from morpho.synth.truth import match_to_truth, truth_grades
 
 
 def main() -> None:
@@ -49,7 +50,7 @@ def main() -> None:
     rows, found, total, facing_ok, sources = [], 0, 0, [], []
     for item in track(dataset.split(args.split), description=args.split):
         truth = truth_all[truth_all["image"] == item.id].reset_index(drop=True)
-        truth["true_grade"] = true_grades(truth)
+        truth["true_grade"] = truth_grades(truth)
         pixels = read_radiograph(item.image).pixels
         if segmenter is None:
             mask, prob = cv2.imread(str(item.mask), cv2.IMREAD_GRAYSCALE) > 0, None
@@ -62,7 +63,7 @@ def main() -> None:
         if len(df):
             facing_ok.append(df["facing"].iloc[0] == true_facing)
             sources.append(df["facing_source"].iloc[0])
-        df = by_nearest_truth(df, truth)
+        df = match_to_truth(df, truth)
         merged = truth.merge(df, on="level", suffixes=("_true", ""))
         found += len(merged)
         total += len(truth)
@@ -84,7 +85,7 @@ def main() -> None:
     print(f"height |error| (Ha, Hm, Hp): mean {ape.mean():.1f}%, median {np.median(ape):.1f}%, "
           f"within 10%: {(ape <= 10).mean():.1%}")
     print(f"Genant vs built grade: agreement {np.mean(got == built):.1%}, kappa "
-          f"{kappa(built, got):.3f}; fractured bodies graded >= 1: "
+          f"{grade_kappa(built, got):.3f}; fractured bodies graded >= 1: "
           f"{np.mean(got[built > 0] > 0):.1%} (n={(built > 0).sum()}), intact graded >= 1: "
           f"{np.mean(got[built == 0] > 0):.1%} (n={(built == 0).sum()})")
     print(f"  over all {len(m)} whole bodies, an ungradable one counted as a miss: "
@@ -95,7 +96,7 @@ def main() -> None:
     own = m.loc[gradable, "true_grade"].astype(int).to_numpy()
     print(f"Genant vs the grade of the truth's own six points (real bodies are not all level: "
           f"{np.mean(own != built):.0%} of these differ from the built grade): agreement "
-          f"{np.mean(got == own):.1%}, kappa {kappa(own, got):.3f}")
+          f"{np.mean(got == own):.1%}, kappa {grade_kappa(own, got):.3f}")
     print(pd.crosstab(own, got, rownames=["truth's points"], colnames=["got"]))
 
 

@@ -2,9 +2,10 @@
 
     python analysis/report_screenshots.py [--run BATCH_DIR] [--out DIR]
 
-Without ``--run`` it makes a small demo run first: phantom films (one DICOM with a patient
-name and id, to check they stay out of the default report) through the batch chain with a
-threshold segmenter, so it needs no model. Prints the screenshot paths.
+Without ``--run`` it makes a small demo run first: twelve `morpho synth` phantoms with
+fractures (PNG, and every third as a JPEG 2000 DICOM with a patient name and id, to check
+they stay out of the default report, and one broken file) through ``morpho batch`` with the
+default model. The reports come from ``morpho report``. Prints the screenshot paths.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pydicom
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "batch"))
+from morpho.cli import app
+from morpho.io import write_dicom
+from morpho.synth.phantom import PhantomParams, render_phantom
 
-from batch_dicoms import write_dicom  # noqa: E402
-from batch_phantoms import phantom, threshold_chain  # noqa: E402
-
-from morpho.batch import items_from_input, run_batch  # noqa: E402
-from morpho.report import write_cohort_report, write_subject_reports  # noqa: E402
-from morpho.report.html import BatchTables  # noqa: E402
+PATIENT_NAME = "Zyxwv^Qutsrponm"
+PATIENT_ID = "PID-4829175036-ZQX"
 
 
 def demo_run(folder: Path) -> Path:
@@ -35,13 +34,18 @@ def demo_run(folder: Path) -> Path:
     source.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for i in range(12):
-        image = phantom(900, 500, wedge_at=int(rng.integers(0, 12)), seed=i)
+        film = render_phantom(PhantomParams.sample(rng, fracture_rate=0.15))
         if i % 3 == 0:
-            write_dicom(source / f"film{i:02d}.dcm", np.round(image * 4000), j2k=True)
+            path = write_dicom(source / f"film{i:02d}.dcm", film.image, spacing_mm=film.pixel_mm,
+                               magnification=film.magnification, compression="jpeg2000")
+            ds = pydicom.dcmread(path)
+            ds.PatientName, ds.PatientID = PATIENT_NAME, PATIENT_ID
+            ds.save_as(path)
         else:
-            cv2.imwrite(str(source / f"film{i:02d}.png"), np.round(image * 255).astype(np.uint8))
+            cv2.imwrite(str(source / f"film{i:02d}.png"), (film.image >> 8).astype(np.uint8))
     (source / "broken.dcm").write_bytes(b"not a dicom")
-    run_batch(items_from_input(source), folder / "batch", threshold_chain, workers=1)
+    app(["batch", str(source), "--out", str(folder / "batch"), "--workers", "1"],
+        standalone_mode=False)
     return folder / "batch"
 
 
@@ -65,13 +69,14 @@ def main() -> None:
         sys.exit("chromium not found (apt-get install -y chromium)")
     args.out.mkdir(parents=True, exist_ok=True)
     run = args.run or demo_run(Path(tempfile.mkdtemp()))
-    tables = BatchTables.load(run)
-    pages = write_subject_reports(tables, args.out / "report" / "subjects")
-    links = [(name, f"subjects/{path.name}") for name, path in pages]
-    cohort = write_cohort_report(tables, args.out / "report" / "cohort.html", links=links)
-    flagged = next((p for _, p in pages if '<li class="warn">' in p.read_text()
-                    or '<li class="bad">T' in p.read_text()), pages[0][1])  # fmt: skip
-    shots = {"cohort.png": (cohort, "1280,2600"), "subject.png": (flagged, "1280,1500")}
+    report = args.out / "report"
+    if app(["report", str(run), "--out", str(report)], standalone_mode=False):
+        sys.exit("morpho report failed")
+    pages = sorted((report / "subjects").glob("*.html"))
+    flagged = next((p for p in pages if '<li class="warn">' in p.read_text()
+                    or '<li class="bad">T' in p.read_text()), pages[0])  # fmt: skip
+    shots = {"cohort.png": (report / "cohort.html", "1280,2600"),
+             "subject.png": (flagged, "1280,1500")}
     for name, (page, size) in shots.items():
         screenshot(browser, page, args.out / name, size)
         print(args.out / name)

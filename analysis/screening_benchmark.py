@@ -21,6 +21,7 @@ truth) gets the share of graded bodies called grade 2-3 and the share not gradab
 from __future__ import annotations
 
 import argparse
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,13 +29,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from measure_phantom import by_nearest_truth, true_grades
 from rich.progress import track
 
 from morpho.datasets.contract import load_dataset
 from morpho.grade import subject_calls
 from morpho.io import read_radiograph
 from morpho.measure import measure_mask
+from morpho.synth.truth import match_to_truth, truth_grades
 
 HEIGHTS = ("ha_px", "hm_px", "hp_px")
 JPEG_QUALITY = 90  # a typical export's quality
@@ -95,7 +96,7 @@ def measure_film(pixels, mask, truth, spacing, segmenter, export: int | None,
         pixels, mask, scale = exported(pixels, mask, export)
         truth = scaled_truth(truth, scale)
         spacing = None if spacing is None else tuple(s / scale for s in spacing)
-    truth = truth.assign(own_grade=true_grades(truth))
+    truth = truth.assign(own_grade=truth_grades(truth))
     prob = None
     if segmenter is not None:
         mask, prob = segmenter.segment(pixels)
@@ -104,7 +105,7 @@ def measure_film(pixels, mask, truth, spacing, segmenter, export: int | None,
     if "height_loss" not in df:  # tables from before the column: Genant's raw loss
         df["height_loss"] = 1 - df[["wedge_ratio", "biconcave_ratio", "crush_ratio"]].min(axis=1)
     calls = subject_calls(df) if len(df) else pd.DataFrame()
-    matched = by_nearest_truth(df, truth) if len(df) else df
+    matched = match_to_truth(df, truth) if len(df) else df
     m = truth.merge(matched, on="level", how="left", suffixes=("_true", ""))
     return m[m["complete"].astype(bool)], calls
 
@@ -179,9 +180,18 @@ def run_truth(films: Iterator[tuple], segmenter, export: int | None, label: str)
                  label)
 
 
-def run_folder(folder: Path, masks: Path | None) -> None:
-    from measure_plausibility import measure_folder
+def measure_folder(folder: Path, masks: Path | None) -> pd.DataFrame:
+    """The measurements table `morpho measure` writes for the films of ``folder`` (with
+    ``masks``: a folder of <stem>_mask.png); a film that fails is said and left out."""
+    from morpho.cli import app
 
+    with tempfile.TemporaryDirectory() as out:
+        mask = ["--mask", str(masks)] if masks else []
+        app(["measure", str(folder), "--out", out, *mask], standalone_mode=False)
+        return pd.read_csv(Path(out) / "measurements.csv")
+
+
+def run_folder(folder: Path, masks: Path | None) -> None:
     table = measure_folder(folder, masks).dropna(subset=["genant_type"])
     graded = table["genant_grade"].notna()
     print(f"{folder}: {table['image'].nunique()} films, {len(table)} bodies measured, "

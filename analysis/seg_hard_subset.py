@@ -3,8 +3,8 @@ oversampling them in ``morpho train``: hard-example mining).
 
 Reads the per-image Dice that ``morpho evaluate MODEL DATASET --split train`` wrote
 (``images.csv``) and keeps the lowest ``--fraction`` of the training part. AASCE films whose
-annotation is defective (``analysis/measure_aasce.py``: overlapping, twisted or degenerate
-quadrilaterals) are left out, so the mining does not oversample label errors.
+annotation is defective (``morpho.datasets.aasce.annotation_defect``: overlapping, twisted or
+degenerate quadrilaterals) are left out, so the mining does not oversample label errors.
 
     morpho evaluate models/vertebra_unet.onnx data/aasce/dataset.json --split train \
         --no-overlays --out runs/ev_train
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from measure_aasce import annotation_defect
 
+from morpho.datasets.aasce import annotation_defect
 from morpho.datasets.contract import load_dataset, quads, write_dataset
 
 

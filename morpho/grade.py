@@ -72,6 +72,32 @@ def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
+def crush_ratio(hp: np.ndarray) -> np.ndarray:
+    """The crush ratio ``genant`` takes: each body's posterior height over the mean of its
+    neighbours' (``neighbour_mean``), along the last axis (cranial to caudal; a 2-D array
+    holds one film per row)."""
+    return hp / neighbour_mean(hp)
+
+
+def neighbour_mean(values: np.ndarray) -> np.ndarray:
+    """Mean of the values before and after each one along the last axis (one neighbour at
+    the ends; NaN values left out; NaN where neither is left)."""
+    padded = np.pad(values, [(0, 0)] * (values.ndim - 1) + [(1, 1)], constant_values=np.nan)
+    pair = np.stack([padded[..., :-2], padded[..., 2:]])
+    count = np.isfinite(pair).sum(axis=0)
+    return np.where(count > 0, np.nansum(pair, axis=0) / np.maximum(count, 1), np.nan)
+
+
+def grade_kappa(a: np.ndarray, b: np.ndarray) -> float:
+    """Cohen's kappa (unweighted) between two Genant gradings of the same bodies, over
+    the grades 0-3 whether or not each occurs."""
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    table = pd.crosstab(pd.Categorical(a, range(4)), pd.Categorical(b, range(4)), dropna=False)
+    with np.errstate(invalid="ignore"):  # its standard error, unused, at perfect agreement
+        return float(cohens_kappa(table.to_numpy()).kappa)
+
+
 # The normal shape of a film's bodies: per body the median Ha/Hp (Hm/Hp) of up to
 # REFERENCE_NEIGHBOURS gradable bodies on each side whose own ratio lies in NORMAL_RATIO,
 # clipped into it (1 where none qualifies); its z-score is the body's ratio over that,

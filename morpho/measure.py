@@ -8,7 +8,15 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from morpho.grade import DEVIANT_Z, expected_ratio, film_z, genant, height_loss, neighbour_median
+from morpho.grade import (
+    DEVIANT_Z,
+    expected_ratio,
+    film_z,
+    genant,
+    height_loss,
+    neighbour_mean,
+    neighbour_median,
+)
 from morpho.label import Labelling, Vertebra, label_bodies
 from morpho.label.geometry import small_median
 
@@ -442,14 +450,6 @@ def _from_film(film: tuple[np.ndarray, tuple[float, float]], centre: np.ndarray,
     return moved
 
 
-def _neighbour_mean(h: np.ndarray) -> np.ndarray:
-    """Mean of the values above and below each one (one neighbour at the ends)."""
-    padded = np.pad(h, 1, constant_values=np.nan)
-    pair = np.stack([padded[:-2], padded[2:]])
-    count = np.isfinite(pair).sum(axis=0)
-    return np.where(count > 0, np.nansum(pair, axis=0) / np.maximum(count, 1), np.nan)
-
-
 def measure_labelling(
     lab: Labelling,
     *,
@@ -602,7 +602,7 @@ def film_grades(col: dict[str, np.ndarray], usable: np.ndarray) -> dict[str, np.
     normal wedge and biconcave ratios, z-scores, and the height loss that sets each
     grade (see ``grade.genant``)."""
     hp = col["hp_px"]
-    out = {"crush_ratio": hp / _neighbour_mean(np.where(_too_tall(col), np.nan, hp))}
+    out = {"crush_ratio": hp / neighbour_mean(np.where(_too_tall(col), np.nan, hp))}
     for name in ("wedge", "biconcave"):
         ratio = col[f"{name}_ratio"]
         out[f"expected_{name}"] = expected_ratio(ratio, usable)

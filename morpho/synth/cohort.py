@@ -17,14 +17,13 @@ chosen to look like published morphometry, not taken from one table.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from morpho.domain import DATASET_LEVELS
-from morpho.grade import GRADE_LIMITS, TYPES
+from morpho.grade import GRADE_LIMITS, TYPES, crush_ratio
 
 LEVELS = DATASET_LEVELS[DATASET_LEVELS.index("T4") : DATASET_LEVELS.index("L4") + 1]
 HP_MM = (17.5, 18.0, 18.6, 19.3, 20.0, 20.8, 21.7, 22.8, 24.0, 25.5, 26.8, 27.6, 28.0)
@@ -185,7 +184,7 @@ def _measurement_table(
     n, k = heights["hp"].shape
     ha, hm, hp = heights["ha"], heights["hm"], heights["hp"]
     px = {h: heights[h] / model.spacing_mm for h in HEIGHTS}
-    wedge, biconcave, crush = ha / hp, hm / hp, hp / _neighbour_mean(hp)
+    wedge, biconcave, crush = ha / hp, hm / hp, crush_ratio(hp)
     grade, kind = _genant_grades(wedge, biconcave, crush)
     base_hp = np.array(HP_MM)[[LEVELS.index(level) for level in levels]][None, :]
     depth = 1.3 * base_hp / model.spacing_mm
@@ -248,11 +247,3 @@ def _six_points(px: dict[str, np.ndarray], depth: np.ndarray,
         points[f"{name}_sup_x"], points[f"{name}_sup_y"] = x, cy - h / 2
         points[f"{name}_inf_x"], points[f"{name}_inf_y"] = x, cy + h / 2
     return cx, cy, points
-
-
-def _neighbour_mean(hp: np.ndarray) -> np.ndarray:
-    """Mean posterior height of the bodies above and below (one neighbour at the ends)."""
-    padded = np.pad(hp, ((0, 0), (1, 1)), constant_values=np.nan)
-    with warnings.catch_warnings():  # a single level has no neighbours: NaN, no warning
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(np.stack([padded[:, :-2], padded[:, 2:]]), axis=0)

@@ -250,3 +250,25 @@ def vendor_process(x: np.ndarray, realism: Realism) -> np.ndarray:
     if text:
         _put_text(x, text, (tx, ty), 0.45, value, box=True)
     return x
+
+
+EXPORT_SIDE = 320  # short side (px) of a film as public research exports often ship it
+EXPORT_QUALITY = 85  # their JPEG quality
+
+
+def jpeg_export(pixels: np.ndarray, labels: np.ndarray, short_side: int = EXPORT_SIDE,
+                quality: int = EXPORT_QUALITY) -> tuple[np.ndarray, np.ndarray]:
+    """A film as a public research export ships it: reduced to ``short_side`` px on its
+    short side (area), windowed to its 0.5-99.5th percentiles, stored as an 8-bit JPEG of
+    ``quality`` and decoded again (uint8); with ``labels`` (a mask or instance labels)
+    reduced to the same size (nearest)."""
+    f = short_side / min(pixels.shape)
+    size = (round(pixels.shape[1] * f), round(pixels.shape[0] * f))
+    lo, hi = np.percentile(pixels, [0.5, 99.5])
+    small = cv2.resize(pixels.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    grey = np.clip((small - lo) / max(hi - lo, 1e-6) * 255, 0, 255).astype(np.uint8)
+    ok, data = cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE), cv2.resize(
+        labels, size, interpolation=cv2.INTER_NEAREST)

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
 
+from morpho.grade import crush_ratio, genant
+
 POINTS = ("ant_sup", "mid_sup", "post_sup", "ant_inf", "mid_inf", "post_inf")
 POINT_COLUMNS = [f"{p}_{a}" for p in POINTS for a in ("x", "y")]
 TRUTH_COLUMNS = [
@@ -131,3 +133,26 @@ def truth_row(
 
 def truth_table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
+
+
+def truth_grades(truth: pd.DataFrame) -> list[int]:
+    """The Genant grade (``morpho.grade.genant``, the rules ``morpho measure`` applies) of
+    each body of one film's truth table (cranial to caudal) from its true heights."""
+    hp = truth["hp_px"].to_numpy(float)
+    crush = crush_ratio(hp)
+    return [genant(ha / p, hm / p, c)[0]
+            for ha, hm, p, c in zip(truth["ha_px"], truth["hm_px"], hp, crush, strict=True)]
+
+
+def match_to_truth(measured: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """The measured bodies of one film named after the true body whose centre lies within
+    half its middle height of theirs (a predicted mask may miss or add bodies, so its
+    counted levels can be shifted); bodies near none, and levels claimed twice, left out."""
+    centres = truth[["cx", "cy"]].to_numpy()
+    levels = []
+    for row in measured.itertuples():
+        d = np.hypot(*(centres - [row.cx, row.cy]).T)
+        k = int(np.argmin(d))
+        levels.append(truth["level"].iloc[k] if d[k] < 0.5 * truth["hm_px"].iloc[k] else None)
+    measured = measured.assign(level=levels).dropna(subset=["level"])
+    return measured.drop_duplicates("level", keep=False)

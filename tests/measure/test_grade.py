@@ -29,3 +29,26 @@ def test_ungradable_is_never_guessed():
     assert grade is None and kind == "ungradable"
     grade, kind, reason = genant(0.95, 0.95, math.nan)
     assert (grade, kind) == (0, "normal") and "crush" in reason
+
+
+def test_crush_ratio_is_hp_over_the_neighbours_mean_per_film_row():
+    import numpy as np
+
+    from morpho.grade import crush_ratio, neighbour_mean
+
+    hp = np.array([20.0, 22.0, 11.0, 24.0])
+    assert np.allclose(crush_ratio(hp), [20 / 22, 22 / 15.5, 11 / 23, 24 / 11])
+    assert np.allclose(crush_ratio(np.stack([hp, 2 * hp])), [crush_ratio(hp)] * 2)
+    assert np.isnan(crush_ratio(np.array([20.0]))).all()  # a lone body: no neighbours
+    got = neighbour_mean(np.array([1.0, np.nan, 3.0, 5.0]))  # NaN values left out
+    np.testing.assert_allclose(got, [np.nan, 2.0, 5.0, 3.0])
+
+
+def test_grade_kappa_counts_every_grade():
+    import numpy as np
+
+    from morpho.grade import grade_kappa
+
+    a = np.array([0, 0, 1, 2, 3, 0])
+    assert grade_kappa(a, a) == pytest.approx(1.0)
+    assert grade_kappa(a, np.array([0, 0, 1, 2, 2, 1])) < 1.0

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.io
-from skimage.draw import polygon
 
+from morpho.datasets.aasce import fill_quads, midline_heights, read_quads
 from morpho.measure import measure_mask
 from morpho.resources import shared_data_dir
 
@@ -25,14 +24,7 @@ def test_filled_annotations_give_t1_to_l5_and_midline_heights(index):
 
     image = sorted((ROOT / "images").glob("*.jpg"))[index]
     shape = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
-    quads = scipy.io.loadmat(ROOT / "labels" / f"{image.name}.mat")["p2"].reshape(17, 4, 2)
-    quads = quads.astype(float)[:, [0, 1, 3, 2]]  # TL, TR, BR, BL
-    mask = np.zeros(shape, bool)
-    for q in quads:
-        mask[polygon(q[:, 1], q[:, 0], shape)] = True
-    df = measure_mask(mask, view="ap", first_level="T1")
+    quads = read_quads(ROOT / "labels" / f"{image.name}.mat")
+    df = measure_mask(fill_quads(quads, shape), view="ap", first_level="T1")
     assert list(df["level"]) == LEVELS
-    midline = np.linalg.norm(
-        (quads[:, 0] + quads[:, 1]) / 2 - (quads[:, 2] + quads[:, 3]) / 2, axis=1
-    )
-    assert np.median(np.abs(df["hm_px"] / midline - 1)) < 0.03
+    assert np.median(np.abs(df["hm_px"] / midline_heights(quads) - 1)) < 0.03
