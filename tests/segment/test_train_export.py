@@ -182,3 +182,105 @@ def test_a_dataset_without_validation_items_is_refused_in_one_line(tiny_dataset,
                                       "--epochs", "1", "--height", "64", "--width", "64"])
     assert result.exit_code == 1
     assert "no validation items" in result.output and "Traceback" not in result.output
+
+
+def tiny_config(tiny_dataset, out, **kw) -> TrainConfig:
+    """A few seconds' run on the tiny set (one thread)."""
+    torch.set_num_threads(1)
+    settings = dict(datasets=[tiny_dataset], out=str(out), model=TINY_MODEL, epochs=3,
+                    batch_size=5, lr=3e-3, preprocess=PreprocessConfig(64, 64, aspect="pad"),
+                    pack_dir=str(Path(out).parent / "packed"))
+    return TrainConfig(**{**settings, **kw})
+
+
+def log_rows(out: Path) -> list[dict]:
+    return list(csv.DictReader((out / "log.csv").read_text().splitlines()))
+
+
+def test_patience_stops_a_run_that_no_longer_improves(tiny_dataset, tmp_path, monkeypatch):
+    """A flat validation loss: the first epoch is the best, then ``patience`` bad ones."""
+    import morpho.segment.train as training
+
+    monkeypatch.setattr(training, "validate", lambda *args: (1.0, 0.5))
+    out = tmp_path / "run"
+    best = train(tiny_config(tiny_dataset, out, epochs=10, patience=2))
+    rows = log_rows(out)
+    assert [r["best"] for r in rows] == ["1", "0", "0"]
+    state = json.loads((out / "state.json").read_text())
+    assert state["best_epoch"] == 1 and state["bad_epochs"] == 2 and state["epoch"] == 3
+    assert best.exists() and json.loads((out / "best.json").read_text())["epoch"] == 1
+
+
+def test_the_cosine_schedule_sets_each_epochs_learning_rate(tiny_dataset, tmp_path):
+    from morpho.segment.train import cosine_lr
+
+    out = tmp_path / "run"
+    train(tiny_config(tiny_dataset, out, epochs=3, schedule="cosine"))
+    assert [float(r["lr"]) for r in log_rows(out)] == pytest.approx(
+        [cosine_lr(3e-3, e, 3) for e in (1, 2, 3)], rel=1e-2)  # the log keeps 3 digits
+
+
+def test_a_spent_time_budget_ends_the_run_and_the_cosine_with_it(tiny_dataset, tmp_path):
+    """After an epoch that took longer than the whole budget no other starts, and the
+    cosine has reached its floor (the budget, not the epochs, set its pace)."""
+    out = tmp_path / "run"
+    best = train(tiny_config(tiny_dataset, out, epochs=50, schedule="cosine",
+                             max_minutes=1e-4))  # fmt: skip
+    rows = log_rows(out)
+    assert len(rows) == 1 and best.exists()
+    assert float(rows[0]["lr"]) == pytest.approx(0.02 * 3e-3, rel=1e-2)
+
+
+def test_an_unknown_schedule_is_refused_before_anything_is_written(tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="unknown schedule"):
+        train(tiny_config(tiny_dataset, out, schedule="steps"))
+    assert not list(out.iterdir())
+
+
+def test_init_starts_from_the_given_weights(trained, tiny_dataset, tmp_path):
+    """``--init``: the network starts from a run's best weights (here not moved: lr 0),
+    not from a fresh draw, through the CLI as through the API."""
+    from safetensors.torch import load_file
+
+    best, _ = trained
+    start = load_file(str(best))
+    conv = "encoder.layer1.0.conv1.weight"
+    out = tmp_path / "api"
+    train(tiny_config(tiny_dataset, out, epochs=1, lr=0.0, init=str(best), seed=5))
+    assert torch.equal(load_file(str(out / "last.safetensors"))[conv], start[conv])
+    fresh = tmp_path / "fresh"
+    train(tiny_config(tiny_dataset, fresh, epochs=1, lr=0.0, seed=5))
+    assert not torch.equal(load_file(str(fresh / "last.safetensors"))[conv], start[conv])
+    # the CLI's default network is wider (depth 5): the encoder's shared tensors still start
+    cli_out = tmp_path / "cli"
+    result = CliRunner().invoke(app, [
+        "train", tiny_dataset, "--out", str(cli_out), "--epochs", "1", "--lr", "0",
+        "--height", "64", "--width", "64", "--aspect", "pad", "--batch-size", "5",
+        "--decoder", "16,8,8,8,8", "--init", str(best.with_suffix(".json")),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "best weights:" in result.output and (cli_out / "best.safetensors").exists()
+    assert torch.equal(load_file(str(cli_out / "last.safetensors"))[conv], start[conv])
+
+
+def test_a_bad_number_is_refused_in_one_line(tiny_dataset, tmp_path):
+    result = CliRunner().invoke(app, ["train", tiny_dataset, "--out", str(tmp_path / "run"),
+                                      "--decoder", "16,eight"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.count("error:") == 1
+
+
+def test_a_run_that_never_kept_weights_says_so(tiny_dataset, tmp_path, monkeypatch):
+    """A validation loss that is never finite keeps no best weights: the CLI says so in
+    one line instead of printing a path that does not exist."""
+    import morpho.segment.train as training
+
+    monkeypatch.setattr(training, "validate", lambda *args: (float("nan"), 0.0))
+    result = CliRunner().invoke(app, [
+        "train", tiny_dataset, "--out", str(tmp_path / "run"), "--epochs", "1",
+        "--height", "64", "--width", "64", "--encoder", "resnet18", "--decoder", "8,8,8,8,8",
+        "--batch-size", "5",
+    ])  # fmt: skip
+    assert result.exit_code == 1 and "best weights:" not in result.output
+    assert "no best weights" in result.output and "Traceback" not in result.output
