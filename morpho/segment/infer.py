@@ -40,8 +40,11 @@ class Segmenter:
     ``flip`` averages the probabilities of each image and its left-right mirror (test-time
     augmentation, twice the network time); ``None`` takes the model config's ``"tta"``.
     ``spine_only`` drops the objects the labelling would drop (specks, fragments, objects off
-    the spine curve) from the masks, for mask outputs (``morpho segment``, ``evaluate``); the
-    measure path leaves it off, as its labelling drops them anyway.
+    the spine curve) from the masks, for mask outputs: ``morpho segment`` and ``evaluate``
+    pass True unless ``--all-objects``. The default, False, is the measure path's (``measure``,
+    ``batch``, ``pipeline``), which relies on it: its labelling drops those objects itself
+    and notes each in the nearest body's qa ("dropped speck ..."), which a cleaned mask
+    would lose.
     """
 
     def __init__(
