@@ -129,9 +129,10 @@ def main() -> None:
             rows.append({"set": "phantoms 320", "film": film, "truth": truth,
                          **cues(labels > 0, small)})
     table = pd.DataFrame(rows)
+    report(table)
     if args.out:
         table.to_csv(args.out, index=False)
-    report(table)
+        print(f"one row per film and set: {args.out}")
 
 
 if __name__ == "__main__":
