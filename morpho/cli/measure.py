@@ -31,6 +31,24 @@ class Side(str, Enum):
     right = "right"
 
 
+Inputs = Annotated[list[Path], typer.Argument(help="Radiograph files or folders.")]
+OutOption = Annotated[Path, typer.Option("--out", help="Output folder.")]
+MaskOption = Annotated[
+    Path | None,
+    typer.Option("--mask", help="A mask PNG (one input) or a folder of <stem>_mask.png."),
+]
+FirstLevelOption = Annotated[
+    str | None, typer.Option("--first-level", help="Name of the first visible body, e.g. T4.")
+]
+AnteriorOption = Annotated[
+    Side | None, typer.Option("--anterior", help="Side of the image the anterior is on.")
+]
+ViewOption = Annotated[View | None, typer.Option("--view", help="Override the file's view.")]
+ModelOption = Annotated[
+    Path | None, typer.Option("--model", help="ONNX model (default: the shipped one).")
+]
+
+
 def _mask_for(file: InputFile, mask: Path | None, stems: Counter) -> Path | None:
     """The mask file given, or ``<name>_mask.png`` in the mask folder (the tree ``segment``
     writes), or ``<stem>_mask.png`` there when no other input has the same stem."""
@@ -45,61 +63,62 @@ def _mask_for(file: InputFile, mask: Path | None, stems: Counter) -> Path | None
     return candidate
 
 
-def measure(
-    inputs: Annotated[list[Path], typer.Argument(help="Radiograph files or folders.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    mask: Annotated[
-        Path | None,
-        typer.Option("--mask", help="A mask PNG (one input) or a folder of <stem>_mask.png."),
-    ] = None,
-    first_level: Annotated[
-        str | None, typer.Option("--first-level", help="Name of the first visible body, e.g. T4.")
-    ] = None,
-    anterior: Annotated[
-        Side | None, typer.Option("--anterior", help="Side of the image the anterior is on.")
-    ] = None,
-    view: Annotated[View | None, typer.Option("--view", help="Override the file's view.")] = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="ONNX model (default: the shipped one).")
-    ] = None,
-    flip: FlipOption = None,
-) -> None:
-    """Write OUT/measurements.csv (one row per vertebra; ``image`` a unique name, ``file`` the
-    path under the input folder) and OUT/<image>_measure.png (mirroring the input tree)."""
-    from morpho.atomic import atomic_write, write_png
-    from morpho.pipeline import measure_image, overlay
+def _segmenter(model: Path | None, flip: bool | None) -> object:
+    """One model for all files; no model is one error, not one a file."""
+    from morpho.segment.infer import Segmenter
 
     try:
-        first_level = check_level(first_level)
-    except ValueError as exc:
-        fail(str(exc))
+        return Segmenter(model, flip=flip)
+    except MorphoError as exc:
+        fail(f"{exc.cause}; give --mask", exc.path)
+
+
+def _checked_inputs(inputs: list[Path], out: Path, mask: Path | None) -> list[InputFile]:
     files = expand_inputs(inputs, skip=[out, *([mask] if mask is not None else [])])
     if mask is not None and mask.is_file() and len(files) > 1:
         fail("--mask FILE needs exactly one input; give a folder of <stem>_mask.png")
     if mask is not None and not mask.exists():
         fail("mask not found", mask)
-    tables: list[pd.DataFrame] = []
-    segmenter = None
-    if mask is None:  # one model for all files; no model is one error, not one a file
-        from morpho.segment.infer import Segmenter
+    return files
 
-        try:
-            segmenter = Segmenter(model, flip=flip)
-        except MorphoError as exc:
-            fail(f"{exc.cause}; give --mask", exc.path)
 
+def measure(
+    inputs: Inputs,
+    out: OutOption,
+    mask: MaskOption = None,
+    first_level: FirstLevelOption = None,
+    anterior: AnteriorOption = None,
+    view: ViewOption = None,
+    model: ModelOption = None,
+    flip: FlipOption = None,
+) -> None:
+    """Write OUT/measurements.csv (one row per vertebra; ``image`` a unique name, ``file`` the
+    path under the input folder) and OUT/<image>_measure.png (mirroring the input tree)."""
+    from morpho.atomic import atomic_write, write_png
+    from morpho.chain import FilmSettings
+    from morpho.pipeline import measure_file
+    from morpho.report.overlay import overlay_image
+
+    try:
+        settings = FilmSettings(first_level=check_level(first_level),
+                                view=view.value if view else None,
+                                anterior=anterior.value if anterior else None)  # fmt: skip
+    except ValueError as exc:
+        fail(str(exc))
+    files = _checked_inputs(inputs, out, mask)
+    segmenter = _segmenter(model, flip) if mask is None else None
     stems = Counter(file.path.stem for file in files)
+    tables: list[pd.DataFrame] = []
 
     def one(file: InputFile) -> None:
-        rg, body_mask, df = measure_image(
-            file.path, segmenter=segmenter, mask=_mask_for(file, mask, stems),
-            first_level=first_level, anterior=anterior.value if anterior else None,
-            view=view.value if view else None, image=file.name,
-        )
-        if df.empty:
+        result = measure_file(file.path, settings, segmenter=segmenter,
+                              mask=_mask_for(file, mask, stems), image=file.name)  # fmt: skip
+        if result.table.empty:
             console.print(f"note: {file.path}: no vertebral bodies found")
-        write_png(inside(out, f"{file.name}_measure.png"), overlay(rg.pixels, body_mask, df))
-        tables.append(df.assign(file=file.key))
+        picture = overlay_image(result.radiograph.pixels, result.table, result.shape,
+                                max_side=None, labels=result.labels())  # fmt: skip
+        write_png(inside(out, f"{file.name}_measure.png"), picture)
+        tables.append(result.table.assign(file=file.key))
 
     failures = run_each(
         track(files, description="measuring", console=console), one, name=lambda f: str(f.path)
@@ -107,8 +126,8 @@ def measure(
     if tables:
         table = pd.concat(tables, ignore_index=True)
         atomic_write(out / "measurements.csv", lambda tmp: table.to_csv(tmp, index=False))
-        rows = sum(len(t) for t in tables)
-        console.print(f"{rows} vertebrae from {len(tables)} image(s) -> {out / 'measurements.csv'}")
+        console.print(f"{len(table)} vertebrae from {len(tables)} image(s) -> "
+                      f"{out / 'measurements.csv'}")  # fmt: skip
     finish(failures, len(files))
 
 

@@ -1,4 +1,6 @@
-"""The overlay picture: the radiograph with each measured body's six-point outline."""
+"""The one overlay renderer: the film with each measured body's outline, its three heights and
+its level name (``morpho measure``'s ``_measure.png``, ``morpho batch``'s ``_overlay.png`` and
+the reports' pictures all come from ``overlay_image``)."""
 
 from __future__ import annotations
 
@@ -12,49 +14,113 @@ from morpho.domain import GRADE_COLOURS, UNGRADED_COLOUR
 
 OUTLINE = ["ant_sup", "mid_sup", "post_sup", "post_inf", "mid_inf", "ant_inf"]
 LABEL_SCALE = 0.6  # level names this size x the line thickness, outlined so they read on bone
+#: Bodies of a frontal (AP) film: never graded, drawn in one clear colour (BGR light blue),
+#: not the ungraded grey that disappears on bone.
+FRONTAL_COLOUR = (255, 190, 60)
+WINDOW = (0.5, 99.5)  # percentiles of the film mapped to black and white
+
+
+def display_film(pixels: np.ndarray, max_side: int | None = None) -> np.ndarray:
+    """8-bit grey film (bone bright): float pixels windowed to their ``WINDOW`` percentiles,
+    8-bit ones as they are; shrunk (area averaging) so its long side is at most
+    ``max_side``."""
+    if pixels.dtype != np.uint8:
+        p = np.asarray(pixels, np.float32)
+        lo, hi = np.percentile(p, WINDOW)
+        pixels = np.clip((p - lo) / max(float(hi - lo), 1e-9) * 255, 0, 255).astype(np.uint8)
+    scale = 1.0 if max_side is None else min(1.0, max_side / max(pixels.shape[:2]))
+    if scale < 1:
+        size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    return pixels
+
+
+def _colour(row: dict) -> tuple[int, int, int]:
+    if str(row.get("view") or "") == "ap":
+        return FRONTAL_COLOUR
+    grade = row.get("genant_grade")
+    return GRADE_COLOURS.get(int(grade), UNGRADED_COLOUR) if pd.notna(grade) else UNGRADED_COLOUR
+
+
+def _label_outlines(canvas: np.ndarray, labels: np.ndarray, colours: dict[int, tuple],
+                    thickness: int) -> None:
+    """Each labelled body's outline (label map at any size), thin, in its body's colour."""
+    small = cv2.resize(labels, canvas.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    for index, colour in colours.items():
+        contours, _ = cv2.findContours((small == index).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_SIMPLE)  # fmt: skip
+        cv2.drawContours(canvas, contours, -1, colour, max(1, thickness // 2), cv2.LINE_AA)
+
+
+def overlay_image(
+    pixels: np.ndarray,
+    table: pd.DataFrame,
+    original_shape: tuple[int, int] | None = None,
+    max_side: int | None = 900,
+    labels: np.ndarray | None = None,
+) -> np.ndarray:
+    """BGR picture: the film (float bone-bright pixels, or an 8-bit display copy) shrunk to
+    ``max_side`` (None: its own size), each body's six-point outline and its anterior,
+    middle and posterior heights coloured by grade (frontal films in ``FRONTAL_COLOUR``),
+    the level name (with the grade) outlined in black; with ``labels`` (the body label map)
+    each body's mask outline too. ``table`` holds points in ORIGINAL pixels of a film of
+    ``original_shape`` (rows, columns; default: the shape of ``pixels``)."""
+    rows, columns = original_shape or pixels.shape[:2]
+    side = max(rows, columns) if max_side is None else min(max_side, max(rows, columns))
+    grey = display_film(pixels)
+    scale = side / max(rows, columns)
+    size = (max(1, round(columns * scale)), max(1, round(rows * scale)))
+    grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    canvas = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+    thickness = max(1, round(max(size) / 450))
+    records = table.to_dict("records")
+    if labels is not None:
+        _label_outlines(canvas, labels, {int(r["index"]): _colour(r) for r in records}, thickness)
+    for row in records:
+        _draw_body(canvas, row, (size[0] / columns, size[1] / rows), thickness)
+    return canvas
+
+
+def _draw_body(canvas: np.ndarray, row: dict, factor: tuple[float, float], thickness: int) -> None:
+    points = np.array([[row[f"{p}_x"], row[f"{p}_y"]] for p in OUTLINE], dtype=np.float64)
+    if not np.isfinite(points).all():
+        return
+    points = (points + 0.5) * factor - 0.5  # original pixel centres -> scaled pixel centres
+    colour = _colour(row)
+    xy = np.round(points).astype(np.int32)
+    cv2.polylines(canvas, [xy], True, colour, thickness, cv2.LINE_AA)
+    for top, bottom in ((0, 5), (1, 4), (2, 3)):  # the three heights
+        cv2.line(canvas, tuple(xy[top]), tuple(xy[bottom]), colour, max(1, thickness // 2),
+                 cv2.LINE_AA)  # fmt: skip
+    label = str(row.get("level") or f"#{row.get('index')}")
+    grade = row.get("genant_grade")
+    if pd.notna(grade) and int(grade) >= 1:
+        label += f" G{int(grade)}"
+    anchor = points[[2, 3]].mean(axis=0) + [6 * thickness, 0]
+    at = tuple(int(v) for v in np.round(anchor))
+    for ink, weight in (((0, 0, 0), thickness + 3), (colour, thickness)):  # dark outline
+        cv2.putText(canvas, label, at, cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE * thickness,
+                    ink, weight, cv2.LINE_AA)  # fmt: skip
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return encoded.tobytes()
 
 
 def overlay_png(
     pixels: np.ndarray,
     table: pd.DataFrame,
     original_shape: tuple[int, int] | None = None,
-    max_side: int = 900,
+    max_side: int | None = 900,
+    labels: np.ndarray | None = None,
 ) -> bytes:
-    """PNG bytes: the image (bone bright, [0, 1]) scaled to ``max_side``, outlines on top.
-
-    ``table`` holds points in ORIGINAL pixels of an image of ``original_shape`` (rows,
-    columns), which defaults to the shape of ``pixels`` (give it for a reduced decode).
-    """
-    rows, columns = original_shape or pixels.shape[:2]
-    scale = min(1.0, max_side / max(rows, columns))
-    size = (round(columns * scale), round(rows * scale))
-    gray = cv2.resize(pixels.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    canvas = cv2.cvtColor((np.clip(gray, 0, 1) * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-    thickness = max(1, round(max(size) / 450))
-    for row in table.to_dict("records"):
-        points = np.array([[row[f"{p}_x"], row[f"{p}_y"]] for p in OUTLINE], dtype=np.float64)
-        if not np.isfinite(points).all():
-            continue
-        # original pixel centres -> scaled pixel centres
-        points = (points + 0.5) * [size[0] / columns, size[1] / rows] - 0.5
-        grade = row.get("genant_grade")
-        colour = (
-            GRADE_COLOURS.get(int(grade), UNGRADED_COLOUR) if pd.notna(grade) else UNGRADED_COLOUR
-        )
-        cv2.polylines(canvas, [np.round(points).astype(np.int32)], True, colour, thickness,
-                      cv2.LINE_AA)  # fmt: skip
-        label = str(row.get("level") or row.get("index"))
-        anchor = points[[2, 3]].mean(axis=0) + [6 * thickness, 0]
-        at = tuple(np.round(anchor).astype(int))
-        for ink, weight in (((0, 0, 0), thickness + 3), (colour, thickness)):  # dark outline
-            cv2.putText(canvas, label, at, cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE * thickness,
-                        ink, weight, cv2.LINE_AA)  # fmt: skip
-    ok, encoded = cv2.imencode(".png", canvas)
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return encoded.tobytes()
+    """``overlay_image`` as PNG bytes."""
+    return png_bytes(overlay_image(pixels, table, original_shape, max_side, labels))
 
 
-def data_uri(png: bytes) -> str:
-    """A PNG inlined as a ``data:`` URI (reports carry no external files)."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def data_uri(png: bytes, kind: str = "png") -> str:
+    """A picture inlined as a ``data:`` URI (reports carry no external files)."""
+    return f"data:image/{kind};base64," + base64.b64encode(png).decode("ascii")
