@@ -18,22 +18,24 @@ from morpho.batch.store import ResultStore
 from morpho.batch.worker import ImageResult
 from morpho.io.files import output_names
 from morpho.measure import EXTRA_COLUMNS, MEASUREMENT_COLUMNS
+from morpho.stored import remove_staging
 
-#: The film-level screening result (``chain.film_calls``).
+#: The film-level screening result (``morpho.chain.film_calls``).
 FILM_CALL_COLUMNS = [
     "gradable", "plausible", "worst_grade", "any_grade2", "sdi", "driver", "driver_type",
 ]  # fmt: skip
 #: One row per image in images.parquet, in this order.
 IMAGE_COLUMNS = [
     "file", "path", "image", "subject", "status", "cause", "rows", "cols", "decode_factor",
-    "read_s", "process_s", "segment_s", "measure_s", "model_version", "spacing_source", "view",
-    "qa", "n_vertebrae", *FILM_CALL_COLUMNS,
+    "read_s", "process_s", "segment_s", "measure_s", "model_version", "model_sha256",
+    "spacing_source", "view", "qa", "n_vertebrae", *FILM_CALL_COLUMNS, "stored",
     *DEMOGRAPHIC_COLUMNS,
 ]  # fmt: skip
 SUBJECT_COLUMNS = ["subject", *DEMOGRAPHIC_COLUMNS]
 KEYS_PER_READ = 500  # images whose measurements are read from the store at once
 SCORING_PREFIX = ".scoring-"
-OUTPUT_NAMES = ("measurements.parquet", "measurements.csv", "images.parquet", "failures.csv")
+OUTPUT_NAMES = ("measurements.parquet", "measurements.csv", "images.parquet", "failures.csv",
+                "run.json")
 
 
 def remove_stale_temporaries(folder: Path) -> None:
@@ -43,6 +45,7 @@ def remove_stale_temporaries(folder: Path) -> None:
             leftover.unlink(missing_ok=True)
     for leftover in Path(folder).glob(f"{SCORING_PREFIX}*"):
         shutil.rmtree(leftover, ignore_errors=True)
+    remove_staging(folder)
 
 
 def image_table(items: Sequence[BatchItem], results: dict[str, ImageResult]) -> pd.DataFrame:

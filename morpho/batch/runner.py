@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import sqlite3
 import tempfile
 import time
@@ -37,8 +39,10 @@ from morpho.batch.outputs import (
     write_tables,
 )
 from morpho.batch.store import ResultStore, item_fingerprint
-from morpho.batch.worker import ImageResult, WorkerFactory
+from morpho.batch.worker import ImageResult, WorkerFactory, storing_worker
 from morpho.errors import MorphoError
+from morpho.io.files import output_names
+from morpho.stored import publish, remove_staging
 
 STORE_NAME = "state.sqlite"
 ENGINES = ("local", "ray")
@@ -107,8 +111,11 @@ def run_batch(
 ) -> BatchSummary:
     """Process the items not yet in ``out_dir``'s store, then write the tables of all items.
 
-    ``factory`` builds the per-image worker once per process. ``settings`` (model, decode
-    options) are recorded; resuming with other settings is refused. An item runs again when
+    ``factory`` builds the per-image worker once per process; a worker that keeps files per
+    film (``ChainWorker``) stages them and the driver publishes each film's under
+    ``films/`` before committing it (``morpho.stored``). ``settings`` (model, decode
+    options) are recorded in the store and ``run.json``; resuming with other settings is
+    refused. An item runs again when
     its file changed since (size, modification time or the hash of its first and last
     blocks) or when it failed. One run at a time per ``out_dir`` (``RunLock``). With
     ``reference`` (a ``morpho stats fit`` file), the vertebrae are also scored into
@@ -127,12 +134,16 @@ def run_batch(
     with RunLock(out_dir):
         remove_stale_temporaries(out_dir)
         try:
-            execution = _Execution(factory, engine, workers, chunk_size, address)
+            storing = functools.partial(storing_worker, factory, str(out_dir))
+            execution = _Execution(storing, engine, workers, chunk_size, address)
             images, failures, processed = _run_and_write(
                 items, out_dir, execution, settings or {}, progress
             )
         except sqlite3.Error as exc:
             raise MorphoError(out_dir, f"the resume store {STORE_NAME} failed: {exc}") from None
+        finally:
+            remove_staging(out_dir)  # what failed films left
+        write_run_record(out_dir, settings or {}, images)
         if reference is not None:
             _score(pd.read_parquet(out_dir / "measurements.parquet"), out_dir, Path(reference))
     return BatchSummary(
@@ -144,6 +155,25 @@ def run_batch(
         out_dir=out_dir,
         failures=list(failures.itertuples(index=False, name=None)),
     )
+
+
+def write_run_record(out_dir: Path, settings: dict[str, Any], images: pd.DataFrame) -> Path:
+    """run.json: the morpho version, the run's settings, the model version(s) and model file
+    hash(es) of its measured films, and the format of the files stored per film."""
+    from morpho import __version__
+    from morpho.atomic import write_text
+    from morpho.stored import FILMS, FORMAT
+
+    ok = images[images["status"] == "ok"]
+
+    def values(column: str) -> list[str]:
+        return sorted({str(v) for v in ok[column].dropna()}) if column in ok else []
+
+    record = {"morpho_version": __version__, "settings": settings,
+              "model_version": values("model_version"), "model_sha256": values("model_sha256"),
+              "stored": {"format": FORMAT, "folder": FILMS,
+                         "films": int(ok["stored"].notna().sum())}}  # fmt: skip
+    return write_text(Path(out_dir) / "run.json", json.dumps(record, indent=2, default=str))
 
 
 @dataclass(frozen=True)
@@ -184,11 +214,17 @@ def _run_and_write(
         fingerprints = {item.key: item_fingerprint(item) for item in items}
         done = store.done_keys(fingerprints)
         todo = [item for item in items if item.key not in done]
+        names = dict(zip(fingerprints, output_names(list(fingerprints)), strict=True))
         with _progress(progress) as bar:
             resumed = len(items) - len(todo)
             task = bar.add_task("batch", total=len(items), completed=resumed, resumed=resumed)
 
             def commit(results: list[ImageResult]) -> None:
+                for result in results:  # each film's files in place before it counts as done
+                    prefix = publish(out_dir, result.key, names[result.key]) if (
+                        result.status == "ok") else None
+                    if prefix is not None:
+                        result.facts["stored"] = prefix
                 store.add(results, fingerprints)
                 bar.advance(task, len(results))
 

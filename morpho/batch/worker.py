@@ -44,6 +44,18 @@ class ImageResult:
     # ``cause`` names no path: the file's names become '<file>' (see morpho.errors.scrub)
 
 
+def storing_worker(factory: WorkerFactory, run_dir: str) -> Worker:
+    """Build the worker and tell it the run folder, where a worker that keeps files per film
+    (``ChainWorker.run_dir``) stages them (``morpho.stored``); other workers are left as
+    they are. Picklable with ``functools.partial``, for worker processes and Ray actors."""
+    from pathlib import Path
+
+    worker = factory()
+    if hasattr(worker, "run_dir"):
+        worker.run_dir = Path(run_dir)
+    return worker
+
+
 def _cause(exc: BaseException) -> str:
     if isinstance(exc, MorphoError):
         return exc.cause
