@@ -1,4 +1,6 @@
-"""`morpho report`: HTML screening reports (per subject and per cohort) and DICOM-SEG."""
+"""`morpho report`: HTML screening reports (per subject and per cohort), DICOM SEG and SR,
+all from what the batch run stored (tables and ``films/``): no film is decoded or segmented
+again, so the originals may have moved."""
 
 from __future__ import annotations
 
@@ -14,53 +16,87 @@ from morpho.errors import MorphoError
 if TYPE_CHECKING:
     from morpho.report.html import BatchTables
 
+RunArgument = Annotated[
+    Path, typer.Argument(metavar="RUN", help="The output folder of a `morpho batch` run.")
+]
+OutOption = Annotated[Path, typer.Option("--out", help="Report folder.")]
+IdentifiersOption = Annotated[
+    bool,
+    typer.Option("--include-identifiers", help="Show file names and subject ids, and the DICOM "
+                 "patient name, id and dates (read from the original headers while they are "
+                 "in place; the run keeps none); also into SEG and SR."),
+]
+SegOption = Annotated[
+    bool,
+    typer.Option("--dicom-seg", help="Also write each DICOM input's body mask (stored by the "
+                 "run) as a DICOM Segmentation referencing its image; de-identified, UIDs kept."),
+]
+SrOption = Annotated[
+    bool,
+    typer.Option("--dicom-sr", help="Also write each DICOM input's measurements as a DICOM SR "
+                 "(TID 1500 measurement report) on its image and its SEG; de-identified, UIDs "
+                 "kept."),
+]
+OnlyFlaggedOption = Annotated[
+    bool, typer.Option("--only-flagged", help="Subject reports only for subjects with a flag.")
+]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option("--model", help="Not needed (the run stores its masks): refuse the run unless "
+                 "it was made with this ONNX model."),
+]
+
 
 def report(
-    run: Annotated[
-        Path, typer.Argument(metavar="RUN", help="The output folder of a `morpho batch` run.")
-    ],
-    out: Annotated[Path, typer.Option("--out", help="Report folder.")],
-    include_identifiers: Annotated[
-        bool,
-        typer.Option(
-            "--include-identifiers",
-            help="Show file names, subject ids and DICOM patient name, id and dates.",
-        ),
-    ] = False,
-    dicom_seg: Annotated[
-        bool,
-        typer.Option(
-            "--dicom-seg",
-            help="Also write each DICOM input's body mask as a DICOM Segmentation "
-            "(it copies the patient module; needs --include-identifiers).",
-        ),
-    ] = False,
-    dicom_sr: Annotated[
-        bool,
-        typer.Option("--dicom-sr", help="Also write each DICOM input's measurements as a DICOM "
-                     "SR (TID 1500 measurement report) on its image and its SEG; without "
-                     "--include-identifiers the patient's name, id and dates are left out."),
-    ] = False,
-    only_flagged: Annotated[
-        bool,
-        typer.Option("--only-flagged", help="Subject reports only for subjects with a flag."),
-    ] = False,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="ONNX model for --dicom-seg.")
-    ] = None,
+    run: RunArgument,
+    out: OutOption,
+    include_identifiers: IdentifiersOption = False,
+    dicom_seg: SegOption = False,
+    dicom_sr: SrOption = False,
+    only_flagged: OnlyFlaggedOption = False,
+    model: ModelOption = None,
 ) -> None:
     """Write OUT/cohort.html and OUT/subjects/subject-NNNN.html (self-contained files)."""
-    from morpho.report import write_cohort_report, write_subject_reports
     from morpho.report.html import BatchTables
 
-    if dicom_seg and not include_identifiers:
-        fail("--dicom-seg copies the patient's name and id into the SEG; add --include-identifiers")
     try:
         tables = BatchTables.load(run)
-        if tables.corrections:
-            corrected = int(tables.measurements["corrected"].sum())
-            console.print(f"{tables.corrections} reader correction(s) applied ({corrected} "
-                          f"bod{'y' if corrected == 1 else 'ies'} corrected)")
+    except MorphoError as exc:
+        fail(exc.cause, exc.path)
+    if model is not None:
+        _check_model(tables, model)
+    if tables.corrections:
+        corrected = int(tables.measurements["corrected"].sum())
+        console.print(f"{tables.corrections} reader correction(s) applied ({corrected} "
+                      f"bod{'y' if corrected == 1 else 'ies'} corrected)")
+    subjects = _write_html(tables, out, include_identifiers, only_flagged)
+    console.print(f"{subjects} subject report(s) and cohort.html in {out}")
+    if dicom_seg or dicom_sr:
+        _write_dicom(tables, out, seg=dicom_seg, sr=dicom_sr,
+                     include_identifiers=include_identifiers)  # fmt: skip
+
+
+def _check_model(tables: BatchTables, model: Path) -> None:
+    """One error line unless ``model`` is the ONNX file the run was made with."""
+    from morpho.batch.chain import model_sha256
+
+    try:
+        digest = model_sha256(model)
+    except OSError as exc:
+        fail(f"cannot read the model: {exc.strerror or exc}", model)
+    made = (tables.record or {}).get("model_sha256") or []
+    if digest not in made:
+        versions = ", ".join((tables.record or {}).get("model_version") or []) or "unknown"
+        fail(f"not the model this run was made with (run: {versions}, sha256 "
+             f"{', '.join(h[:12] for h in made) or 'not recorded'}; this: {digest[:12]}); SEG "
+             "and SR come from the run's stored masks: leave --model out", model)
+
+
+def _write_html(tables: BatchTables, out: Path, include_identifiers: bool,
+                only_flagged: bool) -> int:
+    from morpho.report import write_cohort_report, write_subject_reports
+
+    try:
         subjects = write_subject_reports(
             tables, out / "subjects", include_identifiers=include_identifiers,
             only_flagged=only_flagged,
@@ -72,71 +108,75 @@ def report(
         fail(exc.cause, exc.path)
     except OSError as exc:  # the report folder cannot be written
         fail(exc.strerror or str(exc), exc.filename or out)
-    console.print(f"{len(subjects)} subject report(s) and cohort.html in {out}")
-    if dicom_seg or dicom_sr:
-        _write_dicom(tables, out, seg=dicom_seg, sr=dicom_sr, model=model,
-                     include_identifiers=include_identifiers)  # fmt: skip
+    return len(subjects)
 
 
-def _write_dicom(tables: BatchTables, out: Path, *, seg: bool, sr: bool, model: Path | None,
+def _write_dicom(tables: BatchTables, out: Path, *, seg: bool, sr: bool,
                  include_identifiers: bool) -> None:
     """OUT/seg and OUT/sr for the measured DICOM inputs; failures listed, exit 1 if any."""
-    failures, done = [], _measured_dicoms(tables.images)
+    films = _dicom_films(tables)
+    failures = []
     if seg:
-        failures += _write_segs(done, out / "seg", model, include_identifiers)
+        failures += run_each(films, lambda film: _seg(film, out, include_identifiers),
+                             name=lambda film: film[1])  # fmt: skip
     if sr:
-        failures += _write_srs(done, tables.measurements, out, include_identifiers)
-    finish(failures, len(done) * (seg + sr))
+        by_file = dict(iter(tables.measurements.groupby("file", sort=False)))
+        empty = tables.measurements.iloc[:0]
+        failures += run_each(
+            films, lambda film: _sr(film, by_file.get(film[1], empty), out, include_identifiers),
+            name=lambda film: film[1],
+        )  # fmt: skip
+    finish(failures, len(films) * (seg + sr))
 
 
-def _measured_dicoms(images: pd.DataFrame) -> list[tuple[object, str]]:
-    """(image row, collision-free output name) of the measured inputs; the names from the
-    run's file keys mirror the input tree and stay inside the output folder."""
+def _dicom_films(tables: BatchTables) -> list[tuple[object, str, str]]:
+    """(stored film, file key, collision-free output name) of the measured DICOM inputs: those
+    whose de-identified header the run stored. The names from the run's file keys mirror the
+    input tree and stay inside the output folder."""
     from morpho.io.files import output_names
+    from morpho.stored import StoredFilm
 
+    images = tables.images
     names = output_names([str(file) for file in images["file"]])
-    return [(row, name) for row, name in zip(images.itertuples(), names, strict=True)
-            if row.status == "ok"]  # fmt: skip
+    films = []
+    for row, name in zip(images.to_dict("records"), names, strict=True):
+        stored = StoredFilm(tables.folder, row.get("stored"), str(row["file"]))
+        unstored = not isinstance(row.get("stored"), str)  # made without stored films
+        if row["status"] == "ok" and (unstored or stored.path("source")):
+            films.append(((stored, row), str(row["file"]), name))
+    return films
 
 
-def _write_segs(done: list[tuple[object, str]], folder: Path, model: Path | None,
-                include_identifiers: bool) -> list[tuple[str, str]]:
-    """``<name>_seg.dcm`` per measured DICOM input (non-DICOM inputs have none)."""
+def _source(stored: object, row: dict, include_identifiers: bool):
+    """The stored header copy, with the original's patient fields when asked for."""
+    from morpho.report.dicom_seg import original_identifiers
+
+    source = stored.source()
+    if include_identifiers:
+        for keyword, value in original_identifiers(row["path"]).items():
+            setattr(source, keyword, value)
+    return source
+
+
+def _seg(film: tuple, out: Path, include_identifiers: bool) -> None:
     from morpho.io.files import inside
-    from morpho.report.dicom_seg import SegWriter
+    from morpho.report.dicom_seg import write_dicom_seg
 
-    try:
-        writer = SegWriter(model)
-    except MorphoError as exc:
-        fail(exc.cause, exc.path)
-    return run_each(
-        done,
-        lambda pair: writer.write(pair[0].path, inside(folder, f"{pair[1]}_seg.dcm"),
-                                 include_identifiers),
-        name=lambda pair: str(pair[0].file),
-    )
+    (stored, row), _, name = film
+    write_dicom_seg(_source(stored, row, include_identifiers), stored.labels(),
+                    inside(out / "seg", f"{name}_seg.dcm"), str(row["model_version"]),
+                    include_identifiers)  # fmt: skip
 
 
-def _write_srs(done: list[tuple[object, str]], measurements: pd.DataFrame, out: Path,
-               include_identifiers: bool) -> list[tuple[str, str]]:
-    """``sr/<name>_sr.dcm`` per measured DICOM input, referencing ``seg/<name>_seg.dcm``
-    where that was written."""
+def _sr(film: tuple, rows: pd.DataFrame, out: Path, include_identifiers: bool) -> None:
     from morpho.io.files import inside
-    from morpho.io.reader import file_kind
     from morpho.report.dicom_sr import write_dicom_sr
 
-    by_file = dict(iter(measurements.groupby("file", sort=False)))
-
-    def write(pair: tuple[object, str]) -> None:
-        row, name = pair
-        if file_kind(row.path) != "dicom":
-            return
-        seg = inside(out / "seg", f"{name}_seg.dcm")
-        film = by_file.get(row.file, measurements.iloc[:0])
-        write_dicom_sr(row.path, film, inside(out / "sr", f"{name}_sr.dcm"), row.model_version,
-                       seg if seg.is_file() else None, include_identifiers)  # fmt: skip
-
-    return run_each(done, write, name=lambda pair: str(pair[0].file))
+    (stored, row), _, name = film
+    seg = inside(out / "seg", f"{name}_seg.dcm")
+    write_dicom_sr(_source(stored, row, include_identifiers), rows,
+                   inside(out / "sr", f"{name}_sr.dcm"), str(row["model_version"]),
+                   seg if seg.is_file() else None, include_identifiers)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

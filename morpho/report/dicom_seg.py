@@ -1,4 +1,6 @@
-"""The body mask as a DICOM Segmentation (highdicom) that references its source image.
+"""The body mask as a DICOM Segmentation (highdicom) that references its source image,
+made from what a batch run stored (the body label map and the de-identified copy of the
+source's header, ``morpho.stored``): nothing is decoded or segmented again.
 
 A Segmentation carries its source's patient and study modules (that is how a PACS files it
 next to the image); unless asked to keep them, their identifiers (names, ids, dates,
@@ -41,19 +43,34 @@ def deidentify(ds: pydicom.Dataset) -> None:
             delattr(ds, keyword)
 
 
-def write_dicom_seg(source: str | Path, mask: np.ndarray, path: Path, model_version: str,
-                    include_identifiers: bool = False) -> Path:
-    """Write ``mask`` (bool, the source's size) as a binary DICOM-SEG of the source image,
-    de-identified unless ``include_identifiers``."""
+IDENTIFYING = ("PatientName", "PatientID", "PatientBirthDate", "StudyDate", "AccessionNumber")
+
+
+def original_identifiers(path: str | Path) -> dict[str, str]:
+    """The patient fields of the original DICOM file's header (read only when identifiers
+    are asked for, and only while the file is in place: the run keeps none); {} otherwise."""
+    import warnings
+
     try:
-        image = pydicom.dcmread(source)
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds
-        raise MorphoError(source, f"not a DICOM file, no DICOM-SEG: {exc}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception:  # noqa: BLE001 - moved, not DICOM: no patient fields
+        return {}
+    return {name: str(ds[name].value) for name in IDENTIFYING if name in ds}
+
+
+def write_dicom_seg(source: pydicom.Dataset, mask: np.ndarray, path: Path, model_version: str,
+                    include_identifiers: bool = False) -> Path:
+    """Write ``mask`` (the body label map or a bool mask, the source's size) as a binary
+    DICOM-SEG of the source image (its header, e.g. the run's stored de-identified copy),
+    de-identified unless ``include_identifiers``."""
     for keyword in TYPE2_COPIED:
-        if keyword not in image:
-            setattr(image, keyword, "")
-    if mask.shape != (image.Rows, image.Columns):
-        raise MorphoError(source, f"mask shape {mask.shape} differs from the image")
+        if keyword not in source:
+            setattr(source, keyword, "")
+    if mask.shape != (source.Rows, source.Columns):
+        raise MorphoError(path, f"mask shape {mask.shape} differs from the image "
+                          f"{(source.Rows, source.Columns)}")  # fmt: skip
     description = hd.seg.SegmentDescription(
         segment_number=1,
         segment_label="vertebral bodies",
@@ -65,8 +82,8 @@ def write_dicom_seg(source: str | Path, mask: np.ndarray, path: Path, model_vers
         ),
     )
     segmentation = hd.seg.Segmentation(
-        source_images=[image],
-        pixel_array=mask.astype(np.uint8),
+        source_images=[source],
+        pixel_array=(mask > 0).astype(np.uint8),
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[description],
         series_instance_uid=hd.UID(),
@@ -79,31 +96,9 @@ def write_dicom_seg(source: str | Path, mask: np.ndarray, path: Path, model_vers
         device_serial_number="none",
         series_description="morpho vertebral bodies (research use)",
     )
+    # General Image, Type 2C for a projection image: the source's (empty where it has none)
+    segmentation.PatientOrientation = source.get("PatientOrientation", "")
     if not include_identifiers:
         deidentify(segmentation)
     atomic_write(Path(path), lambda tmp: segmentation.save_as(tmp))
     return Path(path)
-
-
-class SegWriter:
-    """Segments DICOM inputs (model loaded once) and writes their DICOM-SEG files."""
-
-    def __init__(self, model_path: str | Path | None = None, segmenter_factory=None):
-        from morpho.batch.chain import ChainWorker
-
-        options = {"segmenter_factory": segmenter_factory} if segmenter_factory else {}
-        self.worker = ChainWorker(str(model_path) if model_path else None, **options)
-
-    def write(self, source: str | Path, path: Path, include_identifiers: bool = False
-              ) -> Path | None:
-        """The SEG of ``source`` at ``path``; ``None`` for a non-DICOM input (no SEG)."""
-        from morpho.batch.items import BatchItem
-        from morpho.io.reader import file_kind
-
-        if file_kind(source) != "dicom":
-            return None
-        loaded = self.worker.load(BatchItem(key=str(source), path=str(source)))
-        mask, _ = self.worker.segment(loaded)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return write_dicom_seg(source, mask, path, self.worker.segmenter.model_version,
-                               include_identifiers)

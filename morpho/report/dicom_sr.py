@@ -109,18 +109,18 @@ def build_sr(source: pydicom.Dataset, film: pd.DataFrame, model_version: str,
     )  # fmt: skip
 
 
-def write_dicom_sr(source: str | Path, film: pd.DataFrame, path: Path, model_version: str,
+def write_dicom_sr(source: pydicom.Dataset, film: pd.DataFrame, path: Path, model_version: str,
                    seg: str | Path | None = None, include_identifiers: bool = False) -> Path:
-    """Write the SR of ``film`` (one image's measurement rows) on the DICOM ``source``."""
+    """Write the SR of ``film`` (one image's measurement rows) on the DICOM ``source`` (its
+    header, e.g. the run's stored de-identified copy)."""
     try:
-        image = pydicom.dcmread(source, stop_before_pixels=True)
         segmentation = pydicom.dcmread(seg, stop_before_pixels=True) if seg else None
     except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds
-        raise MorphoError(source, f"not a readable DICOM file, no SR: {exc}") from None
+        raise MorphoError(seg, f"not a readable DICOM SEG, no SR: {exc}") from None
     for keyword in TYPE2_COPIED:  # Type 2 in the SR: an absent one is added empty
-        if keyword not in image:
-            setattr(image, keyword, "")
-    sr = build_sr(image, film, model_version, segmentation)
+        if keyword not in source:
+            setattr(source, keyword, "")
+    sr = build_sr(source, film, model_version, segmentation)
     scheme = pydicom.Dataset()  # the private scheme declared, as PS3.3 C.12.1.1.4 asks
     scheme.CodingSchemeDesignator = SCHEME
     scheme.CodingSchemeName = "morpho vertebral morphometry concepts"

@@ -9,7 +9,6 @@ subject ids or DICOM patient fields.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -23,20 +22,21 @@ from morpho import __version__
 from morpho.atomic import atomic_write
 from morpho.errors import MorphoError, scrub
 from morpho.grade import subject_calls
-from morpho.io import read_radiograph
-from morpho.io.reduced import read_reduced
+from morpho.report.dicom_seg import original_identifiers
 from morpho.report.overlay import data_uri, overlay_png
 from morpho.report.plots import cohort_plots, stats_plots
 from morpho.stats.score import FLAG_SD
 
-IDENTIFYING_DICOM_FIELDS = ("PatientName", "PatientID", "PatientBirthDate", "StudyDate",
-                            "AccessionNumber")  # fmt: skip
 Z_COLUMN = re.compile(r"(^z_|_z$|zscore)")
 #: z-scores of a body's shape against its own film's bodies (measure): shown, not flagged
 #: (the Genant grade already uses them); reference z-scores (stats) flag below -FLAG_SD
 FILM_Z = {"wedge_z", "biconcave_z", "crush_z"}
 TEXT_COLUMNS = {"level", "type", "QA"}
-OVERLAY_DECODE = (1024, 1024)
+#: The table of a frontal (AP) film: its three heights are left, middle and right, and it is
+#: not graded (Genant needs a lateral view), as ``morpho measure`` records it.
+FRONTAL_HEIGHTS = (("ha", "left"), ("hm", "middle"), ("hp", "right"))
+RERUN = ("made by a morpho that kept no films (no run.json): run morpho batch INPUT --out "
+         "NEWRUN again, then report NEWRUN")
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("morpho.report", "templates"),
@@ -46,7 +46,7 @@ _templates = jinja2.Environment(
 
 
 IMAGE_FIELDS = ("file", "path", "subject", "status", "cause", "read_s", "process_s",
-                "model_version", "spacing_source", "age", "sex")  # fmt: skip
+                "model_version", "spacing_source", "age", "sex", "rows", "cols")  # fmt: skip
 MEASUREMENT_FIELDS = ("file", "index", "level", "genant_grade")
 
 
@@ -82,13 +82,16 @@ class BatchTables:
     failures: pd.DataFrame
     scores: pd.DataFrame | None = None  # when the run was scored (--reference)
     corrections: int = 0  # readers' corrections applied (``morpho review``)
+    folder: Path | None = None  # the run folder: its stored films (``morpho.stored``)
+    record: dict | None = None  # its run.json
 
     @classmethod
     def load(cls, folder: Path) -> BatchTables:
         """The tables of a batch folder, with the readers' corrections (RUN/corrections.csv)
         applied: corrected films re-measured and re-graded (``corrected`` column). z-scores
         are added when it holds ``scores.parquet``, except for corrected bodies (made from
-        the uncorrected heights). A missing, unfinished or damaged run is one MorphoError."""
+        the uncorrected heights). A missing, unfinished or damaged run, or one made before
+        runs kept their films (no run.json), is one MorphoError."""
         folder = Path(folder)
         if not folder.is_dir():
             raise MorphoError(folder, "no such run folder")
@@ -96,6 +99,7 @@ class BatchTables:
             _table(folder, "images.parquet", IMAGE_FIELDS),
             _table(folder, "measurements.parquet", MEASUREMENT_FIELDS),
             _table(folder, "failures.csv", ("file", "cause")),
+            folder=folder, record=_run_record(folder),
         )
         tables.corrections = _apply_corrections(tables, folder)
         m = tables.measurements  # a display label: the level, else the position
@@ -121,6 +125,19 @@ class BatchTables:
         return [images.iloc[[i]] for i in range(len(images))]
 
 
+def _run_record(folder: Path) -> dict:
+    """The run's run.json (its settings, model and stored films), or one MorphoError."""
+    import json
+
+    path = folder / "run.json"
+    if not path.is_file():
+        raise MorphoError(folder, RERUN)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MorphoError(path, f"empty or corrupt ({exc}); run morpho batch again") from None
+
+
 def _apply_corrections(tables: BatchTables, folder: Path) -> int:
     """Apply the run's readers' corrections to ``tables.measurements``; their number."""
     from morpho.review import apply_corrections, load_corrections
@@ -139,9 +156,30 @@ def _fmt(value: object, digits: int = 2) -> str:
     return str(value)
 
 
-def _level_table(table: pd.DataFrame) -> tuple[list[str], list[dict]]:
-    """Display columns and rows of one image's vertebrae."""
+def _frontal(table: pd.DataFrame, image: pd.Series | None = None) -> bool:
+    """A film measured as frontal (AP): heights only, never graded."""
+    if image is not None and str(image.get("view") or "") == "ap":
+        return True
+    return "view" in table and len(table) > 0 and bool((table["view"] == "ap").all())
+
+
+def _frontal_table(table: pd.DataFrame, unit: str) -> tuple[list[str], list[dict]]:
+    """A frontal film's vertebrae: left, middle and right heights, no ratios or grades."""
+    names = [f"{side} ({unit})" for _, side in FRONTAL_HEIGHTS]
+    rows = []
+    for row in table.to_dict("records"):
+        cells = {"level": row["label"], "QA": _fmt(row.get("qa") or "")}
+        cells |= {name: _fmt(row.get(f"{key}_{unit}"), 1)
+                  for (key, _), name in zip(FRONTAL_HEIGHTS, names, strict=True)}  # fmt: skip
+        rows.append({"cells": cells, "grade_class": "ap"})
+    return ["level", *names, "QA"], rows
+
+
+def _level_table(table: pd.DataFrame, frontal: bool = False) -> tuple[list[str], list[dict]]:
+    """Display columns and rows of one image's vertebrae (``_frontal_table`` for AP)."""
     unit = "mm" if table[["ha_mm", "hm_mm", "hp_mm"]].notna().any(axis=None) else "px"
+    if frontal:
+        return _frontal_table(table, unit)
     z_columns = [c for c in table.columns if Z_COLUMN.search(c)]
     columns = ["level", f"Ha ({unit})", f"Hm ({unit})", f"Hp ({unit})", "wedge", "biconcave",
                "crush", "grade", "type", *z_columns, "QA"]  # fmt: skip
@@ -178,6 +216,8 @@ def _flags(image: pd.Series, table: pd.DataFrame, identifiers: bool = False) -> 
     if image["status"] != "ok":
         cause = _cause(image["cause"], image["file"], image["path"], identifiers)
         return [{"kind": "bad", "text": f"not measured: {cause}"}]
+    if _frontal(table, image):  # heights only: nothing is graded, nothing to flag
+        return _quality(image)
     for row in table.to_dict("records"):
         grade = row.get("genant_grade")
         if pd.notna(grade) and grade >= 1:
@@ -195,43 +235,36 @@ def _flags(image: pd.Series, table: pd.DataFrame, identifiers: bool = False) -> 
     if ungraded:
         text = f"{ungraded} of {len(table)} vertebrae could not be graded"
         flags.append({"kind": "warn", "text": text})
+    return flags + _quality(image)
+
+
+def _quality(image: pd.Series) -> list[dict]:
     if isinstance(image.get("qa"), str) and image["qa"] not in ("", "ok"):
-        flags.append({"kind": "warn", "text": f"quality: {image['qa']}"})
-    return flags
+        return [{"kind": "warn", "text": f"quality: {image['qa']}"}]
+    return []
 
 
-def _identifiers(path: str) -> dict[str, str]:
-    """Patient fields of a DICOM file (read only when identifiers are asked for)."""
-    import pydicom
+def _overlay(image: pd.Series, table: pd.DataFrame, run: Path | None) -> str | None:
+    """The overlay drawn on the run's stored film copy (with the readers' corrections), or
+    None where the run kept no copy (``--no-pictures``). The original is never read."""
+    from morpho.stored import StoredFilm
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-    except Exception:  # noqa: BLE001 - not DICOM: no patient fields
-        return {}
-    return {name: str(ds[name].value) for name in IDENTIFYING_DICOM_FIELDS if name in ds}
-
-
-def _overlay(image: pd.Series, table: pd.DataFrame) -> str | None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            reduced = read_reduced(image["path"], OVERLAY_DECODE)
-            if reduced is not None:
-                pixels, shape = reduced.radiograph.pixels, reduced.reduction.original_shape
-            else:
-                pixels = read_radiograph(image["path"]).pixels
-                shape = pixels.shape
-    except (MorphoError, OSError):
+    if run is None:
         return None
-    return data_uri(overlay_png(pixels, table, shape))
+    film = StoredFilm(run, image.get("stored"), str(image["file"])).film()
+    if film is None:
+        return None
+    shape = (int(image["rows"]), int(image["cols"]))
+    return data_uri(overlay_png(film, table, shape))
 
 
-def _film_result(table: pd.DataFrame) -> dict[str, str]:
+def _film_result(table: pd.DataFrame, frontal: bool = False) -> dict[str, str]:
     """The film-level call (``grade.subject_calls``): gradable bodies and what drives it."""
     if table.empty or "image" not in table:
         return {}
+    if frontal:
+        return {"film result": "frontal (AP) film: heights only, not graded (Genant needs a "
+                "lateral view)"}
     calls = subject_calls(table.assign(image=0)).iloc[0]
     result = "no moderate or severe deformity (grade >= 2)"
     if calls["any_grade2"]:
@@ -243,7 +276,8 @@ def _film_result(table: pd.DataFrame) -> dict[str, str]:
             "film result": result}  # fmt: skip
 
 
-def _image_section(image: pd.Series, table: pd.DataFrame, identifiers: bool) -> dict:
+def _image_section(image: pd.Series, table: pd.DataFrame, identifiers: bool,
+                   run: Path | None = None) -> dict:
     spacing = "unknown"
     if isinstance(image.get("spacing_source"), str) and image["spacing_source"] != "none":
         spacing = image["spacing_source"]
@@ -255,14 +289,16 @@ def _image_section(image: pd.Series, table: pd.DataFrame, identifiers: bool) -> 
         "pixel spacing": spacing,
         "model version": _fmt(image.get("model_version")),
         "vertebrae measured": str(len(table)),
-        **_film_result(table),
+        **_film_result(table, _frontal(table, image)),
     }
     if identifiers:
-        facts = {"file": image["file"], **facts, **_identifiers(image["path"])}
-    columns, rows = _level_table(table) if len(table) else ([], [])
+        facts = {"file": image["file"], **facts, **original_identifiers(image["path"])}
+    frontal = _frontal(table, image)
+    columns, rows = _level_table(table, frontal) if len(table) else ([], [])
     return {
         "heading": f"Image {image['number']}" + (f" ({image['file']})" if identifiers else ""),
-        "overlay": _overlay(image, table) if image["status"] == "ok" else None,
+        "overlay": _overlay(image, table, run) if image["status"] == "ok" else None,
+        "frontal": frontal,
         "facts": facts,
         "flags": _flags(image, table, identifiers),
         "columns": columns,
@@ -307,7 +343,7 @@ def write_subject_reports(
         if include_identifiers:
             name = str(subject) if pd.notna(subject) else str(unit["file"].iloc[0])
         sections = [
-            _image_section(image, table, include_identifiers)
+            _image_section(image, table, include_identifiers, tables.folder)
             for (_, image), table in zip(unit.iterrows(), tables_of, strict=True)
         ]
         path = _render("subject.html.j2", out_dir / f"subject-{number:04d}.html",

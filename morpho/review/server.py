@@ -1,5 +1,6 @@
 """The review page's local server: the standard library's ``ThreadingHTTPServer`` on
-127.0.0.1, a random free port, a JSON API and the plain HTML/JS page in ``static/``.
+127.0.0.1, a random free port, a JSON API and the plain HTML/JS page in ``static/``. The
+films shown are the run's stored display copies (``morpho.stored``); no original is read.
 
 Every API call carries the page's token (``X-Morpho-Token``; the page reads it from its
 address), so other web pages in the reader's browser cannot read or change the run.
@@ -12,19 +13,15 @@ import math
 import secrets
 import threading
 from collections.abc import Callable
-from functools import lru_cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import cv2
-import numpy as np
 import pandas as pd
 
 from morpho.errors import MorphoError
-from morpho.io import read_radiograph
 from morpho.label.levels import LEVELS
 from morpho.review.corrections import (
     Correction,
@@ -48,18 +45,6 @@ def _plain(value: object) -> object:
     return value.item() if hasattr(value, "item") else value
 
 
-@lru_cache(maxsize=4)
-def film_png(path: str) -> bytes:
-    """The film at full resolution as an 8-bit PNG (0.5-99.5th percentile window)."""
-    pixels = read_radiograph(path).pixels
-    lo, hi = np.percentile(pixels, [0.5, 99.5])
-    grey = np.clip((pixels - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
-    ok, encoded = cv2.imencode(".png", grey)
-    if not ok:
-        raise MorphoError(path, "could not encode the film as PNG")
-    return encoded.tobytes()
-
-
 def _summary(film: pd.DataFrame) -> tuple[int, int | None, int]:
     """A film's bodies, worst grade (None when nothing is graded) and ungradable bodies."""
     grades = film["genant_grade"]
@@ -77,6 +62,9 @@ class ReviewRun:
             if not (self.run / name).is_file():
                 raise MorphoError(self.run, f"not a finished morpho batch run ({name} missing)")
         self.images = pd.read_parquet(self.run / "images.parquet")
+        if "stored" not in self.images or not (self.run / "run.json").is_file():
+            raise MorphoError(self.run, "made by a morpho that kept no films: run morpho batch "
+                              "INPUT --out NEWRUN again, then review NEWRUN")
         self.images = self.images[self.images["status"] == "ok"].reset_index(drop=True)
         measurements = pd.read_parquet(self.run / "measurements.parquet")
         self.by_file = dict(iter(measurements.groupby("file", sort=False)))
@@ -206,8 +194,13 @@ class ReviewHandler(BaseHTTPRequestHandler):
         return self._api(lambda: self._json(self.state.correct(json.loads(body))))
 
     def _image(self, file: str) -> None:
-        paths = self.state.images.set_index("file")["path"]
-        self._send(HTTPStatus.OK, film_png(str(paths[file])), "image/png")
+        """The run's stored display copy of the film (the original is never read); the page
+        draws it at the film's original size, so points stay in original pixels."""
+        from morpho.stored import StoredFilm
+
+        stored = self.state.images.set_index("file")["stored"]
+        path = StoredFilm(self.state.run, stored[file], file).need("film")
+        self._send(HTTPStatus.OK, path.read_bytes(), "image/jpeg")
 
     def _api(self, call: Callable[[], None]) -> None:
         try:

@@ -10,13 +10,12 @@ import numpy as np
 import pydicom
 import pytest
 from batch_dicoms import PATIENT_ID, PATIENT_NAME, write_dicom
-from batch_phantoms import ThresholdSegmenter, phantom, threshold_chain
+from batch_phantoms import phantom, threshold_chain
 from typer.testing import CliRunner
 
 from morpho.batch import items_from_input, run_batch
 from morpho.cli import app
 from morpho.report import write_cohort_report, write_subject_reports
-from morpho.report.dicom_seg import SegWriter
 from morpho.report.html import BatchTables
 
 SECRETS = [PATIENT_NAME, PATIENT_ID, "Zyxwv", "Qutsrponm", PATIENT_ID.split("-")[1]]
@@ -80,20 +79,19 @@ def test_report_cli_defaults(run):
     result = CliRunner().invoke(app, ["report", str(run / "batch"), "--out", str(run / "cli")])
     assert result.exit_code == 0, result.output
     assert (run / "cli" / "cohort.html").exists() and _leaks(run / "cli") == []
-    refused = CliRunner().invoke(app, ["report", str(run / "batch"), "--out", str(run / "x"),
-                                       "--dicom-seg"])  # fmt: skip
-    assert refused.exit_code == 1
 
 
-def test_dicom_seg_references_its_source(run):
-    source = run / "in" / "a.dcm"
-    writer = SegWriter(segmenter_factory=ThresholdSegmenter)
-    path = writer.write(source, run / "seg" / "a_seg.dcm")
-    assert writer.write(run / "in" / "c.png", run / "seg" / "c_seg.dcm") is None
+def test_dicom_seg_references_its_source_and_is_de_identified(run):
+    result = CliRunner().invoke(app, ["report", str(run / "batch"), "--out", str(run / "s"),
+                                      "--dicom-seg"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (run / "s" / "seg").iterdir()) == ["a_seg.dcm", "b_seg.dcm"]
+    path, source = run / "s" / "seg" / "a_seg.dcm", run / "in" / "a.dcm"
     seg, image = hd.seg.segread(path), pydicom.dcmread(source)
     referenced = seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence[0]
     assert referenced.ReferencedSOPInstanceUID == image.SOPInstanceUID
     assert seg.StudyInstanceUID == image.StudyInstanceUID
+    assert str(seg.PatientName) == "" and _leaks(run / "s") == []
     mask = seg.pixel_array.astype(bool)
     truth = image.pixel_array > 2000
     assert mask.shape == truth.shape and (mask & truth).sum() / (mask | truth).sum() > 0.97
