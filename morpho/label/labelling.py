@@ -41,6 +41,11 @@ MIN_RADIUS = 2.0  # and objects under 4 px thick always are
 THIN = 0.2  # objects thinner than this fraction do not set their neighbours' expected size
 FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are fragments
 EDGE_FRAGMENT = 0.005  # the same for a body cut by the image edge
+#: A body whose outline ends within this share of its own height (width) of the film's edge
+#: is taken as cut by it: not graded, and not the ``first_level`` a reader names. The
+#: bundled sample's L3, cut by the bottom edge, comes out of a model 6 px (9% of its height)
+#: short of it.
+EDGE_MARGIN = 0.1
 EDGE_MIN_RADIUS = 1.4  # a body cut by the image edge counts when over 2 px thick
 ASPECT_FLOOR = 0.8  # expected height >= this x (film's lower-quartile height/depth) x depth
 OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
@@ -401,6 +406,17 @@ def _touches_border(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) 
                 or cols.max() == shape[1] - 1)
 
 
+def _cut_by_edge(body: Vertebra, shape: tuple[int, int]) -> bool:
+    """Whether the film's edge cuts ``body``: its outline reaches to within ``EDGE_MARGIN``
+    of its own size of the edge (a model's outline stops a few pixels short of an edge that
+    cuts the body)."""
+    rows, cols = body.rows, body.cols
+    dr = EDGE_MARGIN * (rows.max() - rows.min() + 1)
+    dc = EDGE_MARGIN * (cols.max() - cols.min() + 1)
+    return bool(rows.min() < dr or cols.min() < dc or rows.max() > shape[0] - 1 - dr
+                or cols.max() > shape[1] - 1 - dc)
+
+
 def _drop_fragments(
     bodies: list[Vertebra], height: float, dropped: list[tuple[np.ndarray, str]],
     shape: tuple[int, int], scale: tuple[float, float],
@@ -532,7 +548,8 @@ def label_bodies(
         return Labelling([], dropped, "", "", 0.0, height, mask.shape)
     bodies, curve, ts, centres = _along_curve(bodies)
     steps = _missing_levels(bodies)
-    names = level_names(first_level, len(bodies), steps)
+    cut_first = len(bodies) > 1 and _cut_by_edge(bodies[0], mask.shape)
+    names = level_names(first_level, len(bodies), steps, first_whole=int(cut_first))
     sizes = _name_bodies(bodies, names, curve, mask.shape, lateral)
     suggested, confidence = _suggest_levels(bodies, sizes, steps, spacing_mm, lateral)
     _note_dropped(bodies, centres, dropped_at)
@@ -624,7 +641,7 @@ def _name_bodies(
         b.index, b.level, b.tangent = i + 1, names[i], tuple(tangents[i])
         sizes["height"].append(span(b.rows, b.cols, tangents[i]))
         sizes[across].append(span(b.rows, b.cols, np.array([tangents[i][1], -tangents[i][0]])))
-        if _touches_border(b.rows, b.cols, shape):
+        if _cut_by_edge(b, shape):
             b.qa.append("touches the image border")
     return {k: np.array(v) for k, v in sizes.items()}
 

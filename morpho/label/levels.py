@@ -23,13 +23,19 @@ TYPICAL_MM = {
 }
 
 
-def level_names(first_level: str | None, count: int, steps: list[int]) -> list[str]:
-    """Names for ``count`` bodies from ``first_level``; ``steps[i]`` levels before body i."""
+def level_names(
+    first_level: str | None, count: int, steps: list[int], first_whole: int = 0
+) -> list[str]:
+    """Names for ``count`` bodies; ``steps[i]`` levels before body i. ``first_level`` names
+    body ``first_whole``, the first whole one: a body the film's edge cuts above it (what
+    a reader does not count) is the level before, or unnamed before T1."""
     if not first_level:
         return [""] * count
+    positions = np.cumsum([0, *steps[1:count]]) if count else np.array([], int)
+    if count:
+        positions = positions - positions[min(first_whole, count - 1)]
     start = LEVELS.index(first_level.upper())
-    positions = start + np.cumsum([0, *steps[1:]]) if count else []
-    return [LEVELS[p] if p < len(LEVELS) else "" for p in positions]
+    return [LEVELS[start + p] if 0 <= start + p < len(LEVELS) else "" for p in positions]
 
 
 def check_level(name: str | None) -> str | None:

@@ -1,0 +1,45 @@
+"""Bodies cut by the film's edge: not the first level a reader names, and not graded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from morpho.label import label_bodies
+from morpho.measure import measure_mask
+
+HEIGHT, DEPTH, DISC = 40, 50, 12
+
+
+def column(top: int, n: int, rows: int = 400) -> np.ndarray:
+    """``n`` separate lateral bodies from row ``top`` (negative: the first one is cut)."""
+    mask = np.zeros((rows, 200), bool)
+    for i in range(n):
+        start = top + i * (HEIGHT + DISC)
+        mask[max(start, 0):max(start + HEIGHT, 0), 70:70 + DEPTH] = True
+    return mask
+
+
+def test_a_body_cut_by_the_top_edge_is_the_level_before_the_first_whole_one():
+    names = [v.level for v in label_bodies(column(-25, 6), first_level="T4").vertebrae]
+    assert names == ["T3", "T4", "T5", "T6", "T7", "T8"]
+
+
+def test_whole_bodies_from_the_top_keep_the_given_first_level():
+    names = [v.level for v in label_bodies(column(20, 6), first_level="T4").vertebrae]
+    assert names == ["T4", "T5", "T6", "T7", "T8", "T9"]
+
+
+def test_a_cut_body_above_the_first_level_named_is_left_unnamed():
+    names = [v.level for v in label_bodies(column(-25, 4), first_level="C1").vertebrae]
+    assert names == ["", "C1", "C2", "C3"]
+
+
+def test_a_body_ending_just_short_of_the_edge_counts_as_cut_and_is_not_graded():
+    # the last body ends 3 px (under a tenth of its height) above the film's bottom edge
+    mask = column(20, 6, rows=20 + 5 * (HEIGHT + DISC) + HEIGHT + 3)
+    table = measure_mask(mask, first_level="T4")
+    last = table.iloc[-1]
+    assert "touches the image border" in last["qa"]
+    assert pd.isna(last["genant_grade"])
+    assert table["genant_grade"].iloc[:-1].notna().all()
