@@ -11,28 +11,34 @@ import typer
 from morpho.cli.common import console, fail
 from morpho.errors import MorphoError
 
+RunArgument = Annotated[
+    Path, typer.Argument(metavar="RUN", help="The output folder of a `morpho batch` run.")
+]
+ReaderOption = Annotated[
+    str, typer.Option("--reader", help="Your name or initials, logged with each correction "
+                      "(the page can change it).")
+]
+PortOption = Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: a free one).")]
+NoBrowserOption = Annotated[
+    bool, typer.Option("--no-browser", help="Print the address; do not open a browser.")
+]
+ExportOption = Annotated[
+    bool, typer.Option("--export", help="Write RUN/measurements_corrected.parquet (and .csv) "
+                       "with the corrections applied, then exit (no page).")
+]
+
 
 def review(
-    run: Annotated[
-        Path, typer.Argument(metavar="RUN", help="The output folder of a `morpho batch` run.")
-    ],
-    reader: Annotated[
-        str, typer.Option("--reader", help="Your name or initials, logged with each correction "
-                          "(the page can change it).")
-    ] = "",
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: a free one).")] = 0,
-    no_browser: Annotated[
-        bool, typer.Option("--no-browser", help="Print the address; do not open a browser.")
-    ] = False,
-    export: Annotated[
-        bool, typer.Option("--export", help="Write RUN/measurements_corrected.parquet (and "
-                           ".csv) with the corrections applied, then exit (no page).")
-    ] = False,
+    run: RunArgument,
+    reader: ReaderOption = "",
+    port: PortOption = 0,
+    no_browser: NoBrowserOption = False,
+    export: ExportOption = False,
 ) -> None:
     """Serve a local page (127.0.0.1 only) to review a run's films: accept bodies, mark them
-    not gradable, rename levels, flip facing, drag the six points. Each film is re-measured
-    and re-graded at once; corrections go to RUN/corrections.csv, which `morpho report` uses.
-    Stop with Ctrl+C."""
+    not gradable, rename levels, flip facing, drag the six points (on the run's stored film
+    copies: the originals are not read). Each film is re-measured and re-graded at once;
+    corrections go to RUN/corrections.csv, which `morpho report` uses. Stop with Ctrl+C."""
     from morpho.review.server import make_server
 
     if export:

@@ -7,6 +7,7 @@ import functools
 import json
 import re
 import shutil
+import subprocess
 
 import cv2
 import highdicom as hd
@@ -120,6 +121,10 @@ def test_report_seg_and_sr_work_after_the_films_moved(moved):
             assert values["Anterior/posterior height ratio (wedge)"] == pytest.approx(
                 film.loc[index, "wedge_ratio"], abs=1e-4)
     assert not (out / "seg" / "c_seg.dcm").exists()  # a PNG input has no SEG
+    if shutil.which("dciodvfy"):  # Debian's dicom3tools: no errors in SEG or SR
+        for path in (out / "seg" / "b_seg.dcm", out / "sr" / "b_sr.dcm"):
+            check = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+            assert "Error" not in check.stdout + check.stderr, check.stderr
 
 
 def test_a_model_other_than_the_runs_is_refused(moved):

@@ -1,0 +1,62 @@
+"""The files a batch run keeps per film (``morpho.stored``) across resumes and replaced files."""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pandas as pd
+from batch_dicoms import write_dicom
+from batch_phantoms import phantom, threshold_chain
+
+from morpho.batch import items_from_input, run_batch
+from morpho.stored import STAGING, StoredFilm
+
+
+def _labels(run, name):
+    return cv2.imread(str(run / "films" / f"{name}_labels.png"), cv2.IMREAD_UNCHANGED)
+
+
+def test_stored_files_follow_resumes_and_replaced_files(tmp_path):
+    source, run = tmp_path / "in", tmp_path / "run"
+    (source / "a").mkdir(parents=True)
+    write_dicom(source / "a" / "x.dcm", np.round(phantom(700, 400) * 4000))
+    cv2.imwrite(str(source / "y.png"), np.round(phantom(600, 400, seed=1) * 255).astype(np.uint8))
+    first = run_batch(items_from_input(source), run, threshold_chain, workers=1, progress=False)
+    assert first.ok == 2 and not (run / STAGING).exists()
+    before = {p: p.stat().st_mtime_ns for p in (run / "films").rglob("*.*")}
+    assert len(before) == 7  # labels, film, overlay for both; the header copy for the DICOM
+    again = run_batch(items_from_input(source), run, threshold_chain, workers=1, progress=False)
+    assert again.processed_now == 0  # resumed: nothing ran, nothing rewritten
+    assert {p: p.stat().st_mtime_ns for p in (run / "films").rglob("*.*")} == before
+    old = _labels(run, "y")
+    wider = np.round(phantom(600, 500, seed=1) * 255).astype(np.uint8)
+    cv2.imwrite(str(source / "y.png"), wider)  # replaced: runs again, its files follow
+    os.utime(source / "y.png", ns=(1, 1))
+    third = run_batch(items_from_input(source), run, threshold_chain, workers=1, progress=False)
+    assert third.processed_now == 1 and old.shape == (600, 400)
+    assert _labels(run, "y").shape == (600, 500)
+    images = pd.read_parquet(run / "images.parquet")
+    m = pd.read_parquet(run / "measurements.parquet")
+    for row in images.itertuples():
+        labels = StoredFilm(run, row.stored, row.file).labels()
+        assert labels.shape == (row.rows, row.cols)
+        assert set(np.unique(labels)) - {0} == set(m[m["file"] == row.file]["index"])
+    assert not list(run.rglob(".*.tmp*")) and not (run / STAGING).exists()
+
+
+def test_a_failed_film_keeps_no_files(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    cv2.imwrite(str(source / "good.png"), np.round(phantom(700, 400) * 255).astype(np.uint8))
+    cv2.imwrite(str(source / "noise.png"),
+                np.random.default_rng(0).integers(0, 255, (600, 400), np.uint8))  # fmt: skip
+    summary = run_batch(items_from_input(source), tmp_path / "run", threshold_chain, workers=1,
+                        progress=False)  # fmt: skip
+    assert (summary.ok, summary.failed) == (1, 1)
+    stored = sorted(p.name for p in (tmp_path / "run" / "films").iterdir())
+    assert stored == ["good_film.jpg", "good_labels.png", "good_overlay.png"]
+    images = pd.read_parquet(tmp_path / "run" / "images.parquet")
+    stored = images.set_index("file")["stored"]
+    assert stored["good.png"] == "films/good" and pd.isna(stored["noise.png"])
