@@ -295,10 +295,16 @@ def label_map(mask: np.ndarray, table: pd.DataFrame) -> np.ndarray:
     seeds[~mask] = 0
     if not seeds.any():
         return seeds
-    _, components = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    kept = np.isin(components, np.unique(components[seeds > 0]))
+    count, components = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[components[seeds > 0]] = True
+    kept = keep[components].astype(np.uint8)
+    x, y, w, h = cv2.boundingRect(kept)  # the nearest outline: only where bodies are kept
+    box = (slice(y, y + h), slice(x, x + w))
     _, nearest = cv2.distanceTransformWithLabels(
-        (seeds == 0).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+        (seeds[box] == 0).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
     lookup = np.zeros(int(nearest.max()) + 1, np.uint8)
-    lookup[nearest[seeds > 0]] = seeds[seeds > 0]
-    return np.where(kept, lookup[nearest], 0).astype(np.uint8)
+    lookup[nearest[seeds[box] > 0]] = seeds[box][seeds[box] > 0]
+    out = np.zeros(mask.shape, np.uint8)
+    out[box] = np.where(kept[box] > 0, lookup[nearest], 0)
+    return out

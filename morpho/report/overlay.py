@@ -21,17 +21,18 @@ WINDOW = (0.5, 99.5)  # percentiles of the film mapped to black and white
 
 
 def display_film(pixels: np.ndarray, max_side: int | None = None) -> np.ndarray:
-    """8-bit grey film (bone bright): float pixels windowed to their ``WINDOW`` percentiles,
-    8-bit ones as they are; shrunk (area averaging) so its long side is at most
-    ``max_side``."""
+    """8-bit grey film (bone bright): shrunk (area averaging) so its long side is at most
+    ``max_side``, then float pixels windowed to their ``WINDOW`` percentiles (8-bit ones
+    are taken as they are)."""
+    scale = 1.0 if max_side is None else min(1.0, max_side / max(pixels.shape[:2]))
+    if scale < 1:
+        size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+        source = pixels if pixels.dtype == np.uint8 else np.asarray(pixels, np.float32)
+        pixels = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
     if pixels.dtype != np.uint8:
         p = np.asarray(pixels, np.float32)
         lo, hi = np.percentile(p, WINDOW)
         pixels = np.clip((p - lo) / max(float(hi - lo), 1e-9) * 255, 0, 255).astype(np.uint8)
-    scale = 1.0 if max_side is None else min(1.0, max_side / max(pixels.shape[:2]))
-    if scale < 1:
-        size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
-        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     return pixels
 
 
