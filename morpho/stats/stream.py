@@ -97,8 +97,9 @@ class CohortStream:
         covariates: tuple[str, ...] = ("age", "sex", "height_cm"),
         drop: Iterable[str] = (),
         batch_rows: int = BATCH_ROWS,
+        named_only: bool = False,
     ):
-        self.path, self.batch_rows = Path(measurements), batch_rows
+        self.path, self.batch_rows, self.named_only = Path(measurements), batch_rows, named_only
         self.key = parse_key(key)
         names = table_columns(self.path)
         require_columns(pd.DataFrame(columns=names), MEASUREMENT_COLUMNS, self.path)
@@ -123,7 +124,9 @@ class CohortStream:
         scan = list(dict.fromkeys([self.image, "level", meas_key, *carried_columns]))
         firsts, seen, previous, repeats = [], set(), None, 0
         self.contiguous = True
-        for frame in read_batches(self.path, scan, self.batch_rows):
+        for frame in self._read(scan):
+            if frame.empty:
+                continue
             images = frame[self.image]
             starts = (images != images.shift()).to_numpy().copy()
             starts[0] = previous is None or images.iloc[0] != previous
@@ -136,6 +139,8 @@ class CohortStream:
             repeated = frame.duplicated([self.image, "level"]) & frame["level"].notna()
             repeats += int(repeated.sum())
             firsts.append(frame[[meas_key, *carried_columns]].drop_duplicates(meas_key))
+        if not firsts:
+            firsts.append(pd.DataFrame(columns=[meas_key, *carried_columns]))
         if repeats:
             raise MorphoError(self.path, f"{repeats} rows repeat an ({self.image}, level) pair")
         ids = pd.concat(firsts, ignore_index=True).drop_duplicates(meas_key)
@@ -163,12 +168,19 @@ class CohortStream:
     def __iter__(self) -> Iterator[pd.DataFrame]:
         if not self.contiguous:
             raise MorphoError(self.path, "rows of an image are not contiguous: load it whole")
-        frames = read_batches(self.path, self.columns, self.batch_rows)
-        for frame in whole_groups(frames, self.image):
+        for frame in whole_groups(self._read(self.columns), self.image):
             table = clean_measurements(frame, self.path)
             part = Exclusions()
             self.parts.append(part)
             yield join(table, self.demo, self.key, part, count_unused=False)
+
+    def _read(self, columns: list[str]) -> Iterator[pd.DataFrame]:
+        """The batches; with ``named_only`` the rows with a level name only."""
+        for frame in read_batches(self.path, columns, self.batch_rows):
+            if self.named_only:
+                frame = frame.loc[frame["level"].fillna("").astype(str) != ""]
+                frame = frame.reset_index(drop=True)
+            yield frame
 
     @property
     def exclusions(self) -> Exclusions:

@@ -71,11 +71,13 @@ def _counts(scores: pd.DataFrame) -> dict[str, int]:
 
 
 def _stream(measurements, demographics, key: str, covariates: tuple[str, ...],
-            drop: Iterable[str] = (), batch_rows: int = BATCH_ROWS) -> CohortStream | None:
+            drop: Iterable[str] = (), batch_rows: int = BATCH_ROWS,
+            named_only: bool = False) -> CohortStream | None:
     """A batch reader for a Parquet table whose images are contiguous, else None."""
     if not streamable(measurements):
         return None
-    stream = CohortStream(measurements, demographics, key, covariates, drop, batch_rows)
+    stream = CohortStream(measurements, demographics, key, covariates, drop, batch_rows,
+                          named_only)  # fmt: skip
     return stream if stream.contiguous else None
 
 
@@ -129,11 +131,15 @@ def score_files(
     threshold: float = FLAG_SD,
     parquet: bool = False,
     batch_rows: int = BATCH_ROWS,
+    named_only: bool = False,
 ) -> Scored:
     """Score against a saved reference (or the literature one) and write the two tables.
 
     A streamed table is scored a batch at a time and written as it goes (to a temporary
     file renamed into place at the end); the per-subject rows are merged across batches.
+    ``named_only``: only the vertebrae with a level name, as if the table held no others
+    (what ``morpho batch --reference`` scores; a run folder's measurements.parquet can be
+    given as it is).
     """
     if reference is not None:
         ref = Reference.load(reference)
@@ -144,8 +150,12 @@ def score_files(
     covariates, subject_key = _covariates(formula), key.partition("=")[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = ".parquet" if parquet else ".csv"
-    stream = _stream(measurements, demographics, key, covariates, GEOMETRY, batch_rows)
+    stream = _stream(measurements, demographics, key, covariates, GEOMETRY, batch_rows,
+                     named_only)  # fmt: skip
     if stream is None:
+        if named_only:
+            measurements = read_table(measurements)
+            measurements = measurements[measurements["level"].fillna("").astype(str) != ""]
         cohort, excluded = load_cohort(measurements, demographics, key, covariates)
         scores, not_scored = score(cohort, ref, threshold)
         scores.insert(len(scores.columns), "reference", "fitted" if ref is not None else "none")

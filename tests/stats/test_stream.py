@@ -140,3 +140,20 @@ def test_subsample_fit_is_close_and_repeatable(cohort):
         assert a.n == b.n and abs(a.n_used - b.n_used) <= 0.02 * b.n
         assert abs(a.resid_sd / b.resid_sd - 1) < 0.15
     assert abs(half.cells["n"].sum() / full.cells["n"].sum() - 1) < 0.01  # all bodies trimmed
+
+
+def test_named_only_scores_what_batch_scores(run, tmp_path):
+    """`morpho batch --reference` scores the named vertebrae only: the streamed option reads
+    the run's table as it is and gives the scores of that subset."""
+    table = run / "measurements.parquet"
+    fit_file(table, tmp_path / "ref.json", key="file")
+    result = score_files(table, tmp_path / "s", tmp_path / "ref.json", key="file",
+                         parquet=True, batch_rows=BATCH, named_only=True)  # fmt: skip
+    whole = pd.read_parquet(table)
+    named = whole[whole["level"].fillna("").astype(str) != ""]
+    assert len(named) == len(whole) - 1
+    cohort, excluded = load_cohort(named, key="file")
+    scores, _ = score(cohort, Reference.load(tmp_path / "ref.json"))
+    want = write_table(scores.assign(reference="fitted"), tmp_path / "want.parquet")
+    assert_frame_equal(pd.read_parquet(tmp_path / "s" / "scores.parquet"), pd.read_parquet(want))
+    assert result.excluded.counts == excluded.counts
