@@ -49,7 +49,7 @@ def write_plots(
 def height_by_level(scores: pd.DataFrame) -> Figure:
     """Mean height (+-1 SD band) of unflagged bodies by level, one line per sex."""
     measures = height_measures(scores)
-    normal = scores.loc[~scores["flagged"].astype(bool)]
+    normal = scores.loc[~scores["flagged"].astype(bool), ["level", "sex", *measures]]
     levels = level_order(normal["level"].unique())
     fig, axes = _subplots(1, 3, figsize=(14, 4.2), sharey=True)
     for ax, measure in zip(axes, measures, strict=True):
@@ -73,7 +73,8 @@ def height_by_level(scores: pd.DataFrame) -> Figure:
 def age_trends(scores: pd.DataFrame, n_levels: int = 3) -> Figure:
     """Anterior height against age at a few levels, per sex: spline fit with 95 % CI band."""
     measure = height_measures(scores)[0]
-    normal = scores.loc[~scores["flagged"].astype(bool) & scores[measure].notna()]
+    normal = scores.loc[~scores["flagged"].astype(bool) & scores[measure].notna(),
+                        ["level", "sex", "age", measure]]  # fmt: skip
     levels = level_order(normal["level"].unique())
     chosen = [levels[i] for i in np.linspace(0, len(levels) - 1, n_levels).round().astype(int)]
     fig, axes = _subplots(1, len(chosen), figsize=(4.6 * len(chosen), 4), sharey=False)

@@ -34,7 +34,7 @@ def height_measures(scores: pd.DataFrame) -> tuple[str, ...]:
 def heights_by_level(scores: pd.DataFrame) -> pd.DataFrame:
     """n, mean, SD, P5, P50, P95 of heights and ratios per level and sex, unflagged bodies."""
     measures = [m for m in (*height_measures(scores), *FLAG_RATIOS) if m in scores]
-    normal = scores.loc[~scores["flagged"].astype(bool)]
+    normal = scores.loc[~scores["flagged"].astype(bool), ["level", "sex", *measures]]
     grouped = normal.groupby(["level", "sex"], observed=True)[measures]
     stats = {
         "n": grouped.count(),
