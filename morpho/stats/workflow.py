@@ -111,6 +111,8 @@ def fit_file(
             fit_exclusions.append(Exclusions())
             measures = [m for m in (*MM_MEASURES, *SCALE_FREE) if m in batch]
             parts.append(fit_rows(batch, variables(formula), measures, fit_exclusions[-1]))
+        if not parts:
+            raise MorphoError(measurements, "no vertebrae to fit")
         cohort = pd.concat(parts, ignore_index=True)
         del parts
         exclusions = Exclusions.merged([stream.exclusions, *fit_exclusions])
