@@ -50,7 +50,8 @@ POINTS = ("ant_sup", "mid_sup", "post_sup", "post_inf", "mid_inf", "ant_inf")  #
 class FilmSettings:
     """How one film is measured: every option of the chain.
 
-    ``first_level`` names the first visible body (e.g. "T4"); ``view`` ("lateral", "ap",
+    ``first_level`` names the first whole body (e.g. "T4"; one cut by the film's edge
+    above it is the level before); ``view`` ("lateral", "ap",
     "pa") overrides the header's (without it a frontal header is refused); ``anterior``
     ("left"/"right") overrides the facing found; ``reduced`` decodes JPEG 2000 DICOM and
     baseline JPEG files at the smallest power-of-two reduction that still holds

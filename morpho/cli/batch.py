@@ -49,7 +49,8 @@ FullResolutionOption = Annotated[
 ChunkOption = Annotated[int, typer.Option("--chunk-size", help="Images per task.")]
 FirstLevelOption = Annotated[
     str | None,
-    typer.Option("--first-level", help="Level of every image's first visible body, e.g. T4."),
+    typer.Option("--first-level", help="Level of every image's first whole body, e.g. T4 "
+                 "(one cut by the film's top edge is the level before)."),
 ]
 ViewOption = Annotated[
     View | None,

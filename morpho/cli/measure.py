@@ -38,7 +38,8 @@ MaskOption = Annotated[
     typer.Option("--mask", help="A mask PNG (one input) or a folder of <stem>_mask.png."),
 ]
 FirstLevelOption = Annotated[
-    str | None, typer.Option("--first-level", help="Name of the first visible body, e.g. T4.")
+    str | None, typer.Option("--first-level", help="Level of the first whole body, e.g. T4 "
+                 "(one cut by the film's top edge is the level before).")
 ]
 AnteriorOption = Annotated[
     Side | None, typer.Option("--anterior", help="Side of the image the anterior is on.")
