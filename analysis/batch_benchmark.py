@@ -40,7 +40,7 @@ import sys, time
 from pathlib import Path
 from morpho.pipeline import measure_image
 from morpho.segment.infer import Segmenter
-segmenter = Segmenter(sys.argv[3] or None)
+segmenter = Segmenter(sys.argv[3] or None, spine_only=False)
 files = sorted(Path(sys.argv[1]).iterdir())[: int(sys.argv[2])]
 rows = sum(len(measure_image(f, segmenter=segmenter)[2]) for f in files)
 print(f"sequential: {len(files)} files, {rows} vertebrae")

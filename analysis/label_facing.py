@@ -103,7 +103,7 @@ def main() -> None:
     if args.segment:
         from morpho.segment.infer import Segmenter
 
-        segmenter = Segmenter()
+        segmenter = Segmenter(spine_only=False)
     films = []
     for path in args.datasets:
         dataset = load_dataset(path)

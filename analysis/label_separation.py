@@ -124,7 +124,7 @@ def main() -> None:
     if not args.no_model:
         from morpho.segment.infer import Segmenter
 
-        segmenter = Segmenter()
+        segmenter = Segmenter(spine_only=False)
     args.cache.mkdir(parents=True, exist_ok=True)
     rows = []
     for item in dataset.split(args.split):

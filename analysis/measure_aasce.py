@@ -224,7 +224,7 @@ def main() -> None:
     if args.segment is not None:
         from morpho.segment.infer import Segmenter
 
-        segmenter = Segmenter(args.segment or None)
+        segmenter = Segmenter(args.segment or None, spine_only=False)
     images = sorted((root / "images").glob("*.jpg"))
     if args.split:
         split = fixed_split()

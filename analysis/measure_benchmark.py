@@ -46,7 +46,7 @@ def default_segmenter():
     try:
         from morpho.segment.infer import Segmenter
 
-        return Segmenter()
+        return Segmenter(spine_only=False)
     except Exception as exc:  # noqa: BLE001 - no model installed is a normal state
         print(f"segmentation not timed: {exc}")
         return None

@@ -43,7 +43,7 @@ def main() -> None:
     if args.segment is not None:
         from morpho.segment.infer import Segmenter
 
-        segmenter = Segmenter(args.segment or None)
+        segmenter = Segmenter(args.segment or None, spine_only=False)
     rng = np.random.default_rng(args.seed)
     rows, counts_ok, facing_ok, suggested_ok = [], 0, 0, 0
     for k in track(range(args.n), description="phantoms"):

@@ -32,7 +32,7 @@ def measure_folder(folder: Path, masks: Path | None) -> pd.DataFrame:
     if masks is None:
         from morpho.segment.infer import Segmenter
 
-        segmenter = Segmenter()
+        segmenter = Segmenter(spine_only=False)
     tables = []
     for path in track(sorted(find_images(folder)), description="films"):
         mask = None if masks is None else masks / f"{path.stem}_mask.png"

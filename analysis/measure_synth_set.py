@@ -44,7 +44,7 @@ def main() -> None:
     if args.segment is not None:
         from morpho.segment.infer import Segmenter
 
-        segmenter = Segmenter(args.segment or None)
+        segmenter = Segmenter(args.segment or None, spine_only=False)
     dataset = load_dataset(args.dataset)
     truth_all = pd.read_csv(args.dataset.parent / "truth.csv")
     rows, found, total, facing_ok, sources = [], 0, 0, [], []

@@ -219,7 +219,7 @@ def main() -> None:
     if args.segment is not None:
         from morpho.segment.infer import Segmenter
 
-        segmenters.append((Segmenter(args.segment or None), "model masks"))
+        segmenters.append((Segmenter(args.segment or None, spine_only=False), "model masks"))
     for export in (None, args.export) if args.export else (None,):
         for segmenter, name in segmenters:
             films = (phantom_films(args.phantoms, args.fracture_rate, args.seed)

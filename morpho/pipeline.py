@@ -57,7 +57,7 @@ def default_segmenter(path: str | Path) -> object:
         from morpho.segment.infer import Segmenter
     except ImportError as exc:
         raise MorphoError(path, f"no segmentation model available ({exc})") from exc
-    return Segmenter()
+    return Segmenter(spine_only=False)
 
 
 def measure_file(

@@ -32,7 +32,7 @@ __all__ = ["DECODE_MARGIN", "ChainWorker", "decode_shape", "default_segmenter", 
 def default_segmenter(model_path: str | None = None, threads: int | None = None) -> SegmenterLike:
     from morpho.segment.infer import Segmenter
 
-    return Segmenter(model_path, threads=threads)
+    return Segmenter(model_path, threads=threads, spine_only=False)
 
 
 def model_sha256(model_path: str | Path | None) -> str:

@@ -69,7 +69,7 @@ def _segmenter(model: Path | None, flip: bool | None) -> object:
     from morpho.segment.infer import Segmenter
 
     try:
-        return Segmenter(model, flip=flip)
+        return Segmenter(model, flip=flip, spine_only=False)
     except MorphoError as exc:
         fail(f"{exc.cause}; give --mask", exc.path)
 

@@ -39,17 +39,16 @@ class Segmenter:
 
     ``flip`` averages the probabilities of each image and its left-right mirror (test-time
     augmentation, twice the network time); ``None`` takes the model config's ``"tta"``.
-    ``spine_only`` drops the objects the labelling would drop (specks, fragments, objects off
-    the spine curve) from the masks, for mask outputs: ``morpho segment`` and ``evaluate``
-    pass True unless ``--all-objects``. The default, False, is the measure path's (``measure``,
-    ``batch``, ``pipeline``), which relies on it: its labelling drops those objects itself
-    and notes each in the nearest body's qa ("dropped speck ..."), which a cleaned mask
-    would lose.
+    ``spine_only`` (default True, as ``morpho segment`` and ``evaluate`` without
+    ``--all-objects``) drops the objects the labelling would drop (specks, fragments, objects
+    off the spine curve) from the masks. The measure path (``morpho.chain``, ``measure``,
+    ``batch``) passes False: its labelling drops those objects itself and notes each in the
+    nearest body's qa ("dropped speck ..."), which a cleaned mask would lose.
     """
 
     def __init__(
         self, model_path: str | Path | None = None, threads: int | None = None,
-        batch_size: int = 4, flip: bool | None = None, spine_only: bool = False,
+        batch_size: int = 4, flip: bool | None = None, spine_only: bool = True,
     ):
         path = Path(model_path) if model_path else default_model_path()
         path = path.with_suffix(".onnx")

@@ -42,10 +42,9 @@ def test_segment_and_evaluate_clean_the_mask_by_default(asked, tmp_path):
     assert got["spine_only"] is True and got["flip"] is None
 
 
-def test_the_segmenter_default_is_the_measure_paths():
-    """The measure path (measure, batch, pipeline) constructs the Segmenter without
-    ``spine_only``: its labelling drops the objects and notes them, so the default stays
-    False (see the class docstring)."""
+def test_the_segmenter_defaults_are_the_clis():
+    """``Segmenter()`` masks are what ``morpho segment`` writes by default (spine only); the
+    measure path asks for the raw mask itself (its labelling notes what it drops)."""
     defaults = inspect.signature(infer.Segmenter.__init__).parameters
-    assert defaults["spine_only"].default is False
+    assert defaults["spine_only"].default is True
     assert defaults["flip"].default is None  # as the CLI: the model config's "tta"

@@ -61,7 +61,7 @@ def test_segment_keeps_what_the_labelling_keeps_unless_asked_for_all_objects():
     from morpho.label import spine_only
 
     pixels = read_radiograph(SAMPLE).pixels
-    raw = Segmenter(threads=1).predict(pixels)
-    clean = Segmenter(threads=1, spine_only=True).predict(pixels)
+    raw = Segmenter(threads=1, spine_only=False).predict(pixels)
+    clean = Segmenter(threads=1).predict(pixels)
     assert clean.any() and not (clean & ~raw).any()
     assert np.array_equal(clean, spine_only(raw))
