@@ -31,7 +31,8 @@ def test_help_has_no_typer_leftovers(command):
 
 
 @pytest.mark.parametrize(("command", "argument"), [
-    (["segment"], "INPUT..."), (["info"], "INPUT..."), (["train"], "DATASET..."),
+    (["segment"], "INPUT..."), (["info"], "INPUT..."), (["measure"], "INPUT..."),
+    (["batch"], "INPUT"), (["report"], "RUN"), (["train"], "DATASET..."),
     (["evaluate"], "MODEL DATASET"),
 ])  # fmt: skip
 def test_arguments_have_readable_names(command, argument):

@@ -31,7 +31,9 @@ class Side(str, Enum):
     right = "right"
 
 
-Inputs = Annotated[list[Path], typer.Argument(help="Radiograph files or folders.")]
+Inputs = Annotated[
+    list[Path], typer.Argument(help="Radiograph files or folders.", metavar="INPUT...")
+]
 OutOption = Annotated[Path, typer.Option("--out", help="Output folder.")]
 MaskOption = Annotated[
     Path | None,
