@@ -20,6 +20,15 @@ from morpho.resources import models_dir
 from morpho.segment.overlay import BLUE, draw_outlines
 
 DEFAULT_MODEL = "vertebra_unet.onnx"
+#: Test-time augmentation, the model JSON's ``"tta"``: none; the mirrored pass on every film
+#: ("flip", twice the network time); or the mirrored pass only on films whose plain pass is
+#: uncertain ("flip-if-uncertain", see ``uncertain_share``).
+TTA_MODES = ("none", "flip", "flip-if-uncertain")
+#: "flip-if-uncertain": a film gets the mirrored pass when over ``UNCERTAIN_SHARE`` of its
+#: body region (plain probability >= ``UNCERTAIN_BAND[0]``) lies inside ``UNCERTAIN_BAND``.
+#: The model JSON may set its own (``"tta_band"``, ``"tta_uncertain_share"``).
+UNCERTAIN_BAND = (0.3, 0.7)
+UNCERTAIN_SHARE = 0.1
 
 
 def default_model_path() -> Path:
@@ -34,11 +43,32 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     return options
 
 
+def uncertain_share(prob: np.ndarray, band: tuple[float, float] = UNCERTAIN_BAND) -> float:
+    """The share of the body region (probability >= ``band[0]``) whose probability lies
+    inside ``band``; 1.0 where there is no body region (nothing found: worth a second look)."""
+    region = int(np.count_nonzero(prob >= band[0]))
+    if not region:
+        return 1.0
+    return int(np.count_nonzero((prob >= band[0]) & (prob <= band[1]))) / region
+
+
+def tta_mode(config: dict, flip: bool | str | None) -> str:
+    """The test-time augmentation: ``flip`` True/False/a mode name, else the config's."""
+    if isinstance(flip, bool):
+        return "flip" if flip else "none"
+    mode = flip or config.get("tta") or "none"
+    if mode not in TTA_MODES:
+        raise MorphoError("model", f"unknown tta {mode!r} (one of {', '.join(TTA_MODES)})")
+    return mode
+
+
 class Segmenter:
     """Loads an ONNX model (default: the shipped one) once; predicts body masks.
 
     ``flip`` averages the probabilities of each image and its left-right mirror (test-time
-    augmentation, twice the network time); ``None`` takes the model config's ``"tta"``.
+    augmentation, twice the network time); "flip-if-uncertain" runs the mirror only for the
+    images whose plain pass is uncertain (``uncertain_share``); ``None`` takes the model
+    config's ``"tta"``. ``flipped`` / ``passes`` count the images that got the mirror.
     ``spine_only`` (default True, as ``morpho segment`` and ``evaluate`` without
     ``--all-objects``) drops the objects the labelling would drop (specks, fragments, objects
     off the spine curve) from the masks. The measure path (``morpho.chain``, ``measure``,
@@ -48,7 +78,7 @@ class Segmenter:
 
     def __init__(
         self, model_path: str | Path | None = None, threads: int | None = None,
-        batch_size: int = 4, flip: bool | None = None, spine_only: bool = True,
+        batch_size: int = 4, flip: bool | str | None = None, spine_only: bool = True,
     ):
         path = Path(model_path) if model_path else default_model_path()
         path = path.with_suffix(".onnx")
@@ -60,9 +90,14 @@ class Segmenter:
         self.threshold = float(self.config.get("threshold", 0.5))
         self.batch_size = batch_size
         self.spine_only = spine_only
-        self.flip = self.config.get("tta") == "flip" if flip is None else flip
+        self.tta = tta_mode(self.config, flip)
+        self.flip = self.tta != "none"
+        self.band = tuple(self.config.get("tta_band", UNCERTAIN_BAND))
+        self.uncertain_share = float(self.config.get("tta_uncertain_share", UNCERTAIN_SHARE))
+        self.passes = self.flipped = 0
         version = str(self.config.get("version", path.stem))
-        self.model_version = f"{version}+flip" if self.flip else version
+        suffix = {"none": "", "flip": "+flip", "flip-if-uncertain": "+flip-if-uncertain"}
+        self.model_version = version + suffix[self.tta]
         self.session = ort.InferenceSession(
             str(path), session_options(threads), providers=["CPUExecutionProvider"]
         )
@@ -77,14 +112,30 @@ class Segmenter:
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
                 batch = np.stack([prepared[i].array for i in chunk])[:, None].astype(np.float32)
-                prob = expit(self.session.run(None, {"image": batch})[0][:, 0])
-                if self.flip:
-                    mirrored = np.ascontiguousarray(batch[..., ::-1])
-                    (logits,) = self.session.run(None, {"image": mirrored})
-                    prob = 0.5 * (prob + expit(logits[:, 0, :, ::-1]))
-                for i, p in zip(chunk, prob, strict=True):
+                for i, p in zip(chunk, self._batch_probabilities(batch), strict=True):
                     out[i] = p
         return out
+
+    def run_network(self, batch: np.ndarray) -> np.ndarray:
+        """Logits (N, 1, H, W) of a network-size batch (N, 1, H, W)."""
+        return self.session.run(None, {"image": batch})[0]
+
+    def _batch_probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """The plain pass, then the mirrored one where the mode asks for it; averaged."""
+        prob = expit(self.run_network(batch)[:, 0])
+        if self.tta == "flip":
+            mirror = list(range(len(batch)))
+        elif self.tta == "flip-if-uncertain":
+            mirror = [i for i, p in enumerate(prob)
+                      if uncertain_share(p, self.band) > self.uncertain_share]  # fmt: skip
+        else:
+            mirror = []
+        self.passes += len(batch)
+        self.flipped += len(mirror)
+        if mirror:
+            logits = self.run_network(np.ascontiguousarray(batch[mirror][..., ::-1]))
+            prob[mirror] = 0.5 * (prob[mirror] + expit(logits[:, 0, :, ::-1]))
+        return prob
 
     def probability_maps(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Body probabilities (float32) at each image's ORIGINAL size."""
