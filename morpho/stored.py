@@ -45,6 +45,11 @@ ENDINGS = {"labels": "_labels.png", "film": "_film.jpg", "overlay": "_overlay.pn
 FILM_SIDE = 2048  # long side of the display copy
 OVERLAY_SIDE = 1600  # long side of the stored overlay
 JPEG_QUALITY = 90
+#: The overlay's PNG encoding: the "up" filter only (OpenCV >= 4.10; else its default), which
+#: takes ~15% less CPU than OpenCV's default filter choice and a ~30% smaller file on a
+#: 1600 px overlay (analysis/speed_profile.py); the pixels are the same (PNG is lossless).
+OVERLAY_PNG = ([cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+               if hasattr(cv2, "IMWRITE_PNG_FILTER") else [])  # fmt: skip
 
 #: Type 2 attributes of the patient and study modules: kept present, emptied (a SEG or SR
 #: copies them from its source).
@@ -104,7 +109,10 @@ def stage_film(folder: Path, labels: np.ndarray, film: np.ndarray | None,
             raise OSError("could not encode the film copy as JPEG")
         write_bytes(folder / "film.jpg", jpeg.tobytes())
     if overlay is not None:
-        write_png(folder / "overlay.png", overlay)
+        ok, png = cv2.imencode(".png", overlay, OVERLAY_PNG)
+        if not ok:
+            raise OSError("could not encode the overlay as PNG")
+        write_bytes(folder / "overlay.png", png.tobytes())
     if source is not None:
         header = deidentified_header(source)
         atomic_write(folder / "source.dcm",
