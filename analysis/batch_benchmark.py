@@ -1,13 +1,20 @@
 """`morpho batch` against a plain sequential loop, on the same >= 500 files.
 
-    python analysis/batch_benchmark.py [--n 500] [--workers 2] [--baseline-n N]
+    python analysis/batch_benchmark.py [--n 500] [--workers 2] [--baseline-n N] \
+        [--before OLD_TREE] [--variants tta=flip-if-uncertain decode_margin=1 ...]
 
 The files are copies (symlinks) of one synthetic lateral DX film: the bundled sample,
 upscaled 2x to 2048x2048 (a typical detector size) and stored as JPEG 2000 lossless DICOM.
 Prints, for each mode, end-to-end images/s (process start and model load included), the
 peak resident memory of the whole process tree and how busy the CPU cores were (CPU time of
-the tree over wall time x cores), then the ratios, then the decode-only gain of
-reduced-resolution decoding. Needs the default model (morpho.segment.infer).
+the tree over wall time x cores), the median ms per film per worker of each stage (read;
+segment; label + measure; store = the rest of the worker's time: label map, display copy,
+overlay, encodes, header copy), then the ratios, then the decode-only gain of
+reduced-resolution decoding. ``--variants`` adds a batch run per variant with a copy of the
+model whose JSON is changed (``"tta"``: morpho.segment.infer.TTA_MODES; ``"decode_margin"``:
+morpho.chain.decode_shape); ``--before`` one with another source tree (the code before a
+change), side by side.
+Needs the default model (morpho.segment.infer).
 Timings depend on what else runs on the machine; compare only numbers from one run.
 """
 
@@ -45,6 +52,8 @@ files = sorted(Path(sys.argv[1]).iterdir())[: int(sys.argv[2])]
 rows = sum(len(measure_image(f, segmenter=segmenter)[2]) for f in files)
 print(f"sequential: {len(files)} files, {rows} vertebrae")
 """
+
+BEFORE = "import sys; from morpho.cli import main; sys.argv[0] = 'morpho'; main()"
 
 
 def _tree(pid: int) -> dict[int, tuple[int, float]]:
@@ -125,6 +134,41 @@ def model_config(model: str) -> PreprocessConfig:
     return PreprocessConfig.from_dict(json.loads(config.read_text())["preprocess"])
 
 
+def model_with(folder: Path, model: str, changes: dict) -> str:
+    """A copy of ``model`` (symlinked ONNX) whose JSON has ``changes``; its path."""
+    from morpho.segment.infer import default_model_path
+
+    source = Path(model or default_model_path()).with_suffix(".onnx")
+    target = folder / "-".join(f"{k}={v}" for k, v in changes.items()) / source.name
+    target.parent.mkdir()
+    target.symlink_to(source.resolve())
+    config = json.loads(source.with_suffix(".json").read_text())
+    target.with_suffix(".json").write_text(json.dumps({**config, **changes}))
+    return str(target)
+
+
+def variant(text: str) -> dict:
+    """``tta=flip-if-uncertain,decode_margin=1`` -> the model JSON changes."""
+    changes = dict(part.split("=", 1) for part in text.split(","))
+    return {k: int(v) if v.isdigit() else v for k, v in changes.items()}
+
+
+def stage_line(out_dir: Path) -> str:
+    """Median ms per film per worker of each stage, from the run's images.parquet."""
+    images = pd.read_parquet(out_dir / "images.parquet")
+    images = images[images["status"] == "ok"]
+    stages = pd.DataFrame({
+        "read": images["read_s"], "segment": images["segment_s"],
+        "measure": images["measure_s"],
+        "store": images["process_s"] - images["segment_s"] - images["measure_s"],
+    })  # fmt: skip
+    medians = stages.median() * 1000
+    total = (stages.sum(axis=1)).median() * 1000
+    return ("    median ms per film per worker: " + ", ".join(
+        f"{k} {v:.0f}" for k, v in medians.items()) + f"; all {total:.0f} "
+        f"(version {images['model_version'].iloc[0]})")  # fmt: skip
+
+
 def decode_gain(path: Path, config: PreprocessConfig, repeat: int = 5) -> str:
 
     def needed(shape: tuple[int, int]) -> tuple[int, int]:
@@ -161,6 +205,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--skip-full", action="store_true", help="skip --full-resolution run")
     parser.add_argument("--model", default="", help="ONNX model (default: the shipped one)")
+    parser.add_argument("--variants", nargs="*", default=[],
+                        help="extra batch runs, each with a model copy whose JSON is changed: "
+                        "e.g. tta=flip-if-uncertain decode_margin=1,tta=none")  # fmt: skip
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another source tree of morpho (e.g. `git archive REV | tar -x`): "
+                        "one more batch run with its code, side by side")  # fmt: skip
     args = parser.parse_args()
     baseline_n = min(args.baseline_n or args.n, args.n)
     env = {**os.environ}
@@ -172,6 +222,15 @@ def main() -> None:
         rows = []
         batch = ["morpho", "batch", "--workers", str(args.workers), *model, "--out"]
         modes = [("morpho batch", [*batch, f"{tmp}/b", str(files)], args.n)]
+        for number, text in enumerate(args.variants):
+            copy = ["--model", model_with(Path(tmp), args.model, variant(text))]
+            command = ["morpho", "batch", "--workers", str(args.workers), *copy, "--out",
+                       f"{tmp}/v{number}", str(files)]  # fmt: skip
+            modes.append((f"morpho batch, {text}", command, args.n))
+        if args.before:
+            command = [sys.executable, "-c", BEFORE, "batch", "--workers", str(args.workers),
+                       *model, "--out", f"{tmp}/before", str(files)]  # fmt: skip
+            modes.insert(0, (f"morpho batch (before: {args.before.name})", command, args.n))
         if not args.skip_full:
             modes.append(
                 (
@@ -183,23 +242,21 @@ def main() -> None:
         modes.append(("sequential loop", [sys.executable, "-c", SEQUENTIAL, str(subset),
                                           str(baseline_n), args.model], baseline_n))  # fmt: skip
         for name, command, n in modes:
-            seconds, peak, cpu, last = timed_run(command, env)
+            before = "(before" in name and args.before
+            run_env = {**env, "PYTHONPATH": str(args.before.resolve())} if before else env
+            seconds, peak, cpu, last = timed_run(command, run_env)
             rows.append((name, n, seconds, peak))
             busy = cpu / (seconds * (os.cpu_count() or 1))
             print(f"{name:32s} {n:5d} images {seconds:7.1f} s {n / seconds:6.2f} img/s "
                   f"peak RSS {peak / 2**20:6.0f} MiB  CPU busy {busy:4.0%}  ({last})",
                   flush=True)  # fmt: skip
-            if command[0] == "morpho":
-                out_dir = Path(command[command.index("--out") + 1])
-                stages = pd.read_parquet(out_dir / "images.parquet")
-                medians = stages[["read_s", "segment_s", "measure_s"]].median()
-                print("    median per image per worker: " + ", ".join(
-                    f"{k[:-2]} {v * 1000:.0f} ms" for k, v in medians.items()))  # fmt: skip
+            if "batch" in command and "--full-resolution" not in command:
+                print(stage_line(Path(command[command.index("--out") + 1])), flush=True)
         rate = {name: n / s for name, n, s, _ in rows}
-        print(
-            f"ratio morpho batch / sequential loop: "
-            f"x{rate['morpho batch'] / rate['sequential loop']:.2f}"
-        )
+        for name in rate:
+            if name.startswith("morpho batch") and "full-resolution" not in name:
+                print(f"ratio {name} / sequential loop: "
+                      f"x{rate[name] / rate['sequential loop']:.2f}")
         if "morpho batch --full-resolution" in rate:
             print(
                 f"ratio reduced / full-resolution decode (both batch): "

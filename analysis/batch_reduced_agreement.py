@@ -4,11 +4,16 @@ For AASCE test films (baseline JPEG, so ``morpho batch`` decodes them at 1/2 or 
 default), segments each film from the full decode and from the reduced one with the same
 model, and prints the Dice between the two masks and how often the body counts agree.
 
-    python analysis/batch_reduced_agreement.py [MODEL ...] [--n 20] [--upscale 2]
+    python analysis/batch_reduced_agreement.py [MODEL ...] [--n 20] [--upscale 2] \
+        [--j2k] [--margins 2 1]
 
 AASCE films are small enough to decode whole; ``--upscale 2`` first writes each one as a
 JPEG (quality 95) at twice its size in a temporary folder, a chest-film-sized stand-in that
-then decodes at 1/2.
+then decodes at 1/2. ``--j2k`` writes them as JPEG 2000 lossless DICOM (12 bit) instead,
+which decodes through its resolution levels. ``--margins`` compares decode margins
+(``ChainWorker.margin``, a model JSON's ``"decode_margin"``, else
+``morpho.chain.DECODE_MARGIN``: decode at least this many times the network input; 1 =
+decode at the network's own scale, the largest reduction).
 """
 
 from __future__ import annotations
@@ -23,16 +28,19 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+import morpho.chain  # noqa: E402
 from morpho.batch.chain import ChainWorker  # noqa: E402
 from morpho.batch.items import BatchItem  # noqa: E402
 from morpho.datasets.aasce import fixed_split  # noqa: E402
+from morpho.io.writer import write_dicom  # noqa: E402
 from morpho.measure import measure_mask  # noqa: E402
 from morpho.resources import shared_data_dir  # noqa: E402
 
 
-def agreement(model: str | None, names: list[str], root: Path) -> str:
+def agreement(model: str | None, names: list[str], root: Path, margin: int = 2) -> str:
     full = ChainWorker(model, reduced=False, threads=1)
     reduced = ChainWorker(model, reduced=True, threads=1)
+    reduced.margin = margin
     dices, same, factors = [], 0, set()
     for name in names:
         item = BatchItem(key=name, path=str(root / name))
@@ -46,7 +54,8 @@ def agreement(model: str | None, names: list[str], root: Path) -> str:
         same += len(measure_mask(a, view="ap")) == len(measure_mask(b, view="ap"))
     if not dices:
         return f"{model or 'default model'}: none of {len(names)} films is decoded reduced"
-    return (f"{model or 'default model'}: decode 1/{sorted(factors)}; Dice(full, reduced) mean "
+    return (f"{model or 'default model'} margin {margin}: decode 1/{sorted(factors)}; "
+            f"Dice(full, reduced) mean "
             f"{np.mean(dices):.4f}, min {np.min(dices):.4f}; same body count "
             f"{same}/{len(dices)} (of {len(names)} films, {len(dices)} decoded reduced)")
 
@@ -56,19 +65,32 @@ def main() -> None:
     ap.add_argument("models", nargs="*", default=[None])
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--upscale", type=int, default=1, help="write the films this many times larger")
+    ap.add_argument("--j2k", action="store_true", help="write JPEG 2000 lossless DICOM films")
+    ap.add_argument("--margins", type=int, nargs="+", default=[morpho.chain.DECODE_MARGIN])
     args = ap.parse_args()
     names = sorted(n for n, part in fixed_split().items() if part == "test")[: args.n]
     root = shared_data_dir() / "aasce-ap" / "images"
     with tempfile.TemporaryDirectory() as tmp:
-        if args.upscale > 1:
-            for name in names:
-                image = cv2.imread(str(root / name), cv2.IMREAD_GRAYSCALE)
-                big = cv2.resize(image, None, fx=args.upscale, fy=args.upscale,
-                                 interpolation=cv2.INTER_CUBIC)
-                cv2.imwrite(str(Path(tmp) / name), big, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if args.upscale > 1 or args.j2k:
+            names = [write_film(root / name, Path(tmp), args.upscale, args.j2k) for name in names]
             root = Path(tmp)
         for model in args.models:
-            print(agreement(model, names, root))
+            for margin in args.margins:
+                print(agreement(model, names, root, margin), flush=True)
+
+
+def write_film(path: Path, folder: Path, upscale: int, j2k: bool) -> str:
+    """``path`` upscaled, as a JPEG (quality 95) or a JPEG 2000 lossless DICOM; its name."""
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if upscale > 1:
+        image = cv2.resize(image, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
+    if not j2k:
+        cv2.imwrite(str(folder / path.name), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        return path.name
+    name = path.stem + ".dcm"
+    write_dicom(folder / name, image.astype(np.uint16) * 16, spacing_mm=0.2, view="ap",
+                bits_stored=12, compression="jpeg2000")  # fmt: skip
+    return name
 
 
 if __name__ == "__main__":

@@ -124,20 +124,23 @@ class FilmResult:
         }  # fmt: skip
 
 
-def decode_shape(shape: tuple[int, int], config: PreprocessConfig) -> tuple[int, int]:
-    """The pixels (rows, columns) to decode from an image of ``shape``: ``DECODE_MARGIN``
-    times what the network input takes, so that the network still sees an area-averaged
-    image, as in training, rather than the decoder's own reduction."""
+def decode_shape(shape: tuple[int, int], config: PreprocessConfig,
+                 margin: int = DECODE_MARGIN) -> tuple[int, int]:
+    """The pixels (rows, columns) to decode from an image of ``shape``: ``margin`` (default
+    ``DECODE_MARGIN``) times what the network input takes, so that the network still sees
+    an area-averaged image, as in training, rather than the decoder's own reduction; a model
+    JSON's ``"decode_margin"`` may ask for another (1: decode at the network's own scale)."""
     rows, columns = make_transform(shape, config).content_shape
-    return DECODE_MARGIN * rows, DECODE_MARGIN * columns
+    return margin * rows, margin * columns
 
 
 def load_film(path: str | Path, settings: FilmSettings,
-              config: PreprocessConfig | None = None) -> Reduced:
+              config: PreprocessConfig | None = None, margin: int = DECODE_MARGIN) -> Reduced:
     """Read a film: at a reduction (``settings.reduced``, a codec that allows it, and the
-    segmenter's preprocessing ``config``), else whole."""
+    segmenter's preprocessing ``config`` and decode ``margin``), else whole."""
     if settings.reduced:
-        found = read_reduced(path, lambda shape: decode_shape(shape, config or PreprocessConfig()))
+        config = config or PreprocessConfig()
+        found = read_reduced(path, lambda shape: decode_shape(shape, config, margin))
         if found is not None:
             return found
     radiograph = read_radiograph(path)

@@ -47,12 +47,13 @@ class ChainWorker:
     """Loads the model once (``threads`` inference threads); then reads, segments and
     measures one file at a time with ``morpho.chain.measure_film``.
 
-    ``reduced`` (the default), ``first_level``, ``view`` and ``anterior`` make the run's
-    ``FilmSettings``; an item's own ``settings`` (a manifest's ``first_level``, ``view``,
-    ``anterior``) override them. With ``run_dir`` set (the runner sets it to the run
-    folder), each measured film's files are written for the run to keep: the body
-    label map and, for DICOM inputs, the de-identified header always; the film copy and the
-    overlay unless ``pictures`` is False.
+    ``reduced`` (the default; decoded at the model JSON's ``"decode_margin"``, else
+    ``DECODE_MARGIN``, times the network input), ``first_level``, ``view`` and ``anterior``
+    make the run's ``FilmSettings``; an item's own ``settings`` (a manifest's
+    ``first_level``, ``view``, ``anterior``) override them. With ``run_dir`` set (the
+    runner sets it to the run folder), each measured film's files are written for the run
+    to keep: the body label map and, for DICOM inputs, the de-identified header always;
+    the film copy and the overlay unless ``pictures`` is False.
     """
 
     def __init__(
@@ -70,15 +71,18 @@ class ChainWorker:
         self.settings = FilmSettings(first_level, view, anterior, reduced)
         self.pictures = pictures
         self.config = getattr(self.segmenter, "preprocess", None) or PreprocessConfig()
+        model_config = getattr(self.segmenter, "config", None)
+        self.margin = int((model_config if isinstance(model_config, dict) else {})
+                          .get("decode_margin", DECODE_MARGIN))  # fmt: skip
         self.model_sha256 = (model_sha256(model_path) if segmenter_factory is default_segmenter
                              else getattr(self.segmenter, "model_sha256", None))  # fmt: skip
         self.run_dir: Path | None = None
 
     def needed(self, shape: tuple[int, int]) -> tuple[int, int]:
-        return decode_shape(shape, self.config)
+        return decode_shape(shape, self.config, self.margin)
 
     def load(self, item: BatchItem) -> Reduced:
-        return load_film(item.path, self.settings, self.config)
+        return load_film(item.path, self.settings, self.config, self.margin)
 
     def segment(self, loaded: Reduced):
         """The body mask and the body probability, at the ORIGINAL size."""
