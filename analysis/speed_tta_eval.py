@@ -1,14 +1,18 @@
 """What does the mirrored pass buy, film by film? Plain, always-flip and flip-if-uncertain
-(at several uncertain-share thresholds) side by side, as `morpho evaluate` measures them
-(spine-only masks), on the test splits of several datasets.
+(at several thresholds of two gate statistics) side by side, as `morpho evaluate` measures
+them (spine-only masks), on the test splits of several datasets.
 
-    python analysis/speed_tta_eval.py [MODEL] [--shares 0.05 0.1 0.15 0.2] \
+    python analysis/speed_tta_eval.py [MODEL] [--out runs/speed/tta] \
         [--band 0.3 0.7] [--datasets data/aasce/dataset.json data/synth/dataset.json]
 
-Each network pass is run once per film and cached, so every policy sees the same logits.
-Prints one row per set and policy: Dice, body recall/precision (components and after the
-labelling's split), the share of films that got the mirrored pass, and the differences to
-always-flip.
+Each set is evaluated twice (plain, always-flip; per-image rows kept under OUT/<set>/); a
+gate that mirrors image i or not then scores exactly as the flip's rows for the mirrored
+images and the plain rows for the others (``evaluate.summarise`` on the mix). Gate
+statistics per image, from the plain pass at network size: ``share`` =
+``infer.uncertain_share`` (band pixels over the body region); ``core`` = the same after a
+3x3 erosion of the band (thin edge bands gone: only thick uncertain blobs count). Prints
+one row per set and policy: Dice, body recall/precision (components and after the
+labelling's split), the share of films mirrored, and the differences to always-flip.
 """
 
 from __future__ import annotations
@@ -20,11 +24,16 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy.special import expit  # noqa: E402
 
 from morpho.datasets.contract import load_dataset  # noqa: E402
-from morpho.segment.evaluate import evaluate  # noqa: E402
-from morpho.segment.infer import Segmenter  # noqa: E402
+from morpho.io import read_radiograph  # noqa: E402
+from morpho.preprocess import prepare  # noqa: E402
+from morpho.segment.evaluate import evaluate, summarise  # noqa: E402
+from morpho.segment.infer import Segmenter, uncertain_share  # noqa: E402
 
 SETS = ("data/aasce/dataset.json", "data/synth/dataset.json")
 CACHE: dict[bytes, np.ndarray] = {}
@@ -52,31 +61,67 @@ def row(name: str, policy: str, s: dict, flipped: float, base: dict | None) -> s
     return text
 
 
+def core_share(prob: np.ndarray, band: tuple[float, float]) -> float:
+    """Band pixels left after a 3x3 erosion of the band, over the body region."""
+    region = int(np.count_nonzero(prob >= band[0]))
+    inside = ((prob >= band[0]) & (prob <= band[1])).astype(np.uint8)
+    core = cv2.erode(inside, np.ones((3, 3), np.uint8))
+    return int(np.count_nonzero(core)) / region if region else 1.0
+
+
+def statistics(seg: Segmenter, dataset, split: str, band) -> pd.DataFrame:
+    rows = []
+    for item in dataset.split(split):
+        prepared = prepare(read_radiograph(item.image).pixels, seg.preprocess)
+        prob = expit(seg.run_network(prepared.array[None, None].astype(np.float32))[0, 0])
+        rows.append({"image": item.id, "share": uncertain_share(prob, band),
+                     "core": core_share(prob, band)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def mixed(runs: dict, mirrored: set) -> dict:
+    """The summary of a gate that mirrored the images in ``mirrored``."""
+    parts = {}
+    for kind in ("images", "bodies"):
+        flip, plain = runs["flip"][kind], runs["none"][kind]
+        parts[kind] = pd.concat([flip[flip.image.isin(mirrored)],
+                                 plain[~plain.image.isin(mirrored)]])  # fmt: skip
+    return summarise(parts["images"], parts["bodies"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", default=None)
-    parser.add_argument("--shares", type=float, nargs="+", default=[0.05, 0.1, 0.15, 0.2])
+    parser.add_argument("--out", type=Path, default=Path("runs/speed/tta"))
     parser.add_argument("--band", type=float, nargs=2, default=[0.3, 0.7])
     parser.add_argument("--split", default="test")
     parser.add_argument("--datasets", type=Path, nargs="+", default=[Path(s) for s in SETS])
     args = parser.parse_args()
-    policies = [("flip", "flip", None), ("none", "none", None)]
-    policies += [(f"if-uncertain >{t:g}", "flip-if-uncertain", t) for t in args.shares]
-    print(f"band {args.band}; split {args.split}")
+    band = tuple(args.band)
+    print(f"band {band}; split {args.split}")
     print("| set | policy | Dice | recall / precision | after split | mirrored | "
           "dDice vs flip | d recall after split |")
     for path in args.datasets:
-        dataset = load_dataset(path)
-        base = None
-        for name, mode, share in policies:
+        dataset, name = load_dataset(path), path.parent.name
+        runs = {}
+        for mode in ("flip", "none"):
             seg = CachedSegmenter(args.model, threads=1, flip=mode, spine_only=True)
-            seg.band = tuple(args.band)
-            if share is not None:
-                seg.uncertain_share = share
-            s = evaluate(seg, dataset, args.split, None, overlays=False).summary
-            base = base or s
-            print(row(path.parent.name, name, s, seg.flipped / max(seg.passes, 1),
-                      None if name == "flip" else base), flush=True)
+            result = evaluate(seg, dataset, args.split, args.out / name / mode, overlays=False)
+            runs[mode] = {"images": result.images, "bodies": result.bodies}
+        stats = statistics(seg, dataset, args.split, band)
+        stats.to_csv(args.out / name / "gate.csv", index=False)
+        base = summarise(runs["flip"]["images"], runs["flip"]["bodies"])
+        print(row(name, "flip", base, 1.0, None))
+        print(row(name, "none", summarise(runs["none"]["images"], runs["none"]["bodies"]),
+                  0.0, base))  # fmt: skip
+        for stat in ("share", "core"):
+            for q in (0.25, 0.5, 0.75):
+                t = float(stats[stat].quantile(q))
+                mirrored = set(stats.image[stats[stat] > t])
+                print(row(name, f"{stat} > {t:.4f} (q{q:g})", mixed(runs, mirrored),
+                          len(mirrored) / len(stats), base), flush=True)  # fmt: skip
+        print(f"{name}: share {stats.share.describe()[['min', '50%', 'max']].round(4).tolist()}"
+              f", core {stats.core.describe()[['min', '50%', 'max']].round(4).tolist()}")
 
 
 if __name__ == "__main__":
