@@ -14,6 +14,18 @@ cost of the input list alone.
 - ``slabs-lazy``: the same, fed from a generator, as a runner that never holds the whole
   list would (today ``morpho.batch.runner`` builds the list of items and their
   fingerprints before any engine runs).
+
+Measured 2026-12-06 (2-core machine, Ray 2.60, 1,000,000 items, chunk size 4: 62,500 blocks
+of 16 items); the driver after ``ray.init``: RssAnon 0.14 GiB, peak 0.25 GiB; the list of
+items adds 0.62 GiB (RssAnon 0.76 GiB, 4-5 s):
+
+| way        | making the dataset | peak RSS | RssAnon after the list is dropped |
+|------------|--------------------|----------|-----------------------------------|
+| before     | 78 s               | 1.58 GiB | 0.39 GiB                          |
+| slabs      | 59 s               | 1.24 GiB | 0.34 GiB                          |
+| slabs-lazy | 63 s               | 0.62 GiB | 0.35 GiB                          |
+
+The 0.20 GiB left beside Ray's own is the 62,500 blocks of block numbers (``from_items``).
 """
 
 from __future__ import annotations
