@@ -22,8 +22,13 @@ from morpho.segment.overlay import BLUE, draw_outlines
 DEFAULT_MODEL = "vertebra_unet.onnx"
 #: Test-time augmentation, the model JSON's ``"tta"``: none; the mirrored pass on every film
 #: ("flip", twice the network time); or the mirrored pass only on films whose plain pass is
-#: uncertain ("flip-if-uncertain", see ``uncertain_share``).
-TTA_MODES = ("none", "flip", "flip-if-uncertain")
+#: uncertain ("flip-if-uncertain", see ``uncertain_share``); or one pass in the network's
+#: better facing where the film's facing is known ("facing").
+TTA_MODES = ("none", "flip", "flip-if-uncertain", "facing")
+#: "facing": a film whose facing is known (a lateral's header, or ``--anterior``) gets one
+#: pass, mirrored when it faces away from the model JSON's ``"tta_facing"`` (the facing the
+#: network segments best); any other film gets both passes, as with "flip".
+FACINGS = ("left", "right")
 #: "flip-if-uncertain": a film gets the mirrored pass when over ``UNCERTAIN_SHARE`` of its
 #: body region (plain probability >= ``UNCERTAIN_BAND[0]``) lies inside ``UNCERTAIN_BAND``.
 #: The model JSON may set its own (``"tta_band"``, ``"tta_uncertain_share"``).
@@ -68,7 +73,9 @@ class Segmenter:
     ``flip`` averages the probabilities of each image and its left-right mirror (test-time
     augmentation, twice the network time); "flip-if-uncertain" runs the mirror only for the
     images whose plain pass is uncertain (``uncertain_share``); ``None`` takes the model
-    config's ``"tta"``. ``flipped`` / ``passes`` count the images that got the mirror.
+    config's ``"tta"``; "facing" one pass, in the model's ``tta_facing``, for the images
+    whose facing is given (``probability_maps(..., facings)``), both passes for the others.
+    ``flipped`` / ``passes`` count the images that got the mirror.
     ``spine_only`` (default True, as ``morpho segment`` and ``evaluate`` without
     ``--all-objects``) drops the objects the labelling would drop (specks, fragments, objects
     off the spine curve) from the masks. The measure path (``morpho.chain``, ``measure``,
@@ -94,16 +101,19 @@ class Segmenter:
         self.flip = self.tta != "none"
         self.band = tuple(self.config.get("tta_band", UNCERTAIN_BAND))
         self.uncertain_share = float(self.config.get("tta_uncertain_share", UNCERTAIN_SHARE))
+        self.facing = self.config.get("tta_facing", "right")
         self.passes = self.flipped = 0
         version = str(self.config.get("version", path.stem))
-        suffix = {"none": "", "flip": "+flip", "flip-if-uncertain": "+flip-if-uncertain"}
-        self.model_version = version + suffix[self.tta]
+        self.model_version = version + ("" if self.tta == "none" else f"+{self.tta}")
         self.session = ort.InferenceSession(
             str(path), session_options(threads), providers=["CPUExecutionProvider"]
         )
 
-    def probabilities(self, prepared: Sequence[Prepared]) -> list[np.ndarray]:
-        """Network-size body probabilities, batched among images of one network size."""
+    def probabilities(self, prepared: Sequence[Prepared],
+                      facings: Sequence[str | None] | None = None) -> list[np.ndarray]:
+        """Network-size body probabilities, batched among images of one network size
+        (``facings``: each image's facing where known, for the "facing" mode)."""
+        facings = list(facings) if facings is not None else [None] * len(prepared)
         out: list[np.ndarray] = [np.empty(0)] * len(prepared)
         by_shape: dict[tuple[int, int], list[int]] = {}
         for index, item in enumerate(prepared):
@@ -112,7 +122,9 @@ class Segmenter:
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
                 batch = np.stack([prepared[i].array for i in chunk])[:, None].astype(np.float32)
-                for i, p in zip(chunk, self._batch_probabilities(batch), strict=True):
+                chunk_facings = [facings[i] for i in chunk]
+                for i, p in zip(chunk, self._batch_probabilities(batch, chunk_facings),
+                                strict=True):  # fmt: skip
                     out[i] = p
         return out
 
@@ -120,27 +132,44 @@ class Segmenter:
         """Logits (N, 1, H, W) of a network-size batch (N, 1, H, W)."""
         return self.session.run(None, {"image": batch})[0]
 
-    def _batch_probabilities(self, batch: np.ndarray) -> np.ndarray:
-        """The plain pass, then the mirrored one where the mode asks for it; averaged."""
-        prob = expit(self.run_network(batch)[:, 0])
-        if self.tta == "flip":
-            mirror = list(range(len(batch)))
-        elif self.tta == "flip-if-uncertain":
-            mirror = [i for i, p in enumerate(prob)
-                      if uncertain_share(p, self.band) > self.uncertain_share]  # fmt: skip
-        else:
-            mirror = []
-        self.passes += len(batch)
-        self.flipped += len(mirror)
+    def _batch_probabilities(self, batch: np.ndarray, facings: list[str | None]) -> np.ndarray:
+        """The plain pass and the mirrored one where the mode asks for them; averaged where
+        both ran."""
+        n = len(batch)
+        # "facing": image i -> True (its plain pass only) or False (its mirrored pass only)
+        one_way = ({i: f == self.facing for i, f in enumerate(facings) if f in FACINGS}
+                   if self.tta == "facing" else {})  # fmt: skip
+        plain = [i for i in range(n) if one_way.get(i, True)]
+        mirror_only = [i for i in range(n) if not one_way.get(i, True)]
+        prob = np.zeros((n, *batch.shape[2:]), np.float32)
+        if plain:
+            prob[plain] = expit(self.run_network(batch[plain])[:, 0])
+        both = self._second_pass(prob, [i for i in plain if i not in one_way])
+        mirror = mirror_only + both
         if mirror:
             logits = self.run_network(np.ascontiguousarray(batch[mirror][..., ::-1]))
-            prob[mirror] = 0.5 * (prob[mirror] + expit(logits[:, 0, :, ::-1]))
+            mirrored = expit(logits[:, 0, :, ::-1])
+            prob[mirror_only] = mirrored[: len(mirror_only)]
+            prob[both] = 0.5 * (prob[both] + mirrored[len(mirror_only) :])
+        self.passes += n
+        self.flipped += len(mirror)
         return prob
 
-    def probability_maps(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Body probabilities (float32) at each image's ORIGINAL size."""
+    def _second_pass(self, prob: np.ndarray, candidates: list[int]) -> list[int]:
+        """Of the images that had the plain pass, those that also get the mirrored one."""
+        if self.tta in ("flip", "facing"):
+            return candidates
+        if self.tta == "flip-if-uncertain":
+            return [i for i in candidates
+                    if uncertain_share(prob[i], self.band) > self.uncertain_share]  # fmt: skip
+        return []
+
+    def probability_maps(self, images: Sequence[np.ndarray],
+                         facings: Sequence[str | None] | None = None) -> list[np.ndarray]:
+        """Body probabilities (float32) at each image's ORIGINAL size (``facings``: each
+        image's facing where known, for the "facing" mode)."""
         prepared = [prepare(pixels, self.preprocess) for pixels in images]
-        probs = self.probabilities(prepared)
+        probs = self.probabilities(prepared, facings)
         return [p.transform.to_original(prob) for p, prob in zip(prepared, probs, strict=True)]
 
     def finish(self, mask: np.ndarray) -> np.ndarray:
