@@ -10,7 +10,9 @@ gate that mirrors image i or not then scores exactly as the flip's rows for the 
 images and the plain rows for the others (``evaluate.summarise`` on the mix). Gate
 statistics per image, from the plain pass at network size: ``share`` =
 ``infer.uncertain_share`` (band pixels over the body region); ``core`` = the same after a
-3x3 erosion of the band (thin edge bands gone: only thick uncertain blobs count). Prints
+3x3 erosion of the band (thin edge bands gone: only thick uncertain blobs count). Where a
+set's items have a facing, the "facing" mode (one pass in a canonical facing, with the
+items' true facing) is scored the same way from a third, mirrored-only run. Prints
 one row per set and policy: Dice, body recall/precision (components and after the
 labelling's split), the share of films mirrored, and the differences to always-flip.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -89,6 +92,28 @@ def mixed(runs: dict, mirrored: set) -> dict:
     return summarise(parts["images"], parts["bodies"])
 
 
+class MirrorSegmenter(CachedSegmenter):
+    """The mirrored pass only (its logits mirrored back)."""
+
+    def run_network(self, batch: np.ndarray) -> np.ndarray:
+        return super().run_network(np.ascontiguousarray(batch[..., ::-1]))[..., ::-1]
+
+
+def facing_policy(runs: dict, facing: dict, canonical: str) -> dict:
+    """``"tta": "facing"`` with each image's true facing: the plain pass for images facing
+    ``canonical``, the mirrored pass only for those facing the other way, both (flip) for
+    images without one."""
+    def pick(image: str) -> str:
+        f = facing.get(image)
+        return "flip" if f not in ("left", "right") else "none" if f == canonical else "mirror"
+
+    parts = {}
+    for kind in ("images", "bodies"):
+        parts[kind] = pd.concat([r[kind][r[kind].image.map(pick) == mode]
+                                 for mode, r in runs.items()])  # fmt: skip
+    return summarise(parts["images"], parts["bodies"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", default=None)
@@ -104,8 +129,9 @@ def main() -> None:
     for path in args.datasets:
         dataset, name = load_dataset(path), path.parent.name
         runs = {}
-        for mode in ("flip", "none"):
-            seg = CachedSegmenter(args.model, threads=1, flip=mode, spine_only=True)
+        for mode in ("flip", "none", "mirror"):
+            seg = (MirrorSegmenter if mode == "mirror" else CachedSegmenter)(
+                args.model, threads=1, flip="none" if mode == "mirror" else mode, spine_only=True)
             result = evaluate(seg, dataset, args.split, args.out / name / mode, overlays=False)
             runs[mode] = {"images": result.images, "bodies": result.bodies}
         stats = statistics(seg, dataset, args.split, band)
@@ -120,6 +146,15 @@ def main() -> None:
                 mirrored = set(stats.image[stats[stat] > t])
                 print(row(name, f"{stat} > {t:.4f} (q{q:g})", mixed(runs, mirrored),
                           len(mirrored) / len(stats), base), flush=True)  # fmt: skip
+        ids = {item.id for item in dataset.split(args.split)}
+        facing = {item["id"]: item.get("facing") for item in json.loads(path.read_text())["items"]
+                  if item["id"] in ids}  # fmt: skip
+        if any(f in ("left", "right") for f in facing.values()):
+            for canonical in ("right", "left"):
+                s = facing_policy(runs, facing, canonical)
+                print(row(name, f"facing, one pass as {canonical}", s,
+                          sum(f in ("left", "right") and f != canonical
+                              for f in facing.values()) / len(facing), base))  # fmt: skip
         print(f"{name}: share {stats.share.describe()[['min', '50%', 'max']].round(4).tolist()}"
               f", core {stats.core.describe()[['min', '50%', 'max']].round(4).tolist()}")
 
