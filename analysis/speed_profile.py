@@ -3,7 +3,7 @@ batch worker runs it: read (reduced decode), checks, preprocess, network pass(es
 to the original size, label + measure, label map, stored files (display copy, overlay,
 encodes, header copy).
 
-    python analysis/speed_profile.py [--film FILM.dcm] [--repeat 7] [--threads 1]
+    python analysis/speed_profile.py [--film FILM.dcm] [--repeat 7] [--threads 1] [--margin 1]
 
 Without ``--film`` it makes the benchmark's film (analysis/batch_benchmark.py: the sample
 upscaled to 2048x2048, JPEG 2000 lossless DICOM). Prints the median ms of each stage over
@@ -28,7 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from batch_benchmark import make_files  # noqa: E402
 
-from morpho.chain import FilmSettings, check_decode, label_map, load_film  # noqa: E402
+from morpho.chain import (  # noqa: E402
+    DECODE_MARGIN,
+    FilmSettings,
+    check_decode,
+    label_map,
+    load_film,
+)
 from morpho.measure import measure_mask  # noqa: E402
 from morpho.preprocess import prepare  # noqa: E402
 from morpho.report.overlay import display_film, overlay_image  # noqa: E402
@@ -42,7 +48,8 @@ from morpho.stored import (  # noqa: E402
 )
 
 
-def profile(film: Path, segmenter: Segmenter, repeat: int) -> dict[str, list[float]]:
+def profile(film: Path, segmenter: Segmenter, repeat: int, margin: int = DECODE_MARGIN
+            ) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {}
 
     def clock(name, fn, *args, **kwargs):
@@ -53,7 +60,11 @@ def profile(film: Path, segmenter: Segmenter, repeat: int) -> dict[str, list[flo
 
     settings = FilmSettings(reduced=True)
     for _ in range(repeat):
-        loaded = clock("read (reduced decode)", load_film, film, settings, segmenter.preprocess)
+        if margin != DECODE_MARGIN:
+            clock(f"[was] read, margin {DECODE_MARGIN}", load_film, film, settings,
+                  segmenter.preprocess)  # fmt: skip
+        loaded = clock(f"read (reduced, margin {margin})", load_film, film, settings,
+                       segmenter.preprocess, margin)  # fmt: skip
         rg, reduction = loaded.radiograph, loaded.reduction
         clock("decode check", check_decode, film, rg.pixels)
         prepared = clock("preprocess (CLAHE, resize)", prepare, rg.pixels, segmenter.preprocess)
@@ -91,11 +102,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--margin", type=int, default=DECODE_MARGIN, help="decode margin")
     args = parser.parse_args()
     segmenter = Segmenter(args.model, threads=args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         film = args.film or make_files(Path(tmp), 1) / "film0000.dcm"
-        times = profile(film.resolve(), segmenter, args.repeat)
+        times = profile(film.resolve(), segmenter, args.repeat, args.margin)
     times.pop("(shapes)")
     total = 0.0
     for name, values in times.items():
