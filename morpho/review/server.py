@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 
+from morpho.domain import GRADE_COLOURS, UNGRADED_COLOUR, hex_colour
 from morpho.errors import MorphoError
 from morpho.label.levels import LEVELS
 from morpho.review.corrections import (
@@ -36,6 +37,10 @@ BODY_FIELDS = ["index", "level", "cx", "cy", "ha_px", "hm_px", "hp_px", "ha_mm",
                "hp_mm", "wedge_ratio", "biconcave_ratio", "crush_ratio", "genant_grade",
                "genant_type", "qa", "corrected", "review"]  # fmt: skip
 MAX_BODY = 64 * 1024  # bytes a POST may carry
+
+#: Grade colours for the page (morpho.domain), "ungraded" for a body without a grade.
+GRADE_HEX = {"ungraded": hex_colour(UNGRADED_COLOUR),
+             **{str(g): hex_colour(c) for g, c in GRADE_COLOURS.items()}}
 
 
 def _plain(value: object) -> object:
@@ -176,7 +181,8 @@ class ReviewHandler(BaseHTTPRequestHandler):
         if not self._allowed():
             return None
         routes = {"/api/films": lambda: self._json({"films": self.state.films(), "levels": LEVELS,
-                                                    "reader": self.state.reader}),
+                                                    "reader": self.state.reader,
+                                                    "colours": GRADE_HEX}),
                   "/api/film": lambda: self._json(self.state.film_json(query.get("file", "")))}
         if url.path not in routes:
             return self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)

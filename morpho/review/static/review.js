@@ -4,8 +4,6 @@
 
 const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const POINTS = ["ant_sup", "mid_sup", "post_sup", "post_inf", "mid_inf", "ant_inf"];
-const GRADE_COLOURS = ["#50c850", "#ffe600", "#ff8c00", "#e62828"];
-const UNGRADED = "#aaaaaa";
 const HIT_PX = 9; // a point within this many screen pixels is under the mouse
 
 const $ = (id) => document.getElementById(id);
@@ -34,7 +32,8 @@ function status(text, error = false) {
 
 function gradeClass(grade) { return grade === null || grade === undefined ? "gx" : "g" + grade; }
 function colour(body) {
-  return body.genant_grade === null ? UNGRADED : GRADE_COLOURS[body.genant_grade];
+  const colours = state.colours;  // morpho.domain's, from /api/films
+  return body.genant_grade === null ? colours.ungraded : colours[body.genant_grade];
 }
 function label(body) {
   const name = body.level || "#" + body.index;
@@ -46,6 +45,7 @@ async function loadFilms() {
   const data = await api("/api/films");
   state.films = data.films;
   state.levels = data.levels;
+  state.colours = data.colours;
   $("level").innerHTML = '<option value="">level…</option>' +
     data.levels.map((l) => `<option>${l}</option>`).join("");
   $("reader").value = localStorage.getItem("morpho-reader") || data.reader || "";
