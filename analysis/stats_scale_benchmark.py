@@ -2,7 +2,7 @@
 synthetic `morpho batch` run of N films x 12 levels.
 
     python analysis/stats_scale_benchmark.py [--n 1000000] [--run DIR] [--keep]
-        [--limit-gb 10] [--report] [--compare-sample]
+        [--limit-gb 10] [--report] [--report-only] [--compare-sample]
 
 The run folder holds what `morpho batch` writes, without images: measurements.parquet
 (``file``, the measure columns, ``subject`` and covariates, in row groups; from
@@ -14,8 +14,10 @@ as a user runs it); its wall time and peak resident memory (``ru_maxrss`` from
 
 ``--report`` also times the cohort part of `morpho report` (``BatchTables.load`` and
 ``write_cohort_report``, not the million subject pages), printing the peak after each stage.
-``--compare-sample`` fits the reference on all bodies too (``--sample 0``) and compares it
-with the default subsampled fit: expected values and SDs on the scored rows, flags.
+``--report-only`` (with ``--run``, after a ``--report`` run kept with ``--keep``) times only
+that report part. ``--compare-sample`` fits the reference on all bodies too (``--sample 0``)
+and compares it with the default subsampled fit: expected values and SDs on the scored rows,
+flags.
 
 Measured 2026-12-06 on the shared 2-core machine (one core busy training a model, other
 sessions' test suites running: wall times are loaded ones), Parquet streamed in batches of
@@ -151,10 +153,10 @@ def step(label: str, args: list[str], limit_gb: float) -> bool:
                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
     killed = []
 
-    def watch() -> None:
+    def watch() -> None:  # never reaps the child (os.wait4 below does, for its peak)
         status = Path(f"/proc/{process.pid}/status")
-        while process.poll() is None:
-            try:
+        while True:
+            try:  # a finished (zombie) process has no VmRSS line
                 rss = next(int(line.split()[1]) for line in status.read_text().splitlines()
                            if line.startswith("VmRSS"))  # fmt: skip
             except (OSError, StopIteration):
@@ -204,6 +206,8 @@ def main() -> None:
     parser.add_argument("--limit-gb", type=float, default=10.0)
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--compare-sample", action="store_true")
+    parser.add_argument("--report-only", action="store_true",
+                        help="time only the report's cohort part on a --run already scored")
     options = parser.parse_args()
     run = options.run or Path(tempfile.mkdtemp(prefix="morpho-stats-scale-"))
     work = run / "bench"
@@ -213,6 +217,9 @@ def main() -> None:
         work.mkdir(exist_ok=True)
         m = str(run / "measurements.parquet")
         limit = options.limit_gb
+        if options.report_only and (run / "scores.parquet").exists():
+            step("report (cohort part)", ["-c", REPORT, str(run), str(work / "report")], limit)
+            return
         step("stats fit", ["-c", CLI, "stats", "fit", m, "--key", "file",
                            "-o", str(work / "ref.json")], limit)  # fmt: skip
         step("stats score (--parquet)", ["-c", CLI, "stats", "score", m, "--key", "file", "-r",
