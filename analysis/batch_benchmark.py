@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -135,13 +136,15 @@ def model_config(model: str) -> PreprocessConfig:
 
 
 def model_with(folder: Path, model: str, changes: dict) -> str:
-    """A copy of ``model`` (symlinked ONNX) whose JSON has ``changes``; its path."""
+    """A copy of ``model`` whose JSON has ``changes``; its path. The ONNX is copied, not
+    linked: ``morpho batch`` resolves a model path, and a link would lead it back to the
+    original's JSON."""
     from morpho.segment.infer import default_model_path
 
     source = Path(model or default_model_path()).with_suffix(".onnx")
     target = folder / "-".join(f"{k}={v}" for k, v in changes.items()) / source.name
     target.parent.mkdir()
-    target.symlink_to(source.resolve())
+    shutil.copyfile(source, target)
     config = json.loads(source.with_suffix(".json").read_text())
     target.with_suffix(".json").write_text(json.dumps({**config, **changes}))
     return str(target)
@@ -166,7 +169,8 @@ def stage_line(out_dir: Path) -> str:
     total = (stages.sum(axis=1)).median() * 1000
     return ("    median ms per film per worker: " + ", ".join(
         f"{k} {v:.0f}" for k, v in medians.items()) + f"; all {total:.0f} "
-        f"(version {images['model_version'].iloc[0]})")  # fmt: skip
+        f"(version {images['model_version'].iloc[0]}, "
+        f"decode 1/{images['decode_factor'].iloc[0]})")  # fmt: skip
 
 
 def decode_gain(path: Path, config: PreprocessConfig, repeat: int = 5) -> str:
