@@ -4,6 +4,7 @@ again, so the originals may have moved."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,6 +41,21 @@ SrOption = Annotated[
 OnlyFlaggedOption = Annotated[
     bool, typer.Option("--only-flagged", help="Subject reports only for subjects with a flag.")
 ]
+
+
+class Subjects(str, Enum):
+    all = "all"
+    flagged = "flagged"
+    none = "none"
+
+
+SubjectsOption = Annotated[
+    Subjects,
+    typer.Option("--subjects", help="Which subject reports to write: all (the default), "
+                 "flagged (only subjects with a flag, as --only-flagged) or none (cohort.html "
+                 "only). A subject page takes milliseconds; a million of them take hours, "
+                 "the cohort page minutes: a large programme may write flagged or none."),
+]
 ModelOption = Annotated[
     Path | None,
     typer.Option("--model", help="Not needed (the run stores its masks): refuse the run unless "
@@ -54,13 +70,15 @@ def report(
     dicom_seg: SegOption = False,
     dicom_sr: SrOption = False,
     only_flagged: OnlyFlaggedOption = False,
+    subjects: SubjectsOption = Subjects.all,
     model: ModelOption = None,
 ) -> None:
     """Write OUT/cohort.html and OUT/subjects/subject-NNNN.html (self-contained files)."""
     from morpho.report.html import BatchTables
 
-    try:
-        tables = BatchTables.load(run)
+    which = "flagged" if only_flagged and subjects == Subjects.all else Subjects(subjects).value
+    try:  # the page columns only, unless the SR needs every measurement
+        tables = BatchTables.load(run, all_columns=dicom_sr)
     except MorphoError as exc:
         fail(exc.cause, exc.path)
     if model is not None:
@@ -69,8 +87,8 @@ def report(
         corrected = int(tables.measurements["corrected"].sum())
         console.print(f"{tables.corrections} reader correction(s) applied ({corrected} "
                       f"bod{'y' if corrected == 1 else 'ies'} corrected)")
-    subjects = _write_html(tables, out, include_identifiers, only_flagged)
-    console.print(f"{subjects} subject report(s) and cohort.html in {out}")
+    written = _write_html(tables, out, include_identifiers, which)
+    console.print(f"{written} subject report(s) and cohort.html in {out}")
     if dicom_seg or dicom_sr:
         _write_dicom(tables, out, seg=dicom_seg, sr=dicom_sr,
                      include_identifiers=include_identifiers)  # fmt: skip
@@ -93,13 +111,13 @@ def _check_model(tables: BatchTables, model: Path) -> None:
 
 
 def _write_html(tables: BatchTables, out: Path, include_identifiers: bool,
-                only_flagged: bool) -> int:
+                which: str) -> int:
     from morpho.report import write_cohort_report, write_subject_reports
 
     try:
-        subjects = write_subject_reports(
+        subjects = [] if which == "none" else write_subject_reports(
             tables, out / "subjects", include_identifiers=include_identifiers,
-            only_flagged=only_flagged,
+            only_flagged=which == "flagged",
         )  # fmt: skip
         links = [(name, f"subjects/{path.name}") for name, path in subjects]
         write_cohort_report(tables, out / "cohort.html", links=links,

@@ -9,13 +9,14 @@ subject ids or DICOM patient fields.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 import jinja2
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from rich.progress import track
 
 from morpho import __version__
@@ -45,14 +46,30 @@ _templates = jinja2.Environment(
 )
 
 
+#: The measurement columns the pages read (tables, flags, film calls); ``load`` reads these
+#: (and the shown z-scores) only, plus the body outline points where the run stored films to
+#: draw them on. ``load(..., all_columns=True)`` reads every column (DICOM SR).
+PAGE_COLUMNS = ("file", "image", "index", "level", "ha_px", "hm_px", "hp_px", "ha_mm", "hm_mm",
+                "hp_mm", "wedge_ratio", "biconcave_ratio", "crush_ratio", "genant_grade",
+                "genant_type", "qa", "view", "height_loss")  # fmt: skip
+POINT_COLUMNS = tuple(f"{p}_{e}_{a}" for p in ("ant", "mid", "post") for e in ("sup", "inf")
+                      for a in ("x", "y"))  # fmt: skip
+#: The scores columns the cohort page's ``morpho stats`` plots read (``plots.stats_plots``).
+PLOT_COLUMNS = ("file", "level", "sex", "age", "height_cm", "flagged", "ratio_rules",
+                "ratio_flag", "genant_flag", "genant_grade", "ha_mm", "hm_mm", "hp_mm",
+                "ha_rel", "hm_rel", "hp_rel", "wedge_ratio", "biconcave_ratio", "crush_ratio",
+                "wedge_ratio_z", "biconcave_ratio_z", "crush_ratio_z")  # fmt: skip
+
 IMAGE_FIELDS = ("file", "path", "subject", "status", "cause", "read_s", "process_s",
                 "model_version", "spacing_source", "age", "sex", "rows", "cols")  # fmt: skip
 MEASUREMENT_FIELDS = ("file", "index", "level", "genant_grade")
 
 
-def _table(folder: Path, name: str, columns: Sequence[str]) -> pd.DataFrame:
-    """One table of a batch run, with the columns the reports read; a missing, empty or
-    corrupt file is one MorphoError that says what to do."""
+def _table(folder: Path, name: str, columns: Sequence[str],
+           read: Sequence[str] | None = None) -> pd.DataFrame:
+    """One table of a batch run, with the columns the reports read (of a Parquet table only
+    those in ``read`` where given, as far as it has them); a missing, empty or corrupt file
+    is one MorphoError that says what to do."""
     path = folder / name
     if not path.is_file():
         unfinished = (folder / "state.sqlite").exists()
@@ -63,7 +80,15 @@ def _table(folder: Path, name: str, columns: Sequence[str]) -> pd.DataFrame:
                       "RUN` (the same measurements, and what reports need), then report RUN")
         raise MorphoError(folder, f"{cause} ({name} missing)")
     try:
-        table = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
+        if not name.endswith(".parquet"):
+            table = pd.read_csv(path)
+        elif read is None:
+            table = pd.read_parquet(path)
+        else:  # in the file's column order; Arrow buffers freed as they are converted
+            names = pq.read_schema(path).names
+            wanted = {*read, *columns}
+            table = pq.read_table(path, columns=[c for c in names if c in wanted]).to_pandas(
+                split_blocks=True, self_destruct=True)
     except Exception as exc:  # noqa: BLE001 - pyarrow and pandas raise many kinds
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise MorphoError(path, f"empty or corrupt ({first}); run morpho batch again") from None
@@ -86,43 +111,118 @@ class BatchTables:
     record: dict | None = None  # its run.json
 
     @classmethod
-    def load(cls, folder: Path) -> BatchTables:
+    def load(cls, folder: Path, *, all_columns: bool = False) -> BatchTables:
         """The tables of a batch folder, with the readers' corrections (RUN/corrections.csv)
         applied: corrected films re-measured and re-graded (``corrected`` column). z-scores
         are added when it holds ``scores.parquet``, except for corrected bodies (made from
         the uncorrected heights). A missing, unfinished or damaged run, or one made before
-        runs kept their films (no run.json), is one MorphoError."""
+        runs kept their films (no run.json), is one MorphoError.
+
+        Of measurements.parquet and scores.parquet only the columns the HTML pages read are
+        loaded (``PAGE_COLUMNS``, ``PLOT_COLUMNS``, the shown z-scores), unless
+        ``all_columns``: the pages are the same, in a fraction of the memory."""
         folder = Path(folder)
         if not folder.is_dir():
             raise MorphoError(folder, "no such run folder")
+        images = _table(folder, "images.parquet", IMAGE_FIELDS)
+        scored = (folder / "scores.parquet").exists()
+        read = None if all_columns else _page_columns(folder, images, scored)
         tables = cls(
-            _table(folder, "images.parquet", IMAGE_FIELDS),
-            _table(folder, "measurements.parquet", MEASUREMENT_FIELDS),
+            images,
+            _table(folder, "measurements.parquet", MEASUREMENT_FIELDS, read),
             _table(folder, "failures.csv", ("file", "cause")),
             folder=folder, record=_run_record(folder),
         )
-        tables.corrections = _apply_corrections(tables, folder)
+        tables.corrections = _apply_corrections(tables, folder, full=all_columns)
         m = tables.measurements  # a display label: the level, else the position
         level = m["level"].fillna("").astype(str)
-        m["label"] = level.where(level != "", "#" + m["index"].astype(str))
-        if (folder / "scores.parquet").exists():
-            scores = tables.scores = _table(folder, "scores.parquet", ("file", "index"))
-            z_columns = [c for c in scores.columns if c.endswith("_z")]
-            tables.measurements = tables.measurements.merge(
-                scores[["file", "index", *z_columns]], on=["file", "index"], how="left"
-            )
+        unnamed = (level == "").to_numpy()
+        label = level.copy()
+        label[unnamed] = "#" + m.loc[unnamed, "index"].astype(str)
+        m["label"] = label
+        if scored:
+            tables._add_scores(folder, all_columns)
         if tables.corrections:
             m = tables.measurements
             m.loc[m["corrected"], [c for c in m.columns if c.endswith("_z")]] = float("nan")
         return tables
 
+    def _add_scores(self, folder: Path, all_columns: bool) -> None:
+        """``scores`` and the z-scores of scores.parquet joined to the measurements (as
+        ``merge`` on file and index names them: a z column both tables hold becomes
+        ``_x`` / ``_y``, shown by neither)."""
+        names = _parquet_columns(folder / "scores.parquet")
+        z_columns = [c for c in names if c.endswith("_z")]
+        m = self.measurements
+        if all_columns:
+            scores = self.scores = _table(folder, "scores.parquet", ("file", "index"))
+            self.measurements = m.merge(scores[["file", "index", *z_columns]],
+                                        on=["file", "index"], how="left")  # fmt: skip
+            return
+        held = {*m.columns, *_parquet_columns(folder / "measurements.parquet")}
+        shown = [c for c in z_columns if c not in held]
+        read = ["file", "index", *shown, *PLOT_COLUMNS]
+        scores = _table(folder, "scores.parquet", ("file", "index"), read)
+        if len(scores) == len(m) and all(
+            np.array_equal(scores[key].to_numpy(), m[key].to_numpy()) for key in ("file", "index")
+        ):  # the same rows in the same order (as `stats score` writes them): no join
+            for column in shown:
+                m[column] = scores[column].to_numpy()
+        else:
+            self.measurements = m.merge(scores[["file", "index", *shown]],
+                                        on=["file", "index"], how="left")  # fmt: skip
+        keep = [c for c in scores.columns if c in PLOT_COLUMNS or c not in (*shown, "index")]
+        self.scores = scores[keep] if len(keep) < len(scores.columns) else scores
+
     def units(self) -> list[pd.DataFrame]:
         """Image rows grouped per subject (input order), or one image per unit."""
+        return list(self.iter_units())
+
+    def iter_units(self) -> Iterator[pd.DataFrame]:
+        """``units`` one at a time (a million subjects are not held as a million frames)."""
         images = self.images.reset_index(drop=True).assign(number=lambda t: t.index + 1)
-        if images["subject"].notna().any():
-            keys = images["subject"].fillna(images["file"])
-            return [group for _, group in images.groupby(keys, sort=False)]
-        return [images.iloc[[i]] for i in range(len(images))]
+        if not images["subject"].notna().any():
+            for i in range(len(images)):
+                yield images.iloc[[i]]
+            return
+        keys = images["subject"].fillna(images["file"])
+        for rows in _positions(keys):
+            yield images.iloc[rows]
+
+    def unit_count(self) -> int:
+        subject = self.images["subject"]
+        if not subject.notna().any():
+            return len(self.images)
+        return int(subject.fillna(self.images["file"]).nunique())
+
+
+def _positions(keys: pd.Series) -> Iterator[np.ndarray]:
+    """The row positions of each key (as ``groupby(keys, sort=False)`` orders its groups and
+    their rows; missing keys left out), from one stable sort."""
+    codes, _ = pd.factorize(keys)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(codes.max(initial=-1) + 2))
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        yield order[start:stop]
+
+
+class _RowsByFile:
+    """Each file's measurement rows, as ``dict(groupby("file", sort=False))`` gives them,
+    sliced on demand from one stable sort (no frame per file is held)."""
+
+    def __init__(self, measurements: pd.DataFrame) -> None:
+        codes, uniques = pd.factorize(measurements["file"])
+        self.table, self.files = measurements, pd.Index(uniques)
+        self.order = np.argsort(codes, kind="stable")
+        self.bounds = np.searchsorted(codes[self.order], np.arange(len(uniques) + 1))
+
+    def of(self, files: pd.Series) -> list[pd.DataFrame]:
+        """The rows of each of ``files`` (none for a file without measurements)."""
+        out = []
+        for k in self.files.get_indexer(files):
+            rows = self.order[self.bounds[k] : self.bounds[k + 1]] if k >= 0 else []
+            out.append(self.table.iloc[rows])
+        return out
 
 
 def _run_record(folder: Path) -> dict:
@@ -138,13 +238,55 @@ def _run_record(folder: Path) -> dict:
         raise MorphoError(path, f"empty or corrupt ({exc}); run morpho batch again") from None
 
 
-def _apply_corrections(tables: BatchTables, folder: Path) -> int:
-    """Apply the run's readers' corrections to ``tables.measurements``; their number."""
+def _parquet_columns(path: Path) -> list[str]:
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise MorphoError(path, f"empty or corrupt ({first}); run morpho batch again") from None
+
+
+def _page_columns(folder: Path, images: pd.DataFrame, scored: bool) -> list[str]:
+    """The measurement columns the pages read: ``PAGE_COLUMNS``, the z-scores (those that
+    scores.parquet also holds are not shown, see ``_add_scores``), and the outline points
+    where some film is stored (its overlay is drawn)."""
+    names = _parquet_columns(folder / "measurements.parquet")
+    scores = set(_parquet_columns(folder / "scores.parquet")) if scored else set()
+    stored = "stored" in images and images["stored"].map(lambda v: isinstance(v, str)).any()
+    points = POINT_COLUMNS if stored else ()
+    z_columns = [c for c in names if Z_COLUMN.search(c) and c not in scores]
+    return [*PAGE_COLUMNS, *points, *z_columns]
+
+
+def _apply_corrections(tables: BatchTables, folder: Path, full: bool = True) -> int:
+    """Apply the run's readers' corrections to ``tables.measurements``; their number. Unless
+    ``full`` (every column loaded), the corrected films are re-measured from all their
+    columns (read for them alone) and their rows replace those loaded."""
     from morpho.review import apply_corrections, load_corrections
 
     log = load_corrections(folder)
-    if not log.empty:
-        tables.measurements = apply_corrections(tables.measurements, log)
+    if log.empty:
+        return 0
+    m = tables.measurements
+    if full:
+        tables.measurements = apply_corrections(m, log)
+        return len(log)
+    files = sorted({str(f) for f in log["file"]})
+    hit = m["file"].isin(files).to_numpy()
+    whole = pq.read_table(folder / "measurements.parquet",
+                          filters=[("file", "in", files)]).to_pandas()  # fmt: skip
+    keys = m.loc[hit, ["file", "index"]].reset_index(drop=True)
+    if not whole[["file", "index"]].equals(keys):  # another order: the plain way
+        whole = pd.read_parquet(folder / "measurements.parquet")
+        tables.measurements = apply_corrections(whole, log)[[*m.columns, "corrected", "review"]]
+        return len(log)
+    fixed = apply_corrections(whole, log)
+    out = m.assign(corrected=False, review="")
+    for column in out.columns:
+        values = out[column].copy()
+        values[hit] = fixed[column].to_numpy()
+        out[column] = values
+    tables.measurements = out
     return len(log)
 
 
@@ -327,12 +469,12 @@ def write_subject_reports(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    by_file = dict(iter(tables.measurements.groupby("file", sort=False)))
-    empty = tables.measurements.iloc[:0]
+    by_file = _RowsByFile(tables.measurements)
     written = []
-    units = tables.units()
-    for number, unit in enumerate(track(units, "reports", disable=not progress), start=1):
-        tables_of = [by_file.get(file, empty) for file in unit["file"]]
+    units = track(tables.iter_units(), "reports", total=tables.unit_count(),
+                  disable=not progress)  # fmt: skip
+    for number, unit in enumerate(units, start=1):
+        tables_of = by_file.of(unit["file"])
         if only_flagged and not any(
             _flags(image, table)
             for (_, image), table in zip(unit.iterrows(), tables_of, strict=True)
