@@ -15,9 +15,10 @@ as a user runs it); its wall time and peak resident memory (``ru_maxrss`` from
 ``--report`` also times the cohort part of `morpho report` (``BatchTables.load`` and
 ``write_cohort_report``, not the million subject pages), printing the peak after each stage.
 ``--report-only`` (with ``--run``, after a ``--report`` run kept with ``--keep``) times only
-that report part. ``--compare-sample`` fits the reference on all bodies too (``--sample 0``)
-and compares it with the default subsampled fit: expected values and SDs on the scored rows,
-flags.
+that report part; ``--tables cohort`` loads the tables as ``morpho report --subjects none``
+does (the cohort page's columns only). ``--compare-sample`` fits the reference on all bodies
+too (``--sample 0``) and compares it with the default subsampled fit: expected values and SDs
+on the scored rows, flags.
 
 Measured 2026-12-06 on the shared 2-core machine (one core busy training a model, other
 sessions' test suites running: wall times are loaded ones), Parquet streamed in batches of
@@ -77,7 +78,7 @@ def peak(stage, start):
     print(f"  report {stage:<28} {time.perf_counter() - start:7.1f} s  peak {gib:5.2f} GiB",
           flush=True)
 start = time.perf_counter()
-tables = BatchTables.load(Path(sys.argv[1]))
+tables = BatchTables.load(Path(sys.argv[1]), pages=sys.argv[3] == "pages")
 peak("BatchTables.load", start)
 write_cohort_report(tables, Path(sys.argv[2]) / "cohort.html")
 peak("write_cohort_report", start)
@@ -206,6 +207,9 @@ def main() -> None:
     parser.add_argument("--limit-gb", type=float, default=10.0)
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--compare-sample", action="store_true")
+    parser.add_argument("--tables", choices=("pages", "cohort"), default="pages",
+                        help="the report's tables as for subject pages too (the default) or "
+                             "for the cohort page alone (`morpho report --subjects none`)")
     parser.add_argument("--report-only", action="store_true",
                         help="time only the report's cohort part on a --run already scored")
     options = parser.parse_args()
@@ -218,7 +222,8 @@ def main() -> None:
         m = str(run / "measurements.parquet")
         limit = options.limit_gb
         if options.report_only and (run / "scores.parquet").exists():
-            step("report (cohort part)", ["-c", REPORT, str(run), str(work / "report")], limit)
+            step("report (cohort part)", ["-c", REPORT, str(run), str(work / "report"),
+                                          options.tables], limit)  # fmt: skip
             return
         step("stats fit", ["-c", CLI, "stats", "fit", m, "--key", "file",
                            "-o", str(work / "ref.json")], limit)  # fmt: skip
@@ -237,7 +242,8 @@ def main() -> None:
         if options.report:
             for name in ("scores.parquet", "subjects.parquet"):  # a scored run, as --reference
                 shutil.copy(work / "scores" / name, run / name)
-            step("report (cohort part)", ["-c", REPORT, str(run), str(work / "report")], limit)
+            step("report (cohort part)", ["-c", REPORT, str(run), str(work / "report"),
+                                          options.tables], limit)  # fmt: skip
     finally:
         if not options.keep and options.run is None:
             shutil.rmtree(run, ignore_errors=True)

@@ -78,7 +78,7 @@ def report(
 
     which = "flagged" if only_flagged and subjects == Subjects.all else Subjects(subjects).value
     try:  # the page columns only, unless the SR needs every measurement
-        tables = BatchTables.load(run, all_columns=dicom_sr)
+        tables = BatchTables.load(run, all_columns=dicom_sr, pages=which != "none")
     except MorphoError as exc:
         fail(exc.cause, exc.path)
     if model is not None:

@@ -27,6 +27,7 @@ from morpho.report.dicom_seg import original_identifiers
 from morpho.report.overlay import data_uri, overlay_png
 from morpho.report.plots import cohort_plots, stats_plots
 from morpho.stats.score import FLAG_SD
+from morpho.stats.summary import HEIGHTS_MM, HEIGHTS_REL
 
 Z_COLUMN = re.compile(r"(^z_|_z$|zscore)")
 #: z-scores of a body's shape against its own film's bodies (measure): shown, not flagged
@@ -55,10 +56,14 @@ PAGE_COLUMNS = ("file", "image", "index", "level", "ha_px", "hm_px", "hp_px", "h
 POINT_COLUMNS = tuple(f"{p}_{e}_{a}" for p in ("ant", "mid", "post") for e in ("sup", "inf")
                       for a in ("x", "y"))  # fmt: skip
 #: The scores columns the cohort page's ``morpho stats`` plots read (``plots.stats_plots``).
+#: (the relative heights are read too where the mm heights are missing: ``height_measures``)
 PLOT_COLUMNS = ("file", "level", "sex", "age", "height_cm", "flagged", "ratio_rules",
                 "ratio_flag", "genant_flag", "genant_grade", "ha_mm", "hm_mm", "hp_mm",
-                "ha_rel", "hm_rel", "hp_rel", "wedge_ratio", "biconcave_ratio", "crush_ratio",
-                "wedge_ratio_z", "biconcave_ratio_z", "crush_ratio_z")  # fmt: skip
+                "wedge_ratio", "biconcave_ratio", "crush_ratio", "wedge_ratio_z",
+                "biconcave_ratio_z", "crush_ratio_z")  # fmt: skip
+#: The measurement columns the cohort page alone reads (``load(..., pages=False)``).
+COHORT_COLUMNS = ("file", "index", "level", "genant_grade", "wedge_ratio", "biconcave_ratio",
+                  "crush_ratio")  # fmt: skip
 
 IMAGE_FIELDS = ("file", "path", "subject", "status", "cause", "read_s", "process_s",
                 "model_version", "spacing_source", "age", "sex", "rows", "cols")  # fmt: skip
@@ -111,7 +116,7 @@ class BatchTables:
     record: dict | None = None  # its run.json
 
     @classmethod
-    def load(cls, folder: Path, *, all_columns: bool = False) -> BatchTables:
+    def load(cls, folder: Path, *, all_columns: bool = False, pages: bool = True) -> BatchTables:
         """The tables of a batch folder, with the readers' corrections (RUN/corrections.csv)
         applied: corrected films re-measured and re-graded (``corrected`` column). z-scores
         are added when it holds ``scores.parquet``, except for corrected bodies (made from
@@ -120,13 +125,17 @@ class BatchTables:
 
         Of measurements.parquet and scores.parquet only the columns the HTML pages read are
         loaded (``PAGE_COLUMNS``, ``PLOT_COLUMNS``, the shown z-scores), unless
-        ``all_columns``: the pages are the same, in a fraction of the memory."""
+        ``all_columns``: the pages are the same, in a fraction of the memory. Without
+        ``pages``, only what the cohort page reads (``COHORT_COLUMNS``, no z-scores joined):
+        no subject page can be written from the tables."""
         folder = Path(folder)
         if not folder.is_dir():
             raise MorphoError(folder, "no such run folder")
         images = _table(folder, "images.parquet", IMAGE_FIELDS)
         scored = (folder / "scores.parquet").exists()
         read = None if all_columns else _page_columns(folder, images, scored)
+        if not (pages or all_columns):
+            read = list(COHORT_COLUMNS)
         tables = cls(
             images,
             _table(folder, "measurements.parquet", MEASUREMENT_FIELDS, read),
@@ -141,13 +150,13 @@ class BatchTables:
         label[unnamed] = "#" + m.loc[unnamed, "index"].astype(str)
         m["label"] = label
         if scored:
-            tables._add_scores(folder, all_columns)
+            tables._add_scores(folder, all_columns, pages)
         if tables.corrections:
             m = tables.measurements
             m.loc[m["corrected"], [c for c in m.columns if c.endswith("_z")]] = float("nan")
         return tables
 
-    def _add_scores(self, folder: Path, all_columns: bool) -> None:
+    def _add_scores(self, folder: Path, all_columns: bool, pages: bool = True) -> None:
         """``scores`` and the z-scores of scores.parquet joined to the measurements (as
         ``merge`` on file and index names them: a z column both tables hold becomes
         ``_x`` / ``_y``, shown by neither)."""
@@ -160,9 +169,12 @@ class BatchTables:
                                         on=["file", "index"], how="left")  # fmt: skip
             return
         held = {*m.columns, *_parquet_columns(folder / "measurements.parquet")}
-        shown = [c for c in z_columns if c not in held]
+        shown = [c for c in z_columns if c not in held] if pages else []
         read = ["file", "index", *shown, *PLOT_COLUMNS]
         scores = _table(folder, "scores.parquet", ("file", "index"), read)
+        if not all(c in scores for c in HEIGHTS_MM) or not scores["hp_mm"].notna().any():
+            rel = _table(folder, "scores.parquet", (), HEIGHTS_REL)
+            scores = scores.assign(**{c: rel[c].to_numpy() for c in HEIGHTS_REL if c in rel})
         if len(scores) == len(m) and all(
             np.array_equal(scores[key].to_numpy(), m[key].to_numpy()) for key in ("file", "index")
         ):  # the same rows in the same order (as `stats score` writes them): no join
@@ -171,7 +183,8 @@ class BatchTables:
         else:
             self.measurements = m.merge(scores[["file", "index", *shown]],
                                         on=["file", "index"], how="left")  # fmt: skip
-        keep = [c for c in scores.columns if c in PLOT_COLUMNS or c not in (*shown, "index")]
+        plotted = {*PLOT_COLUMNS, *HEIGHTS_REL}
+        keep = [c for c in scores.columns if c in plotted or c not in (*shown, "index")]
         self.scores = scores[keep] if len(keep) < len(scores.columns) else scores
 
     def units(self) -> list[pd.DataFrame]:

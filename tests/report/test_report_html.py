@@ -144,3 +144,46 @@ def test_one_report_per_subject_from_a_manifest(tmp_path):
     assert [name for name, _ in named] == ["S-77", "S-88"]
     flagged = write_subject_reports(tables, tmp_path / "flagged", only_flagged=True, progress=False)
     assert [name for name, _ in flagged] == ["Subject 1"]
+
+
+def _pages(tables: BatchTables, out) -> dict[str, str]:
+    """Every page (all subjects, flagged ones, the cohort) by its relative name."""
+    pages = write_subject_reports(tables, out / "subjects", progress=False)
+    write_subject_reports(tables, out / "flagged", only_flagged=True, progress=False)
+    links = [(name, f"subjects/{path.name}") for name, path in pages]
+    write_cohort_report(tables, out / "cohort.html", links=links)
+    return {str(p.relative_to(out)): p.read_text() for p in sorted(out.rglob("*.html"))}
+
+
+def test_columns_no_page_reads_are_not_loaded_and_change_nothing(run, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    copy = tmp_path / "batch"
+    shutil.copytree(run / "batch", copy)
+    table = pd.read_parquet(copy / "measurements.parquet")
+    table.assign(note="x" * 40, spare_mm=1.0).to_parquet(copy / "measurements.parquet")
+    (copy / "corrections.csv").write_text(
+        "time,reader,file,index,action,point,x,y,value\n"
+        "2026-12-06T10:00:00+00:00,r,b.dcm,3,point,ant_sup,174.0,190.0,\n"
+    )
+    tables = BatchTables.load(copy)
+    assert not {"note", "spare_mm", "cx", "area_px"} & set(tables.measurements.columns)
+    assert "ant_sup_x" in tables.measurements  # the run stored its films: overlays drawn
+    assert int(tables.measurements["corrected"].sum()) >= 1
+    whole = BatchTables.load(copy, all_columns=True)
+    assert {"note", "spare_mm", "cx"} <= set(whole.measurements.columns)
+    assert _pages(tables, tmp_path / "lean") == _pages(whole, tmp_path / "whole")
+    cohort = BatchTables.load(copy, pages=False)  # `morpho report --subjects none`
+    assert "ha_mm" not in cohort.measurements
+    assert (write_cohort_report(cohort, tmp_path / "c.html").read_text()
+            == write_cohort_report(whole, tmp_path / "w.html").read_text())  # fmt: skip
+
+
+def test_report_subjects_none_writes_the_cohort_page_only(run):
+    out = run / "none"
+    result = CliRunner().invoke(app, ["report", str(run / "batch"), "--out", str(out),
+                                      "--subjects", "none"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (out / "cohort.html").exists() and not (out / "subjects").exists()
