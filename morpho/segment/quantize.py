@@ -46,9 +46,18 @@ def padding_nodes(model: onnx.ModelProto) -> list[str]:
     return sorted(names)
 
 
-def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: Sequence[np.ndarray]):
+def _float_nodes(model: onnx.ModelProto, prefixes: Sequence[str]) -> list[str]:
+    kept = [n.name for n in model.graph.node if n.name.startswith(tuple(prefixes))]
+    return sorted({*padding_nodes(model), *(kept if prefixes else [])})
+
+
+def quantize_int8(
+    onnx_path: str | Path, out: str | Path, calibration: Sequence[np.ndarray],
+    keep_float: Sequence[str] = (),
+):
     """Write an int8 (uint8 activations, int8 per-channel weights) copy of ``onnx_path``;
-    padding arithmetic stays float (``padding_nodes``).
+    padding arithmetic stays float (``padding_nodes``), and so do the nodes whose names
+    start with one of ``keep_float`` (e.g. the last decoder blocks, which place outlines).
 
     The JSON config beside the input is copied beside ``out``.
     """
@@ -63,7 +72,7 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, calibration: Sequence[
         atomic_write(out, lambda dst: quantize_static(
             str(pre), str(dst), ArrayReader(calibration), activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8, per_channel=True,
-            nodes_to_exclude=padding_nodes(onnx.load(str(pre))),
+            nodes_to_exclude=_float_nodes(onnx.load(str(pre)), keep_float),
         ))
     config = onnx_path.with_suffix(".json")
     if config.exists():
