@@ -75,7 +75,7 @@ def test_sr_reads_back_with_the_run_values_and_no_identifiers(sr_run, tmp_path):
     groups = _groups(path)
     table = pd.read_parquet(run / "measurements.parquet")
     film = table[table["file"] == "film.dcm"]
-    assert len(groups) == len(film) == 13
+    assert len(groups) == len(film) >= 13
     for _, row in film.iterrows():
         got = groups[_expected_label(row)]
         assert got["source"] == source.SOPInstanceUID

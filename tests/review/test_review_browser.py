@@ -116,12 +116,13 @@ def test_a_reader_corrects_a_film_in_the_browser(server, page, tmp_path):
     shown = _row(page, row["level"]).locator("td").nth(1).inner_text()
     assert float(shown) == pytest.approx(row["ha_mm"], abs=0.05)
 
-    page.keyboard.press("n")  # the next film: the phantom, whose facing the model got wrong
+    page.keyboard.press("n")  # the next film: the phantom; the reader flips its facing
     page.wait_for_function("window.morphoReview.film.file === 'phantom.png'", timeout=30000)
-    assert page.locator("#facing").inner_text() == "right"
+    found = page.locator("#facing").inner_text()
+    flipped = {"left": "right", "right": "left"}[found]
     page.keyboard.press("f")
-    _saved(page, "anterior on the left")
-    assert page.locator("#facing").inner_text() == "left"
+    _saved(page, f"anterior on the {flipped}")
+    assert page.locator("#facing").inner_text() == flipped
     page.screenshot(path=str(shots / "review-4-flipped.png"))
     last = load_corrections(run).iloc[-1]
-    assert (last["file"], last["action"], last["value"]) == ("phantom.png", "facing", "left")
+    assert (last["file"], last["action"], last["value"]) == ("phantom.png", "facing", flipped)
