@@ -19,6 +19,7 @@ from morpho.measure import measure_mask
 from morpho.resources import shared_data_dir
 from morpho.synth.ctvolume import load_ct
 from morpho.synth.drr import DRRParams, DRRSource, render_drr
+from morpho.synth.truth import first_whole_level
 
 
 def main() -> None:
@@ -35,7 +36,7 @@ def main() -> None:
     for _ in track(range(args.n), description="DRRs"):
         synth = render_drr(source, DRRParams.sample(rng, source, (args.size,) * 2), rng)
         truth = synth.truth
-        df = measure_mask(synth.mask, first_level=truth["level"].iloc[0])
+        df = measure_mask(synth.mask, first_level=first_whole_level(truth))
         named += list(df["level"]) == list(truth["level"])
         facing += bool(len(df)) and df["facing"].iloc[0] == synth.facing
         m = truth[truth["complete"].astype(bool)].merge(df, on="level", suffixes=("_t", ""))

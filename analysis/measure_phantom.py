@@ -28,7 +28,7 @@ from rich.progress import track
 from morpho.grade import grade_kappa
 from morpho.measure import measure_mask
 from morpho.synth.phantom import PhantomParams, render_phantom
-from morpho.synth.truth import match_to_truth, truth_grades
+from morpho.synth.truth import first_whole_level, match_to_truth, truth_grades
 
 
 def main() -> None:
@@ -55,7 +55,7 @@ def main() -> None:
         mask, prob = (synth.mask, None) if segmenter is None else segmenter.segment(synth.image)
         df = measure_mask(mask, spacing_mm=(synth.pixel_mm,) * 2, spacing_source="phantom",
                           probability=prob, pixels=synth.image,
-                          first_level=truth["level"].iloc[0], image=f"phantom{k}")
+                          first_level=first_whole_level(truth), image=f"phantom{k}")
         counts_ok += len(df) == len(truth)
         suggested_ok += list(df["suggested_level"]) == list(df["level"])
         facing_ok += bool(len(df)) and df["facing"].iloc[0] == synth.facing

@@ -41,10 +41,12 @@ MIN_RADIUS = 2.0  # and objects under 4 px thick always are
 THIN = 0.2  # objects thinner than this fraction do not set their neighbours' expected size
 FRAGMENT = 0.3  # pieces smaller than this fraction of their neighbours are fragments
 EDGE_FRAGMENT = 0.005  # the same for a body cut by the image edge
-#: A body whose outline ends within this share of its own height (width) of the film's edge
-#: is taken as cut by it: not graded, and not the ``first_level`` a reader names. The
-#: bundled sample's L3, cut by the bottom edge, comes out of a model 6 px (9% of its height)
-#: short of it.
+#: A segmenter's body (labelled with its probability) whose outline ends within this share
+#: of its own height (width) of the film's edge is taken as cut by it: not graded, and not
+#: the ``first_level`` a reader names. The bundled sample's L3, cut by the bottom edge,
+#: comes out of the model 6 px (9% of its height) short of it. A mask given without a
+#: probability is taken as exact: only a body on the edge is cut (with the margin, 12 whole
+#: bodies of 60 exact phantoms became ungradable).
 EDGE_MARGIN = 0.1
 EDGE_MIN_RADIUS = 1.4  # a body cut by the image edge counts when over 2 px thick
 ASPECT_FLOOR = 0.8  # expected height >= this x (film's lower-quartile height/depth) x depth
@@ -406,15 +408,14 @@ def _touches_border(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) 
                 or cols.max() == shape[1] - 1)
 
 
-def _cut_by_edge(body: Vertebra, shape: tuple[int, int]) -> bool:
-    """Whether the film's edge cuts ``body``: its outline reaches to within ``EDGE_MARGIN``
-    of its own size of the edge (a model's outline stops a few pixels short of an edge that
-    cuts the body)."""
+def _cut_by_edge(body: Vertebra, shape: tuple[int, int], margin: float) -> bool:
+    """Whether the film's edge cuts ``body``: its outline reaches to within ``margin`` of
+    its own size of the edge."""
     rows, cols = body.rows, body.cols
-    dr = EDGE_MARGIN * (rows.max() - rows.min() + 1)
-    dc = EDGE_MARGIN * (cols.max() - cols.min() + 1)
-    return bool(rows.min() < dr or cols.min() < dc or rows.max() > shape[0] - 1 - dr
-                or cols.max() > shape[1] - 1 - dc)
+    dr = margin * (rows.max() - rows.min() + 1)
+    dc = margin * (cols.max() - cols.min() + 1)
+    return bool(rows.min() <= dr or cols.min() <= dc or rows.max() >= shape[0] - 1 - dr
+                or cols.max() >= shape[1] - 1 - dc)
 
 
 def _drop_fragments(
@@ -548,9 +549,10 @@ def label_bodies(
         return Labelling([], dropped, "", "", 0.0, height, mask.shape)
     bodies, curve, ts, centres = _along_curve(bodies)
     steps = _missing_levels(bodies)
-    cut_first = len(bodies) > 1 and _cut_by_edge(bodies[0], mask.shape)
+    margin = 0.0 if probability is None else EDGE_MARGIN  # exact masks reach the edge
+    cut_first = len(bodies) > 1 and _cut_by_edge(bodies[0], mask.shape, margin)
     names = level_names(first_level, len(bodies), steps, first_whole=int(cut_first))
-    sizes = _name_bodies(bodies, names, curve, mask.shape, lateral)
+    sizes = _name_bodies(bodies, names, curve, mask.shape, lateral, margin)
     suggested, confidence = _suggest_levels(bodies, sizes, steps, spacing_mm, lateral)
     _note_dropped(bodies, centres, dropped_at)
     facing, source = _given_facing(lateral, anterior, facing_hint) or _facing(
@@ -629,7 +631,7 @@ def _missing_levels(bodies: list[Vertebra]) -> list[int]:
 
 def _name_bodies(
     bodies: list[Vertebra], names: list[str], curve: SpineCurve, shape: tuple[int, int],
-    lateral: bool,
+    lateral: bool, margin: float,
 ) -> dict[str, np.ndarray]:
     """Give each ordered body its index, level name and local spine axis (noting a body on
     the image border); returns their heights and depths (AP: widths) for the suggested
@@ -641,7 +643,7 @@ def _name_bodies(
         b.index, b.level, b.tangent = i + 1, names[i], tuple(tangents[i])
         sizes["height"].append(span(b.rows, b.cols, tangents[i]))
         sizes[across].append(span(b.rows, b.cols, np.array([tangents[i][1], -tangents[i][0]])))
-        if _cut_by_edge(b, shape):
+        if _cut_by_edge(b, shape, margin):
             b.qa.append("touches the image border")
     return {k: np.array(v) for k, v in sizes.items()}
 

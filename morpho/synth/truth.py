@@ -135,6 +135,13 @@ def truth_table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TRUTH_COLUMNS)
 
 
+def first_whole_level(truth: pd.DataFrame) -> str:
+    """The level of the first complete body: what a reader gives as ``--first-level`` (a
+    body the film's edge cuts above it is the level before)."""
+    whole = truth.loc[truth["complete"].astype(bool), "level"]
+    return str(whole.iloc[0] if len(whole) else truth["level"].iloc[0])
+
+
 def truth_grades(truth: pd.DataFrame) -> list[int]:
     """The Genant grade (``morpho.grade.genant``, the rules ``morpho measure`` applies) of
     each body of one film's truth table (cranial to caudal) from its true heights."""

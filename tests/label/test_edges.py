@@ -35,11 +35,15 @@ def test_a_cut_body_above_the_first_level_named_is_left_unnamed():
     assert names == ["", "C1", "C2", "C3"]
 
 
-def test_a_body_ending_just_short_of_the_edge_counts_as_cut_and_is_not_graded():
+def test_a_segmented_body_ending_just_short_of_the_edge_counts_as_cut_and_is_not_graded():
     # the last body ends 3 px (under a tenth of its height) above the film's bottom edge
     mask = column(20, 6, rows=20 + 5 * (HEIGHT + DISC) + HEIGHT + 3)
-    table = measure_mask(mask, first_level="T4")
+    probability = np.where(mask, 0.95, 0.02).astype(np.float32)  # a segmenter's output
+    table = measure_mask(mask, first_level="T4", probability=probability)
     last = table.iloc[-1]
     assert "touches the image border" in last["qa"]
     assert pd.isna(last["genant_grade"])
     assert table["genant_grade"].iloc[:-1].notna().all()
+    # a mask given without a probability is exact: only a body on the edge is cut
+    exact = measure_mask(mask, first_level="T4")
+    assert exact["genant_grade"].notna().all()
