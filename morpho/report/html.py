@@ -175,9 +175,7 @@ class BatchTables:
         if not all(c in scores for c in HEIGHTS_MM) or not scores["hp_mm"].notna().any():
             rel = _table(folder, "scores.parquet", (), HEIGHTS_REL)
             scores = scores.assign(**{c: rel[c].to_numpy() for c in HEIGHTS_REL if c in rel})
-        if len(scores) == len(m) and all(
-            np.array_equal(scores[key].to_numpy(), m[key].to_numpy()) for key in ("file", "index")
-        ):  # the same rows in the same order (as `stats score` writes them): no join
+        if _same_rows(scores, m):  # as `stats score` writes them: no join
             for column in shown:
                 m[column] = scores[column].to_numpy()
         else:
@@ -249,6 +247,18 @@ def _run_record(folder: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise MorphoError(path, f"empty or corrupt ({exc}); run morpho batch again") from None
+
+
+def _same_rows(a: pd.DataFrame, b: pd.DataFrame, step: int = 1_000_000) -> bool:
+    """The same file and index in every row, compared a million rows at a time (a text
+    column's values become Python strings when compared: 12 M of them take GiBs)."""
+    if len(a) != len(b):
+        return False
+    return all(
+        np.array_equal(a[key].iloc[i : i + step].to_numpy(), b[key].iloc[i : i + step].to_numpy())
+        for key in ("file", "index")
+        for i in range(0, len(a), step)
+    )
 
 
 def _parquet_columns(path: Path) -> list[str]:
