@@ -30,8 +30,20 @@ sessions' test suites running: wall times are loaded ones), Parquet streamed in 
 | 200,000 (2.4 M)   | 56 s, 1.83 GiB  | 31 s, 1.77 GiB  | 20 s, 1.34 GiB | 56 s, 4.93 GiB      |
 | 1,000,000 (12 M)  | 413 s, 5.33 GiB | 237 s, 3.87 GiB | 90 s, 5.21 GiB | killed at 9.0 GiB   |
 
-The cohort report (``morpho.report.html``) loads measurements.parquet and scores.parquet
-whole, all columns: ``BatchTables.load`` alone peaked at 2.67 GiB (100k) and 4.93 GiB
+The report's cohort part after ``BatchTables.load`` read only the columns the pages show
+(same machine, same runs, report only; "pages": the tables for subject pages too, the
+default; "cohort": ``--tables cohort``, as ``morpho report --subjects none``):
+
+| films     | before                   | after, pages     | after, cohort    |
+|-----------|--------------------------|------------------|------------------|
+| 100,000   | 44.5 s, 2.69 GiB         | 5.8 s, 1.31 GiB  | 6.1 s, 1.04 GiB  |
+| 200,000   | 42.3-111 s, 5.05 GiB     | 13.6 s, 2.06 GiB | 7.8 s, 1.64 GiB  |
+| 1,000,000 | killed at 9.0 GiB (27 s) | 65.7 s, 7.80 GiB | 42.6 s, 4.82 GiB |
+
+(wall times vary with the load: the 200k "before" took 42 s in one run and 111 s in
+another.) Before, the cohort report (``morpho.report.html``) loaded
+measurements.parquet and scores.parquet whole, all columns: ``BatchTables.load`` alone
+peaked at 2.67 GiB (100k) and 4.93 GiB
 (200k), about 2.3 GiB per 100,000 films, so about 23 GiB at 1M; at 1M it passed the 9 GiB
 limit 23 s into ``BatchTables.load``. (At 200k: reading measurements.parquet whole, 54
 columns, 1.14 GiB as pandas, peaked at 2.7 GiB; scores.parquet whole, 76 columns, 1.5 GiB
