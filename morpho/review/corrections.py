@@ -153,7 +153,18 @@ def apply_corrections(measurements: pd.DataFrame, log: pd.DataFrame) -> pd.DataF
     for file, film in out.groupby("file", sort=False):
         entries = log[log["file"] == file]
         parts.append(correct_film(film, entries).set_axis(film.index) if len(entries) else film)
-    return pd.concat(parts).loc[out.index].astype(out.dtypes.to_dict())  # the table's types
+    corrected = pd.concat(parts).loc[out.index]
+    return corrected.astype(_table_types(out, corrected))
+
+
+def _table_types(table: pd.DataFrame, corrected: pd.DataFrame) -> dict:
+    """The table's column types, an integer column that a correction left without a value
+    (a body marked not gradable in a table where every body had a grade) as nullable."""
+    types = table.dtypes.to_dict()
+    for column, dtype in types.items():
+        if pd.api.types.is_integer_dtype(dtype) and corrected[column].isna().any():
+            types[column] = "Int64"
+    return types
 
 
 def write_corrected(run: Path) -> Path:

@@ -133,3 +133,18 @@ def test_spacing_is_recovered_from_the_heights():
     assert film_spacing(pd.DataFrame(rows)) == pytest.approx((0.15, 0.2), rel=1e-6)
     rows = {k: v for k, v in rows.items()} | {f"{k}_mm": np.nan for k in ("ha", "hm", "hp")}
     assert film_spacing(pd.DataFrame(rows)) is None
+
+
+def test_not_gradable_in_a_table_where_every_body_had_a_grade(run):
+    """A table read back with integer grades (no body ungraded) takes the reader's 'not
+    gradable' as a missing grade instead of failing on the integer type."""
+    table = pd.read_parquet(run / "measurements.parquet")
+    graded = table[table["genant_grade"].notna()].reset_index(drop=True)
+    as_int = graded.astype({"genant_grade": "int64"})
+    body = _wedge(graded)
+    log = _log(run, Correction(SAMPLE, "not_gradable", int(body["index"]), reader="Dr Test"))
+    out = apply_corrections(as_int, log)
+    row = out[(out["file"] == SAMPLE) & (out["index"] == body["index"])].iloc[0]
+    assert pd.isna(row["genant_grade"]) and row["review"] == "not gradable"
+    expected = apply_corrections(graded, log)["genant_grade"]  # the same table, float grades
+    assert out["genant_grade"].astype("Float64").equals(expected.astype("Float64"))
