@@ -39,3 +39,9 @@ def write_dicom(path: Path, pixels: np.ndarray, *, j2k: bool = False, view: str 
         ds.compress(JPEG2000Lossless)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def files_holding(folder: Path, secrets: list[str]) -> list[str]:
+    """'<file>: <secret>' for every file under ``folder`` that holds one of ``secrets``."""
+    return [f"{path.name}: {s}" for path in sorted(folder.rglob("*")) if path.is_file()
+            for s in secrets if s.encode() in path.read_bytes()]  # fmt: skip

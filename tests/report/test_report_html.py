@@ -9,7 +9,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from batch_dicoms import PATIENT_ID, PATIENT_NAME, write_dicom
+from batch_dicoms import PATIENT_ID, PATIENT_NAME, files_holding, write_dicom
 from batch_phantoms import phantom, threshold_chain
 from typer.testing import CliRunner
 
@@ -37,12 +37,7 @@ def run(tmp_path_factory):
 
 
 def _leaks(folder) -> list[str]:
-    found = []
-    for path in folder.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            found += [f"{path.name}: {s}" for s in SECRETS if s.encode() in data]
-    return found
+    return files_holding(folder, SECRETS)
 
 
 def test_default_outputs_hold_no_patient_identifiers(run):

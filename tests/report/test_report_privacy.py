@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pandas as pd
+from batch_dicoms import files_holding
 from batch_phantoms import phantom, threshold_chain
 from typer.testing import CliRunner
 
@@ -25,16 +26,6 @@ def test_scrub_removes_the_file_names_and_any_absolute_path():
     )
 
 
-def _files_holding(folder, secrets) -> list[str]:
-    return [
-        f"{path.name}: {s}"
-        for path in folder.rglob("*")
-        if path.is_file()
-        for s in secrets
-        if s.encode() in path.read_bytes()
-    ]
-
-
 def test_a_patient_folder_name_is_not_in_the_default_report(tmp_path):
     source = tmp_path / "in"
     (source / PATIENT_FOLDER).mkdir(parents=True)
@@ -52,7 +43,7 @@ def test_a_patient_folder_name_is_not_in_the_default_report(tmp_path):
     assert not any(s in result.output for s in SECRETS)
     html = (tmp_path / "report" / "cohort.html").read_text()
     assert "cannot identify image file" in html  # the cause is shown, scrubbed
-    assert _files_holding(tmp_path / "report", SECRETS) == []
+    assert files_holding(tmp_path / "report", SECRETS) == []
     named = tmp_path / "named"
     CliRunner().invoke(app, ["report", str(tmp_path / "run"), "--out", str(named),
                              "--include-identifiers"])  # fmt: skip

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
-from batch_dicoms import PATIENT_ID, PATIENT_NAME, write_dicom
+from batch_dicoms import PATIENT_ID, PATIENT_NAME, files_holding, write_dicom
 from batch_phantoms import phantom, threshold_chain, write_threshold_onnx
 from typer.testing import CliRunner
 
@@ -51,12 +51,7 @@ def moved(tmp_path_factory):
 
 
 def _leaks(folder) -> list[str]:
-    found = []
-    for path in folder.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            found += [f"{path.name}: {s}" for s in SECRETS if s.encode() in data]
-    return found
+    return files_holding(folder, SECRETS)
 
 
 def test_the_run_keeps_label_maps_pictures_and_header_copies(moved):
