@@ -159,12 +159,7 @@ def score_files(
             measurements = read_table(measurements)
             measurements = measurements[measurements["level"].fillna("").astype(str) != ""]
         cohort, excluded = load_cohort(measurements, demographics, key, covariates)
-        scores, not_scored = score(cohort, ref, threshold)
-        scores.insert(len(scores.columns), "reference", "fitted" if ref is not None else "none")
-        subjects = subject_summary(scores, subject_key)
-        paths = [write_table(scores, out_dir / f"scores{suffix}"),
-                 write_table(subjects, out_dir / f"subjects{suffix}")]  # fmt: skip
-        return Scored(scores, subjects, note, excluded, not_scored, paths, _counts(scores))
+        return _score_whole(cohort, excluded, ref, note, threshold, subject_key, out_dir, suffix)
     notes: list[Exclusions] = []
     partial: list[pd.DataFrame] = []
     counts: dict[str, int] = dict.fromkeys(("vertebrae", "flagged", "ratio_flags",
@@ -185,6 +180,19 @@ def score_files(
     paths.append(write_table(subjects, out_dir / f"subjects{suffix}"))
     return Scored(None, subjects, note, stream.exclusions, Exclusions.merged(notes), paths,
                   counts)  # fmt: skip
+
+
+def _score_whole(
+    cohort: pd.DataFrame, excluded: Exclusions, ref: Reference | None, note: str,
+    threshold: float, subject_key: str, out_dir: Path, suffix: str,
+) -> Scored:
+    """Score a cohort held in memory and write its two tables."""
+    scores, not_scored = score(cohort, ref, threshold)
+    scores.insert(len(scores.columns), "reference", "fitted" if ref is not None else "none")
+    subjects = subject_summary(scores, subject_key)
+    paths = [write_table(scores, out_dir / f"scores{suffix}"),
+             write_table(subjects, out_dir / f"subjects{suffix}")]  # fmt: skip
+    return Scored(scores, subjects, note, excluded, not_scored, paths, _counts(scores))
 
 
 def summarise_file(scores: Path, out_dir: Path, key: str = "image") -> list[Path]:
