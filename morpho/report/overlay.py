@@ -98,6 +98,10 @@ def _draw_body(canvas: np.ndarray, row: dict, factor: tuple[float, float], thick
     if pd.notna(grade) and int(grade) >= 1:
         label += f" G{int(grade)}"
     anchor = points[[2, 3]].mean(axis=0) + [6 * thickness, 0]
+    (width, height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX,
+                                         LABEL_SCALE * thickness, thickness + 3)  # fmt: skip
+    anchor = np.clip(anchor, [2, height + 2],  # a body at the film's edge: its name inside
+                     [canvas.shape[1] - width - 2, canvas.shape[0] - 2])  # fmt: skip
     at = tuple(int(v) for v in np.round(anchor))
     for ink, weight in (((0, 0, 0), thickness + 3), (colour, thickness)):  # dark outline
         cv2.putText(canvas, label, at, cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE * thickness,
