@@ -11,8 +11,9 @@ images and the plain rows for the others (``evaluate.summarise`` on the mix). Ga
 statistics per image, from the plain pass at network size: ``share`` =
 ``infer.uncertain_share`` (band pixels over the body region); ``core`` = the same after a
 3x3 erosion of the band (thin edge bands gone: only thick uncertain blobs count). Where a
-set's items have a facing, the "facing" mode (one pass in a canonical facing, with the
-items' true facing) is scored the same way from a third, mirrored-only run. Prints
+set's items have a facing, a "facing" policy (one pass in a canonical facing, with the
+items' true facing; not a ``Segmenter`` mode, see ``infer``) is scored the same way from a
+third, mirrored-only run. Prints
 one row per set and policy: Dice, body recall/precision (components and after the
 labelling's split), the share of films mirrored, and the differences to always-flip.
 """
@@ -100,7 +101,7 @@ class MirrorSegmenter(CachedSegmenter):
 
 
 def facing_policy(runs: dict, facing: dict, canonical: str) -> dict:
-    """``"tta": "facing"`` with each image's true facing: the plain pass for images facing
+    """One pass in a known facing, with each image's true facing: the plain pass for images facing
     ``canonical``, the mirrored pass only for those facing the other way, both (flip) for
     images without one."""
     def pick(image: str) -> str:

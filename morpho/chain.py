@@ -147,21 +147,15 @@ def load_film(path: str | Path, settings: FilmSettings,
     return Reduced(radiograph, Reduction(1, 0.0, radiograph.shape))
 
 
-def segment_film(segmenter: Any, loaded: Reduced,
-                 facing: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def segment_film(segmenter: Any, loaded: Reduced) -> tuple[np.ndarray, np.ndarray | None]:
     """The body mask and probability at the ORIGINAL size. A segmenter with
     ``probability_maps`` (``Segmenter``) gets the decoded pixels and its probabilities are
     mapped back from a reduction, then thresholded; a stand-in with ``segment(pixels) ->
-    (mask, probability)`` only is used as it is (whole decodes only). ``facing`` (a
-    lateral's, where known) goes to a segmenter whose test-time augmentation uses it
-    (``"tta": "facing"``: one pass in the network's better facing)."""
+    (mask, probability)`` only is used as it is (whole decodes only)."""
     pixels = loaded.radiograph.pixels
     if not hasattr(segmenter, "probability_maps"):
         return segmenter.segment(pixels)
-    if getattr(segmenter, "tta", None) == "facing":
-        (prob,) = segmenter.probability_maps([pixels], facings=[facing])
-    else:
-        (prob,) = segmenter.probability_maps([pixels])
+    (prob,) = segmenter.probability_maps([pixels])
     if loaded.reduction.factor != 1:
         prob = loaded.reduction.map_to_original(prob)
     return segmenter.finish(prob > segmenter.threshold), prob
@@ -187,8 +181,7 @@ def measure_film(
     if mask is None:
         if segmenter is None:
             raise MorphoError(path, "no segmenter and no mask given")
-        facing = (settings.anterior or rg.facing) if view == "lateral" else None
-        mask, probability = segment_film(segmenter, loaded, facing)
+        mask, probability = segment_film(segmenter, loaded)
     mask = np.asarray(mask, bool)
     if mask.shape != reduction.original_shape:
         raise MorphoError(path, f"mask is {mask.shape[::-1]} px but the image "

@@ -22,22 +22,19 @@ from morpho.segment.overlay import BLUE, draw_outlines
 DEFAULT_MODEL = "vertebra_unet.onnx"
 #: Test-time augmentation, the model JSON's ``"tta"``: none; the mirrored pass on every film
 #: ("flip", twice the network time); or the mirrored pass only on films whose plain pass is
-#: uncertain ("flip-if-uncertain", see ``uncertain_share``); or one pass in the network's
-#: better facing where the film's facing is known ("facing").
-TTA_MODES = ("none", "flip", "flip-if-uncertain", "facing")
-#: "facing": a film whose facing is known (a lateral's header, or ``--anterior``) gets one
-#: pass, mirrored when it faces away from the model JSON's ``"tta_facing"`` (the facing the
-#: network segments best); any other film gets both passes, as with "flip".
-FACINGS = ("left", "right")
+#: uncertain ("flip-if-uncertain", see ``uncertain_share``).
+TTA_MODES = ("none", "flip", "flip-if-uncertain")
 #: "flip-if-uncertain": a film gets the mirrored pass when over ``UNCERTAIN_SHARE`` of its
 #: body region (plain probability >= ``UNCERTAIN_BAND[0]``) lies inside ``UNCERTAIN_BAND``.
 #: The model JSON may set its own (``"tta_band"``, ``"tta_uncertain_share"``).
 #: Measured (analysis/speed_tta_eval.py, test splits): the statistic does not pick out the
 #: films the mirror helps; mirroring 75% of the films costs 0.001 Dice on AASCE and 0.006 on
 #: the synthetic laterals (which have shares 0.10-0.20, so 0.1 mirrors nearly all of them).
-#: "facing" with the true facing: synthetic laterals 0.837 Dice vs 0.828 with "flip", but
-#: the bundled sample (a drawn phantom) mirrored-only gives 18 bodies, 2 gradable, vs 13 and
-#: 11: the network's facing bias differs between domains. Neither is the shipped default.
+#: One pass in the network's better facing where the film's facing is known (scored offline
+#: by that script): synthetic laterals 0.837 Dice vs 0.828 with "flip", but the bundled
+#: sample gives 18 bodies, 2 gradable, vs 13 and 11 (the previous model; the current one
+#: misses its T12 wedge): the network's facing bias differs between domains, so it is not
+#: offered. "flip-if-uncertain" is not the shipped default.
 UNCERTAIN_BAND = (0.3, 0.7)
 UNCERTAIN_SHARE = 0.1
 
@@ -81,9 +78,7 @@ class Segmenter:
     ``flip`` averages the probabilities of each image and its left-right mirror (test-time
     augmentation, twice the network time); "flip-if-uncertain" runs the mirror only for the
     images whose plain pass is uncertain (``uncertain_share``); ``None`` takes the model
-    config's ``"tta"``; "facing" one pass, in the model's ``tta_facing``, for the images
-    whose facing is given (``probability_maps(..., facings)``), both passes for the others.
-    ``flipped`` / ``passes`` count the images that got the mirror.
+    config's ``"tta"``. ``flipped`` / ``passes`` count the images that got the mirror.
     ``spine_only`` (default True, as ``morpho segment`` and ``evaluate`` without
     ``--all-objects``) drops the objects the labelling would drop (specks, fragments, objects
     off the spine curve) from the masks. The measure path (``morpho.chain``, ``measure``,
@@ -109,7 +104,6 @@ class Segmenter:
         self.flip = self.tta != "none"
         self.band = tuple(self.config.get("tta_band", UNCERTAIN_BAND))
         self.uncertain_share = float(self.config.get("tta_uncertain_share", UNCERTAIN_SHARE))
-        self.facing = self.config.get("tta_facing", "right")
         self.passes = self.flipped = 0
         version = str(self.config.get("version", path.stem))
         self.model_version = version + ("" if self.tta == "none" else f"+{self.tta}")
@@ -117,11 +111,8 @@ class Segmenter:
             str(path), session_options(threads), providers=["CPUExecutionProvider"]
         )
 
-    def probabilities(self, prepared: Sequence[Prepared],
-                      facings: Sequence[str | None] | None = None) -> list[np.ndarray]:
-        """Network-size body probabilities, batched among images of one network size
-        (``facings``: each image's facing where known, for the "facing" mode)."""
-        facings = list(facings) if facings is not None else [None] * len(prepared)
+    def probabilities(self, prepared: Sequence[Prepared]) -> list[np.ndarray]:
+        """Network-size body probabilities, batched among images of one network size."""
         out: list[np.ndarray] = [np.empty(0)] * len(prepared)
         by_shape: dict[tuple[int, int], list[int]] = {}
         for index, item in enumerate(prepared):
@@ -130,9 +121,7 @@ class Segmenter:
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
                 batch = np.stack([prepared[i].array for i in chunk])[:, None].astype(np.float32)
-                chunk_facings = [facings[i] for i in chunk]
-                for i, p in zip(chunk, self._batch_probabilities(batch, chunk_facings),
-                                strict=True):  # fmt: skip
+                for i, p in zip(chunk, self._batch_probabilities(batch), strict=True):
                     out[i] = p
         return out
 
@@ -140,44 +129,30 @@ class Segmenter:
         """Logits (N, 1, H, W) of a network-size batch (N, 1, H, W)."""
         return self.session.run(None, {"image": batch})[0]
 
-    def _batch_probabilities(self, batch: np.ndarray, facings: list[str | None]) -> np.ndarray:
-        """The plain pass and the mirrored one where the mode asks for them; averaged where
-        both ran."""
-        n = len(batch)
-        # "facing": image i -> True (its plain pass only) or False (its mirrored pass only)
-        one_way = ({i: f == self.facing for i, f in enumerate(facings) if f in FACINGS}
-                   if self.tta == "facing" else {})  # fmt: skip
-        plain = [i for i in range(n) if one_way.get(i, True)]
-        mirror_only = [i for i in range(n) if not one_way.get(i, True)]
-        prob = np.zeros((n, *batch.shape[2:]), np.float32)
-        if plain:
-            prob[plain] = expit(self.run_network(batch[plain])[:, 0])
-        both = self._second_pass(prob, [i for i in plain if i not in one_way])
-        mirror = mirror_only + both
+    def _batch_probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """The plain pass, averaged with the mirrored one for the images the mode mirrors."""
+        prob = expit(self.run_network(batch)[:, 0])
+        mirror = self._mirrored(prob)
         if mirror:
             logits = self.run_network(np.ascontiguousarray(batch[mirror][..., ::-1]))
-            mirrored = expit(logits[:, 0, :, ::-1])
-            prob[mirror_only] = mirrored[: len(mirror_only)]
-            prob[both] = 0.5 * (prob[both] + mirrored[len(mirror_only) :])
-        self.passes += n
+            prob[mirror] = 0.5 * (prob[mirror] + expit(logits[:, 0, :, ::-1]))
+        self.passes += len(batch)
         self.flipped += len(mirror)
         return prob
 
-    def _second_pass(self, prob: np.ndarray, candidates: list[int]) -> list[int]:
-        """Of the images that had the plain pass, those that also get the mirrored one."""
-        if self.tta in ("flip", "facing"):
-            return candidates
+    def _mirrored(self, prob: np.ndarray) -> list[int]:
+        """The images of a batch (plain probabilities ``prob``) that get the mirrored pass."""
+        if self.tta == "flip":
+            return list(range(len(prob)))
         if self.tta == "flip-if-uncertain":
-            return [i for i in candidates
-                    if uncertain_share(prob[i], self.band) > self.uncertain_share]  # fmt: skip
+            return [i for i, p in enumerate(prob)
+                    if uncertain_share(p, self.band) > self.uncertain_share]  # fmt: skip
         return []
 
-    def probability_maps(self, images: Sequence[np.ndarray],
-                         facings: Sequence[str | None] | None = None) -> list[np.ndarray]:
-        """Body probabilities (float32) at each image's ORIGINAL size (``facings``: each
-        image's facing where known, for the "facing" mode)."""
+    def probability_maps(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Body probabilities (float32) at each image's ORIGINAL size."""
         prepared = [prepare(pixels, self.preprocess) for pixels in images]
-        probs = self.probabilities(prepared, facings)
+        probs = self.probabilities(prepared)
         return [p.transform.to_original(prob) for p, prob in zip(prepared, probs, strict=True)]
 
     def finish(self, mask: np.ndarray) -> np.ndarray:

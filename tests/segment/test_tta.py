@@ -5,10 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from scipy.special import expit
 
 from morpho.errors import MorphoError
-from morpho.preprocess import prepare
 from morpho.segment.infer import TTA_MODES, Segmenter, default_model_path, tta_mode, uncertain_share
 
 
@@ -39,7 +37,7 @@ def test_tta_mode_from_flag_or_config():
     assert tta_mode({"tta": "flip"}, False) == "none"
     assert tta_mode({}, True) == "flip"
     assert tta_mode({"tta": "flip"}, "flip-if-uncertain") == "flip-if-uncertain"
-    assert set(TTA_MODES) == {"none", "flip", "flip-if-uncertain", "facing"}
+    assert set(TTA_MODES) == {"none", "flip", "flip-if-uncertain"}
     with pytest.raises(MorphoError, match="unknown tta"):
         tta_mode({"tta": "rotate"}, None)
 
@@ -60,47 +58,3 @@ def test_flip_if_uncertain_is_plain_or_flip_per_image(tmp_path):
     for a, b in zip(always.probability_maps(images), flip, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert (always.passes, always.flipped) == (3, 3)
-
-
-def test_facing_mode_one_pass_where_the_facing_is_known(tmp_path):
-    rng = np.random.default_rng(1)
-    images = [rng.random((200, 120)).astype(np.float32) for _ in range(3)]
-    plain = Segmenter(threads=1, flip=False).probability_maps(images)
-    flip = Segmenter(threads=1, flip=True).probability_maps(images)
-    seg = Segmenter(model_copy(tmp_path, tta="facing", tta_facing="right"), threads=1)
-    prepared = prepare(images[1], seg.preprocess)  # mirrored at network size, as flip does
-    logits = seg.run_network(np.ascontiguousarray(prepared.array[None, None, :, ::-1]))
-    mirrored = prepared.transform.to_original(expit(logits[0, 0, :, ::-1]))
-    assert seg.model_version.endswith("+facing")
-    out = seg.probability_maps(images, facings=["right", "left", None])
-    np.testing.assert_allclose(out[0], plain[0], atol=1e-6)  # the network's facing: as it is
-    np.testing.assert_allclose(out[1], mirrored, atol=1e-6)  # the other: mirrored only
-    np.testing.assert_allclose(out[2], flip[2], atol=1e-6)  # unknown: both passes
-    assert (seg.passes, seg.flipped) == (3, 2)
-    np.testing.assert_allclose(seg.probability_maps(images)[0], flip[0], atol=1e-6)
-
-
-def test_segment_film_gives_the_facing_only_to_a_facing_segmenter():
-    from morpho.chain import segment_film
-    from morpho.io import Radiograph
-    from morpho.io.reduced import Reduced, Reduction
-
-    class Stub:
-        threshold, model_version = 0.5, "stub"
-
-        def __init__(self, tta):
-            self.tta, self.seen = tta, "not called"
-
-        def probability_maps(self, images, facings=None):
-            self.seen = facings
-            return [np.full(images[0].shape, 0.9, np.float32)]
-
-        def finish(self, mask):
-            return mask
-
-    loaded = Reduced(Radiograph(pixels=np.zeros((40, 30), np.float32), facing="left"),
-                     Reduction(1, 0.0, (40, 30)))  # fmt: skip
-    facing, flip = Stub("facing"), Stub("flip")
-    mask, _ = segment_film(facing, loaded, "left")
-    segment_film(flip, loaded, "left")
-    assert facing.seen == ["left"] and flip.seen is None and mask.all()
