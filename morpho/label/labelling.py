@@ -403,15 +403,10 @@ def _rejoin_short_parts(keep: list, lengths: np.ndarray) -> list:
     return out
 
 
-def _touches_border(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> bool:
-    return bool(rows.min() == 0 or cols.min() == 0 or rows.max() == shape[0] - 1
-                or cols.max() == shape[1] - 1)
-
-
-def _cut_by_edge(body: Vertebra, shape: tuple[int, int], margin: float) -> bool:
-    """Whether the film's edge cuts ``body``: its outline reaches to within ``margin`` of
-    its own size of the edge."""
-    rows, cols = body.rows, body.cols
+def _touches_border(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int],
+                    margin: float = 0.0) -> bool:
+    """Whether the pixels reach the image's edge, or come within ``margin`` of their own
+    height (width) of it."""
     dr = margin * (rows.max() - rows.min() + 1)
     dc = margin * (cols.max() - cols.min() + 1)
     return bool(rows.min() <= dr or cols.min() <= dc or rows.max() >= shape[0] - 1 - dr
@@ -550,7 +545,8 @@ def label_bodies(
     bodies, curve, ts, centres = _along_curve(bodies)
     steps = _missing_levels(bodies)
     margin = 0.0 if probability is None else EDGE_MARGIN  # exact masks reach the edge
-    cut_first = len(bodies) > 1 and _cut_by_edge(bodies[0], mask.shape, margin)
+    top = bodies[0]
+    cut_first = len(bodies) > 1 and _touches_border(top.rows, top.cols, mask.shape, margin)
     names = level_names(first_level, len(bodies), steps, first_whole=int(cut_first))
     sizes = _name_bodies(bodies, names, curve, mask.shape, lateral, margin)
     suggested, confidence = _suggest_levels(bodies, sizes, steps, spacing_mm, lateral)
@@ -643,7 +639,7 @@ def _name_bodies(
         b.index, b.level, b.tangent = i + 1, names[i], tuple(tangents[i])
         sizes["height"].append(span(b.rows, b.cols, tangents[i]))
         sizes[across].append(span(b.rows, b.cols, np.array([tangents[i][1], -tangents[i][0]])))
-        if _cut_by_edge(b, shape, margin):
+        if _touches_border(b.rows, b.cols, shape, margin):
             b.qa.append("touches the image border")
     return {k: np.array(v) for k, v in sizes.items()}
 
