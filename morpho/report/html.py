@@ -207,12 +207,18 @@ class BatchTables:
         return int(subject.fillna(self.images["file"]).nunique())
 
 
-def _positions(keys: pd.Series) -> Iterator[np.ndarray]:
-    """The row positions of each key (as ``groupby(keys, sort=False)`` orders its groups and
-    their rows; missing keys left out), from one stable sort."""
-    codes, _ = pd.factorize(keys)
+def _sorted_groups(keys: pd.Series) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """The keys in order of first appearance (as ``groupby(keys, sort=False)`` orders its
+    groups), and the row positions of key k, ``order[bounds[k]:bounds[k + 1]]``, in input
+    order (missing keys left out), from one stable sort."""
+    codes, uniques = pd.factorize(keys)
     order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(codes.max(initial=-1) + 2))
+    return pd.Index(uniques), order, np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+
+
+def _positions(keys: pd.Series) -> Iterator[np.ndarray]:
+    """The row positions of each key, group by group (``_sorted_groups``)."""
+    _, order, bounds = _sorted_groups(keys)
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
         yield order[start:stop]
 
@@ -222,10 +228,8 @@ class _RowsByFile:
     sliced on demand from one stable sort (no frame per file is held)."""
 
     def __init__(self, measurements: pd.DataFrame) -> None:
-        codes, uniques = pd.factorize(measurements["file"])
-        self.table, self.files = measurements, pd.Index(uniques)
-        self.order = np.argsort(codes, kind="stable")
-        self.bounds = np.searchsorted(codes[self.order], np.arange(len(uniques) + 1))
+        self.table = measurements
+        self.files, self.order, self.bounds = _sorted_groups(measurements["file"])
 
     def of(self, files: pd.Series) -> list[pd.DataFrame]:
         """The rows of each of ``files`` (none for a file without measurements)."""

@@ -48,7 +48,7 @@ def padding_nodes(model: onnx.ModelProto) -> list[str]:
 
 def _float_nodes(model: onnx.ModelProto, prefixes: Sequence[str]) -> list[str]:
     kept = [n.name for n in model.graph.node if n.name.startswith(tuple(prefixes))]
-    return sorted({*padding_nodes(model), *(kept if prefixes else [])})
+    return sorted({*padding_nodes(model), *kept})
 
 
 def quantize_int8(
