@@ -167,8 +167,7 @@ def score_files(
 
     def scored_batches() -> Iterable[pd.DataFrame]:
         for batch in stream:
-            scores, batch_notes = score(batch, ref, threshold)
-            scores.insert(len(scores.columns), "reference", "fitted" if ref is not None else "none")
+            scores, batch_notes = _scored(batch, ref, threshold)
             notes.append(batch_notes)
             partial.append(subject_summary(scores, subject_key))
             for name, n in _counts(scores).items():
@@ -182,13 +181,20 @@ def score_files(
                   counts)  # fmt: skip
 
 
+def _scored(cohort: pd.DataFrame, ref: Reference | None,
+            threshold: float) -> tuple[pd.DataFrame, Exclusions]:
+    """``score`` with the ``reference`` column (fitted, or none: the literature's)."""
+    scores, not_scored = score(cohort, ref, threshold)
+    scores.insert(len(scores.columns), "reference", "fitted" if ref is not None else "none")
+    return scores, not_scored
+
+
 def _score_whole(
     cohort: pd.DataFrame, excluded: Exclusions, ref: Reference | None, note: str,
     threshold: float, subject_key: str, out_dir: Path, suffix: str,
 ) -> Scored:
     """Score a cohort held in memory and write its two tables."""
-    scores, not_scored = score(cohort, ref, threshold)
-    scores.insert(len(scores.columns), "reference", "fitted" if ref is not None else "none")
+    scores, not_scored = _scored(cohort, ref, threshold)
     subjects = subject_summary(scores, subject_key)
     paths = [write_table(scores, out_dir / f"scores{suffix}"),
              write_table(subjects, out_dir / f"subjects{suffix}")]  # fmt: skip
