@@ -46,6 +46,9 @@ GapWeight = Annotated[float, Opt(help="Extra BCE weight on the gaps between bodi
                                  "(teaches separation; 0: the study's plain loss).")]
 Bend = Annotated[float, Opt(help="Augmentation: random smooth sideways bends of this "
                             "amplitude (half-widths; curved spines). 0: none.")]
+Resample = Annotated[float, Opt(help="Augmentation: share of samples reduced to 35-90% "
+                              "of their size and enlarged back (small JPEG exports, reduced "
+                              "decodes). 0: none.")]
 AugStrength = Annotated[float, Opt(help="Augmentation ranges x this (0: left-right flips "
                                    "only; e.g. a last, gentler fine-tune).")]
 Init = Annotated[Path | None, Opt(help="Start from these weights (fine-tune; tensors of "
@@ -78,6 +81,7 @@ def register(app: typer.Typer) -> None:
         gap_weight: GapWeight = 0.0,
         bend: Bend = 0.0,
         aug_strength: AugStrength = 1.0,
+        resample: Resample = 0.0,
         init: Init = None,
         resume: Resume = False,
     ) -> None:
@@ -92,7 +96,7 @@ def register(app: typer.Typer) -> None:
             dict(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                  max_minutes=max_minutes, seed=seed, schedule=schedule,
                  init=str(init) if init else None, weights=weights, gap_weight=gap_weight,
-                 bend=bend, aug_strength=aug_strength),
+                 bend=bend, aug_strength=aug_strength, resample=resample),
         )  # fmt: skip
         run_training(config, resume)
 

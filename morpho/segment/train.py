@@ -55,6 +55,7 @@ class TrainConfig:
     gap_weight: float = 0.0  # extra BCE weight on the gaps between bodies (0: plain loss)
     bend: float = 0.0  # amplitude of a random smooth sideways bend (augmentation; 0: none)
     aug_strength: float = 1.0  # augmentation ranges x this (0: left-right flips only)
+    resample: float = 0.0  # share of samples re-rendered from a lower resolution (0: none)
 
 
 def cosine_lr(lr: float, epoch: int, epochs: int, done: float = 0.0, floor: float = 0.02) -> float:
@@ -78,6 +79,8 @@ class Augment:
     noise: float = 0.05
     blur: float = 0.3  # probability of a slight blur
     bend: float = 0.0  # sideways bend amplitude, in half-widths (0: no bend, no extra draws)
+    resample: float = 0.0  # probability of a down-and-up resampling (0: none, no extra draws)
+    resample_scale: tuple[float, float] = (0.35, 0.9)  # the lower resolution, x the input's
 
     def scaled(self, strength: float) -> Augment:
         """The ranges shrunk towards no change (1: as they are; 0: left-right flips only).
@@ -94,7 +97,8 @@ class Augment:
             shift=self.shift * strength, flip=self.flip, contrast=linear(*self.contrast),
             brightness=self.brightness * strength,
             gamma=(self.gamma[0] ** strength, self.gamma[1] ** strength),
-            noise=self.noise * strength, blur=self.blur * strength, bend=self.bend * strength)
+            noise=self.noise * strength, blur=self.blur * strength, bend=self.bend * strength,
+            resample=self.resample * strength, resample_scale=self.resample_scale)
 
 
 def seed_everything(seed: int) -> None:
@@ -142,9 +146,27 @@ def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.
     images = images + per_image(uniform(-aug.brightness, aug.brightness))
     blur = per_image(torch.rand(n, generator=gen) < aug.blur)
     images = torch.where(blur, F.avg_pool2d(images, 3, 1, 1, count_include_pad=False), images)
+    if aug.resample > 0:
+        images = resampled(images, aug, gen)
     sigma = per_image(uniform(0, aug.noise))
     images = images + sigma * torch.randn(images.shape, generator=gen).to(device)
     return images.clamp(0, 1), (masks > 0.5).float()
+
+
+def resampled(images: torch.Tensor, aug: Augment, gen: torch.Generator) -> torch.Tensor:
+    """Each image, with probability ``aug.resample``, area-reduced to a random share of its
+    size and enlarged back (bilinear): what a small JPEG export or a reduced decode feeds the
+    network."""
+    n, (h, w) = images.shape[0], images.shape[-2:]
+    chosen = torch.rand(n, generator=gen) < aug.resample
+    lo, hi = aug.resample_scale
+    factors = lo + (hi - lo) * torch.rand(n, generator=gen)
+    out = images.clone()
+    for i in chosen.nonzero().flatten().tolist():
+        size = (max(8, round(h * float(factors[i]))), max(8, round(w * float(factors[i]))))
+        small = F.interpolate(images[i : i + 1], size=size, mode="area")
+        out[i : i + 1] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    return out
 
 
 def crop_to_content(x: np.ndarray, y: np.ndarray, multiple: int = 32):
@@ -361,7 +383,7 @@ def _fit(run: _Run, config: TrainConfig, data: tuple, resume: bool) -> None:
     train_sets, val_sets, shares = data
     state = run.state
     gen = torch.Generator().manual_seed(config.seed + state["epoch"])
-    aug = Augment(bend=config.bend).scaled(config.aug_strength)
+    aug = Augment(bend=config.bend, resample=config.resample).scaled(config.aug_strength)
     rng = np.random.default_rng(config.seed + state["epoch"])
     steps = max(1, sum(len(t["x"]) for t in train_sets) // config.batch_size)
     started = time.monotonic()

@@ -48,3 +48,14 @@ def test_half_strength_halves_the_ranges():
     assert half.rotate_deg == 5.0 and half.flip == 0.5
     assert np.allclose(half.contrast, (0.8, 1.2)) and np.isclose(half.gamma[0], 0.6 ** 0.5)
     assert Augment().scaled(1.0) == Augment()
+
+
+def test_resample_softens_the_image_and_leaves_the_mask():
+    image, mask = _column()
+    gen = torch.Generator().manual_seed(4)
+    out, out_mask = augment(image, mask, Augment(**STILL, resample=1.0), gen)
+    assert torch.equal(out_mask, mask)  # the truth does not move
+    edges = (out[..., 20:44] - image[..., 20:44]).abs().amax(dim=(1, 2, 3))
+    assert (edges > 0.05).all()  # each image lost its sharp column edge...
+    brightness = out.mean(dim=(1, 2, 3)), image.mean(dim=(1, 2, 3))
+    assert torch.allclose(*brightness, atol=0.02)  # ...not its brightness
