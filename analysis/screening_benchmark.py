@@ -35,26 +35,18 @@ from morpho.datasets.contract import load_dataset
 from morpho.grade import subject_calls
 from morpho.io import read_radiograph
 from morpho.measure import measure_mask
+from morpho.synth.realism import jpeg_export
 from morpho.synth.truth import match_to_truth, truth_grades
 
 HEIGHTS = ("ha_px", "hm_px", "hp_px")
-JPEG_QUALITY = 90  # a typical export's quality
 
 
 def exported(pixels: np.ndarray, mask: np.ndarray, short: int
              ) -> tuple[np.ndarray, np.ndarray, float]:
-    """An 8-bit JPEG export ``short`` px on the short side, its mask (nearest) and the
-    scale from original to exported pixels."""
-    scale = short / min(pixels.shape)
-    size = (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
-    lo, hi = np.percentile(pixels, [0.5, 99.5])
-    grey = np.clip((pixels - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
-    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    assert ok
-    small = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255
-    small_mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-    return small, small_mask, scale
+    """An 8-bit JPEG export ``short`` px on the short side (``jpeg_export``), its mask
+    (nearest) and the scale from original to exported pixels."""
+    small, small_mask = jpeg_export(pixels, mask.astype(np.uint8), short)
+    return small.astype(np.float32) / 255, small_mask > 0, small.shape[0] / pixels.shape[0]
 
 
 def scaled_truth(truth: pd.DataFrame, scale: float) -> pd.DataFrame:
