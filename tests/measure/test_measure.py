@@ -596,7 +596,7 @@ def test_a_biconcave_loss_inside_the_silhouette_is_measured_from_the_film():
 
 
 def test_an_implausibly_flat_predicted_outline_is_not_graded_an_exact_one_is():
-    heights = [NORMAL] * 3 + [(18.0, 18.0, 18.0)] + [NORMAL] * 3  # 0.45x its neighbours
+    heights = [NORMAL] * 3 + [(12.0, 12.0, 12.0)] + [NORMAL] * 3  # 0.3x its neighbours
     mask, _ = render_spine(heights)
     prob = np.where(mask, 0.98, 0.02).astype(np.float32)
     predicted = measure_mask(mask, probability=prob)
@@ -604,3 +604,12 @@ def test_an_implausibly_flat_predicted_outline_is_not_graded_an_exact_one_is():
     assert "implausible outline (predicted)" in predicted["qa"].iloc[3]
     exact = measure_mask(mask)
     assert (exact["genant_grade"].iloc[3], exact["genant_type"].iloc[3]) == (3, "crush")
+
+
+def test_a_short_whole_predicted_outline_is_graded_a_crush():
+    heights = [NORMAL] * 3 + [(18.0, 18.0, 18.0)] + [NORMAL] * 3  # 0.45x: a grade 3 crush
+    mask, _ = render_spine(heights)
+    prob = np.where(mask, 0.98, 0.02).astype(np.float32)
+    predicted = measure_mask(mask, probability=prob)
+    assert not predicted["plausible"].iloc[3]  # still reported as outside the normal shape
+    assert (predicted["genant_grade"].iloc[3], predicted["genant_type"].iloc[3]) == (3, "crush")
