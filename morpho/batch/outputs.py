@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -33,7 +32,6 @@ IMAGE_COLUMNS = [
 ]  # fmt: skip
 SUBJECT_COLUMNS = ["subject", *DEMOGRAPHIC_COLUMNS]
 KEYS_PER_READ = 500  # images whose measurements are read from the store at once
-SCORING_PREFIX = ".scoring-"
 OUTPUT_NAMES = ("measurements.parquet", "measurements.csv", "images.parquet", "failures.csv",
                 "run.json")
 
@@ -43,8 +41,6 @@ def remove_stale_temporaries(folder: Path) -> None:
     for name in OUTPUT_NAMES:
         for leftover in Path(folder).glob(f"{TMP_PREFIX}{name}.*{TMP_SUFFIX}*"):
             leftover.unlink(missing_ok=True)
-    for leftover in Path(folder).glob(f"{SCORING_PREFIX}*"):
-        shutil.rmtree(leftover, ignore_errors=True)
     remove_staging(folder)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from morpho.batch.items import BatchItem
 from morpho.batch.local import WorkerStartError, default_workers, run_local
 from morpho.batch.lock import RunLock
 from morpho.batch.outputs import (
-    SCORING_PREFIX,
     failure_table,
     image_table,
     measurement_batches,
@@ -83,17 +81,15 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-def _score(measurements: pd.DataFrame, out_dir: Path, reference: Path) -> None:
-    """``morpho stats`` scores of the vertebrae with a level name (others cannot be scored)."""
+def _score(measurements: Path, out_dir: Path, reference: Path) -> None:
+    """``morpho stats`` scores of the vertebrae with a level name (others cannot be scored),
+    streamed from the run's table."""
     from morpho.stats.workflow import score_files
 
-    named = measurements[measurements["level"].fillna("").astype(str) != ""]
-    if named.empty:
+    levels = pd.read_parquet(measurements, columns=["level"])["level"]
+    if not (levels.fillna("").astype(str) != "").any():
         raise MorphoError(out_dir, "no vertebra has a level name, so none can be scored")
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=SCORING_PREFIX) as tmp:
-        table = Path(tmp) / "measurements.parquet"
-        named.to_parquet(table, index=False)
-        score_files(table, out_dir, reference, key="file", parquet=True)
+    score_files(measurements, out_dir, reference, key="file", parquet=True, named_only=True)
 
 
 def run_batch(
@@ -145,7 +141,7 @@ def run_batch(
             remove_staging(out_dir)  # what failed films left
         write_run_record(out_dir, settings or {}, images)
         if reference is not None:
-            _score(pd.read_parquet(out_dir / "measurements.parquet"), out_dir, Path(reference))
+            _score(out_dir / "measurements.parquet", out_dir, Path(reference))
     return BatchSummary(
         total=len(items),
         ok=int((images["status"] == "ok").sum()),
