@@ -619,18 +619,20 @@ def film_grades(col: dict[str, np.ndarray], usable: np.ndarray) -> dict[str, np.
 
 
 CRUSH_FLOOR = (0.25, 0.4)  # aspect and neighbour ratio below which no crush is that deep
+SHORT_CONFIDENCE = 0.9  # a short outline is graded only when the model was this sure of it
 
 
 def _whole_but_short(v: Vertebra, col: dict[str, np.ndarray], i: int) -> bool:
     """Implausible only by being short, with an outline the labelling neither cut out of a
-    larger one nor trimmed of a fragment: a possible crush fracture, which the grading
-    must see."""
+    larger one nor trimmed of a fragment, and a confident model (crushed bodies on DRRs
+    and phantoms: 0.93-0.96): a possible crush fracture, which the grading must see."""
     aspect, ratio = col["aspect"][i], col["neighbour_ratio"][i]
     with np.errstate(invalid="ignore"):
         short = aspect < ASPECT[0] or ratio < NEIGHBOUR_RATIO[0]
         too_short = aspect < CRUSH_FLOOR[0] or ratio < CRUSH_FLOOR[1]
     cut = any(n.startswith(("split from touching bodies", "dropped fragment")) for n in v.qa)
-    return bool(short and not too_short and not cut)
+    sure = not col["confidence"][i] < SHORT_CONFIDENCE  # NaN (no probability): an exact mask
+    return bool(short and not too_short and not cut and sure)
 
 
 def _ungradable(v: Vertebra, col: dict[str, np.ndarray], i: int, lateral: bool,
