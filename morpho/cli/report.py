@@ -29,8 +29,9 @@ IdentifiersOption = Annotated[
 ]
 SegOption = Annotated[
     bool,
-    typer.Option("--dicom-seg", help="Also write each DICOM input's body mask (stored by the "
-                 "run) as a DICOM Segmentation referencing its image; de-identified, UIDs kept."),
+    typer.Option("--dicom-seg", help="Also write each DICOM input's bodies (stored by the run) "
+                 "as a DICOM Segmentation referencing its image, one segment per level; "
+                 "de-identified, UIDs kept."),
 ]
 SrOption = Annotated[
     bool,
@@ -134,12 +135,14 @@ def _write_dicom(tables: BatchTables, out: Path, *, seg: bool, sr: bool,
     """OUT/seg and OUT/sr for the measured DICOM inputs; failures listed, exit 1 if any."""
     films = _dicom_films(tables)
     failures = []
+    by_file = dict(iter(tables.measurements.groupby("file", sort=False)))
+    empty = tables.measurements.iloc[:0]
     if seg:
-        failures += run_each(films, lambda film: _seg(film, out, include_identifiers),
-                             name=lambda film: film[1])  # fmt: skip
+        failures += run_each(
+            films, lambda film: _seg(film, by_file.get(film[1], empty), out, include_identifiers),
+            name=lambda film: film[1],
+        )  # fmt: skip
     if sr:
-        by_file = dict(iter(tables.measurements.groupby("file", sort=False)))
-        empty = tables.measurements.iloc[:0]
         failures += run_each(
             films, lambda film: _sr(film, by_file.get(film[1], empty), out, include_identifiers),
             name=lambda film: film[1],
@@ -176,14 +179,16 @@ def _source(stored: object, row: dict, include_identifiers: bool):
     return source
 
 
-def _seg(film: tuple, out: Path, include_identifiers: bool) -> None:
+def _seg(film: tuple, rows: pd.DataFrame, out: Path, include_identifiers: bool) -> None:
     from morpho.io.files import inside
     from morpho.report.dicom_seg import write_dicom_seg
 
     (stored, row), _, name = film
+    levels = {int(i): str(level) for i, level in zip(rows["index"], rows["level"].fillna(""),
+                                                     strict=True)}  # fmt: skip
     write_dicom_seg(_source(stored, row, include_identifiers), stored.labels(),
                     inside(out / "seg", f"{name}_seg.dcm"), str(row["model_version"]),
-                    include_identifiers)  # fmt: skip
+                    include_identifiers, levels)  # fmt: skip
 
 
 def _sr(film: tuple, rows: pd.DataFrame, out: Path, include_identifiers: bool) -> None:

@@ -1,6 +1,7 @@
-"""The body mask as a DICOM Segmentation (highdicom) that references its source image,
-made from what a batch run stored (the body label map and the de-identified copy of the
-source's header, ``morpho.stored``): nothing is decoded or segmented again.
+"""The bodies as a DICOM Segmentation (highdicom), one segment per body named by its level,
+that references its source image, made from what a batch run stored (the body label map
+and the de-identified copy of the source's header, ``morpho.stored``): nothing is decoded
+or segmented again.
 
 A Segmentation carries its source's patient and study modules (that is how a PACS files it
 next to the image); unless asked to keep them, their identifiers (names, ids, dates,
@@ -60,32 +61,46 @@ def original_identifiers(path: str | Path) -> dict[str, str]:
     return {name: str(ds[name].value) for name in IDENTIFYING if name in ds}
 
 
-def write_dicom_seg(source: pydicom.Dataset, mask: np.ndarray, path: Path, model_version: str,
-                    include_identifiers: bool = False) -> Path:
-    """Write ``mask`` (the body label map or a bool mask, the source's size) as a binary
-    DICOM-SEG of the source image (its header, e.g. the run's stored de-identified copy),
-    de-identified unless ``include_identifiers``."""
-    for keyword in TYPE2_COPIED:
-        if keyword not in source:
-            setattr(source, keyword, "")
-    if mask.shape != (source.Rows, source.Columns):
-        raise MorphoError(path, f"mask shape {mask.shape} differs from the image "
-                          f"{(source.Rows, source.Columns)}")  # fmt: skip
-    description = hd.seg.SegmentDescription(
-        segment_number=1,
-        segment_label="vertebral bodies",
+def segment_descriptions(
+    values: list[int], levels: dict[int, str], model_version: str
+) -> list[hd.seg.SegmentDescription]:
+    """One segment per body (numbered 1.. in label map order), labelled with its level."""
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name="morpho", version=model_version, family=codes.DCM.ArtificialIntelligence)
+    return [hd.seg.SegmentDescription(
+        segment_number=number,
+        segment_label=(f"{levels[value]} vertebral body" if levels.get(value)
+                       else f"vertebral body {value}"),
         segmented_property_category=codes.SCT.AnatomicalStructure,
         segmented_property_type=codes.SCT.Vertebra,
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-        algorithm_identification=hd.AlgorithmIdentificationSequence(
-            name="morpho", version=model_version, family=codes.DCM.ArtificialIntelligence
-        ),
-    )
+        algorithm_identification=algorithm,
+    ) for number, value in enumerate(values, start=1)]  # fmt: skip
+
+
+def write_dicom_seg(source: pydicom.Dataset, labels: np.ndarray, path: Path, model_version: str,
+                    include_identifiers: bool = False, levels: dict[int, str] | None = None
+                    ) -> Path:
+    """Write the body label map ``labels`` (the source's size; value k is the body with
+    ``index`` k) as a binary DICOM-SEG of the source image (its header, e.g. the run's
+    stored de-identified copy) with one segment per body, named by ``levels`` (index ->
+    level name), de-identified unless ``include_identifiers``."""
+    for keyword in TYPE2_COPIED:
+        if keyword not in source:
+            setattr(source, keyword, "")
+    if labels.shape != (source.Rows, source.Columns):
+        raise MorphoError(path, f"label map shape {labels.shape} differs from the image "
+                          f"{(source.Rows, source.Columns)}")  # fmt: skip
+    values = [int(v) for v in np.unique(labels) if v > 0]
+    if not values:
+        raise MorphoError(path, "no body was measured on this film: no segmentation to write")
+    numbers = np.zeros(int(labels.max()) + 1, np.uint8)
+    numbers[values] = np.arange(1, len(values) + 1)
     segmentation = hd.seg.Segmentation(
         source_images=[source],
-        pixel_array=(mask > 0).astype(np.uint8),
+        pixel_array=numbers[labels],
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[description],
+        segment_descriptions=segment_descriptions(values, levels or {}, model_version),
         series_instance_uid=hd.UID(),
         series_number=900,
         sop_instance_uid=hd.UID(),

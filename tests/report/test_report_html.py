@@ -87,7 +87,8 @@ def test_dicom_seg_references_its_source_and_is_de_identified(run):
     assert referenced.ReferencedSOPInstanceUID == image.SOPInstanceUID
     assert seg.StudyInstanceUID == image.StudyInstanceUID
     assert str(seg.PatientName) == "" and _leaks(run / "s") == []
-    mask = seg.pixel_array.astype(bool)
+    mask = seg.get_pixels_by_source_instance([image.SOPInstanceUID],
+                                             combine_segments=True)[0] > 0  # fmt: skip
     truth = image.pixel_array > 2000
     assert mask.shape == truth.shape and (mask & truth).sum() / (mask | truth).sum() > 0.97
 
@@ -182,3 +183,10 @@ def test_report_subjects_none_writes_the_cohort_page_only(run):
                                       "--subjects", "none"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (out / "cohort.html").exists() and not (out / "subjects").exists()
+
+
+def test_seg_segments_are_named_by_level():
+    from morpho.report.dicom_seg import segment_descriptions
+
+    labels = [d.SegmentLabel for d in segment_descriptions([2, 3, 5], {2: "T11", 3: "T12"}, "m")]
+    assert labels == ["T11 vertebral body", "T12 vertebral body", "vertebral body 5"]

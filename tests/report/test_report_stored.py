@@ -103,7 +103,16 @@ def test_report_seg_and_sr_work_after_the_films_moved(moved):
         assert seg.StudyInstanceUID == uids[key][1] and str(seg.PatientName) == ""
         labels = cv2.imread(str(root / "run" / "films" / f"{name}_labels.png"),
                             cv2.IMREAD_UNCHANGED)  # fmt: skip
-        assert np.array_equal(seg.pixel_array.astype(bool), labels > 0)  # the stored bodies
+        film = m[m["file"] == key]
+        names = [f"{level} vertebral body" if level else f"vertebral body {index}"
+                 for index, level in film.sort_values("index")[["index", "level"]].values]
+        numbers = {name: number for number, name in enumerate(names, start=1)}
+        assert seg.number_of_segments == len(film) > 1
+        assert {seg.get_segment_description(n).SegmentLabel: n for n in numbers.values()} \
+            == numbers  # one segment per body, named by its level
+        sop = uids[key][0]
+        combined = seg.get_pixels_by_source_instance([sop], combine_segments=True)[0]
+        assert np.array_equal(combined > 0, labels > 0)  # the stored bodies
         sr = hd.sr.srread(out / "sr" / f"{name}_sr.dcm")
         groups = sr.content.get_planar_roi_measurement_groups()
         film = m[m["file"] == key].set_index("index")
