@@ -2,7 +2,9 @@
 
 For AASCE test films (baseline JPEG, so ``morpho batch`` decodes them at 1/2 or 1/4 size by
 default), segments each film from the full decode and from the reduced one with the same
-model, and prints the Dice between the two masks and how often the body counts agree.
+model, and prints the Dice between the two masks and how often the body counts agree
+(bodies as `morpho batch` measures them: ``morpho.chain.measure_film`` with the
+probability and the decoded film).
 
     python analysis/batch_reduced_agreement.py [MODEL ...] [--n 20] [--upscale 2] \
         [--j2k] [--margins 2 1]
@@ -31,15 +33,15 @@ import numpy as np  # noqa: E402
 import morpho.chain  # noqa: E402
 from morpho.batch.chain import ChainWorker  # noqa: E402
 from morpho.batch.items import BatchItem  # noqa: E402
+from morpho.chain import measure_film  # noqa: E402
 from morpho.datasets.aasce import fixed_split  # noqa: E402
 from morpho.io.writer import write_dicom  # noqa: E402
-from morpho.measure import measure_mask  # noqa: E402
 from morpho.resources import shared_data_dir  # noqa: E402
 
 
 def agreement(model: str | None, names: list[str], root: Path, margin: int = 2) -> str:
-    full = ChainWorker(model, reduced=False, threads=1)
-    reduced = ChainWorker(model, reduced=True, threads=1)
+    full = ChainWorker(model, reduced=False, threads=1, view="ap")
+    reduced = ChainWorker(model, reduced=True, threads=1, view="ap")
     reduced.margin = margin
     dices, same, factors = [], 0, set()
     for name in names:
@@ -47,11 +49,13 @@ def agreement(model: str | None, names: list[str], root: Path, margin: int = 2) 
         loaded = reduced.load(item)
         if loaded.reduction.factor == 1:  # small enough to decode whole: nothing to compare
             continue
-        a, _ = full.segment(full.load(item))
-        b, _ = reduced.segment(loaded)
+        whole = full.load(item)
+        (a, pa), (b, pb) = full.segment(whole), reduced.segment(loaded)
         factors.add(loaded.reduction.factor)
         dices.append(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
-        same += len(measure_mask(a, view="ap")) == len(measure_mask(b, view="ap"))
+        counts = [len(measure_film(film, worker.settings, mask=m, probability=p).table)
+                  for film, worker, m, p in ((whole, full, a, pa), (loaded, reduced, b, pb))]
+        same += counts[0] == counts[1]
     if not dices:
         return f"{model or 'default model'}: none of {len(names)} films is decoded reduced"
     return (f"{model or 'default model'} margin {margin}: decode 1/{sorted(factors)}; "
