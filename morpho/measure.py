@@ -619,20 +619,26 @@ def film_grades(col: dict[str, np.ndarray], usable: np.ndarray) -> dict[str, np.
 
 
 CRUSH_FLOOR = (0.25, 0.4)  # aspect and neighbour ratio below which no crush is that deep
+MAX_REVERSE = 1.15  # a short body with Ha over this x Hp is a cut outline, not a crush
 SHORT_CONFIDENCE = 0.9  # a short outline is graded only when the model was this sure of it
 
 
 def _whole_but_short(v: Vertebra, col: dict[str, np.ndarray], i: int) -> bool:
     """Implausible only by being short, with an outline the labelling neither cut out of a
-    larger one nor trimmed of a fragment, and a confident model (crushed bodies on DRRs
-    and phantoms: 0.93-0.96): a possible crush fracture, which the grading must see."""
+    larger one nor trimmed of a fragment, a confident model (crushed bodies on DRRs and
+    phantoms: 0.93-0.96), neighbours on both sides and Ha not well over Hp: a possible
+    crush fracture, which the grading must see. (Without the last two, the bodies cut by
+    the CT's edge on 18 chest DRRs exported at 320 px were called crushes: 12 more grade
+    >= 2 calls on intact films.)"""
     aspect, ratio = col["aspect"][i], col["neighbour_ratio"][i]
     with np.errstate(invalid="ignore"):
         short = aspect < ASPECT[0] or ratio < NEIGHBOUR_RATIO[0]
         too_short = aspect < CRUSH_FLOOR[0] or ratio < CRUSH_FLOOR[1]
     cut = any(n.startswith(("split from touching bodies", "dropped fragment")) for n in v.qa)
     sure = not col["confidence"][i] < SHORT_CONFIDENCE  # NaN (no probability): an exact mask
-    return bool(short and not too_short and not cut and sure)
+    inner = 0 < i < col["aspect"].size - 1  # an end body may be cut by a field's edge
+    shaped = not col["wedge_ratio"][i] > MAX_REVERSE  # a crush keeps Ha near Hp
+    return bool(short and not too_short and not cut and sure and inner and shaped)
 
 
 def _ungradable(v: Vertebra, col: dict[str, np.ndarray], i: int, lateral: bool,
@@ -641,9 +647,9 @@ def _ungradable(v: Vertebra, col: dict[str, np.ndarray], i: int, lateral: bool,
     outline that cannot be trusted. A ``predicted`` outline (the segmenter's) that is
     implausible is not graded (on the held-out CT's DRRs, where the default model's
     outlines straddle discs, such bodies made most false calls even with all six points
-    on film edges), unless it is only short and whole (not cut from a larger outline):
-    a crush fracture is a short body (held-out DRRs, grade >= 2: sensitivity 0.536 ->
-    0.607, specificity 0.796 -> 0.790; fractured phantoms 0.544 -> 0.647, 0.996 -> 0.983).
+    on film edges), unless it is only short and whole (``_whole_but_short``): a crush
+    fracture is a short body (held-out DRRs, grade >= 2: sensitivity 0.536 -> 0.607,
+    specificity 0.796 -> 0.790; fractured phantoms 0.544 -> 0.632, 0.996 -> 0.996).
     An exact mask's short body can be a crush fracture."""
     reasons = []
     if not lateral:

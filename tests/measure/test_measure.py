@@ -613,3 +613,12 @@ def test_a_short_whole_predicted_outline_is_graded_a_crush():
     predicted = measure_mask(mask, probability=prob)
     assert not predicted["plausible"].iloc[3]  # still reported as outside the normal shape
     assert (predicted["genant_grade"].iloc[3], predicted["genant_type"].iloc[3]) == (3, "crush")
+
+
+def test_a_short_outline_at_the_end_of_the_column_is_not_graded():
+    heights = [NORMAL] * 6 + [(18.0, 18.0, 18.0)]  # the last body: maybe cut by a field edge
+    mask, _ = render_spine(heights)
+    prob = np.where(mask, 0.98, 0.02).astype(np.float32)
+    predicted = measure_mask(mask, probability=prob)
+    assert pd.isna(predicted["genant_grade"].iloc[-1])
+    assert "implausible outline (predicted)" in predicted["qa"].iloc[-1]
