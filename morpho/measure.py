@@ -76,16 +76,19 @@ MIN_CONFIDENCE = 0.8
 # the outline's own middle point the two are taken as the same edge (detector blur and the
 # smoothing move a film's edge by about a pixel) and the outline, the finer, is kept
 # (1 px: CLI phantoms' MAPE 1.60%, 1.5 px: 1.48%; DRR Hm 6.2% / 6.3%). A rise under
-# MIN_RISE (of the film's 1-99th percentile range per px) is no edge: 0.02, not 0.01, keeps
-# weak texture and rib crossings from moving points (the phase-4 model, intact bodies:
-# grade >= 2 on 26 chest DRRs exported at 320 px 18.6% -> 12.2% of graded bodies;
-# held-out DRRs grade >= 2 sensitivity 0.643 -> 0.714, specificity 0.915 -> 0.932, Hm MAPE
-# 6.1 -> 5.6%; fractured phantoms unchanged; 0.03 and 0.04 cost DRR sensitivity).
+# MIN_RISE (of the film's 1-99th percentile range per px) is no edge. For a predicted
+# outline MIN_RISE_PREDICTED, twice that, keeps weak texture and rib crossings from moving
+# points (vertebra_unet-6f6b464b1a67: graded bodies called grade >= 2 on 26 intact chest
+# DRRs exported at 320 px 18.6% -> 12.2%; held-out DRRs grade >= 2 sensitivity 0.643 ->
+# 0.714, specificity 0.915 -> 0.932, Hm MAPE 6.1 -> 5.6%; fractured phantoms unchanged;
+# 0.03 and 0.04 cost DRR sensitivity). An exact mask keeps 0.01 (at 0.02 its held-out
+# fractured DRRs lose a grade-2 call: sensitivity 0.964 -> 0.929, Hm 7.2 -> 8.2%).
 # (MID_IN 0.3 from the walls' chord instead: DRR Hm MAPE 11.6% against 6.2%.)
 EDGE_SMOOTH = 1.0
 MID_OUT, MID_IN = 0.1, 0.2
 RISE_BACK = 0.1
-MIN_RISE = 0.02
+MIN_RISE = 0.01
+MIN_RISE_PREDICTED = 0.02
 SNAP_PX = 1.5
 # A predicted outline (the segmenter's, with its probability) can fall short of the body
 # or overshoot it: its anterior and posterior points are moved, first, onto the rise
@@ -391,25 +394,26 @@ def _profile(film: tuple[np.ndarray, tuple[float, float]], point: np.ndarray,
     return cv2.GaussianBlur(values.mean(axis=0)[None, :], (0, 0), EDGE_SMOOTH / step)[0]
 
 
-def _edge(t: np.ndarray, values: np.ndarray, back: float) -> float:
+def _edge(t: np.ndarray, values: np.ndarray, back: float, min_rise: float = MIN_RISE) -> float:
     """The endplate on a profile (``t`` inward): half-way between its steepest rise and
     where, within ``back`` after it, the rise drops below half; NaN when it rises less
-    than ``MIN_RISE``."""
+    than ``min_rise``."""
     rise = np.gradient(values, t)
     k = int(np.argmax(rise))
-    if rise[k] < MIN_RISE:
+    if rise[k] < min_rise:
         return np.nan
     after = np.nonzero((t > t[k]) & (t <= t[k] + back) & (rise < 0.5 * rise[k]))[0]
     top = after[0] if after.size else min(int(np.searchsorted(t, t[k] + back)), t.size - 1)
     return 0.5 * float(t[k] + t[top])
 
 
-def _nearest_rise(t: np.ndarray, values: np.ndarray, ahead: float) -> float:
+def _nearest_rise(t: np.ndarray, values: np.ndarray, ahead: float,
+                  min_rise: float = MIN_RISE) -> float:
     """The rise (``t`` inward) nearest ``t`` = 0 among those at least ``NEAREST_SHARE`` of
     the steepest, moved half-way to the brightest point within ``ahead`` after it; NaN
-    when none reaches ``MIN_RISE``."""
+    when none reaches ``min_rise``."""
     rise = np.gradient(values, t)
-    if rise.max() < MIN_RISE:
+    if rise.max() < min_rise:
         return np.nan
     peaks = np.nonzero((rise[1:-1] >= rise[:-2]) & (rise[1:-1] >= rise[2:])
                        & (rise[1:-1] >= NEAREST_SHARE * rise.max()))[0] + 1
@@ -426,8 +430,9 @@ def _from_film(film: tuple[np.ndarray, tuple[float, float]], centre: np.ndarray,
                placed: dict[str, tuple[dict[str, float], dict[str, float]]],
                walls: bool = False) -> int:
     """Move the points (``placed``: per endplate, column -> ``q`` and ``s``) onto the
-    film's endplate edges: with ``walls`` the anterior and posterior ones first, then the
-    middle ones. Changes ``placed``; returns how many moved."""
+    film's endplate edges: with ``walls`` (a predicted outline) the anterior and posterior
+    ones first, then the middle ones. Changes ``placed``; returns how many moved."""
+    min_rise = MIN_RISE_PREDICTED if walls else MIN_RISE
     height = placed["inf"][1]["post"] - placed["sup"][1]["post"]
     t_mid = np.arange(-MID_OUT * height, MID_IN * height + 0.25, 0.25)
     t_wall = np.arange(-WALL_OUT * height, WALL_IN * height + 0.25, 0.25)
@@ -440,13 +445,14 @@ def _from_film(film: tuple[np.ndarray, tuple[float, float]], centre: np.ndarray,
         for name in ("ant", "post") if walls else ():
             point = centre + columns[name] * a + offsets[name] * u
             profile = _profile(film, point, sign * u, t_wall, spread)
-            edge = _nearest_rise(t_wall, profile, RISE_BACK * height)
+            edge = _nearest_rise(t_wall, profile, RISE_BACK * height, min_rise)
             if np.isfinite(edge):
                 offsets[name] += sign * edge
                 moved += 1
         start = offsets["mid"] + shift + 0.5 * (offsets["ant"] + offsets["post"])
         point = centre + columns["mid"] * a + start * u
-        edge = _edge(t_mid, _profile(film, point, sign * u, t_mid, spread), RISE_BACK * height)
+        profile = _profile(film, point, sign * u, t_mid, spread)
+        edge = _edge(t_mid, profile, RISE_BACK * height, min_rise)
         if np.isfinite(edge):
             if abs(start + sign * edge - offsets["mid"]) > SNAP_PX:
                 offsets["mid"] = start + sign * edge
