@@ -1,0 +1,89 @@
+"""Fracture calls of one or more models on three kinds of film, side by side in one run.
+
+For each MODEL (ONNX; default: the shipped one), with the same measuring code:
+
+- held-out-CT DRRs: the test splits of ``data/synth-fract`` and ``data/synth`` (verse012, a
+  CT no model trained on), grade >= 2 sensitivity and specificity against the grade each
+  body was built with (intact = built grade 0 and not deformed by the truth's own six
+  points), gradable bodies, Ha / Hm / Hp MAPE on gradable intact bodies;
+- phantoms rendered in memory (``--phantoms 24 --seed 5``, fracture rate 0.3), the same;
+- a proxy for real films: the val split of ``data/synth-v2`` (realism DRRs, no fracture)
+  exported as 8-bit JPEGs ``--export`` px on the short side; every grade 2-3 call there is
+  false, so it prints the share of graded bodies called 2-3.
+
+    python analysis/screening_sets.py [MODEL ...] [--phantoms 24] [--seed 5] [--export 320]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from screening_benchmark import (  # noqa: E402
+    HEIGHTS,
+    measure_film,
+    phantom_films,
+    synth_films,
+)
+
+from morpho.segment.infer import Segmenter, default_model_path  # noqa: E402
+
+
+def matched(films: Iterable[tuple], segmenter: Segmenter, export: int | None) -> pd.DataFrame:
+    """Whole true bodies of all films with what the model's masks measured for them."""
+    rows = []
+    for image, pixels, mask, truth, spacing in films:
+        m, _ = measure_film(pixels, mask, truth.assign(image=image), spacing, segmenter,
+                            export, image)  # fmt: skip
+        rows.append(m)
+    return pd.concat(rows, ignore_index=True)
+
+
+def line(name: str, m: pd.DataFrame) -> str:
+    found = m["genant_type"].notna()
+    graded = found & (m["genant_type"] != "ungradable")
+    called = m["genant_grade"].fillna(-1) >= 2
+    positive = m["fracture_grade"] >= 2
+    intact = (m["fracture_grade"] == 0) & (m["own_grade"] < 2)
+    share = called[graded].mean()
+    text = f"{name}: gradable {graded.sum()} of {found.sum()} found"
+    if positive.any():
+        text += (f", grade >= 2 sensitivity {called[positive].mean():.3f} (n={positive.sum()}),"
+                 f" specificity {(~called[intact]).mean():.3f} (n={intact.sum()})")
+    sel = m[graded & intact]
+    mape = [100 * np.mean(np.abs(sel[h] / sel[f"{h}_true"] - 1)) for h in HEIGHTS]
+    return (text + f", graded called 2-3 {share:.1%}; intact MAPE Ha / Hm / Hp "
+            f"{mape[0]:.1f} / {mape[1]:.1f} / {mape[2]:.1f}%")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="*", type=Path, default=[default_model_path()])
+    ap.add_argument("--phantoms", type=int, default=24)
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--export", type=int, default=320)
+    args = ap.parse_args()
+    for model in args.models:
+        segmenter = Segmenter(model, spine_only=False)
+        print(f"== {model} ({segmenter.model_version})", flush=True)
+        drrs = [*synth_films(Path("data/synth-fract"), "test"),
+                *synth_films(Path("data/synth"), "test")]  # fmt: skip
+        print(line("held-out-CT DRRs", matched(drrs, segmenter, None)), flush=True)
+        phantoms = phantom_films(args.phantoms, 0.3, args.seed)
+        print(line(f"phantoms ({args.phantoms})", matched(phantoms, segmenter, None)),
+              flush=True)
+        proxy = synth_films(Path("data/synth-v2"), "val")
+        print(line(f"realism DRRs, {args.export}-px JPEG",
+                   matched(proxy, segmenter, args.export)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
