@@ -644,7 +644,7 @@ def _whole_but_short(v: Vertebra, col: dict[str, np.ndarray], i: int) -> bool:
     with np.errstate(invalid="ignore"):
         short = aspect < ASPECT[0] or ratio < NEIGHBOUR_RATIO[0]
         too_short = aspect < CRUSH_FLOOR[0] or ratio < CRUSH_FLOOR[1]
-    cut = any(n.startswith(("split from touching bodies", "dropped fragment")) for n in v.qa)
+    cut = bool(v.split) or any(n.startswith("dropped fragment") for n in v.qa)
     sure = not col["confidence"][i] < SHORT_CONFIDENCE  # NaN (no probability): an exact mask
     inner = 0 < i < col["aspect"].size - 1  # an end body may be cut by a field's edge
     shaped = not col["wedge_ratio"][i] > MAX_REVERSE  # a crush keeps Ha near Hp
