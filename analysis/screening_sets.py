@@ -11,7 +11,12 @@ For each MODEL (ONNX; default: the shipped one), with the same measuring code:
   exported as 8-bit JPEGs ``--export`` px on the short side; every grade 2-3 call there is
   false, so it prints the share of graded bodies called 2-3.
 
-    python analysis/screening_sets.py [MODEL ...] [--phantoms 24] [--seed 5] [--export 320]
+Heights are given as MAPE and as the median signed error (a bias: outlines short or long).
+``--exact`` adds the same three sets measured on their exact masks, which separates what
+the model's outlines cost from what the measuring does.
+
+    python analysis/screening_sets.py [MODEL ...] [--exact] [--phantoms 24] [--seed 5] \
+        [--export 320]
 """
 
 from __future__ import annotations
@@ -37,8 +42,10 @@ from screening_benchmark import (  # noqa: E402
 from morpho.segment.infer import Segmenter, default_model_path  # noqa: E402
 
 
-def matched(films: Iterable[tuple], segmenter: Segmenter, export: int | None) -> pd.DataFrame:
-    """Whole true bodies of all films with what the model's masks measured for them."""
+def matched(films: Iterable[tuple], segmenter: Segmenter | None, export: int | None
+            ) -> pd.DataFrame:
+    """Whole true bodies of all films with what the model's masks (without a
+    ``segmenter``: the exact masks) measured for them."""
     rows = []
     for image, pixels, mask, truth, spacing in films:
         m, _ = measure_film(pixels, mask, truth.assign(image=image), spacing, segmenter,
@@ -59,9 +66,11 @@ def line(name: str, m: pd.DataFrame) -> str:
         text += (f", grade >= 2 sensitivity {called[positive].mean():.3f} (n={positive.sum()}),"
                  f" specificity {(~called[intact]).mean():.3f} (n={intact.sum()})")
     sel = m[graded & intact]
-    mape = [100 * np.mean(np.abs(sel[h] / sel[f"{h}_true"] - 1)) for h in HEIGHTS]
-    return (text + f", graded called 2-3 {share:.1%}; intact MAPE Ha / Hm / Hp "
-            f"{mape[0]:.1f} / {mape[1]:.1f} / {mape[2]:.1f}%")
+    error = [100 * (sel[h] / sel[f"{h}_true"] - 1) for h in HEIGHTS]
+    mape = " / ".join(f"{np.mean(np.abs(e)):.1f}" for e in error)
+    bias = " / ".join(f"{np.median(e):+.1f}" for e in error)
+    return (text + f", graded called 2-3 {share:.1%}; intact Ha / Hm / Hp MAPE {mape}%,"
+            f" median error {bias}%")
 
 
 def main() -> None:
@@ -70,10 +79,12 @@ def main() -> None:
     ap.add_argument("--phantoms", type=int, default=24)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--export", type=int, default=320)
+    ap.add_argument("--exact", action="store_true", help="also measure the exact masks")
     args = ap.parse_args()
-    for model in args.models:
-        segmenter = Segmenter(model, spine_only=False)
-        print(f"== {model} ({segmenter.model_version})", flush=True)
+    for model in [*args.models, *([None] if args.exact else [])]:
+        segmenter = None if model is None else Segmenter(model, spine_only=False)
+        print(f"== {model} ({segmenter.model_version})" if segmenter else "== exact masks",
+              flush=True)
         drrs = [*synth_films(Path("data/synth-fract"), "test"),
                 *synth_films(Path("data/synth"), "test")]  # fmt: skip
         print(line("held-out-CT DRRs", matched(drrs, segmenter, None)), flush=True)
