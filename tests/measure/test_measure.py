@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from measure_shapes import render_spine
+from measure_shapes import render_film, render_spine
 from scipy.ndimage import label as ndi_label
 
 from morpho.grade import genant
@@ -393,6 +393,28 @@ def test_bodies_a_mask_merges_are_parted_between_the_probability_cores():
     truth = np.array([b.heights() for b in bodies])
     excess = df[["ha_px", "hm_px", "hp_px"]].to_numpy() - truth
     assert (excess > -1.5).all() and (excess < 6.0 + 1.5).all()  # each part: half a disc each end
+
+
+def test_a_cut_with_bone_beyond_it_on_the_film_is_not_graded():
+    """The model bridges T8/T9's disc and dips inside T9, a quarter down, under T9's dense
+    top: the cut between the cores runs through T9's bone, which the film shows beyond the
+    lower part's superior endplate. That part is not graded; parts cut at discs are."""
+    mask, prob, bodies = _merged_spine_and_probability(dip=0.6)
+    film = render_film(mask, bodies, {})
+    upper, lower = bodies[3], bodies[4]
+    top, bottom = int(upper.outline[:, 1].max()), int(np.ceil(lower.outline[:, 1].min()))
+    prob[top : bottom + 1] = np.where(mask[top : bottom + 1], 0.99, 0.02)  # disc bridged
+    cut = bottom + 10  # a quarter of T9's 40 px
+    prob[cut : cut + 2] = np.where(mask[cut : cut + 2], 0.6, 0.02)
+    film[bottom : cut + 2] = np.where(mask[bottom : cut + 2], 0.9, film[bottom : cut + 2])
+    df = measure_mask(mask, first_level="T5", probability=prob, pixels=film)
+    no_disc = df["qa"].str.contains("bone beyond its superior endplate")
+    assert no_disc.sum() == 1
+    cut_part = df[no_disc].iloc[0]
+    assert pd.isna(cut_part["genant_grade"]) and cut_part["genant_type"] == "ungradable"
+    assert cut_part["cy"] > cut  # the part below the cut
+    parted = df["qa"].str.contains("confident cores") & ~no_disc
+    assert parted.sum() >= 5 and df.loc[parted, "genant_grade"].notna().sum() >= 5
 
 
 def test_a_probability_dip_inside_one_body_does_not_cut_it():
