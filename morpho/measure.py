@@ -102,10 +102,10 @@ NEAREST_SHARE = 0.6
 # height) outside the chord is brighter than the same band inside by more than NO_DISC (of
 # the film's 1-99th percentile range), the outline's endplate lies inside the bone: on
 # held-out-CT DRRs, where a cut between the model's confident cores ran through a body
-# below its true endplate. Such a cut body is not graded (vertebra_unet-6f6b464b1a67,
-# held-out DRRs: 15 of the 19 false grade >= 2 calls, none of the 20 true ones; 39 of 200
-# intact bodies not called; the 320-px proxy for real films: 2 of 23 false calls, 10 of
-# 165; phantoms: 2 of 51 true calls).
+# below its true endplate. Such a cut body is not graded (vertebra_unet-6f6b464b1a67:
+# held-out DRRs' false grade >= 2 calls 19 -> 5, true ones 20 -> 20, gradable bodies 313
+# -> 265; the 320-px proxy for real films: false calls 23 -> 20, gradable 188 -> 179;
+# phantoms: true calls 51 -> 50; 0.10 also refused 2 true DRR calls).
 DISC_COLUMNS = 0.3  # each side of the chord's middle, as a share of its length
 DISC_BAND = (0.06, 0.2)
 NO_DISC = 0.15
