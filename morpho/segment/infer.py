@@ -37,6 +37,14 @@ TTA_MODES = ("none", "flip", "flip-if-uncertain")
 #: offered. "flip-if-uncertain" is not the shipped default.
 UNCERTAIN_BAND = (0.3, 0.7)
 UNCERTAIN_SHARE = 0.1
+#: The zoomed pass (a model JSON's ``"zoom"``: the largest zoom, 0 or 1 = none): the spine
+#: the first pass found (its box, padded by ``ZOOM_PAD`` of the box's short side) is
+#: segmented again at a larger scale, at most ``zoom`` times the first pass's and never past
+#: the decoded pixels (a box holds at least the network's pixel budget), and its
+#: probability replaces the first pass's there. Skipped where the gain is under
+#: ``ZOOM_MIN``, i.e. where the box covers most of the film.
+ZOOM_PAD = 0.25
+ZOOM_MIN = 1.15
 
 
 def default_model_path() -> Path:
@@ -51,6 +59,33 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads or os.cpu_count() or 1
     return options
+
+
+def zoom_box(prob: np.ndarray, threshold: float, budget: int, zoom: float
+             ) -> tuple[slice, slice] | None:
+    """The box (rows, columns) of the zoomed pass over a first pass's probability ``prob``
+    (the decoded film's size), or None when it would not zoom by ``ZOOM_MIN`` (see
+    ``ZOOM_PAD``; ``budget``: the network's pixel budget)."""
+    rows, cols = np.nonzero(spine_only(prob > threshold))
+    if rows.size == 0:
+        return None
+    h, w = prob.shape
+    pad = ZOOM_PAD * min(np.ptp(rows), np.ptp(cols))
+    centre = np.array([rows.min() + rows.max(), cols.min() + cols.max()]) / 2
+    half = np.array([np.ptp(rows), np.ptp(cols)]) / 2 + pad
+    least = max(budget, h * w / zoom**2)  # area: native pixels, and at most ``zoom``
+    limit = np.array([h / 2, w / 2])
+    if 4 * half.prod() < least:
+        half = np.minimum(half * np.sqrt(least / (4 * half.prod())), limit)
+        for k in (0, 1):  # a side held by the film's edge: the other grows instead
+            half[1 - k] = min(max(half[1 - k], least / (4 * half[k])), limit[1 - k])
+    half = np.minimum(half, limit)
+    centre = np.clip(centre, half, [h - half[0], w - half[1]])
+    r0, c0 = np.floor(centre - half).astype(int)
+    r1, c1 = np.ceil(centre + half).astype(int)
+    if (r1 - r0) * (c1 - c0) * ZOOM_MIN**2 > h * w:
+        return None
+    return slice(max(r0, 0), min(r1, h)), slice(max(c0, 0), min(c1, w))
 
 
 def uncertain_share(prob: np.ndarray, band: tuple[float, float] = UNCERTAIN_BAND) -> float:
@@ -104,7 +139,8 @@ class Segmenter:
         self.flip = self.tta != "none"
         self.band = tuple(self.config.get("tta_band", UNCERTAIN_BAND))
         self.uncertain_share = float(self.config.get("tta_uncertain_share", UNCERTAIN_SHARE))
-        self.passes = self.flipped = 0
+        self.zoom = float(self.config.get("zoom") or 0.0)
+        self.passes = self.flipped = self.zoomed = 0
         version = str(self.config.get("version", path.stem))
         self.model_version = version + ("" if self.tta == "none" else f"+{self.tta}")
         self.session = ort.InferenceSession(
@@ -153,7 +189,22 @@ class Segmenter:
         """Body probabilities (float32) at each image's ORIGINAL size."""
         prepared = [prepare(pixels, self.preprocess) for pixels in images]
         probs = self.probabilities(prepared)
-        return [p.transform.to_original(prob) for p, prob in zip(prepared, probs, strict=True)]
+        maps = [p.transform.to_original(prob) for p, prob in zip(prepared, probs, strict=True)]
+        return maps if self.zoom <= 1 else [self._zoomed(i, m) for i, m in zip(images, maps,
+                                                                                 strict=True)]
+
+    def _zoomed(self, pixels: np.ndarray, prob: np.ndarray) -> np.ndarray:
+        """``prob`` with the zoomed pass over the spine's box (see ``ZOOM_PAD``)."""
+        budget = self.preprocess.height * self.preprocess.width
+        box = zoom_box(prob, self.threshold, budget, self.zoom)
+        if box is None:
+            return prob
+        crop = prepare(pixels[box], self.preprocess)
+        (inner,) = self.probabilities([crop])
+        out = prob.copy()
+        out[box] = crop.transform.to_original(inner)
+        self.zoomed += 1
+        return out
 
     def finish(self, mask: np.ndarray) -> np.ndarray:
         """A thresholded mask as this segmenter returns it (spine only, if asked)."""
