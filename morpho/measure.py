@@ -381,8 +381,10 @@ def measure_vertebra(
                 row[f"{name}_{end}_x"], row[f"{name}_{end}_y"] = centre + qk * a + offsets[name] * u
         row["points_source"] = {(6 if field is not None or predicted else 2): "image",
                                 0: "mask"}.get(moved, "image+mask")
-        row["no_disc"] = ", ".join(end for end in ("sup", "inf")
-                                   if _beyond_endplate(film, centre, u, a, placed, end) > NO_DISC)
+        if predicted and v.split:  # only a cut predicted outline is checked (NO_DISC)
+            row["no_disc"] = ", ".join(
+                end for end in ("sup", "inf")
+                if _beyond_endplate(film, centre, u, a, placed, end) > NO_DISC)
     return row
 
 
@@ -706,22 +708,20 @@ def _ungradable(v: Vertebra, col: dict[str, np.ndarray], i: int, lateral: bool,
         reasons.append("body cut off at the image border")
     if col["solidity"][i] < MIN_SOLIDITY:
         reasons.append(f"irregular outline (solidity {col['solidity'][i]:.2f})")
-    too_tall = bool(_too_tall(col)[i])
-    if too_tall:
+    if _too_tall(col)[i]:
         reasons.append("implausible outline: too tall for one body")
-    return reasons + _model_doubts(v, col, i, predicted and not too_tall)
-
-
-def _model_doubts(v: Vertebra, col: dict[str, np.ndarray], i: int, predicted: bool
-                  ) -> list[str]:
-    """Why the segmenter's outline of body ``i`` cannot be trusted: implausible (unless
-    only short and whole), cut with bone beyond an endplate (``NO_DISC``), or drawn with
-    low confidence (NaN, never low, for an exact mask)."""
-    reasons = []
-    if predicted and not col["plausible"][i] and not _whole_but_short(v, col, i):
+    elif predicted and not col["plausible"][i] and not _whole_but_short(v, col, i):
         reasons.append("implausible outline (predicted)")
+    return reasons + _model_doubts(col, i)
+
+
+def _model_doubts(col: dict[str, np.ndarray], i: int) -> list[str]:
+    """Why the segmenter's outline of body ``i`` cannot be trusted: cut with bone beyond
+    an endplate (``no_disc``, set only for cut predicted outlines), or drawn with low
+    confidence (NaN, never low, for an exact mask)."""
+    reasons = []
     no_disc = col["no_disc"][i]
-    if predicted and v.split and no_disc:
+    if no_disc:
         reasons.append(f"cut outline with bone beyond its {_ENDPLATES[no_disc]} "
                        "on the film: no disc there")
     if col["confidence"][i] < MIN_CONFIDENCE:
