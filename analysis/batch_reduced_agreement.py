@@ -50,7 +50,7 @@ def agreement(model: str | None, names: list[str], root: Path, margin: int = 2) 
         if loaded.reduction.factor == 1:  # small enough to decode whole: nothing to compare
             continue
         whole = full.load(item)
-        (a, pa), (b, pb) = full.segment(whole), reduced.segment(loaded)
+        (a, pa, _), (b, pb, _) = full.segment(whole), reduced.segment(loaded)
         factors.add(loaded.reduction.factor)
         dices.append(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
         counts = [len(measure_film(film, worker.settings, mask=m, probability=p).table)

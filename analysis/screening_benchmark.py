@@ -89,11 +89,11 @@ def measure_film(pixels, mask, truth, spacing, segmenter, export: int | None,
         truth = scaled_truth(truth, scale)
         spacing = None if spacing is None else tuple(s / scale for s in spacing)
     truth = truth.assign(own_grade=truth_grades(truth))
-    prob = None
+    prob = cores = None
     if segmenter is not None:
-        mask, prob = segmenter.segment(pixels)
+        mask, prob, cores = segmenter.segment_with_cores(pixels)
     df = measure_mask(mask, spacing_mm=spacing, spacing_source="truth", probability=prob,
-                      pixels=pixels, image=image)
+                      pixels=pixels, image=image, cores=cores)
     if "height_loss" not in df:  # tables from before the column: Genant's raw loss
         df["height_loss"] = 1 - df[["wedge_ratio", "biconcave_ratio", "crush_ratio"]].min(axis=1)
     calls = subject_calls(df) if len(df) else pd.DataFrame()

@@ -25,6 +25,7 @@ from morpho.io import Radiograph, read_radiograph
 from morpho.io.reduced import Reduced, Reduction, read_reduced
 from morpho.measure import EXTRA_COLUMNS, MEASUREMENT_COLUMNS, measure_mask
 from morpho.preprocess import PreprocessConfig, make_transform
+from morpho.segment.infer import body_and_cores
 
 #: The plausibility gate (``column_problem``), through the default model: 140 of 141 real-like
 #: films pass (the sample, 120 DRRs, 20 fractured DRRs: 3-18 bodies, upper-quartile body
@@ -147,18 +148,25 @@ def load_film(path: str | Path, settings: FilmSettings,
     return Reduced(radiograph, Reduction(1, 0.0, radiograph.shape))
 
 
-def segment_film(segmenter: Any, loaded: Reduced) -> tuple[np.ndarray, np.ndarray | None]:
-    """The body mask and probability at the ORIGINAL size. A segmenter with
-    ``probability_maps`` (``Segmenter``) gets the decoded pixels and its probabilities are
-    mapped back from a reduction, then thresholded; a stand-in with ``segment(pixels) ->
-    (mask, probability)`` only is used as it is (whole decodes only)."""
+def segment_film(
+    segmenter: Any, loaded: Reduced
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The body mask, probability and core probability (None without a core output) at the
+    ORIGINAL size. A segmenter with ``output_maps`` (``Segmenter``) or ``probability_maps``
+    gets the decoded pixels and its maps are mapped back from a reduction, then
+    thresholded; a stand-in with ``segment(pixels) -> (mask, probability)`` only is used as
+    it is (whole decodes only)."""
     pixels = loaded.radiograph.pixels
-    if not hasattr(segmenter, "probability_maps"):
-        return segmenter.segment(pixels)
-    (prob,) = segmenter.probability_maps([pixels])
+    if hasattr(segmenter, "output_maps"):
+        (maps,) = segmenter.output_maps([pixels])
+    elif hasattr(segmenter, "probability_maps"):
+        (maps,) = segmenter.probability_maps([pixels])
+    else:
+        return (*segmenter.segment(pixels), None)
     if loaded.reduction.factor != 1:
-        prob = loaded.reduction.map_to_original(prob)
-    return segmenter.finish(prob > segmenter.threshold), prob
+        maps = loaded.reduction.map_to_original(maps)
+    prob, cores = body_and_cores(maps)
+    return segmenter.finish(prob > segmenter.threshold), prob, cores
 
 
 def measure_film(
@@ -174,14 +182,14 @@ def measure_film(
     and optional ``probability``, original size), label and measure, column check.
     ``image`` names the rows (default: the file stem). Raises ``MorphoError`` (file, cause)."""
     rg, reduction = loaded.radiograph, loaded.reduction
-    path = rg.path or image or "film"
+    path, cores = rg.path or image or "film", None
     view = measured_view(path, rg.view, settings.view)
     check_decode(path, rg.pixels)
     start = time.perf_counter()
     if mask is None:
         if segmenter is None:
             raise MorphoError(path, "no segmenter and no mask given")
-        mask, probability = segment_film(segmenter, loaded)
+        mask, probability, cores = segment_film(segmenter, loaded)
     mask = np.asarray(mask, bool)
     if mask.shape != reduction.original_shape:
         raise MorphoError(path, f"mask is {mask.shape[::-1]} px but the image "
@@ -193,7 +201,7 @@ def measure_film(
         mask, spacing_mm=rg.spacing_mm, spacing_source=rg.spacing_source, view=view,
         first_level=settings.first_level, anterior=settings.anterior,
         image=rg.image_id if image is None else image, facing_hint=rg.facing, pixels=rg.pixels,
-        probability=probability,
+        probability=probability, cores=cores,
     )  # fmt: skip
     check_column(path, table, probability)
     table = table.reindex(columns=[*MEASUREMENT_COLUMNS, *EXTRA_COLUMNS])

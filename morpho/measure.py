@@ -757,19 +757,20 @@ def measure_mask(
     facing_hint: str | None = None,
     pixels: np.ndarray | None = None,
     probability: np.ndarray | None = None,
+    cores: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Label the bodies of a boolean mask and measure them (see ``MEASUREMENT_COLUMNS``).
 
     ``spacing_mm`` is (row, column) in mm; ``anterior`` ("left"/"right") overrides the
     facing found from the spine's curvature; ``facing_hint`` is a facing from the header;
     ``pixels`` (the radiograph, bone bright) decide the facing where the curvature cannot;
-    ``probability`` (the segmenter's, 0-1, the mask's size) parts bodies the mask merges;
-    with it, a mask over 2 x ``WORK_SIDE`` px a side is labelled and measured at a
-    whole-number fraction of its size, on the probability, whose 0.5 crossings keep
-    sub-pixel precision (a predicted mask holds no detail finer than the segmenter's
-    input), and the results are mapped back to the mask's pixels. Bodies dropped as
-    specks, fragments or off-axis objects are listed in the ``qa`` of the nearest body and
-    in ``df.attrs["dropped"]``.
+    ``probability`` (the segmenter's, 0-1, the mask's size) parts bodies the mask merges
+    (between the cores of ``cores``, a segmenter's core output, where given); with it, a
+    mask over 2 x ``WORK_SIDE`` px a side is labelled and measured at a whole-number
+    fraction of its size, on the probability, whose 0.5 crossings keep sub-pixel precision
+    (a predicted mask holds no detail finer than the segmenter's input), and the results are
+    mapped back to the mask's pixels. Bodies dropped as specks, fragments or off-axis
+    objects are listed in the ``qa`` of the nearest body and in ``df.attrs["dropped"]``.
     """
     mask = np.asarray(mask, dtype=bool)
     if probability is not None and probability.shape != mask.shape:
@@ -777,6 +778,7 @@ def measure_mask(
     field, scale, work_spacing = None, (1.0, 1.0), spacing_mm
     factor = max(mask.shape) // WORK_SIDE if probability is not None else 1
     if factor >= 2:
+        cores = None if cores is None else _reduced(mask, cores, factor)[1]
         mask, field, scale = _reduced(mask, probability, factor)
         probability = field
         if spacing_mm is not None:
@@ -784,7 +786,7 @@ def measure_mask(
     lab = label_bodies(
         mask, view=view, first_level=first_level, anterior=anterior,
         spacing_mm=work_spacing, facing_hint=facing_hint, pixels=pixels,
-        probability=probability, pixel_scale=scale,
+        probability=probability, pixel_scale=scale, cores=cores,
     )
     return measure_labelling(
         lab, spacing_mm=spacing_mm, spacing_source=spacing_source, view=view, image=image,

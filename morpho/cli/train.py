@@ -44,6 +44,8 @@ Schedule = Annotated[str, Opt(
 Weights = Annotated[str | None, Opt(help="Sampling weight per dataset, a,b,...")]
 GapWeight = Annotated[float, Opt(help="Extra BCE weight on the gaps between bodies "
                                  "(teaches separation; 0: the study's plain loss).")]
+CoreWeight = Annotated[float, Opt(help="Weight of a second output: each body's core, "
+                                  "whose components part touching bodies (0: body only).")]
 Bend = Annotated[float, Opt(help="Augmentation: random smooth sideways bends of this "
                             "amplitude (half-widths; curved spines). 0: none.")]
 Resample = Annotated[float, Opt(help="Augmentation: share of samples reduced to 35-90% "
@@ -79,6 +81,7 @@ def register(app: typer.Typer) -> None:
         schedule: Schedule = "plateau",
         weights: Weights = None,
         gap_weight: GapWeight = 0.0,
+        core_weight: CoreWeight = 0.0,
         bend: Bend = 0.0,
         aug_strength: AugStrength = 1.0,
         resample: Resample = 0.0,
@@ -96,7 +99,7 @@ def register(app: typer.Typer) -> None:
             dict(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                  max_minutes=max_minutes, seed=seed, schedule=schedule,
                  init=str(init) if init else None, weights=weights, gap_weight=gap_weight,
-                 bend=bend, aug_strength=aug_strength, resample=resample),
+                 core_weight=core_weight, bend=bend, aug_strength=aug_strength, resample=resample),
         )  # fmt: skip
         run_training(config, resume)
 
@@ -118,7 +121,8 @@ def train_config(datasets: list[Path], out: Path, preprocess: tuple, model: tupl
         return TrainConfig(
             datasets=[str(d) for d in datasets], out=str(out),
             preprocess=PreprocessConfig(*preprocess),
-            model=ModelConfig(encoder, decoder_channels=widths, pretrained=pretrained),
+            model=ModelConfig(encoder, decoder_channels=widths, pretrained=pretrained,
+                              classes=2 if options.get("core_weight") else 1),
             weights=shares, **options,
         )  # fmt: skip
     except ValueError as exc:  # an unknown aspect or resize, a width or weight not a number

@@ -89,16 +89,21 @@ class Labelling:
     shape: tuple[int, int]
 
 
-def _core_labels(mask: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, int, dict[int, int]]:
+def _core_labels(
+    mask: np.ndarray, prob: np.ndarray, core_prob: np.ndarray | None = None
+) -> tuple[np.ndarray, int, dict[int, int]]:
     """Label the mask's components (8-connected), parting those that hold two or more of
     the segmenter's confident cores (probability above ``CORE``, each at least
     ``CORE_AREA`` of a typical core and ``CORE_THICKNESS`` as thick as its component) by a
     watershed on the probability: where the model bridged a disc, its probability still
-    dips there. Returns the labels, the largest label and, for each part, the component it
-    came from."""
+    dips there. With ``core_prob`` (a segmenter's core output), the cores are where it is
+    over 0.5 and the watershed runs on it: the parts meet midway between the cores, at the
+    disc. Returns the labels, the largest label and, for each part, the component it came
+    from."""
+    landscape, marks = (prob, prob > CORE) if core_prob is None else (core_prob, core_prob > 0.5)
     n, comps, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     m, cores, core_stats, _ = cv2.connectedComponentsWithStats(
-        (mask & (prob > CORE)).astype(np.uint8), connectivity=8)
+        (mask & marks).astype(np.uint8), connectivity=8)
     parts: dict[int, int] = {}
     if m < 3:  # fewer than two cores (label 0 is the background)
         return comps, n - 1, parts
@@ -122,7 +127,7 @@ def _core_labels(mask: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, int, d
         if len(big) < 2:
             continue
         markers = np.where(np.isin(inside, big), inside, 0)
-        pieces = watershed(-prob[box], markers, mask=body)
+        pieces = watershed(-landscape[box], markers, mask=body)
         for c in big:
             comps[box][pieces == c] = label
             parts[label] = int(k)
@@ -131,11 +136,12 @@ def _core_labels(mask: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, int, d
 
 
 def _components(
-    mask: np.ndarray, prob: np.ndarray | None = None
+    mask: np.ndarray, prob: np.ndarray | None = None, core_prob: np.ndarray | None = None
 ) -> list[tuple[np.ndarray, np.ndarray, float, int]]:
     """Connected components (8-connected) as (rows, cols, inscribed radius, parent), with
     touching bodies parted between confident cores when the probability ``prob`` is given
-    (``parent``: the component a part came from, else 0)."""
+    (``parent``: the component a part came from, else 0; ``core_prob``: see
+    ``_core_labels``)."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return []
@@ -145,7 +151,8 @@ def _components(
         n, lab = cv2.connectedComponents(mask[box].astype(np.uint8), connectivity=8)
         last, parts = n - 1, {}
     else:
-        lab, last, parts = _core_labels(mask[box], prob[box])
+        lab, last, parts = _core_labels(
+            mask[box], prob[box], None if core_prob is None else core_prob[box])
     out = []
     for k, found in enumerate(ndi.find_objects(lab, max_label=last), start=1):
         if found is None:
@@ -193,13 +200,14 @@ DOUBTFUL_SPLITS = {  # cuts that leave an endplate the outline does not show
 def _separate(
     mask: np.ndarray, dropped: list[tuple[np.ndarray, str]], prob: np.ndarray | None,
     scale: tuple[float, float], lateral: bool, pixels: np.ndarray | None = None,
+    core_prob: np.ndarray | None = None,
 ) -> tuple[list[Vertebra], float]:
     """Components -> specks dropped -> strips cut at the discs (lateral, with the radiograph
     ``pixels``) -> split bodies; returns bodies and expected height.
 
     A piece cut by the image edge is judged later, against its neighbours."""
     shape = mask.shape
-    comps = _components(mask, prob)
+    comps = _components(mask, prob, core_prob)
     if not comps:
         return [], 0.0
     keep, edge, radius = _drop_specks(comps, shape, scale, dropped)
@@ -517,6 +525,7 @@ def label_bodies(
     pixels: np.ndarray | None = None,
     probability: np.ndarray | None = None,
     pixel_scale: tuple[float, float] = (1.0, 1.0),
+    cores: np.ndarray | None = None,
 ) -> Labelling:
     """Separate, clean, order and label the vertebral bodies of a boolean mask.
 
@@ -527,7 +536,8 @@ def label_bodies(
     the spine's curvature, the curvature first with a ``first_level`` (see ``_facing``).
     With ``pixels``, strips of merged bodies on a lateral film are cut at the disc bands
     they show. ``probability`` (the segmenter's body probability, 0-1, the mask's size)
-    parts bodies the mask merges between the model's confident cores. ``pixel_scale``
+    parts bodies the mask merges between the model's confident cores; ``cores`` (a
+    segmenter's core output, 0-1, with ``probability``) gives those cores. ``pixel_scale``
     (x, y): the size of a mask pixel in the pixels of the image it was reduced from, for
     the positions and sizes in the notes (the bodies stay in mask pixels).
     """
@@ -537,7 +547,8 @@ def label_bodies(
         raise ValueError(f"probability {probability.shape} and mask {mask.shape} differ")
     lateral = view not in ("ap", "pa")
     dropped_at: list[tuple[np.ndarray, str]] = []
-    bodies, height = _separate(mask, dropped_at, probability, pixel_scale, lateral, pixels)
+    bodies, height = _separate(mask, dropped_at, probability, pixel_scale, lateral, pixels,
+                               cores if probability is not None else None)
     bodies = _drop_fragments(bodies, height, dropped_at, mask.shape, pixel_scale)
     dropped = [d for _, d in dropped_at]
     if not bodies:

@@ -51,13 +51,14 @@ def distance_to(mask: np.ndarray) -> np.ndarray:
 
 
 def labelled_instances(
-    pred: np.ndarray, prob: np.ndarray | None = None, pixels: np.ndarray | None = None
+    pred: np.ndarray, prob: np.ndarray | None = None, pixels: np.ndarray | None = None,
+    cores: np.ndarray | None = None,
 ) -> np.ndarray:
     """Instance map (0 background, 1..n) of the bodies the labelling makes of a mask (with
-    the body probability ``prob`` and the radiograph ``pixels``, as ``morpho measure``
-    parts merged bodies)."""
+    the body probability ``prob``, the radiograph ``pixels`` and the core probability
+    ``cores``, as ``morpho measure`` parts merged bodies)."""
     out = np.zeros(pred.shape, np.int32)
-    lab = label_bodies(pred, probability=prob, pixels=pixels)
+    lab = label_bodies(pred, probability=prob, pixels=pixels, cores=cores)
     for k, v in enumerate(lab.vertebrae, start=1):
         out[v.rows, v.cols] = k
     return out
@@ -110,6 +111,7 @@ def counted_in_span(labels: np.ndarray, instances: np.ndarray, matched: set[int]
 def evaluate_item(
     item: DatasetItem, pixels: np.ndarray, pred: np.ndarray, levels: list[str] | None,
     prob: np.ndarray | None = None,
+    cores: np.ndarray | None = None,
 ) -> tuple[dict, list[dict], np.ndarray]:
     """(image row, body rows, truth mask) for one image, its predicted mask and (for the
     bodies as the labelling separates them) the body probability."""
@@ -121,7 +123,7 @@ def evaluate_item(
     spacing = float(np.mean(item.spacing_mm)) if item.spacing_mm else None
     n_pred, components = cv2.connectedComponents(pred.astype(np.uint8))
     lateral = item.view not in ("ap", "pa")  # the labelling cuts strips on lateral films
-    instances = labelled_instances(pred, prob, pixels if lateral else None)
+    instances = labelled_instances(pred, prob, pixels if lateral else None, cores)
     component_sizes, instance_sizes = (np.bincount(m.ravel()) for m in (components, instances))
     matched_pred, matched_labelled = set(), set()
     bodies = []
@@ -251,8 +253,8 @@ def evaluate(
     rows, body_rows = [], []
     for item in track(items, description=f"evaluating {split}"):
         pixels = read_radiograph(item.image).pixels
-        pred, prob = segmenter.segment(pixels)
-        row, bodies, truth = evaluate_item(item, pixels, pred, dataset.levels, prob)
+        pred, prob, cores = segmenter.segment_with_cores(pixels)
+        row, bodies, truth = evaluate_item(item, pixels, pred, dataset.levels, prob, cores)
         rows.append(row)
         body_rows.extend(bodies)
         if out is not None and overlays:

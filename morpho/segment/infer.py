@@ -148,7 +148,8 @@ class Segmenter:
         )
 
     def probabilities(self, prepared: Sequence[Prepared]) -> list[np.ndarray]:
-        """Network-size body probabilities, batched among images of one network size."""
+        """Network-size output probabilities (the body; with a core output, (H, W, 2): body,
+        core), batched among images of one network size."""
         out: list[np.ndarray] = [np.empty(0)] * len(prepared)
         by_shape: dict[tuple[int, int], list[int]] = {}
         for index, item in enumerate(prepared):
@@ -162,19 +163,19 @@ class Segmenter:
         return out
 
     def run_network(self, batch: np.ndarray) -> np.ndarray:
-        """Logits (N, 1, H, W) of a network-size batch (N, 1, H, W)."""
+        """Logits (N, C, H, W) of a network-size batch (N, 1, H, W); C = 2 with a core output."""
         return self.session.run(None, {"image": batch})[0]
 
     def _batch_probabilities(self, batch: np.ndarray) -> np.ndarray:
         """The plain pass, averaged with the mirrored one for the images the mode mirrors."""
-        prob = expit(self.run_network(batch)[:, 0])
-        mirror = self._mirrored(prob)
+        prob = expit(self.run_network(batch))
+        mirror = self._mirrored(prob[:, 0])
         if mirror:
             logits = self.run_network(np.ascontiguousarray(batch[mirror][..., ::-1]))
-            prob[mirror] = 0.5 * (prob[mirror] + expit(logits[:, 0, :, ::-1]))
+            prob[mirror] = 0.5 * (prob[mirror] + expit(logits[..., ::-1]))
         self.passes += len(batch)
         self.flipped += len(mirror)
-        return prob
+        return prob[:, 0] if prob.shape[1] == 1 else np.moveaxis(prob, 1, -1)
 
     def _mirrored(self, prob: np.ndarray) -> list[int]:
         """The images of a batch (plain probabilities ``prob``) that get the mirrored pass."""
@@ -185,18 +186,23 @@ class Segmenter:
                     if uncertain_share(p, self.band) > self.uncertain_share]  # fmt: skip
         return []
 
-    def probability_maps(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Body probabilities (float32) at each image's ORIGINAL size."""
+    def output_maps(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Output probabilities (float32) at each image's ORIGINAL size: the body's (H, W),
+        or with a core output (H, W, 2), body and core."""
         prepared = [prepare(pixels, self.preprocess) for pixels in images]
         probs = self.probabilities(prepared)
         maps = [p.transform.to_original(prob) for p, prob in zip(prepared, probs, strict=True)]
         return maps if self.zoom <= 1 else [self._zoomed(i, m) for i, m in zip(images, maps,
                                                                                  strict=True)]
 
+    def probability_maps(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Body probabilities (float32) at each image's ORIGINAL size."""
+        return [body_and_cores(m)[0] for m in self.output_maps(images)]
+
     def _zoomed(self, pixels: np.ndarray, prob: np.ndarray) -> np.ndarray:
         """``prob`` with the zoomed pass over the spine's box (see ``ZOOM_PAD``)."""
         budget = self.preprocess.height * self.preprocess.width
-        box = zoom_box(prob, self.threshold, budget, self.zoom)
+        box = zoom_box(body_and_cores(prob)[0], self.threshold, budget, self.zoom)
         if box is None:
             return prob
         crop = prepare(pixels[box], self.preprocess)
@@ -221,8 +227,22 @@ class Segmenter:
     def segment(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The body mask and the body probability at the ORIGINAL size of ``pixels`` (the
         labelling parts merged bodies between the probability's confident cores)."""
-        (prob,) = self.probability_maps([pixels])
-        return self.finish(prob > self.threshold), prob
+        mask, prob, _ = self.segment_with_cores(pixels)
+        return mask, prob
+
+    def segment_with_cores(
+        self, pixels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``segment`` and the core probability (None without a core output), for
+        ``measure.measure_mask``'s ``cores``."""
+        (maps,) = self.output_maps([pixels])
+        prob, cores = body_and_cores(maps)
+        return self.finish(prob > self.threshold), prob, cores
+
+
+def body_and_cores(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """An ``output_maps`` map -> (body probability, core probability or None)."""
+    return (maps, None) if maps.ndim == 2 else (maps[..., 0], maps[..., 1])
 
 
 def segment_file(segmenter: Segmenter, path: str | Path, out_dir: str | Path) -> Path:

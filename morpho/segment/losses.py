@@ -1,4 +1,5 @@
-"""Soft Dice + binary cross-entropy on logits, the study's loss; optional gap weights."""
+"""Soft Dice + binary cross-entropy on logits, the study's loss; optional gap weights and
+the body-core target."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage as ndi
 
 
 def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
@@ -44,3 +46,27 @@ def with_gap_channel(masks: np.ndarray, radius: int = 3) -> np.ndarray:
     gaps are found once (on the packed masks) and warped with them in augmentation."""
     gaps = np.stack([gap_mask(m > 0, radius) for m in masks])
     return np.stack([masks, gaps.astype(masks.dtype)], axis=1)
+
+
+CORE_FRACTION = 0.4  # a core: pixels deeper in their body than this share of its deepest
+
+
+def core_mask(mask: np.ndarray, fraction: float = CORE_FRACTION) -> np.ndarray:
+    """Each body's (connected component's) core: its pixels whose distance to the outline is
+    over ``fraction`` of the body's largest. Neighbours' cores stay apart by about
+    ``2 * fraction`` of a body's height even where the masks nearly touch, and the midline
+    between two cores is the disc between the bodies."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count < 2:
+        return np.zeros(mask.shape, bool)
+    dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    deepest = np.zeros(count, np.float32)
+    deepest[1:] = ndi.maximum(dist, labels, index=np.arange(1, count))
+    return (labels > 0) & (dist > fraction * deepest[labels])
+
+
+def with_core_channel(masks: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) or (N, H, W) masks -> one more channel: the ``core_mask`` of channel 0."""
+    masks = masks if masks.ndim == 4 else masks[:, None]
+    cores = np.stack([core_mask(m > 0) for m in masks[:, 0]]).astype(masks.dtype)
+    return np.concatenate([masks, cores[:, None]], axis=1)

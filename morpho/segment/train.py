@@ -29,7 +29,7 @@ from morpho.datasets.contract import load_dataset
 from morpho.datasets.pack import pack_dataset, pack_key
 from morpho.errors import MorphoError
 from morpho.preprocess import PreprocessConfig
-from morpho.segment.losses import dice_bce_loss, with_gap_channel
+from morpho.segment.losses import dice_bce_loss, with_core_channel, with_gap_channel
 from morpho.segment.nets import ModelConfig, create_model
 
 
@@ -53,6 +53,7 @@ class TrainConfig:
     cpu_bf16: bool = True  # bfloat16 autocast on CPU (much faster where supported)
     schedule: str = "plateau"  # plateau: halve lr after 3 flat epochs; cosine: decay over epochs
     gap_weight: float = 0.0  # extra BCE weight on the gaps between bodies (0: plain loss)
+    core_weight: float = 0.0  # weight of a second output, each body's core (0: body only)
     bend: float = 0.0  # amplitude of a random smooth sideways bend (augmentation; 0: none)
     aug_strength: float = 1.0  # augmentation ranges x this (0: left-right flips only)
     resample: float = 0.0  # share of samples re-rendered from a lower resolution (0: none)
@@ -238,10 +239,19 @@ def load_matching(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> i
     match: the weights belong to another network."""
     own = model.state_dict()
     matching = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    matching.update({k: _widened(v, own[k]) for k, v in weights.items()
+                     if k.startswith("segmentation_head.") and k in own and k not in matching
+                     and own[k].shape[1:] == v.shape[1:]})  # fmt: skip
     if not matching:
         raise ValueError("--init weights share no tensor with this network")
     model.load_state_dict(matching, strict=False)
     return len(matching)
+
+
+def _widened(given: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+    """A one-output head's tensor repeated for every output of ``own``: a body+core network
+    starts both outputs from a trained body network's."""
+    return given[:1].expand_as(own).clone()
 
 
 def write_model_json(path: Path, config: TrainConfig, extra: dict | None = None) -> None:
@@ -260,9 +270,21 @@ def atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
 
 
+def output_loss(logits: torch.Tensor, y: torch.Tensor, core_weight: float = 0.0,
+                pixel_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Dice + BCE of the body (channel 0, ``pixel_weights`` on its BCE) plus, with
+    ``core_weight``, ``core_weight`` times that of the core (the last channel of ``y``)."""
+    loss = dice_bce_loss(logits[:, :1], y[:, :1], pixel_weights=pixel_weights)
+    if core_weight:
+        loss = loss + core_weight * dice_bce_loss(logits[:, 1:2], y[:, -1:])
+    return loss
+
+
 @torch.no_grad()
-def validate(model, val_sets: list[dict], device, batch_size: int, amp: bool):
-    """Mean validation loss and mean per-image Dice (threshold 0.5, network size)."""
+def validate(model, val_sets: list[dict], device, batch_size: int, amp: bool,
+             core_weight: float = 0.0):
+    """Mean validation loss (``output_loss``) and mean per-image Dice of the body (threshold
+    0.5, network size)."""
     model.eval()
     losses, dices, count = [], [], 0
     for val in val_sets:
@@ -272,9 +294,9 @@ def validate(model, val_sets: list[dict], device, batch_size: int, amp: bool):
             y = to_tensor(val["y"][start : start + batch_size], device)
             with torch.autocast(device.type, enabled=amp):
                 logits = model(x).float()
-            losses.append(dice_bce_loss(logits, y).item() * len(x))
+            losses.append(output_loss(logits, y, core_weight).item() * len(x))
             count += len(x)
-            pred, truth = logits > 0, y > 0.5
+            pred, truth = logits[:, :1] > 0, y[:, :1] > 0.5
             tp = (pred & truth).sum(dim=(1, 2, 3)).float()
             total = pred.sum(dim=(1, 2, 3)) + truth.sum(dim=(1, 2, 3))
             dices.extend(torch.where(total > 0, 2 * tp / total.clamp(min=1), 1.0).tolist())
@@ -316,6 +338,9 @@ def _training_data(config: TrainConfig) -> tuple[list[dict], list[dict], np.ndar
     if config.gap_weight:  # masks gain a second channel: the gaps between bodies
         for part in train_sets:
             part["y"] = with_gap_channel(part["y"])
+    if config.core_weight:  # and a last one: the bodies' cores
+        for part in train_sets + val_sets:
+            part["y"] = with_core_channel(part["y"])
     return train_sets, val_sets, shares
 
 
@@ -399,7 +424,7 @@ def _fit(run: _Run, config: TrainConfig, data: tuple, resume: bool) -> None:
 
             total = _train_epoch(run, config, batches, aug, gen, show)
             val_loss, val_dice = validate(run.model, val_sets, run.device, config.batch_size,
-                                          run.amp)  # fmt: skip
+                                          run.amp, config.core_weight)  # fmt: skip
             state["epoch"] += 1
             elapsed = (time.monotonic() - started) / 60
             _step_lr(run, config, val_loss, elapsed)
@@ -429,10 +454,9 @@ def _train_epoch(run: _Run, config: TrainConfig, batches, aug: Augment,
     for x, y in batches:
         x, y = augment(to_tensor(x, run.device, 255), to_tensor(y, run.device), aug, gen)
         x = x.contiguous(memory_format=torch.channels_last)
-        w = 1 + config.gap_weight * y[:, 1:] if config.gap_weight else None
-        y = y[:, :1]
+        w = 1 + config.gap_weight * y[:, 1:2] if config.gap_weight else None
         with torch.autocast(run.device.type, enabled=run.amp):
-            loss = dice_bce_loss(run.model(x).float(), y, pixel_weights=w)
+            loss = output_loss(run.model(x).float(), y, config.core_weight, w)
         run.optimizer.zero_grad(set_to_none=True)
         run.scaler.scale(loss).backward()
         run.scaler.step(run.optimizer)
