@@ -121,13 +121,14 @@ def arguments() -> argparse.Namespace:
 
 
 def film_mask(image: Path, corners: np.ndarray, segmenter, args: argparse.Namespace
-              ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The mask to measure (the filled annotation, the model's, or one written before)
-    and the body probability (0-255) where there is one; written out with ``--masks``."""
+              ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The mask to measure (the filled annotation, the model's, or one written before),
+    the body probability (0-255) where there is one and the core probability (0-1) of a
+    model with a core output; mask and body probability written out with ``--masks``."""
     shape = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE).shape
-    mask, prob = fill_quads(corners, shape), None
+    mask, prob, cores = fill_quads(corners, shape), None, None
     if segmenter is not None:
-        (prob,) = segmenter.probability_maps([read_radiograph(image).pixels])
+        _, prob, cores = segmenter.segment_with_cores(read_radiograph(image).pixels)
         prob = np.round(prob * 255).astype(np.uint8)  # as --masks writes it
         mask = prob > 255 * segmenter.threshold
     if args.from_masks:
@@ -142,7 +143,7 @@ def film_mask(image: Path, corners: np.ndarray, segmenter, args: argparse.Namesp
         cv2.imwrite(str(args.masks / f"{image.stem}_mask.png"), mask.astype(np.uint8) * 255)
         if prob is not None:
             cv2.imwrite(str(args.masks / f"{image.stem}_prob.png"), prob)
-    return mask, prob
+    return mask, prob, cores
 
 
 @dataclass
@@ -233,10 +234,11 @@ def main() -> None:
     tally = Tally()
     for image in track(images, description="AASCE"):
         corners = read_quads(root / "labels" / f"{image.name}.mat")
-        mask, prob = film_mask(image, corners, segmenter, args)
+        mask, prob, cores = film_mask(image, corners, segmenter, args)
         t0 = time.perf_counter()
         df = measure_mask(mask, view="ap", first_level="T1", image=image.stem,
-                          probability=None if args.no_cores or prob is None else prob / 255)
+                          probability=None if args.no_cores or prob is None else prob / 255,
+                          cores=None if args.no_cores else cores)
         tally.seconds.append(time.perf_counter() - t0)
         tally.add(df, corners, image)
     report(tally, len(images))
