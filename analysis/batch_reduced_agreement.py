@@ -7,7 +7,7 @@ model, and prints the Dice between the two masks and how often the body counts a
 probability and the decoded film).
 
     python analysis/batch_reduced_agreement.py [MODEL ...] [--n 20] [--upscale 2] \
-        [--j2k] [--margins 2 1]
+        [--j2k] [--margins 2 1] [--details]
 
 AASCE films are small enough to decode whole; ``--upscale 2`` first writes each one as a
 JPEG (quality 95) at twice its size in a temporary folder, a chest-film-sized stand-in that
@@ -39,7 +39,10 @@ from morpho.io.writer import write_dicom  # noqa: E402
 from morpho.resources import shared_data_dir  # noqa: E402
 
 
-def agreement(model: str | None, names: list[str], root: Path, margin: int = 2) -> str:
+def agreement(model: str | None, names: list[str], root: Path, margin: int = 2,
+              details: bool = False) -> str:
+    """One line: mask Dice and body-count agreement between the full and the reduced decode;
+    with ``details``, each film whose counts differ, body by body."""
     full = ChainWorker(model, reduced=False, threads=1, view="ap")
     reduced = ChainWorker(model, reduced=True, threads=1, view="ap")
     reduced.margin = margin
@@ -53,9 +56,15 @@ def agreement(model: str | None, names: list[str], root: Path, margin: int = 2) 
         (a, pa, _), (b, pb, _) = full.segment(whole), reduced.segment(loaded)
         factors.add(loaded.reduction.factor)
         dices.append(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
-        counts = [len(measure_film(film, worker.settings, mask=m, probability=p).table)
+        tables = [measure_film(film, worker.settings, mask=m, probability=p).table
                   for film, worker, m, p in ((whole, full, a, pa), (loaded, reduced, b, pb))]
-        same += counts[0] == counts[1]
+        same += len(tables[0]) == len(tables[1])
+        if details and len(tables[0]) != len(tables[1]):
+            print(f"  {name}: {len(tables[0])} bodies full, {len(tables[1])} reduced")
+            for tag, table in zip(("full", "reduced"), tables, strict=True):
+                for _, row in table.iterrows():
+                    print(f"    {tag:7s} {row['level'] or '-':4s} cy {row['cy']:7.1f} "
+                          f"Hp {row['hp_px']:6.1f} {row['qa'][:90]}")
     if not dices:
         return f"{model or 'default model'}: none of {len(names)} films is decoded reduced"
     return (f"{model or 'default model'} margin {margin}: decode 1/{sorted(factors)}; "
@@ -71,6 +80,7 @@ def main() -> None:
     ap.add_argument("--upscale", type=int, default=1, help="write the films this many times larger")
     ap.add_argument("--j2k", action="store_true", help="write JPEG 2000 lossless DICOM films")
     ap.add_argument("--margins", type=int, nargs="+", default=[morpho.chain.DECODE_MARGIN])
+    ap.add_argument("--details", action="store_true", help="list the bodies where counts differ")
     args = ap.parse_args()
     names = sorted(n for n, part in fixed_split().items() if part == "test")[: args.n]
     root = shared_data_dir() / "aasce-ap" / "images"
@@ -80,7 +90,7 @@ def main() -> None:
             root = Path(tmp)
         for model in args.models:
             for margin in args.margins:
-                print(agreement(model, names, root, margin), flush=True)
+                print(agreement(model, names, root, margin, args.details), flush=True)
 
 
 def write_film(path: Path, folder: Path, upscale: int, j2k: bool) -> str:
