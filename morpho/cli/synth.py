@@ -50,6 +50,10 @@ def drr(
     realism: Annotated[bool, typer.Option(
         "--realism/--no-realism", help="Cortical shells, disc space, arms, vendor processing."
     )] = True,
+    anatomies: Annotated[int, typer.Option(
+        "--anatomies", help="Anatomy variants per training CT (spine stretched, bent, "
+        "osteopenic; 1: the CTs as they are)."
+    )] = 1,
 ) -> None:
     """Render DRRs (cone/parallel beam, random pose, exposure) from CTs with vertebra masks."""
     from morpho.synth.sets import make_drr_set
@@ -59,7 +63,7 @@ def drr(
     try:
         make_drr_set(ct or _default_ct(), out, n, seed=seed, size=size, view=view,
                      test_names=test or (), left_share=left_share, fracture_rate=fracture_rate,
-                     workers=workers, dicom=dicom, realism=realism)
+                     workers=workers, dicom=dicom, realism=realism, anatomies=anatomies)
     except MorphoError as exc:
         fail(exc.cause, exc.path)
     console.print(f"{n} DRRs in {out}")

@@ -10,6 +10,7 @@ import numpy as np
 from rich.progress import Progress
 
 from morpho.errors import MorphoError
+from morpho.synth.anatomy import Anatomy, deform_ct
 from morpho.synth.ctvolume import load_ct
 from morpho.synth.drr import DRRParams, DRRSource, render_drr
 from morpho.synth.output import SetWriter
@@ -50,15 +51,18 @@ def plan_drr_set(
     return [plan[i] for i in order]
 
 
-_SOURCES: dict[tuple[str, bool], DRRSource] = {}  # per worker process: CTs load once
+_SOURCES: dict[tuple[str, bool, int], DRRSource] = {}  # per worker process: CTs load once
 
 
 def _render_one(job: tuple) -> object:
-    """Worker: render image ``i`` of a plan (sources cached per process)."""
-    folder, i, seed, size, view, left_share, bone_boost, fracture_rate, realism = job
-    if (folder, realism) not in _SOURCES:
-        _SOURCES[folder, realism] = DRRSource(load_ct(folder), bone_boost, detail=realism)
-    source = _SOURCES[folder, realism]
+    """Worker: render image ``i`` of a plan (sources cached per process, one per CT and
+    anatomy variant)."""
+    folder, i, seed, size, view, left_share, bone_boost, fracture_rate, realism, k = job
+    if (folder, realism, k) not in _SOURCES:
+        anatomy = Anatomy.variant(seed, Path(folder).name, k)
+        _SOURCES[folder, realism, k] = DRRSource(deform_ct(load_ct(folder), anatomy),
+                                                 bone_boost, detail=realism)  # fmt: skip
+    source = _SOURCES[folder, realism, k]
     rng = np.random.default_rng([seed, i])
     params = DRRParams.sample(rng, source, (size, size), view, left_share, fracture_rate,
                               realism=realism)  # fmt: skip
@@ -70,16 +74,21 @@ def make_drr_set(
     view: str = "lateral", test_names: Sequence[str] = (), left_share: float = 0.8,
     bone_boost: float = 2.0, name: str = "synth-drr", workers: int = 1,
     fracture_rate: float = 0.0, dicom: bool = False, realism: bool = True,
+    anatomies: int = 1,
 ) -> Path:
     """Render ``n`` DRRs from every CT under ``ct_root`` into ``out`` (images, masks,
     labels, truth.csv, dataset.json). Image i depends only on (seed, i) and the volumes;
-    ``realism`` (``morpho.synth.realism``) changes neither pose nor exposure."""
+    ``realism`` (``morpho.synth.realism``) changes neither pose nor exposure. With
+    ``anatomies`` K > 1, image i of a training or validation CT comes from variant i % K of
+    its anatomy (``morpho.synth.anatomy``; variant 0 is the CT as it is); held-out (test)
+    CTs are never deformed."""
     folders = {p.name: p for p in ct_folders(ct_root)}
     if not folders:
         raise MorphoError(ct_root, "no CT folders (NIfTI volumes) found")
     plan = plan_drr_set(sorted(folders), n, test_names, seed=seed)
     jobs = [(str(folders[vol]), i, seed, size, view, left_share, bone_boost, fracture_rate,
-             realism) for i, (vol, _) in enumerate(plan)]
+             realism, 0 if part == "test" else i % max(anatomies, 1))
+            for i, (vol, part) in enumerate(plan)]
     writer = SetWriter(out, name, view, dicom)
     with Progress() as progress, ProcessPoolExecutor(workers) as pool:
         task = progress.add_task(f"DRR {view}", total=len(plan))
