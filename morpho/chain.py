@@ -176,13 +176,15 @@ def measure_film(
     *,
     mask: np.ndarray | None = None,
     probability: np.ndarray | None = None,
+    cores: np.ndarray | None = None,
     image: str | None = None,
 ) -> FilmResult:
     """THE chain for one loaded film: view and decode checks, segment (or the given ``mask``
-    and optional ``probability``, original size), label and measure, column check.
-    ``image`` names the rows (default: the file stem). Raises ``MorphoError`` (file, cause)."""
+    and optional ``probability`` and core probability ``cores``, original size), label and
+    measure, column check. ``image`` names the rows (default: the file stem). Raises
+    ``MorphoError`` (file, cause)."""
     rg, reduction = loaded.radiograph, loaded.reduction
-    path, cores = rg.path or image or "film", None
+    path = rg.path or image or "film"
     view = measured_view(path, rg.view, settings.view)
     check_decode(path, rg.pixels)
     start = time.perf_counter()
@@ -196,6 +198,8 @@ def measure_film(
                           f"{reduction.original_shape[::-1]}")  # fmt: skip
     if probability is not None and probability.shape != mask.shape:
         probability = None  # not this mask's: label the mask alone
+    if cores is not None and (probability is None or cores.shape != mask.shape):
+        cores = None
     segmented = time.perf_counter()
     table = measure_mask(
         mask, spacing_mm=rg.spacing_mm, spacing_source=rg.spacing_source, view=view,

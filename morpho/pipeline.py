@@ -40,13 +40,15 @@ def read_mask(path: str | Path) -> np.ndarray:
     return mask > 0
 
 
-def read_probability(mask_path: str | Path) -> np.ndarray | None:
+def read_probability(mask_path: str | Path, kind: str = "prob") -> np.ndarray | None:
     """The body probability (0-1) that ``morpho segment`` writes beside a mask
-    (``<stem>_prob.png`` for ``<stem>_mask.png``), or None when there is none."""
+    (``<stem>_prob.png`` for ``<stem>_mask.png``), or with ``kind`` "core" the core
+    probability of a model with a core output (``<stem>_core.png``); None when there is
+    none."""
     mask_path = Path(mask_path)
     if not mask_path.name.endswith("_mask.png"):
         return None
-    path = mask_path.with_name(mask_path.name[: -len("_mask.png")] + "_prob.png")
+    path = mask_path.with_name(mask_path.name[: -len("_mask.png")] + f"_{kind}.png")
     values = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.is_file() else None
     return None if values is None else values.astype(np.float32) / 255
 
@@ -69,16 +71,17 @@ def measure_file(
     image: str | None = None,
 ) -> FilmResult:
     """``measure_film`` on one file, read whole: with ``mask`` (an array, or a mask PNG whose
-    ``_prob.png`` is used where present) or else ``segmenter`` (default: the shipped model)."""
+    ``_prob.png`` and ``_core.png`` are used where present) or else ``segmenter`` (default:
+    the shipped model)."""
     loaded = load_film(path, settings)
-    probability = None
+    probability = cores = None
     if mask is None and segmenter is None:
         segmenter = default_segmenter(path)
     elif mask is not None and not isinstance(mask, np.ndarray):
-        probability = read_probability(mask)
+        probability, cores = read_probability(mask), read_probability(mask, "core")
         mask = read_mask(mask)
     return measure_film(loaded, settings, segmenter, mask=mask, probability=probability,
-                        image=image)  # fmt: skip
+                        cores=cores, image=image)  # fmt: skip
 
 
 def measure_image(

@@ -23,17 +23,21 @@ from morpho.errors import MorphoError
 
 
 def segment_one(segmenter, file: InputFile, out: Path) -> None:
-    """Write ``<name>_mask.png``, ``<name>_prob.png`` and ``<name>_overlay.png`` under ``out``,
-    ``name`` being the file's collision-free output name (it mirrors the input tree)."""
+    """Write ``<name>_mask.png``, ``<name>_prob.png`` (with a core output also
+    ``<name>_core.png``, which ``morpho measure --mask`` reads beside the mask too) and
+    ``<name>_overlay.png`` under ``out``, ``name`` being the file's collision-free output
+    name (it mirrors the input tree)."""
     from morpho.atomic import write_png
     from morpho.io import read_radiograph
     from morpho.io.files import inside
     from morpho.segment.overlay import BLUE, draw_outlines
 
     pixels = read_radiograph(file.path).pixels
-    mask, prob = segmenter.segment(pixels)
+    mask, prob, cores = segmenter.segment_with_cores(pixels)
     write_png(inside(out, f"{file.name}_mask.png"), mask.astype(np.uint8) * 255)
     write_png(inside(out, f"{file.name}_prob.png"), np.round(prob * 255).astype(np.uint8))
+    if cores is not None:
+        write_png(inside(out, f"{file.name}_core.png"), np.round(cores * 255).astype(np.uint8))
     write_png(inside(out, f"{file.name}_overlay.png"), draw_outlines(pixels, [(mask, BLUE)]))
 
 

@@ -11,13 +11,10 @@ import numpy as np
 import onnxruntime as ort
 from scipy.special import expit
 
-from morpho.atomic import write_png
 from morpho.errors import MorphoError
-from morpho.io import read_radiograph
 from morpho.label import spine_only
 from morpho.preprocess import Prepared, PreprocessConfig, prepare
 from morpho.resources import models_dir
-from morpho.segment.overlay import BLUE, draw_outlines
 
 DEFAULT_MODEL = "vertebra_unet.onnx"
 #: Test-time augmentation, the model JSON's ``"tta"``: none; the mirrored pass on every film
@@ -243,16 +240,3 @@ class Segmenter:
 def body_and_cores(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """An ``output_maps`` map -> (body probability, core probability or None)."""
     return (maps, None) if maps.ndim == 2 else (maps[..., 0], maps[..., 1])
-
-
-def segment_file(segmenter: Segmenter, path: str | Path, out_dir: str | Path) -> Path:
-    """Read one radiograph, write ``<stem>_mask.png`` (0/255), ``<stem>_prob.png`` (the body
-    probability, 0-255, which ``morpho measure --mask`` reads beside the mask) and
-    ``<stem>_overlay.png``."""
-    path, out_dir = Path(path), Path(out_dir)
-    pixels = read_radiograph(path).pixels
-    mask, prob = segmenter.segment(pixels)
-    mask_path = write_png(out_dir / f"{path.stem}_mask.png", mask.astype(np.uint8) * 255)
-    write_png(out_dir / f"{path.stem}_prob.png", np.round(prob * 255).astype(np.uint8))
-    write_png(out_dir / f"{path.stem}_overlay.png", draw_outlines(pixels, [(mask, BLUE)]))
-    return mask_path

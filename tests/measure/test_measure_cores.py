@@ -65,3 +65,22 @@ def test_cores_are_reduced_with_the_mask_on_large_films():
     ratio = large["hp_px"].to_numpy() / small["hp_px"].to_numpy()
     assert np.allclose(ratio, 5, atol=0.3)
     assert pd.Series(large["genant_grade"].iloc[1:-1]).eq(0).all()
+
+
+def test_a_mask_file_keeps_the_core_probability_segment_wrote_beside_it(tmp_path):
+    import cv2
+
+    from morpho.pipeline import measure_image
+
+    mask, prob, cores, bodies = _bridged_with_a_dip_inside_a_body()
+    cv2.imwrite(str(tmp_path / "film.png"), (mask * 200 + 30).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "film_mask.png"), mask.astype(np.uint8) * 255)
+    cv2.imwrite(str(tmp_path / "film_prob.png"), np.round(prob * 255).astype(np.uint8))
+    _, _, dips = measure_image(tmp_path / "film.png", mask=tmp_path / "film_mask.png",
+                               first_level="T5")  # fmt: skip
+    cv2.imwrite(str(tmp_path / "film_core.png"), np.round(cores * 255).astype(np.uint8))
+    _, _, parted = measure_image(tmp_path / "film.png", mask=tmp_path / "film_mask.png",
+                                 first_level="T5")  # fmt: skip
+    centres = np.array([np.mean(b.outline[:, 1]) for b in bodies])
+    assert np.abs(parted["cy"].to_numpy() - centres).max() < 2.5
+    assert np.abs(dips["cy"].to_numpy()[1:-1] - centres[1:-1]).min() > 2.5

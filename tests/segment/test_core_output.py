@@ -63,3 +63,23 @@ def test_export_and_segmenter_give_body_and_core_maps(trained, tmp_path):
     assert np.array_equal(mask, segmenter.predict(pixels))
     (body,) = segmenter.probability_maps([pixels])
     assert np.array_equal(body, prob)
+
+
+def test_segment_writes_the_core_probability_beside_the_mask(trained, tmp_path):
+    import cv2
+    from typer.testing import CliRunner
+
+    from morpho.cli import app
+    from morpho.pipeline import read_probability
+    from morpho.segment.export import export_onnx
+
+    model = export_onnx(trained, tmp_path / "core.onnx")
+    film = (np.random.default_rng(2).random((120, 80)) * 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "film.png"), film)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["segment", str(tmp_path / "film.png"), "--out", str(out),
+                                      "--model", str(model)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cores = read_probability(out / "film_mask.png", "core")
+    assert cores is not None and cores.shape == (120, 80)
+    assert read_probability(out / "film_mask.png").shape == (120, 80)
