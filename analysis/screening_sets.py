@@ -16,7 +16,10 @@ For each MODEL (ONNX; default: the shipped one), with the same measuring code:
 
 Heights are given as MAPE and as the median signed error (a bias: outlines short or long).
 ``--exact`` adds the same four sets measured on their exact masks, which separates what
-the model's outlines cost from what the measuring does.
+the model's outlines cost from what the measuring does. With two or more models, each
+later model's line is followed by the change in its share called 2-3 against the first
+model's, with a 95% interval from a paired bootstrap over the films (films are the unit
+that varies: these sets hold 24-64 of them).
 
     python analysis/screening_sets.py [MODEL ...] [--exact] [--phantoms 24] [--seed 5] \
         [--export 320]
@@ -78,6 +81,32 @@ def line(name: str, m: pd.DataFrame, intact_only: bool = False) -> str:
             f" median error {bias}%")
 
 
+def called_share_change(first: pd.DataFrame, other: pd.DataFrame, intact_only: bool,
+                        draws: int = 4000, seed: int = 0) -> str:
+    """The change in the share of graded bodies called 2-3 from ``first`` to ``other`` (the
+    same films), with a 95% paired bootstrap interval over the films."""
+    counts = []
+    for m in (first, other):
+        graded = m["genant_type"].notna() & (m["genant_type"] != "ungradable")
+        if intact_only:
+            graded &= (m["fracture_grade"] == 0) & (m["own_grade"] < 2)
+        called = graded & (m["genant_grade"].fillna(-1) >= 2)
+        film = m["image_true"] if "image_true" in m else m["image"]  # set for unfound bodies
+        counts.append(pd.DataFrame({"called": called, "graded": graded, "image": film})
+                      .groupby("image")[["called", "graded"]].sum())
+    a, b = counts[0].align(counts[1], join="inner")
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(a), (draws, len(a)))
+
+    def share(t: pd.DataFrame, k: np.ndarray) -> np.ndarray:
+        return t["called"].to_numpy()[k].sum(axis=-1) / t["graded"].to_numpy()[k].sum(axis=-1)
+
+    change = share(b, np.arange(len(b))) - share(a, np.arange(len(a)))
+    lo, hi = np.percentile(share(b, picks) - share(a, picks), [2.5, 97.5])
+    return (f"  called 2-3 against the first model: {100 * change:+.1f} points "
+            f"(95% CI {100 * lo:+.1f} to {100 * hi:+.1f}, {len(a)} films)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*", type=Path, default=[default_model_path()])
@@ -86,23 +115,28 @@ def main() -> None:
     ap.add_argument("--export", type=int, default=320)
     ap.add_argument("--exact", action="store_true", help="also measure the exact masks")
     args = ap.parse_args()
+    first: dict[str, pd.DataFrame] = {}
     for model in [*args.models, *([None] if args.exact else [])]:
         segmenter = None if model is None else Segmenter(model, spine_only=False)
         print(f"== {model} ({segmenter.model_version})" if segmenter else "== exact masks",
               flush=True)
-        drrs = [*synth_films(Path("data/synth-fract"), "test"),
-                *synth_films(Path("data/synth"), "test")]  # fmt: skip
-        print(line("held-out-CT DRRs", matched(drrs, segmenter, None)), flush=True)
-        phantoms = phantom_films(args.phantoms, 0.3, args.seed)
-        print(line(f"phantoms ({args.phantoms})", matched(phantoms, segmenter, None)),
-              flush=True)
-        proxy = synth_films(Path("data/synth-v2"), "val")
-        print(line(f"realism DRRs, {args.export}-px JPEG",
-                   matched(proxy, segmenter, args.export)), flush=True)
-        held_out = synth_films(Path("data/synth-v2"), "test")
-        print(line(f"held-out-CT realism DRRs, {args.export}-px JPEG",
-                   matched(held_out, segmenter, args.export), intact_only=True), flush=True)
-
+        sets = {
+            "held-out-CT DRRs": ([*synth_films(Path("data/synth-fract"), "test"),
+                                  *synth_films(Path("data/synth"), "test")], None, False),
+            f"phantoms ({args.phantoms})": (phantom_films(args.phantoms, 0.3, args.seed),
+                                            None, False),
+            f"realism DRRs, {args.export}-px JPEG": (
+                synth_films(Path("data/synth-v2"), "val"), args.export, False),
+            f"held-out-CT realism DRRs, {args.export}-px JPEG": (
+                synth_films(Path("data/synth-v2"), "test"), args.export, True),
+        }  # fmt: skip
+        for name, (films, export, intact_only) in sets.items():
+            m = matched(films, segmenter, export)
+            print(line(name, m, intact_only), flush=True)
+            if name not in first:
+                first[name] = m
+            elif model is not None:
+                print(called_share_change(first[name], m, intact_only), flush=True)
 
 if __name__ == "__main__":
     main()
