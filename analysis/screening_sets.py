@@ -12,7 +12,13 @@ For each MODEL (ONNX; default: the shipped one), with the same measuring code:
   2-3 call there is false, so it prints the share of graded bodies called 2-3;
 - a held-out proxy for real films: the test split of ``data/synth-v2`` (realism DRRs of the
   held-out CT, no fracture), exported the same way; the share of graded bodies called 2-3
-  counts the intact ones only (the CT's own deformed L1 is a true call).
+  counts the intact ones only (the CT's own deformed L1 is a true call);
+- where they have been rendered, two larger proxies exported the same way (intact bodies
+  only), 240 films each, which tell models apart where the small sets cannot:
+  ``data/synth-ho`` (``morpho synth drr --ct ../shared/data/ct/verse012 --out
+  data/synth-ho --n 240 --test verse012 --workers 2 --seed 21``: the held-out CT, T10-L3)
+  and ``data/synth-lidc`` (the same with ``lidc-idri-0001``, ``--seed 31``: the chest CT
+  the models trained on, T1-L3, new poses and exposures).
 
 Heights are given as MAPE and as the median signed error (a bias: outlines short or long).
 ``--exact`` adds the same four sets measured on their exact masks, which separates what
@@ -46,6 +52,8 @@ from screening_benchmark import (  # noqa: E402
 )
 
 from morpho.segment.infer import Segmenter, default_model_path  # noqa: E402
+
+LARGE_PROXIES = ("synth-ho", "synth-lidc")
 
 
 def matched(films: Iterable[tuple], segmenter: Segmenter | None, export: int | None
@@ -114,6 +122,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--export", type=int, default=320)
     ap.add_argument("--exact", action="store_true", help="also measure the exact masks")
+    ap.add_argument("--only-large", action="store_true",
+                    help="only the two large proxies (data/synth-ho, data/synth-lidc)")
     args = ap.parse_args()
     first: dict[str, pd.DataFrame] = {}
     for model in [*args.models, *([None] if args.exact else [])]:
@@ -129,8 +139,13 @@ def main() -> None:
                 synth_films(Path("data/synth-v2"), "val"), args.export, False),
             f"held-out-CT realism DRRs, {args.export}-px JPEG": (
                 synth_films(Path("data/synth-v2"), "test"), args.export, True),
+            **{f"{folder} (240 realism DRRs), {args.export}-px JPEG": (
+                synth_films(Path("data") / folder, "test"), args.export, True)
+               for folder in LARGE_PROXIES if (Path("data") / folder).is_dir()},
         }  # fmt: skip
         for name, (films, export, intact_only) in sets.items():
+            if args.only_large and "240" not in name:
+                continue
             m = matched(films, segmenter, export)
             print(line(name, m, intact_only), flush=True)
             if name not in first:

@@ -84,7 +84,7 @@ def test_a_reader_corrects_a_film_in_the_browser(server, page, tmp_path):
     page.keyboard.press("0")
     for _ in range(3):
         page.keyboard.press("+")
-    _drag_point(page, wedge, "ant_sup", -6.0)  # lift the wedge's anterior corner
+    _drag_point(page, wedge, "ant_sup", -9.0)  # lift the wedge's anterior corner
     _saved(page, "ant_sup moved")
     page.screenshot(path=str(shots / "review-2-dragged.png"))
 
@@ -108,10 +108,10 @@ def test_a_reader_corrects_a_film_in_the_browser(server, page, tmp_path):
     moved = log.iloc[1]
     assert moved["index"] == wedge and moved["point"] == "ant_sup"
     before = film[film["index"] == wedge].iloc[0]
-    assert moved["y"] == pytest.approx(before["ant_sup_y"] - 6.0, abs=0.6)
+    assert moved["y"] == pytest.approx(before["ant_sup_y"] - 9.0, abs=0.6)
     out = apply_corrections(table, log)
     row = out[(out["file"] == SAMPLE) & (out["index"] == wedge)].iloc[0]
-    assert row["corrected"] and row["ha_px"] > before["ha_px"] + 4
+    assert row["corrected"] and row["ha_px"] > before["ha_px"] + 6
     assert row["wedge_ratio"] > before["wedge_ratio"] and row["genant_grade"] < 2
     shown = _row(page, row["level"]).locator("td").nth(1).inner_text()
     assert float(shown) == pytest.approx(row["ha_mm"], abs=0.05)
