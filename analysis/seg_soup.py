@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from morpho.atomic import write_text
+from morpho.segment.nets import ModelConfig
 from morpho.segment.train import atomic_save
 
 
@@ -26,8 +27,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="output stem (.safetensors/.json)")
     args = parser.parse_args()
     configs = [json.loads(w.with_suffix(".json").read_text()) for w in args.weights]
-    if any(c["model"] != configs[0]["model"] or c["preprocess"] != configs[0]["preprocess"]
-           for c in configs):
+    networks = [ModelConfig.from_dict(c["model"]) for c in configs]  # defaults filled in
+    if any(n != networks[0] or c["preprocess"] != configs[0]["preprocess"]
+           for n, c in zip(networks, configs, strict=True)):
         raise SystemExit("the weights differ in network or preprocessing: no soup")
     states = [load_file(str(w.with_suffix(".safetensors"))) for w in args.weights]
     soup = {}
