@@ -11,7 +11,7 @@ from rich.progress import Progress
 
 from morpho.errors import MorphoError
 from morpho.synth.anatomy import Anatomy, deform_ct
-from morpho.synth.ctvolume import load_ct
+from morpho.synth.ctvolume import CTVolume, load_ct
 from morpho.synth.drr import DRRParams, DRRSource, render_drr
 from morpho.synth.output import SetWriter
 from morpho.synth.phantom import PhantomParams, render_phantom
@@ -51,16 +51,20 @@ def plan_drr_set(
     return [plan[i] for i in order]
 
 
-_SOURCES: dict[tuple[str, bool, int], DRRSource] = {}  # per worker process: CTs load once
+# per worker process: each CT loads once, each (CT, realism, anatomy variant) source is
+# prepared once
+_CTS: dict[str, CTVolume] = {}
+_SOURCES: dict[tuple[str, bool, int], DRRSource] = {}
 
 
 def _render_one(job: tuple) -> object:
-    """Worker: render image ``i`` of a plan (sources cached per process, one per CT and
-    anatomy variant)."""
+    """Worker: render image ``i`` of a plan (CTs and sources cached per process)."""
     folder, i, seed, size, view, left_share, bone_boost, fracture_rate, realism, k = job
     if (folder, realism, k) not in _SOURCES:
+        if folder not in _CTS:
+            _CTS[folder] = load_ct(folder)
         anatomy = Anatomy.variant(seed, Path(folder).name, k)
-        _SOURCES[folder, realism, k] = DRRSource(deform_ct(load_ct(folder), anatomy),
+        _SOURCES[folder, realism, k] = DRRSource(deform_ct(_CTS[folder], anatomy),
                                                  bone_boost, detail=realism)  # fmt: skip
     source = _SOURCES[folder, realism, k]
     rng = np.random.default_rng([seed, i])
