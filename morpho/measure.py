@@ -733,16 +733,21 @@ _ENDPLATES = {"sup": "superior endplate", "inf": "inferior endplate",
               "sup, inf": "superior and inferior endplates"}
 
 
+def _block_means(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A probability map (0-1) reduced to ``size`` (w, h) by block means, float32."""
+    values = values if values.dtype.kind == "f" else values.astype(np.float32)
+    return cv2.resize(values, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
 def _reduced(
     mask: np.ndarray, probability: np.ndarray, factor: int
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """The mask (a block at least half body) and the probability (block means), ``factor``
     times smaller a side (rounded up), and the size (x, y) of a reduced pixel."""
     size = (-(-mask.shape[1] // factor), -(-mask.shape[0] // factor))  # (w, h)
-    prob = probability if probability.dtype.kind == "f" else probability.astype(np.float32)
-    field = cv2.resize(prob, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     share = cv2.resize(mask.view(np.uint8) * np.uint8(255), size, interpolation=cv2.INTER_AREA)
-    return share >= 128, field, (mask.shape[1] / size[0], mask.shape[0] / size[1])
+    return (share >= 128, _block_means(probability, size),
+            (mask.shape[1] / size[0], mask.shape[0] / size[1]))
 
 
 def measure_mask(
@@ -778,9 +783,9 @@ def measure_mask(
     field, scale, work_spacing = None, (1.0, 1.0), spacing_mm
     factor = max(mask.shape) // WORK_SIDE if probability is not None else 1
     if factor >= 2:
-        cores = None if cores is None else _reduced(mask, cores, factor)[1]
         mask, field, scale = _reduced(mask, probability, factor)
         probability = field
+        cores = None if cores is None else _block_means(cores, field.shape[::-1])
         if spacing_mm is not None:
             work_spacing = (spacing_mm[0] * scale[1], spacing_mm[1] * scale[0])
     lab = label_bodies(
