@@ -68,13 +68,20 @@ def matched(films: Iterable[tuple], segmenter: Segmenter | None, export: int | N
     return pd.concat(rows, ignore_index=True)
 
 
+def graded_and_called(m: pd.DataFrame, intact_only: bool = False
+                      ) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per true body: graded (among the intact ones only, with ``intact_only``), called
+    grade 2-3, and intact (built grade 0 and not deformed by the truth's own points)."""
+    graded = m["genant_type"].notna() & (m["genant_type"] != "ungradable")
+    intact = (m["fracture_grade"] == 0) & (m["own_grade"] < 2)
+    return graded & intact if intact_only else graded, m["genant_grade"].fillna(-1) >= 2, intact
+
+
 def line(name: str, m: pd.DataFrame, intact_only: bool = False) -> str:
     """One set's summary; ``intact_only``: the share called 2-3 among intact bodies."""
     found = m["genant_type"].notna()
-    graded = found & (m["genant_type"] != "ungradable")
-    called = m["genant_grade"].fillna(-1) >= 2
+    graded, called, intact = graded_and_called(m)
     positive = m["fracture_grade"] >= 2
-    intact = (m["fracture_grade"] == 0) & (m["own_grade"] < 2)
     share = called[graded & intact].mean() if intact_only else called[graded].mean()
     text = f"{name}: gradable {graded.sum()} of {found.sum()} found"
     if positive.any():
@@ -95,12 +102,9 @@ def called_share_change(first: pd.DataFrame, other: pd.DataFrame, intact_only: b
     same films), with a 95% paired bootstrap interval over the films."""
     counts = []
     for m in (first, other):
-        graded = m["genant_type"].notna() & (m["genant_type"] != "ungradable")
-        if intact_only:
-            graded &= (m["fracture_grade"] == 0) & (m["own_grade"] < 2)
-        called = graded & (m["genant_grade"].fillna(-1) >= 2)
+        graded, called, _ = graded_and_called(m, intact_only)
         film = m["image_true"] if "image_true" in m else m["image"]  # set for unfound bodies
-        counts.append(pd.DataFrame({"called": called, "graded": graded, "image": film})
+        counts.append(pd.DataFrame({"called": graded & called, "graded": graded, "image": film})
                       .groupby("image")[["called", "graded"]].sum())
     a, b = counts[0].align(counts[1], join="inner")
     rng = np.random.default_rng(seed)
