@@ -22,7 +22,7 @@ def phantom(rows: int = 900, cols: int = 500, wedge_at: int = 5, seed: int = 0) 
         corners = np.array([[x0, top], [x0 + width, top], [x0 + width, top + height],
                             [x0, top + height]], np.float32)  # fmt: skip
         if i == wedge_at:
-            corners[0, 1] += 0.4 * height  # anterior (left) upper corner pushed down
+            corners[0, 1] += 0.35 * height  # anterior (left) upper corner down: grade 2
         cv2.fillPoly(image, [np.round(corners).astype(np.int32)], 0.85)
         top += height + rows * 0.02
     image += rng.normal(0, 0.02, image.shape).astype(np.float32)

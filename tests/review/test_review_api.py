@@ -71,9 +71,9 @@ def test_a_correction_is_logged_and_returns_the_film_remeasured(server):
     x, y = wedge["points"]["ant_sup"]
     status, after = _call(url, "/api/correct", {"file": SAMPLE, "action": "point",
                                                 "index": wedge["index"], "point": "ant_sup",
-                                                "x": x, "y": y - 8, "reader": "JB"})  # fmt: skip
+                                                "x": x, "y": y - 12, "reader": "JB"})  # fmt: skip
     moved = next(b for b in after["bodies"] if b["index"] == wedge["index"])
-    assert status == 200 and moved["corrected"] and moved["ha_px"] > wedge["ha_px"] + 7
+    assert status == 200 and moved["corrected"] and moved["ha_px"] > wedge["ha_px"] + 11
     assert moved["genant_grade"] < 2
     log = load_corrections(run)
     assert list(log["reader"]) == ["JB"] and list(log["action"]) == ["point"]
