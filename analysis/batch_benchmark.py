@@ -1,7 +1,7 @@
 """`morpho batch` against a plain sequential loop, on the same >= 500 files.
 
     python analysis/batch_benchmark.py [--n 500] [--workers 2] [--baseline-n N] \
-        [--before OLD_TREE] [--variants tta=flip-if-uncertain decode_margin=1 ...]
+        [--before OLD_TREE] [--overlays] [--variants tta=flip-if-uncertain ...]
 
 The files are copies (symlinks) of one synthetic lateral DX film: the bundled sample,
 upscaled 2x to 2048x2048 (a typical detector size) and stored as JPEG 2000 lossless DICOM.
@@ -197,6 +197,32 @@ def decode_gain(path: Path, config: PreprocessConfig, repeat: int = 5) -> str:
             f"gain x{full / small:.1f}")  # fmt: skip
 
 
+def batch_modes(args: argparse.Namespace, tmp: Path, files: Path, subset: Path,
+                baseline_n: int) -> list[tuple[str, list[str], int]]:
+    """(name, command, files) of each run, in the order they run."""
+    model = ["--model", args.model] if args.model else []
+    batch = ["morpho", "batch", "--workers", str(args.workers), *model, "--out"]
+    modes = [("morpho batch", [*batch, f"{tmp}/b", str(files)], args.n)]
+    for number, text in enumerate(args.variants):
+        copy = ["--model", model_with(tmp, args.model, variant(text))]
+        command = ["morpho", "batch", "--workers", str(args.workers), *copy, "--out",
+                   f"{tmp}/v{number}", str(files)]  # fmt: skip
+        modes.append((f"morpho batch, {text}", command, args.n))
+    if args.overlays:
+        modes.append(("morpho batch --overlays", [*batch, f"{tmp}/o", str(files), "--overlays"],
+                      args.n))  # fmt: skip
+    if args.before:
+        command = [sys.executable, "-c", BEFORE, "batch", "--workers", str(args.workers),
+                   *model, "--out", f"{tmp}/before", str(files)]  # fmt: skip
+        modes.insert(0, (f"morpho batch (before: {args.before.name})", command, args.n))
+    if not args.skip_full:
+        modes.append(("morpho batch --full-resolution",
+                      [*batch, f"{tmp}/f", str(subset), "--full-resolution"], baseline_n))
+    modes.append(("sequential loop", [sys.executable, "-c", SEQUENTIAL, str(subset),
+                                      str(baseline_n), args.model], baseline_n))  # fmt: skip
+    return modes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="files for morpho batch")
@@ -215,36 +241,17 @@ def main() -> None:
     parser.add_argument("--before", type=Path, default=None,
                         help="another source tree of morpho (e.g. `git archive REV | tar -x`): "
                         "one more batch run with its code, side by side")  # fmt: skip
+    parser.add_argument("--overlays", action="store_true",
+                        help="one more batch run that also stores each film's overlay PNG")
     args = parser.parse_args()
     baseline_n = min(args.baseline_n or args.n, args.n)
     env = {**os.environ}
-    model = ["--model", args.model] if args.model else []
     with tempfile.TemporaryDirectory() as tmp:
         files = make_files(Path(tmp), args.n)
         subset = make_files(Path(tmp), baseline_n, "subset") if baseline_n < args.n else files
         print(f"{os.cpu_count()} CPU cores; {args.workers} batch workers; 2048x2048 J2K DICOM")
         rows = []
-        batch = ["morpho", "batch", "--workers", str(args.workers), *model, "--out"]
-        modes = [("morpho batch", [*batch, f"{tmp}/b", str(files)], args.n)]
-        for number, text in enumerate(args.variants):
-            copy = ["--model", model_with(Path(tmp), args.model, variant(text))]
-            command = ["morpho", "batch", "--workers", str(args.workers), *copy, "--out",
-                       f"{tmp}/v{number}", str(files)]  # fmt: skip
-            modes.append((f"morpho batch, {text}", command, args.n))
-        if args.before:
-            command = [sys.executable, "-c", BEFORE, "batch", "--workers", str(args.workers),
-                       *model, "--out", f"{tmp}/before", str(files)]  # fmt: skip
-            modes.insert(0, (f"morpho batch (before: {args.before.name})", command, args.n))
-        if not args.skip_full:
-            modes.append(
-                (
-                    "morpho batch --full-resolution",
-                    [*batch, f"{tmp}/f", str(subset), "--full-resolution"],
-                    baseline_n,
-                )
-            )
-        modes.append(("sequential loop", [sys.executable, "-c", SEQUENTIAL, str(subset),
-                                          str(baseline_n), args.model], baseline_n))  # fmt: skip
+        modes = batch_modes(args, Path(tmp), files, subset, baseline_n)
         for name, command, n in modes:
             before = "(before" in name and args.before
             run_env = {**env, "PYTHONPATH": str(args.before.resolve())} if before else env

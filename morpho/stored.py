@@ -9,7 +9,7 @@ mirroring the input tree):
 - ``<name>_film.jpg``: a display copy of the film (8-bit, windowed, long side at most
   ``FILM_SIDE`` px), unless the run was made with ``--no-pictures``;
 - ``<name>_overlay.png``: the overlay (``report.overlay``, long side ``OVERLAY_SIDE``),
-  unless ``--no-pictures``;
+  with ``--overlays`` (reports draw theirs from the film copy);
 - ``<name>_source.dcm`` (DICOM inputs): a de-identified copy of the source's header without
   its pixel data (UIDs, geometry, modality and view kept; names, ids, dates, institution,
   free text and private tags dropped), which the SEG and SR reference.
@@ -167,7 +167,8 @@ class StoredFilm:
         if path is None:
             what = {"labels": "body label map", "film": "film copy", "overlay": "overlay",
                     "source": "DICOM header copy"}[kind]  # fmt: skip
-            hint = ("the run was made with --no-pictures" if kind in ("film", "overlay")
+            hint = ("the run was made without --overlays" if kind == "overlay"
+                    else "the run was made with --no-pictures" if kind == "film"
                     and self.path("labels") else "run morpho batch again into a new folder")
             raise MorphoError(self.file or self.run, f"no stored {what} in the run ({hint})")
         return path

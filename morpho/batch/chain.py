@@ -53,7 +53,7 @@ class ChainWorker:
     ``first_level``, ``view``, ``anterior``) override them. With ``run_dir`` set (the
     runner sets it to the run folder), each measured film's files are written for the run
     to keep: the body label map and, for DICOM inputs, the de-identified header always;
-    the film copy and the overlay unless ``pictures`` is False.
+    the film copy unless ``pictures`` is False, and the overlay with ``overlays``.
     """
 
     def __init__(
@@ -66,10 +66,12 @@ class ChainWorker:
         segmenter_factory: Callable[[str | None, int | None], SegmenterLike] = default_segmenter,
         anterior: str | None = None,
         pictures: bool = True,
+        overlays: bool = False,
     ):
         self.segmenter = segmenter_factory(model_path, threads)
         self.settings = FilmSettings(first_level, view, anterior, reduced)
         self.pictures = pictures
+        self.overlays = overlays
         self.config = getattr(self.segmenter, "preprocess", None) or PreprocessConfig()
         model_config = getattr(self.segmenter, "config", None)
         self.margin = int((model_config if isinstance(model_config, dict) else {})
@@ -103,6 +105,7 @@ class ChainWorker:
         film = overlay = None
         if self.pictures:
             film = display_film(result.radiograph.pixels, FILM_SIDE)
-            overlay = overlay_image(film, result.table, result.shape, OVERLAY_SIDE, labels)
+            if self.overlays:
+                overlay = overlay_image(film, result.table, result.shape, OVERLAY_SIDE, labels)
         source = item.path if file_kind(item.path) == "dicom" else None
         stage_film(staging_folder(self.run_dir, item.key), labels, film, overlay, source)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import cv2
 import numpy as np
 import pandas as pd
+import pytest
 from batch_dicoms import write_dicom
 from batch_phantoms import phantom, threshold_chain
 
 from morpho.batch import items_from_input, run_batch
+from morpho.errors import MorphoError
 from morpho.stored import STAGING, StoredFilm
 
 
@@ -26,7 +29,7 @@ def test_stored_files_follow_resumes_and_replaced_files(tmp_path):
     first = run_batch(items_from_input(source), run, threshold_chain, workers=1, progress=False)
     assert first.ok == 2 and not (run / STAGING).exists()
     before = {p: p.stat().st_mtime_ns for p in (run / "films").rglob("*.*")}
-    assert len(before) == 7  # labels, film, overlay for both; the header copy for the DICOM
+    assert len(before) == 5  # labels and film for both; the header copy for the DICOM
     again = run_batch(items_from_input(source), run, threshold_chain, workers=1, progress=False)
     assert again.processed_now == 0  # resumed: nothing ran, nothing rewritten
     assert {p: p.stat().st_mtime_ns for p in (run / "films").rglob("*.*")} == before
@@ -56,7 +59,23 @@ def test_a_failed_film_keeps_no_files(tmp_path):
                         progress=False)  # fmt: skip
     assert (summary.ok, summary.failed) == (1, 1)
     stored = sorted(p.name for p in (tmp_path / "run" / "films").iterdir())
-    assert stored == ["good_film.jpg", "good_labels.png", "good_overlay.png"]
+    assert stored == ["good_film.jpg", "good_labels.png"]
     images = pd.read_parquet(tmp_path / "run" / "images.parquet")
     stored = images.set_index("file")["stored"]
     assert stored["good.png"] == "films/good" and pd.isna(stored["noise.png"])
+
+
+def test_overlays_are_kept_only_when_asked(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    cv2.imwrite(str(source / "f.png"), np.round(phantom(700, 400) * 255).astype(np.uint8))
+    factory = functools.partial(threshold_chain, overlays=True)
+    run_batch(items_from_input(source), tmp_path / "run", factory, workers=1, progress=False)
+    overlay = cv2.imread(str(tmp_path / "run" / "films" / "f_overlay.png"))
+    assert overlay.shape == (700, 400, 3)
+    film = StoredFilm(tmp_path / "run", "films/f", "f.png")
+    assert film.need("overlay").name == "f_overlay.png"
+    plain = tmp_path / "plain"
+    run_batch(items_from_input(source), plain, threshold_chain, workers=1, progress=False)
+    with pytest.raises(MorphoError, match="without --overlays"):
+        StoredFilm(plain, "films/f", "f.png").need("overlay")

@@ -39,7 +39,7 @@ def moved(tmp_path_factory):
     write_dicom(source / "b.dcm", np.round(phantom(700, 400, wedge_at=2, seed=1) * 4000))
     cv2.imwrite(str(source / "c.png"), np.round(phantom(700, 400, seed=2) * 255).astype(np.uint8))
     model = write_threshold_onnx(root / "model")
-    factory = functools.partial(ChainWorker, model_path=str(model), threads=1)
+    factory = functools.partial(ChainWorker, model_path=str(model), threads=1, overlays=True)
     summary = run_batch(items_from_input(source), root / "run", factory, workers=1,
                         progress=False)  # fmt: skip
     assert summary.ok == 3, summary.failures
