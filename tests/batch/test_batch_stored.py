@@ -79,3 +79,15 @@ def test_overlays_are_kept_only_when_asked(tmp_path):
     run_batch(items_from_input(source), plain, threshold_chain, workers=1, progress=False)
     with pytest.raises(MorphoError, match="without --overlays"):
         StoredFilm(plain, "films/f", "f.png").need("overlay")
+
+
+def test_overlays_without_the_film_copy_are_refused(tmp_path):
+    from typer.testing import CliRunner
+
+    from morpho.cli import app
+
+    (tmp_path / "in").mkdir()
+    result = CliRunner().invoke(app, ["batch", str(tmp_path / "in"), "--out",
+                                      str(tmp_path / "run"), "--overlays", "--no-pictures"])
+    assert result.exit_code == 1 and "--overlays needs the film copy" in result.output
+    assert not (tmp_path / "run").exists()
