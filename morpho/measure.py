@@ -463,12 +463,12 @@ def _from_film(film: tuple[np.ndarray, tuple[float, float]], centre: np.ndarray,
         spread = (SPREAD * abs(columns["ant"] - columns["post"])
                   * np.linspace(-1, 1, SPREAD_SAMPLES))[:, None] * a
         shift = -0.5 * (offsets["ant"] + offsets["post"])
-        for name in ("ant",) if walls else ():
-            point = centre + columns[name] * a + offsets[name] * u
+        if walls:  # the anterior point; the posterior one stays on the outline
+            point = centre + columns["ant"] * a + offsets["ant"] * u
             profile = _profile(film, point, sign * u, t_wall, spread)
             edge = _nearest_rise(t_wall, profile, RISE_BACK * height, min_rise)
             if np.isfinite(edge):
-                offsets[name] += sign * edge
+                offsets["ant"] += sign * edge
                 moved += 1
         start = offsets["mid"] + shift + 0.5 * (offsets["ant"] + offsets["post"])
         point = centre + columns["mid"] * a + start * u
