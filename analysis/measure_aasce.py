@@ -73,6 +73,16 @@ def matched_errors(df, corners: np.ndarray, match: np.ndarray) -> list[float]:
     return [(hm / truth[k] - 1) * 100 for hm, k in zip(df["hm_px"], match, strict=True) if k >= 0]
 
 
+def on_annotation(df, corners: np.ndarray, match: np.ndarray) -> bool:
+    """Every annotated body T1..L5 found once, on it its own level, and nothing else but a
+    body below L5 named S1 (the sacrum, which the annotation leaves out)."""
+    below = by_y(corners).mean(axis=1)[-1, 1]
+    named = [(level, k) for level, k, y in zip(df["level"], match, df["cy"], strict=True)
+             if not (level == "S1" and k < 0 and y > below)]
+    return [level for level, _ in named] == EXPECTED and all(
+        EXPECTED[k] == level for level, k in named if k >= 0) and all(k >= 0 for _, k in named)
+
+
 def count_errors(df, corners: np.ndarray, match: np.ndarray) -> list[str]:
     """What differs from the annotation, body by body."""
     centres = by_y(corners).mean(axis=1)
@@ -155,6 +165,7 @@ class Tally:
     defects: int = 0
     suggested_ok: int = 0
     ok_without_s1: int = 0
+    ok_on_annotation: int = 0
     named: int = 0
     matched: int = 0
     errors: list[float] = field(default_factory=list)
@@ -172,6 +183,7 @@ class Tally:
                           zip(df["level"], match, strict=True) if k >= 0)  # fmt: skip
         self.matched += int((match >= 0).sum())
         self.ok_without_s1 += [level for level in df["level"] if level != "S1"] == EXPECTED
+        self.ok_on_annotation += on_annotation(df, corners, match)
         if list(df["level"]) == EXPECTED:
             self.ok += 1
             self.ok_clean += not defect
@@ -197,6 +209,8 @@ def report(t: Tally, n: int) -> None:
           f"{t.ok_clean / max(clean, 1):.1%}")
     print(f"  T1..L5 in order once bodies named S1 (the sacrum, not annotated) are left out: "
           f"{t.ok_without_s1}/{n} = {t.ok_without_s1 / n:.1%}")
+    print(f"  the same, each on its own annotated body, a body below L5 named S1 the only "
+          f"other: {t.ok_on_annotation}/{n} = {t.ok_on_annotation / n:.1%}")
     print(f"bodies on an annotated body that carry its level: {t.named}/{t.matched} = "
           f"{t.named / max(t.matched, 1):.1%}")
     print(f"middle height |error| vs the annotated midline, same level, images labelled "
