@@ -51,6 +51,9 @@ Bend = Annotated[float, Opt(help="Augmentation: random smooth sideways bends of 
 Resample = Annotated[float, Opt(help="Augmentation: share of samples reduced to 35-90% "
                               "of their size and enlarged back (small JPEG exports, reduced "
                               "decodes). 0: none.")]
+Edges = Annotated[float, Opt(help="Augmentation: share of samples crossed by a soft "
+                            "oblique shadow or band (diaphragm, lung bases, air over the "
+                            "lower thoracic spine). 0: none.")]
 AugStrength = Annotated[float, Opt(help="Augmentation ranges x this (0: left-right flips "
                                    "only; e.g. a last, gentler fine-tune).")]
 Init = Annotated[Path | None, Opt(help="Start from these weights (fine-tune; tensors of "
@@ -85,6 +88,7 @@ def register(app: typer.Typer) -> None:
         bend: Bend = 0.0,
         aug_strength: AugStrength = 1.0,
         resample: Resample = 0.0,
+        edges: Edges = 0.0,
         init: Init = None,
         resume: Resume = False,
     ) -> None:
@@ -99,7 +103,8 @@ def register(app: typer.Typer) -> None:
             dict(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                  max_minutes=max_minutes, seed=seed, schedule=schedule,
                  init=str(init) if init else None, weights=weights, gap_weight=gap_weight,
-                 core_weight=core_weight, bend=bend, aug_strength=aug_strength, resample=resample),
+                 core_weight=core_weight, bend=bend, aug_strength=aug_strength, resample=resample,
+                 edges=edges),
         )  # fmt: skip
         run_training(config, resume)
 

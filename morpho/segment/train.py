@@ -57,6 +57,7 @@ class TrainConfig:
     bend: float = 0.0  # amplitude of a random smooth sideways bend (augmentation; 0: none)
     aug_strength: float = 1.0  # augmentation ranges x this (0: left-right flips only)
     resample: float = 0.0  # share of samples re-rendered from a lower resolution (0: none)
+    edges: float = 0.0  # share of samples crossed by a soft oblique shadow (0: none)
 
 
 def cosine_lr(lr: float, epoch: int, epochs: int, done: float = 0.0, floor: float = 0.02) -> float:
@@ -82,6 +83,8 @@ class Augment:
     bend: float = 0.0  # sideways bend amplitude, in half-widths (0: no bend, no extra draws)
     resample: float = 0.0  # probability of a down-and-up resampling (0: none, no extra draws)
     resample_scale: tuple[float, float] = (0.35, 0.9)  # the lower resolution, x the input's
+    edges: float = 0.0  # probability of a soft oblique shadow or band (0: none, no extra draws)
+    edge_factor: tuple[float, float] = (0.45, 0.9)  # the shadowed side's intensity, x
 
     def scaled(self, strength: float) -> Augment:
         """The ranges shrunk towards no change (1: as they are; 0: left-right flips only).
@@ -99,7 +102,8 @@ class Augment:
             brightness=self.brightness * strength,
             gamma=(self.gamma[0] ** strength, self.gamma[1] ** strength),
             noise=self.noise * strength, blur=self.blur * strength, bend=self.bend * strength,
-            resample=self.resample * strength, resample_scale=self.resample_scale)
+            resample=self.resample * strength, resample_scale=self.resample_scale,
+            edges=self.edges * strength, edge_factor=linear(*self.edge_factor))
 
 
 def seed_everything(seed: int) -> None:
@@ -140,6 +144,8 @@ def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.
     def per_image(values: torch.Tensor) -> torch.Tensor:
         return values.view(n, 1, 1, 1).to(device)
 
+    if aug.edges > 0:
+        images = shadowed(images, grid, aug, gen)
     gamma = per_image(torch.exp(uniform(math.log(aug.gamma[0]), math.log(aug.gamma[1]))))
     images = images.clamp(0, 1) ** gamma
     mean = images.mean(dim=(1, 2, 3), keepdim=True)
@@ -152,6 +158,32 @@ def augment(images: torch.Tensor, masks: torch.Tensor, aug: Augment, gen: torch.
     sigma = per_image(uniform(0, aug.noise))
     images = images + sigma * torch.randn(images.shape, generator=gen).to(device)
     return images.clamp(0, 1), (masks > 0.5).float()
+
+
+def shadowed(images: torch.Tensor, grid: torch.Tensor, aug: Augment,
+             gen: torch.Generator) -> torch.Tensor:
+    """Each image, with probability ``aug.edges``, darkened beyond a soft oblique line (or
+    within a band along it) through its middle half: the diaphragm, lung bases and air that
+    cross the lower thoracic spine on a lateral chest film, whose edges an outline must not
+    follow. ``grid`` (the warp's, -1..1) gives the positions; the masks are unchanged."""
+    n, device = images.shape[0], images.device
+
+    def uniform(lo: float, hi: float) -> torch.Tensor:
+        return (lo + (hi - lo) * torch.rand(n, generator=gen)).view(n, 1, 1).to(device)
+
+    chosen = (torch.rand(n, generator=gen) < aug.edges).view(n, 1, 1).to(device)
+    angle = uniform(-math.pi / 3, math.pi / 3)  # from the horizontal
+    x0, y0 = uniform(-0.5, 0.5), uniform(-0.5, 0.5)
+    soft, factor = uniform(0.01, 0.06), uniform(*aug.edge_factor)
+    band = uniform(0.05, 0.3)
+    is_band = torch.rand(n, generator=gen).view(n, 1, 1).to(device) < 0.4
+    side = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0).view(n, 1, 1).to(device)
+    x, y = grid[..., 0], grid[..., 1]
+    d = side * (-(x - x0) * torch.sin(angle) + (y - y0) * torch.cos(angle))
+    beyond = torch.sigmoid(d / soft)
+    inside = torch.sigmoid((d + band / 2) / soft) - torch.sigmoid((d - band / 2) / soft)
+    weight = torch.where(is_band, inside, beyond) * chosen
+    return images * (1 - (1 - factor) * weight).unsqueeze(1)
 
 
 def resampled(images: torch.Tensor, aug: Augment, gen: torch.Generator) -> torch.Tensor:
@@ -408,7 +440,8 @@ def _fit(run: _Run, config: TrainConfig, data: tuple, resume: bool) -> None:
     train_sets, val_sets, shares = data
     state = run.state
     gen = torch.Generator().manual_seed(config.seed + state["epoch"])
-    aug = Augment(bend=config.bend, resample=config.resample).scaled(config.aug_strength)
+    aug = Augment(bend=config.bend, resample=config.resample,
+                  edges=config.edges).scaled(config.aug_strength)
     rng = np.random.default_rng(config.seed + state["epoch"])
     steps = max(1, sum(len(t["x"]) for t in train_sets) // config.batch_size)
     started = time.monotonic()

@@ -1,4 +1,5 @@
-"""Training augmentation: the bend moves image and mask together; without it, nothing moves."""
+"""Training augmentation: the bend moves image and mask together; without it, nothing moves;
+resampling and shadows change the image, never the mask."""
 
 import numpy as np
 import torch
@@ -59,3 +60,18 @@ def test_resample_softens_the_image_and_leaves_the_mask():
     assert (edges > 0.05).all()  # each image lost its sharp column edge...
     brightness = out.mean(dim=(1, 2, 3)), image.mean(dim=(1, 2, 3))
     assert torch.allclose(*brightness, atol=0.02)  # ...not its brightness
+
+
+def test_edges_shadow_part_of_each_image_and_leave_the_mask():
+    image, mask = torch.full((6, 1, 64, 64), 0.8), torch.zeros(6, 1, 64, 64)
+    mask[..., 20:44, 24:40] = 1.0
+    runs = [augment(image, mask, Augment(**STILL, edges=1.0), torch.Generator().manual_seed(5))
+            for _ in range(2)]
+    (out, out_mask), (again, _) = runs
+    assert torch.equal(out, again)  # deterministic per seed
+    assert torch.equal(out_mask, mask)  # the truth does not move
+    assert (out <= image + 1e-6).all()  # a shadow only darkens
+    shadowed = (out < 0.75).float().mean(dim=(1, 2, 3))
+    assert ((shadowed > 0.02) & (shadowed < 0.98)).all()  # part of every image, not all
+    kept = augment(image, mask, Augment(**STILL, edges=0.0), torch.Generator().manual_seed(5))[0]
+    assert torch.allclose(kept, image, atol=1e-5)  # off: nothing changes
