@@ -74,7 +74,7 @@ def matched_errors(df, corners: np.ndarray, match: np.ndarray) -> list[float]:
 
 
 def on_annotation(df, corners: np.ndarray, match: np.ndarray) -> bool:
-    """Every annotated body T1..L5 found once, on it its own level, and nothing else but a
+    """Every annotated body T1..L5 found once and carrying its own level, and nothing else but a
     body below L5 named S1 (the sacrum, which the annotation leaves out)."""
     below = by_y(corners).mean(axis=1)[-1, 1]
     named = [(level, k) for level, k, y in zip(df["level"], match, df["cy"], strict=True)
