@@ -7,7 +7,7 @@ model, and prints the Dice between the two masks and how often the body counts a
 probability and the decoded film).
 
     python analysis/batch_reduced_agreement.py [MODEL ...] [--n 20] [--upscale 2] \
-        [--j2k] [--margins 2 1] [--details]
+        [--j2k] [--margins 2 1] [--details] [--dataset DATASET.json --split test --view lateral]
 
 AASCE films are small enough to decode whole; ``--upscale 2`` first writes each one as a
 JPEG (quality 95) at twice its size in a temporary folder, a chest-film-sized stand-in that
@@ -15,7 +15,9 @@ then decodes at 1/2. ``--j2k`` writes them as JPEG 2000 lossless DICOM (12 bit) 
 which decodes through its resolution levels. ``--margins`` compares decode margins
 (``ChainWorker.margin``, a model JSON's ``"decode_margin"``, else
 ``morpho.chain.DECODE_MARGIN``: decode at least this many times the network input; 1 =
-decode at the network's own scale, the largest reduction).
+decode at the network's own scale, the largest reduction). ``--dataset`` takes the first
+``--n`` films of a split of any dataset JSON instead (e.g. the held-out-CT realism DRRs,
+512 px: ``--upscale 4`` makes them 2048 px laterals), measured as ``--view``.
 """
 
 from __future__ import annotations
@@ -35,16 +37,17 @@ from morpho.batch.chain import ChainWorker  # noqa: E402
 from morpho.batch.items import BatchItem  # noqa: E402
 from morpho.chain import measure_film  # noqa: E402
 from morpho.datasets.aasce import fixed_split  # noqa: E402
+from morpho.datasets.contract import load_dataset  # noqa: E402
 from morpho.io.writer import write_dicom  # noqa: E402
 from morpho.resources import shared_data_dir  # noqa: E402
 
 
 def agreement(model: str | None, names: list[str], root: Path, margin: int = 2,
-              details: bool = False) -> str:
+              details: bool = False, view: str = "ap") -> str:
     """One line: mask Dice and body-count agreement between the full and the reduced decode;
     with ``details``, each film whose counts differ, body by body."""
-    full = ChainWorker(model, reduced=False, threads=1, view="ap")
-    reduced = ChainWorker(model, reduced=True, threads=1, view="ap")
+    full = ChainWorker(model, reduced=False, threads=1, view=view)
+    reduced = ChainWorker(model, reduced=True, threads=1, view=view)
     reduced.margin = margin
     dices, same, factors = [], 0, set()
     for name in names:
@@ -81,28 +84,37 @@ def main() -> None:
     ap.add_argument("--j2k", action="store_true", help="write JPEG 2000 lossless DICOM films")
     ap.add_argument("--margins", type=int, nargs="+", default=[morpho.chain.DECODE_MARGIN])
     ap.add_argument("--details", action="store_true", help="list the bodies where counts differ")
+    ap.add_argument("--dataset", type=Path, help="a dataset JSON instead of the AASCE test part")
+    ap.add_argument("--split", default="test", help="the --dataset split to take")
+    ap.add_argument("--view", default="ap", choices=["ap", "lateral"], help="view to measure as")
     args = ap.parse_args()
-    names = sorted(n for n, part in fixed_split().items() if part == "test")[: args.n]
-    root = shared_data_dir() / "aasce-ap" / "images"
+    if args.dataset:
+        images = [item.image for item in load_dataset(args.dataset).split(args.split)][: args.n]
+        root, names = images[0].parent, [image.name for image in images]
+    else:
+        names = sorted(n for n, part in fixed_split().items() if part == "test")[: args.n]
+        root = shared_data_dir() / "aasce-ap" / "images"
     with tempfile.TemporaryDirectory() as tmp:
         if args.upscale > 1 or args.j2k:
-            names = [write_film(root / name, Path(tmp), args.upscale, args.j2k) for name in names]
+            names = [write_film(root / name, Path(tmp), args.upscale, args.j2k, args.view)
+                     for name in names]
             root = Path(tmp)
         for model in args.models:
             for margin in args.margins:
-                print(agreement(model, names, root, margin, args.details), flush=True)
+                print(agreement(model, names, root, margin, args.details, args.view), flush=True)
 
 
-def write_film(path: Path, folder: Path, upscale: int, j2k: bool) -> str:
+def write_film(path: Path, folder: Path, upscale: int, j2k: bool, view: str = "ap") -> str:
     """``path`` upscaled, as a JPEG (quality 95) or a JPEG 2000 lossless DICOM; its name."""
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if upscale > 1:
         image = cv2.resize(image, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
     if not j2k:
-        cv2.imwrite(str(folder / path.name), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
-        return path.name
+        name = path.stem + ".jpg"  # a JPEG, whatever the source was (a DRR's PNG)
+        cv2.imwrite(str(folder / name), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        return name
     name = path.stem + ".dcm"
-    write_dicom(folder / name, image.astype(np.uint16) * 16, spacing_mm=0.2, view="ap",
+    write_dicom(folder / name, image.astype(np.uint16) * 16, spacing_mm=0.2, view=view,
                 bits_stored=12, compression="jpeg2000")  # fmt: skip
     return name
 
