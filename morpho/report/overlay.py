@@ -18,6 +18,9 @@ LABEL_SCALE = 0.6  # level names this size x the line thickness, outlined so the
 #: not the ungraded grey that disappears on bone.
 FRONTAL_COLOUR = (255, 190, 60)
 WINDOW = (0.5, 99.5)  # percentiles of the film mapped to black and white
+#: A smaller film (a 320-px JPEG export) is drawn enlarged to this long side, so that its
+#: points, heights and level names can be read.
+MIN_SIDE = 900
 
 
 def display_film(pixels: np.ndarray, max_side: int | None = None) -> np.ndarray:
@@ -45,10 +48,15 @@ def _colour(row: dict) -> tuple[int, int, int]:
 
 def _label_outlines(canvas: np.ndarray, labels: np.ndarray, colours: dict[int, tuple],
                     thickness: int) -> None:
-    """Each labelled body's outline (label map at any size), thin, in its body's colour."""
-    small = cv2.resize(labels, canvas.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    """Each labelled body's outline (label map at any size), thin, in its body's colour; on
+    an enlarged picture the outline follows the bilinear 0.5 level, not the pixel steps."""
+    size = canvas.shape[1::-1]
+    enlarged = size[0] > labels.shape[1]
+    small = None if enlarged else cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
     for index, colour in colours.items():
-        contours, _ = cv2.findContours((small == index).astype(np.uint8), cv2.RETR_EXTERNAL,
+        body = (cv2.resize((labels == index).astype(np.float32), size) > 0.5 if enlarged
+                else small == index)  # fmt: skip
+        contours, _ = cv2.findContours(body.astype(np.uint8), cv2.RETR_EXTERNAL,
                                        cv2.CHAIN_APPROX_SIMPLE)  # fmt: skip
         cv2.drawContours(canvas, contours, -1, colour, max(1, thickness // 2), cv2.LINE_AA)
 
@@ -59,15 +67,18 @@ def overlay_image(
     original_shape: tuple[int, int] | None = None,
     max_side: int | None = 900,
     labels: np.ndarray | None = None,
+    min_side: int = MIN_SIDE,
 ) -> np.ndarray:
     """BGR picture: the film (float bone-bright pixels, or an 8-bit display copy) shrunk to
-    ``max_side`` (None: its own size), each body's six-point outline and its anterior,
+    ``max_side`` (None: its own size) or enlarged to ``min_side`` (bilinear), each body's
+    six-point outline and its anterior,
     middle and posterior heights coloured by grade (frontal films in ``FRONTAL_COLOUR``),
     the level name (with the grade) outlined in black; with ``labels`` (the body label map)
     each body's mask outline too. ``table`` holds points in ORIGINAL pixels of a film of
     ``original_shape`` (rows, columns; default: the shape of ``pixels``)."""
     rows, columns = original_shape or pixels.shape[:2]
     side = max(rows, columns) if max_side is None else min(max_side, max(rows, columns))
+    side = max(side, min_side)
     grey = display_film(pixels)
     scale = side / max(rows, columns)
     size = (max(1, round(columns * scale)), max(1, round(rows * scale)))

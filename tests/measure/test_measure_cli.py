@@ -42,7 +42,7 @@ def test_cli_writes_csv_and_overlays(films):
     assert df.groupby("image").size().to_dict() == {"a": 8, "b": 6}
     assert df[df.image == "a"]["level"].tolist() == [f"T{i}" for i in range(5, 13)]
     png = cv2.imread(str(out / "a_measure.png"))
-    assert png is not None and png.shape[:2] == (700, 400)
+    assert png is not None and png.shape[:2] == (900, 514)  # 700x400 enlarged to be read
     assert not list(out.glob(".*"))  # no temporary files left behind
 
 
