@@ -31,11 +31,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 import morpho.chain  # noqa: E402
 from morpho.batch.chain import ChainWorker  # noqa: E402
 from morpho.batch.items import BatchItem  # noqa: E402
-from morpho.chain import measure_film  # noqa: E402
+from morpho.chain import film_calls, measure_film  # noqa: E402
 from morpho.datasets.aasce import fixed_split  # noqa: E402
 from morpho.datasets.contract import load_dataset  # noqa: E402
 from morpho.io.writer import write_dicom  # noqa: E402
@@ -44,12 +45,13 @@ from morpho.resources import shared_data_dir  # noqa: E402
 
 def agreement(model: str | None, names: list[str], root: Path, margin: int = 2,
               details: bool = False, view: str = "ap") -> str:
-    """One line: mask Dice and body-count agreement between the full and the reduced decode;
-    with ``details``, each film whose counts differ, body by body."""
+    """One line: mask Dice and body-count agreement between the full and the reduced decode
+    (lateral films: also the film-level call and each graded body's grade); with
+    ``details``, each film whose counts differ, body by body."""
     full = ChainWorker(model, reduced=False, threads=1, view=view)
     reduced = ChainWorker(model, reduced=True, threads=1, view=view)
     reduced.margin = margin
-    dices, same, factors = [], 0, set()
+    dices, same, factors, same_call, graded = [], 0, set(), 0, np.zeros(2, int)
     for name in names:
         item = BatchItem(key=name, path=str(root / name))
         loaded = reduced.load(item)
@@ -62,6 +64,10 @@ def agreement(model: str | None, names: list[str], root: Path, margin: int = 2,
         tables = [measure_film(film, worker.settings, mask=m, probability=p).table
                   for film, worker, m, p in ((whole, full, a, pa), (loaded, reduced, b, pb))]
         same += len(tables[0]) == len(tables[1])
+        if view == "lateral":
+            screened = [film_calls(t)["any_grade2"] for t in tables]
+            same_call += screened[0] == screened[1]
+            graded += _same_grades(*tables)
         if details and len(tables[0]) != len(tables[1]):
             print(f"  {name}: {len(tables[0])} bodies full, {len(tables[1])} reduced")
             for tag, table in zip(("full", "reduced"), tables, strict=True):
@@ -73,7 +79,22 @@ def agreement(model: str | None, names: list[str], root: Path, margin: int = 2,
     return (f"{model or 'default model'} margin {margin}: decode 1/{sorted(factors)}; "
             f"Dice(full, reduced) mean "
             f"{np.mean(dices):.4f}, min {np.min(dices):.4f}; same body count "
-            f"{same}/{len(dices)} (of {len(names)} films, {len(dices)} decoded reduced)")
+            f"{same}/{len(dices)} (of {len(names)} films, {len(dices)} decoded reduced)"
+            + (f"; same film call (any grade >= 2) {same_call}/{len(dices)}; same grade on "
+               f"{graded[0]}/{graded[1]} bodies graded in both" if view == "lateral" else ""))
+
+
+def _same_grades(full: pd.DataFrame, reduced: pd.DataFrame) -> np.ndarray:
+    """(same grade, graded in both) over the bodies of the full decode that the reduced
+    one also found (centres within a tenth of the body's height) and graded."""
+    out = np.zeros(2, int)
+    graded = reduced[reduced["genant_type"] != "ungradable"]
+    for _, row in full[full["genant_type"] != "ungradable"].iterrows():
+        near = np.hypot(graded["cx"] - row["cx"], graded["cy"] - row["cy"])
+        if len(near) and near.min() < 0.1 * row["hp_px"]:
+            match = graded["genant_grade"].iloc[int(np.argmin(near))]
+            out += (int(match == row["genant_grade"]), 1)
+    return out
 
 
 def main() -> None:
