@@ -6,14 +6,16 @@
 The files are copies (symlinks) of one synthetic lateral DX film: the bundled sample,
 upscaled 2x to 2048x2048 (a typical detector size) and stored as JPEG 2000 lossless DICOM.
 Prints, for each mode, end-to-end images/s (process start and model load included), the
-peak resident memory of the whole process tree and how busy the CPU cores were (CPU time of
-the tree over wall time x cores), the median ms per film per worker of each stage (read;
-segment; label + measure; store = the rest of the worker's time: label map, display copy,
-overlay, encodes, header copy), then the ratios, then the decode-only gain of
-reduced-resolution decoding. ``--variants`` adds a batch run per variant with a copy of the
-model whose JSON is changed (``"tta"``: morpho.segment.infer.TTA_MODES; ``"decode_margin"``:
-morpho.chain.decode_shape); ``--before`` one with another source tree (the code before a
-change), side by side.
+peak resident memory of the whole process tree, how busy the CPU cores were (CPU time of
+the tree over wall time x cores) and the tree's CPU time per film (what bounds the rate on
+a busy machine: cores / CPU time per film), the median ms per film per worker of each
+stage (read; segment; label + measure; store = the rest of the worker's time: label map,
+display copy, overlay, encodes, header copy; wall time, so with two workers on two cores
+each stage also holds the time the other worker and the prefetching read took), then the
+ratios, then the decode-only gain of reduced-resolution decoding. ``--variants`` adds a
+batch run per variant with a copy of the model whose JSON is changed (``"tta"``:
+morpho.segment.infer.TTA_MODES; ``"decode_margin"``: morpho.chain.decode_shape);
+``--before`` one with another source tree (the code before a change), side by side.
 Needs the default model (morpho.segment.infer).
 Timings depend on what else runs on the machine; compare only numbers from one run.
 """
@@ -259,8 +261,8 @@ def main() -> None:
             rows.append((name, n, seconds, peak))
             busy = cpu / (seconds * (os.cpu_count() or 1))
             print(f"{name:32s} {n:5d} images {seconds:7.1f} s {n / seconds:6.2f} img/s "
-                  f"peak RSS {peak / 2**20:6.0f} MiB  CPU busy {busy:4.0%}  ({last})",
-                  flush=True)  # fmt: skip
+                  f"peak RSS {peak / 2**20:6.0f} MiB  CPU busy {busy:4.0%}  "
+                  f"CPU {1000 * cpu / n:4.0f} ms/image  ({last})", flush=True)  # fmt: skip
             if "batch" in command and "--full-resolution" not in command:
                 print(stage_line(Path(command[command.index("--out") + 1])), flush=True)
         rate = {name: n / s for name, n, s, _ in rows}
