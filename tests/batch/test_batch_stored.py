@@ -72,7 +72,7 @@ def test_overlays_are_kept_only_when_asked(tmp_path):
     factory = functools.partial(threshold_chain, overlays=True)
     run_batch(items_from_input(source), tmp_path / "run", factory, workers=1, progress=False)
     overlay = cv2.imread(str(tmp_path / "run" / "films" / "f_overlay.png"))
-    assert overlay.shape == (700, 400, 3)
+    assert overlay.shape == (900, 514, 3)  # a small film is drawn enlarged (MIN_SIDE)
     film = StoredFilm(tmp_path / "run", "films/f", "f.png")
     assert film.need("overlay").name == "f_overlay.png"
     plain = tmp_path / "plain"
