@@ -131,7 +131,17 @@ def measure(
         atomic_write(out / "measurements.csv", lambda tmp: table.to_csv(tmp, index=False))
         console.print(f"{len(table)} vertebrae from {len(tables)} image(s) -> "
                       f"{out / 'measurements.csv'}")  # fmt: skip
+        console.print(_summary(table))
     finish(failures, len(files))
+
+
+def _summary(table: pd.DataFrame) -> str:
+    """One line: how many bodies were plausible and gradable, and the grade >= 2 calls."""
+    graded = table["genant_type"].notna() & (table["genant_type"] != "ungradable")
+    called = graded & (table["genant_grade"].fillna(0) >= 2)
+    films = table.loc[called, "image"].nunique()
+    return (f"  {int(table['plausible'].astype(bool).sum())} plausible, {int(graded.sum())} "
+            f"gradable; {int(called.sum())} at grade >= 2 on {films} image(s)")
 
 
 def register(app: typer.Typer) -> None:

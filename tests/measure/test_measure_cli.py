@@ -41,6 +41,8 @@ def test_cli_writes_csv_and_overlays(films):
     assert list(df.columns[: len(MEASUREMENT_COLUMNS)]) == MEASUREMENT_COLUMNS
     assert df.groupby("image").size().to_dict() == {"a": 8, "b": 6}
     assert df[df.image == "a"]["level"].tolist() == [f"T{i}" for i in range(5, 13)]
+    graded = int((df["genant_type"].notna() & (df["genant_type"] != "ungradable")).sum())
+    assert f"{int(df['plausible'].sum())} plausible, {graded} gradable" in result.output
     png = cv2.imread(str(out / "a_measure.png"))
     assert png is not None and png.shape[:2] == (900, 514)  # 700x400 enlarged to be read
     assert not list(out.glob(".*"))  # no temporary files left behind
