@@ -70,15 +70,15 @@ def overlay_image(
     min_side: int = MIN_SIDE,
 ) -> np.ndarray:
     """BGR picture: the film (float bone-bright pixels, or an 8-bit display copy) shrunk to
-    ``max_side`` (None: its own size) or enlarged to ``min_side`` (bilinear), each body's
-    six-point outline and its anterior,
-    middle and posterior heights coloured by grade (frontal films in ``FRONTAL_COLOUR``),
+    ``max_side`` (None: its own size) or enlarged to ``min_side`` (bilinear; never over
+    ``max_side``), each body's six-point outline and its anterior, middle and posterior
+    heights coloured by grade (frontal films in ``FRONTAL_COLOUR``),
     the level name (with the grade) outlined in black; with ``labels`` (the body label map)
     each body's mask outline too. ``table`` holds points in ORIGINAL pixels of a film of
     ``original_shape`` (rows, columns; default: the shape of ``pixels``)."""
     rows, columns = original_shape or pixels.shape[:2]
     side = max(rows, columns) if max_side is None else min(max_side, max(rows, columns))
-    side = max(side, min_side)
+    side = max(side, min_side if max_side is None else min(min_side, max_side))
     grey = display_film(pixels)
     scale = side / max(rows, columns)
     size = (max(1, round(columns * scale)), max(1, round(rows * scale)))
