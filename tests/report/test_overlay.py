@@ -1,0 +1,31 @@
+"""The overlay picture: a small film is enlarged so it can be read, within max_side."""
+
+import numpy as np
+import pandas as pd
+
+from morpho.report.overlay import MIN_SIDE, overlay_image
+
+POINTS = ["ant_sup", "mid_sup", "post_sup", "ant_inf", "mid_inf", "post_inf"]
+
+
+def _film_and_body() -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    film = np.zeros((320, 200), np.float32)
+    film[100:140, 80:130] = 1.0  # one bright body
+    xy = {"ant_sup": (80, 100), "mid_sup": (105, 100), "post_sup": (130, 100),
+          "ant_inf": (80, 140), "mid_inf": (105, 140), "post_inf": (130, 140)}  # fmt: skip
+    row = {"index": 1, "level": "T8", "genant_grade": 0, "view": "lateral"}
+    for name in POINTS:
+        row[f"{name}_x"], row[f"{name}_y"] = xy[name]
+    labels = np.zeros(film.shape, np.uint8)
+    labels[100:140, 80:130] = 1
+    return film, pd.DataFrame([row]), labels
+
+
+def test_small_film_is_enlarged_with_smooth_outlines_and_max_side_bounds_it():
+    film, table, labels = _film_and_body()
+    picture = overlay_image(film, table, max_side=None, labels=labels)
+    assert picture.shape == (MIN_SIDE, round(200 * MIN_SIDE / 320), 3)
+    assert (np.abs(picture[..., 1].astype(int) - picture[..., 0]) > 50).any()  # drawn in colour
+    assert overlay_image(film, table, max_side=500, labels=labels).shape[:2] == (500, 312)
+    big = np.zeros((2000, 1250), np.float32)
+    assert overlay_image(big, table.iloc[:0], max_side=None).shape[:2] == (2000, 1250)
