@@ -44,6 +44,8 @@ Schedule = Annotated[str, Opt(
 Weights = Annotated[str | None, Opt(help="Sampling weight per dataset, a,b,...")]
 GapWeight = Annotated[float, Opt(help="Extra BCE weight on the gaps between bodies "
                                  "(teaches separation; 0: the study's plain loss).")]
+OutlineWeight = Annotated[float, Opt(help="Extra BCE weight within a pixel of each body's "
+                                     "outline (sharper outlines; 0: none).")]
 CoreWeight = Annotated[float, Opt(help="Weight of a second output: each body's core, "
                                   "whose components part touching bodies (0: body only).")]
 Bend = Annotated[float, Opt(help="Augmentation: random smooth sideways bends of this "
@@ -84,6 +86,7 @@ def register(app: typer.Typer) -> None:
         schedule: Schedule = "plateau",
         weights: Weights = None,
         gap_weight: GapWeight = 0.0,
+        outline_weight: OutlineWeight = 0.0,
         core_weight: CoreWeight = 0.0,
         bend: Bend = 0.0,
         aug_strength: AugStrength = 1.0,
@@ -103,8 +106,8 @@ def register(app: typer.Typer) -> None:
             dict(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                  max_minutes=max_minutes, seed=seed, schedule=schedule,
                  init=str(init) if init else None, weights=weights, gap_weight=gap_weight,
-                 core_weight=core_weight, bend=bend, aug_strength=aug_strength, resample=resample,
-                 edges=edges),
+                 outline_weight=outline_weight, core_weight=core_weight, bend=bend,
+                 aug_strength=aug_strength, resample=resample, edges=edges),
         )  # fmt: skip
         run_training(config, resume)
 

@@ -1,5 +1,5 @@
-"""Soft Dice + binary cross-entropy on logits, the study's loss; optional gap weights and
-the body-core target."""
+"""Soft Dice + binary cross-entropy on logits, the study's loss; optional gap and outline
+weights and the body-core target."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ def dice_bce_loss(
     ``pixel_weights`` where given)."""
     bce = F.binary_cross_entropy_with_logits(logits, target, weight=pixel_weights)
     return soft_dice_loss(logits, target) + bce_weight * bce
+
+
+def outline_band(mask: torch.Tensor, radius: int = 1) -> torch.Tensor:
+    """(N, 1, H, W) 0/1 masks -> 1 on the pixels within ``radius`` px of a body's outline
+    (inside or outside; dilation minus erosion, square window), 0 elsewhere."""
+    size = 2 * radius + 1
+    grown = F.max_pool2d(mask, size, stride=1, padding=radius)
+    shrunk = -F.max_pool2d(-mask, size, stride=1, padding=radius)
+    return grown - shrunk
 
 
 def gap_mask(mask: np.ndarray, radius: int = 3) -> np.ndarray:

@@ -29,7 +29,12 @@ from morpho.datasets.contract import load_dataset
 from morpho.datasets.pack import pack_dataset, pack_key
 from morpho.errors import MorphoError
 from morpho.preprocess import PreprocessConfig
-from morpho.segment.losses import dice_bce_loss, with_core_channel, with_gap_channel
+from morpho.segment.losses import (
+    dice_bce_loss,
+    outline_band,
+    with_core_channel,
+    with_gap_channel,
+)
 from morpho.segment.nets import ModelConfig, create_model
 
 
@@ -53,6 +58,7 @@ class TrainConfig:
     cpu_bf16: bool = True  # bfloat16 autocast on CPU (much faster where supported)
     schedule: str = "plateau"  # plateau: halve lr after 3 flat epochs; cosine: decay over epochs
     gap_weight: float = 0.0  # extra BCE weight on the gaps between bodies (0: plain loss)
+    outline_weight: float = 0.0  # extra BCE weight within 1 px of each body's outline
     core_weight: float = 0.0  # weight of a second output, each body's core (0: body only)
     bend: float = 0.0  # amplitude of a random smooth sideways bend (augmentation; 0: none)
     aug_strength: float = 1.0  # augmentation ranges x this (0: left-right flips only)
@@ -487,7 +493,7 @@ def _train_epoch(run: _Run, config: TrainConfig, batches, aug: Augment,
     for x, y in batches:
         x, y = augment(to_tensor(x, run.device, 255), to_tensor(y, run.device), aug, gen)
         x = x.contiguous(memory_format=torch.channels_last)
-        w = 1 + config.gap_weight * y[:, 1:2] if config.gap_weight else None
+        w = pixel_weights(y, config.gap_weight, config.outline_weight)
         with torch.autocast(run.device.type, enabled=run.amp):
             loss = output_loss(run.model(x).float(), y, config.core_weight, w)
         run.optimizer.zero_grad(set_to_none=True)
@@ -497,6 +503,21 @@ def _train_epoch(run: _Run, config: TrainConfig, batches, aug: Augment,
         total += loss.item()
         show(loss.item())
     return total
+
+
+def pixel_weights(y: torch.Tensor, gap_weight: float, outline_weight: float
+                  ) -> torch.Tensor | None:
+    """The BCE weight of each pixel: 1, plus ``gap_weight`` on the gaps between bodies (the
+    gap channel of ``y``), plus ``outline_weight`` within a pixel of a body's outline; None
+    when both are 0 (the plain loss)."""
+    if not gap_weight and not outline_weight:
+        return None
+    w = torch.ones_like(y[:, :1])
+    if gap_weight:
+        w = w + gap_weight * y[:, 1:2]
+    if outline_weight:
+        w = w + outline_weight * outline_band(y[:, :1])
+    return w
 
 
 def _step_lr(run: _Run, config: TrainConfig, val_loss: float, elapsed: float) -> None:

@@ -79,3 +79,20 @@ def test_landmark_quads_fill_bodies():
     labels = instance_labels(DatasetItem("x", "x.png", "test", landmarks=corners), (20, 12))
     assert set(np.unique(labels)) == {0, 1, 2}
     assert labels[4, 5] == 1 and labels[12, 5] == 2 and labels[8, 5] == 0
+
+
+def test_outline_weights_mark_a_band_along_each_body_outline():
+    from morpho.segment.losses import outline_band
+    from morpho.segment.train import pixel_weights
+
+    mask = torch.zeros(1, 1, 12, 12)
+    mask[0, 0, 3:9, 3:9] = 1.0  # one 6x6 body
+    band = outline_band(mask)[0, 0]
+    ring = np.zeros((12, 12), bool)
+    ring[2:10, 2:10] = True
+    ring[4:8, 4:8] = False  # 1 px either side of the outline
+    assert (band.numpy() == ring).all()
+    y = torch.cat([mask, torch.zeros_like(mask)], dim=1)  # body and (empty) gap channel
+    assert pixel_weights(y, 0.0, 0.0) is None
+    w = pixel_weights(y, 5.0, 2.0)[0, 0].numpy()
+    assert set(np.unique(w[ring])) == {3.0} and set(np.unique(w[~ring])) == {1.0}
