@@ -136,12 +136,15 @@ def measure(
 
 
 def _summary(table: pd.DataFrame) -> str:
-    """One line: how many bodies were plausible and gradable, and the grade >= 2 calls."""
-    graded = table["genant_type"].notna() & (table["genant_type"] != "ungradable")
-    called = graded & (table["genant_grade"].fillna(0) >= 2)
-    films = table.loc[called, "image"].nunique()
-    return (f"  {int(table['plausible'].astype(bool).sum())} plausible, {int(graded.sum())} "
-            f"gradable; {int(called.sum())} at grade >= 2 on {films} image(s)")
+    """One line: how many bodies were plausible and gradable, and the grade >= 2 calls
+    (the film-level results of ``grade.subject_calls``)."""
+    from morpho.grade import subject_calls
+
+    films = subject_calls(table)
+    called = int((table["genant_grade"] >= 2).sum())
+    return (f"  {int(table['plausible'].astype(bool).sum())} plausible, "
+            f"{int(films['gradable'].sum())} gradable; {called} at grade >= 2 on "
+            f"{int(films['any_grade2'].sum())} image(s)")
 
 
 def register(app: typer.Typer) -> None:
