@@ -516,6 +516,30 @@ def test_a_large_mask_with_its_probability_is_measured_reduced_in_original_pixel
     assert abs(x - 105.5) <= 1 and abs(y - 65.5) <= 1  # in the original pixels
 
 
+def test_a_small_mask_with_its_probability_is_measured_enlarged_in_original_pixels(
+    monkeypatch,
+):
+    import cv2
+
+    import morpho.measure as measure
+
+    # a 320-px export of a spine: bodies ~16 px tall, one a wedge
+    heights = [(48.0, 48.0, 48.0)] * 7 + [(30.0, 48.0, 48.0)]
+    mask, bodies = render_spine(heights, shape=(960, 600), depth=60.0, gap=15.0, bulge=20.0)
+    small = cv2.resize(cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 2), (200, 320),
+                       interpolation=cv2.INTER_AREA)  # fmt: skip
+    truth, grades = truth_table(bodies)
+    enlarged = measure_mask(small >= 0.5, probability=small)  # measured x3 (1024 / 320)
+    monkeypatch.setattr(measure, "SMALL_SIDE", 0)
+    as_is = measure_mask(small >= 0.5, probability=small)
+    assert len(enlarged) == len(as_is) == 8
+    assert mape(enlarged, truth / 3) < 1.5
+    assert list(enlarged["genant_grade"]) == grades
+    shift = enlarged[["cx", "cy"]].to_numpy() - as_is[["cx", "cy"]].to_numpy()
+    assert np.abs(shift).max() < 1.0  # in the small film's pixels
+    assert np.abs(enlarged["area_px"] / as_is["area_px"] - 1).max() < 0.1
+
+
 def test_a_probability_of_another_size_than_the_mask_is_refused():
     mask, _ = render_spine([NORMAL] * 5, shape=(3300, 400))
     with pytest.raises(ValueError, match="differ"):
