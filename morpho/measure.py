@@ -754,10 +754,12 @@ _ENDPLATES = {"sup": "superior endplate", "inf": "inferior endplate",
               "sup, inf": "superior and inferior endplates"}
 
 
-def _block_means(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A probability map (0-1) reduced to ``size`` (w, h) by block means, float32."""
-    values = values if values.dtype.kind == "f" else values.astype(np.float32)
-    return cv2.resize(values, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+def _resized(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A probability map (0-1) at ``size`` (w, h), float32: block means where smaller,
+    bilinear where larger."""
+    smaller = size[0] < values.shape[1]
+    return cv2.resize(values.astype(np.float32), size,
+                      interpolation=cv2.INTER_AREA if smaller else cv2.INTER_LINEAR)
 
 
 def _reduced(
@@ -767,7 +769,7 @@ def _reduced(
     times smaller a side (rounded up), and the size (x, y) of a reduced pixel."""
     size = (-(-mask.shape[1] // factor), -(-mask.shape[0] // factor))  # (w, h)
     share = cv2.resize(mask.view(np.uint8) * np.uint8(255), size, interpolation=cv2.INTER_AREA)
-    return (share >= 128, _block_means(probability, size),
+    return (share >= 128, _resized(probability, size),
             (mask.shape[1] / size[0], mask.shape[0] / size[1]))
 
 
@@ -778,7 +780,7 @@ def _enlarged(
     0.5 level within the given mask's own bodies (so that bodies the mask left out stay
     out), and the size (x, y) of an enlarged pixel."""
     size = (mask.shape[1] * factor, mask.shape[0] * factor)  # (w, h)
-    field = cv2.resize(probability.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+    field = _resized(probability, size)
     near = cv2.resize(mask.view(np.uint8), size, interpolation=cv2.INTER_NEAREST)
     near = cv2.dilate(near, np.ones((2 * factor + 1,) * 2, np.uint8))
     return (field >= 0.5) & (near > 0), field, (1 / factor, 1 / factor)
@@ -818,16 +820,13 @@ def measure_mask(
     field, scale, work_spacing = None, (1.0, 1.0), spacing_mm
     side = max(mask.shape)
     factor = side // WORK_SIDE if probability is not None else 1
-    enlarge = round(2 * SMALL_SIDE / side) if probability is not None and side < SMALL_SIDE else 1
+    small = probability is not None and 0 < side < SMALL_SIDE
+    enlarge = round(2 * SMALL_SIDE / side) if small else 1
     if factor >= 2 or enlarge >= 2:
-        if factor >= 2:
-            mask, field, scale = _reduced(mask, probability, factor)
-        else:
-            mask, field, scale = _enlarged(mask, probability, enlarge)
+        resample = _reduced if factor >= 2 else _enlarged
+        mask, field, scale = resample(mask, probability, max(factor, enlarge))
         probability = field
-        cores = None if cores is None else cv2.resize(
-            cores.astype(np.float32), field.shape[::-1], interpolation=cv2.INTER_AREA
-            if factor >= 2 else cv2.INTER_LINEAR)
+        cores = None if cores is None else _resized(cores, field.shape[::-1])
         if spacing_mm is not None:
             work_spacing = (spacing_mm[0] * scale[1], spacing_mm[1] * scale[0])
     lab = label_bodies(
