@@ -25,10 +25,11 @@ Heights are given as MAPE and as the median signed error (a bias: outlines short
 the model's outlines cost from what the measuring does. With two or more models, each
 later model's line is followed by the change in its share called 2-3 against the first
 model's, with a 95% interval from a paired bootstrap over the films (films are the unit
-that varies: these sets hold 24-64 of them).
+that varies: these sets hold 24-64 of them). ``--small-sides 0 512`` compares settings of
+``measure.SMALL_SIDE`` the same way (0: small films measured as they are, not enlarged).
 
     python analysis/screening_sets.py [MODEL ...] [--exact] [--phantoms 24] [--seed 5] \
-        [--export 320]
+        [--export 320] [--only-large] [--small-sides 0 512]
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from screening_benchmark import (  # noqa: E402
     synth_films,
 )
 
+from morpho import measure  # noqa: E402
 from morpho.segment.infer import Segmenter, default_model_path  # noqa: E402
 
 LARGE_PROXIES = ("synth-ho", "synth-lidc")
@@ -92,8 +94,11 @@ def line(name: str, m: pd.DataFrame, intact_only: bool = False) -> str:
     mape = " / ".join(f"{np.mean(np.abs(e)):.1f}" for e in error)
     bias = " / ".join(f"{np.median(e):+.1f}" for e in error)
     which = "graded intact" if intact_only else "graded"
-    return (text + f", {which} called 2-3 {share:.1%}; intact Ha / Hm / Hp MAPE {mape}%,"
-            f" median error {bias}%")
+    own = (m["own_grade"] >= 2) & ~positive  # the CT's own deformed bodies (true calls)
+    mine = f"; its own deformed bodies called {called[own].sum()} of {own.sum()}" if (
+        intact_only and own.any()) else ""
+    return (text + f", {which} called 2-3 {share:.1%}{mine}; intact Ha / Hm / Hp MAPE "
+            f"{mape}%, median error {bias}%")
 
 
 def called_share_change(first: pd.DataFrame, other: pd.DataFrame, intact_only: bool,
@@ -115,7 +120,7 @@ def called_share_change(first: pd.DataFrame, other: pd.DataFrame, intact_only: b
 
     change = share(b, np.arange(len(b))) - share(a, np.arange(len(a)))
     lo, hi = np.percentile(share(b, picks) - share(a, picks), [2.5, 97.5])
-    return (f"  called 2-3 against the first model: {100 * change:+.1f} points "
+    return (f"  called 2-3 against the first run: {100 * change:+.1f} points "
             f"(95% CI {100 * lo:+.1f} to {100 * hi:+.1f}, {len(a)} films)")
 
 
@@ -128,12 +133,17 @@ def main() -> None:
     ap.add_argument("--exact", action="store_true", help="also measure the exact masks")
     ap.add_argument("--only-large", action="store_true",
                     help="only the two large proxies (data/synth-ho, data/synth-lidc)")
+    ap.add_argument("--small-sides", type=int, nargs="+", default=[measure.SMALL_SIDE],
+                    help="measure.SMALL_SIDE settings to compare (0: small films as they are)")
     args = ap.parse_args()
     first: dict[str, pd.DataFrame] = {}
-    for model in [*args.models, *([None] if args.exact else [])]:
+    runs = [(model, side) for model in [*args.models, *([None] if args.exact else [])]
+            for side in args.small_sides]
+    for model, side in runs:
+        measure.SMALL_SIDE = side
         segmenter = None if model is None else Segmenter(model, spine_only=False)
         print(f"== {model} ({segmenter.model_version})" if segmenter else "== exact masks",
-              flush=True)
+              f"SMALL_SIDE {side}" if len(args.small_sides) > 1 else "", flush=True)
         sets = {
             "held-out-CT DRRs": ([*synth_films(Path("data/synth-fract"), "test"),
                                   *synth_films(Path("data/synth"), "test")], None, False),
