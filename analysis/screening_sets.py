@@ -137,8 +137,8 @@ def main() -> None:
                     help="measure.SMALL_SIDE settings to compare (0: small films as they are)")
     args = ap.parse_args()
     first: dict[str, pd.DataFrame] = {}
-    runs = [(model, side) for model in [*args.models, *([None] if args.exact else [])]
-            for side in args.small_sides]
+    runs = [(model, side) for model in args.models for side in args.small_sides]
+    runs += [(None, measure.SMALL_SIDE)] if args.exact else []  # exact masks: no probability
     for model, side in runs:
         measure.SMALL_SIDE = side
         segmenter = None if model is None else Segmenter(model, spine_only=False)
