@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
         flip: FlipOption = None,
         spine: SpineOnlyOption = True,
     ) -> None:
-        """Dice/IoU with bootstrap CIs, body detection, contour distances; CSV + markdown."""
+        """Score a model against a dataset's masks.
+
+        Dice/IoU with bootstrap CIs, body detection, contour distances; CSV + markdown."""
         from morpho.datasets.contract import load_dataset
         from morpho.segment.evaluate import evaluate as run_evaluation
         from morpho.segment.evaluate import markdown

@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
                          "model's default."),
         ] = None,
     ) -> None:
-        """Export to ONNX with a dynamic batch and size; config and weights copied beside it."""
+        """Export trained weights to ONNX for torch-free inference.
+
+        A dynamic batch and size; the config and weights are copied beside it."""
         from morpho.segment.export import export_onnx
 
         if not onnx:

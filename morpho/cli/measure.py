@@ -95,7 +95,9 @@ def measure(
     model: ModelOption = None,
     flip: FlipOption = None,
 ) -> None:
-    """Write OUT/measurements.csv (one row per vertebra; ``image`` a unique name, ``file`` the
+    """Count, name and measure the vertebrae: six-point heights, ratios, Genant grades.
+
+    Writes OUT/measurements.csv (one row per vertebra; `image` a unique name, `file` the
     path under the input folder) and OUT/<image>_measure.png (mirroring the input tree)."""
     from morpho.atomic import atomic_write, write_png
     from morpho.chain import FilmSettings

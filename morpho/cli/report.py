@@ -74,7 +74,9 @@ def report(
     subjects: SubjectsOption = Subjects.all,
     model: ModelOption = None,
 ) -> None:
-    """Write OUT/cohort.html and OUT/subjects/subject-NNNN.html (self-contained files)."""
+    """Screening reports of a batch run: one per cohort and one per subject.
+
+    Writes OUT/cohort.html and OUT/subjects/subject-NNNN.html (self-contained files)."""
     from morpho.report.html import BatchTables
 
     which = "flagged" if only_flagged and subjects == Subjects.all else Subjects(subjects).value

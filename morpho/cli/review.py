@@ -35,10 +35,12 @@ def review(
     no_browser: NoBrowserOption = False,
     export: ExportOption = False,
 ) -> None:
-    """Serve a local page (127.0.0.1 only) to review a run's films: accept bodies, mark them
-    not gradable, rename levels, flip facing, drag the six points (on the run's stored film
-    copies: the originals are not read). Each film is re-measured and re-graded at once;
-    corrections go to RUN/corrections.csv, which `morpho report` uses. Stop with Ctrl+C."""
+    """Review and correct a batch run's films in the browser.
+
+    Serves a local page (127.0.0.1 only): accept bodies, mark them not gradable, rename
+    levels, flip facing, drag the six points (on the run's stored film copies: the originals
+    are not read). Each film is re-measured and re-graded at once; corrections go to
+    RUN/corrections.csv, which `morpho report` uses. Stop with Ctrl+C."""
     from morpho.review.server import make_server
 
     if export:

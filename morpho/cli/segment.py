@@ -54,8 +54,11 @@ def register(app: typer.Typer) -> None:
         flip: FlipOption = None,
         spine: SpineOnlyOption = True,
     ) -> None:
-        """Write <name>_mask.png (0/255, original size), <name>_prob.png and <name>_overlay.png;
-        <name> is the file's path under the input folder without its suffix."""
+        """Find the vertebral bodies: a mask, probability and overlay per film.
+
+        Writes OUT/<name>_mask.png (0/255, original size), <name>_prob.png and
+        <name>_overlay.png; <name> is the file's path under the input folder without its
+        suffix."""
         from morpho.segment.infer import Segmenter
 
         files = expand_inputs(inputs, skip=[out])
