@@ -58,7 +58,10 @@ def _check_header(path: Path, ds: Dataset) -> None:
         sop_class = ds.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID")
         if sop_class is None:
             raise MorphoError(path, "corrupt or not DICOM: no pixel data and no SOP class")
-        raise MorphoError(path, f"DICOM without pixel data ({sop_class.name})")
+        if "Image Storage" in sop_class.name:  # an image's header alone: cut off, most often
+            raise MorphoError(path, f"DICOM image without pixel data: truncated or incomplete "
+                                    f"file ({sop_class.name})")
+        raise MorphoError(path, f"not an image: DICOM without pixel data ({sop_class.name})")
     try:
         rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
         frames = int(ds.get("NumberOfFrames") or 1)

@@ -103,7 +103,7 @@ def test_equal_channel_rgb_dicom_is_gray(dicom_file):
     np.testing.assert_allclose(image.pixels, _stretch(gray), atol=1e-6)
 
 
-def test_colour_dicomassert_refused(dicom_file):
+def test_colour_dicom_refused(dicom_file):
     rgb = np.random.default_rng(0).integers(0, 255, (96, 80, 3), dtype=np.uint8)
     assert_refused(dicom_file(rgb, PhotometricInterpretation="RGB", BitsStored=8), "colour")
 
@@ -112,11 +112,23 @@ def test_multi_frame_refused_with_count(dicom_file):
     assert_refused(dicom_file(np.stack([ramp()] * 3)), "multi-frame", "3 frames")
 
 
-def test_no_pixel_dataassert_refused(dicom_file):
-    assert_refused(dicom_file(False), "without pixel data", "Digital X-Ray")
+def test_no_pixel_data_refused(dicom_file):
+    assert_refused(dicom_file(False), "without pixel data", "truncated", "Digital X-Ray")
 
 
-def test_truncatedassert_refused(dicom_file):
+def test_truncated_before_the_pixel_data_refused_as_truncated(dicom_file):
+    path = dicom_file()
+    data = path.read_bytes()
+    path.write_bytes(data[: data.index(b"\xe0\x7f\x10\x00")])  # cut at (7FE0,0010)
+    assert_refused(path, "truncated", "Digital X-Ray")
+
+
+def test_non_image_dicom_refused_as_not_an_image(dicom_file):
+    assert_refused(dicom_file(False, SOPClassUID="1.2.840.10008.5.1.4.1.1.88.11"),
+                   "not an image", "Basic Text SR")
+
+
+def test_truncated_refused(dicom_file):
     path = dicom_file()
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 4000])
@@ -135,13 +147,13 @@ def test_truncated_compressed_pixel_data_refused_as_truncated(tmp_path):
     assert_refused(path, "truncated DICOM")
 
 
-def test_corruptassert_refused(tmp_path):
+def test_corrupt_refused(tmp_path):
     path = tmp_path / "corrupt.dcm"
     path.write_bytes(b"\0" * 128 + b"DICM" + bytes(range(256)) * 8)
     assert_refused(path, "corrupt")
 
 
-def test_constant_and_smallassert_refused(dicom_file):
+def test_constant_and_small_refused(dicom_file):
     assert_refused(dicom_file(np.full((96, 80), 7, np.uint16)), "constant")
     assert_refused(dicom_file(ramp(40, 80)), "too small", "80x40")
 

@@ -55,13 +55,13 @@ def test_equal_channel_rgb_is_gray(tmp_path, suffix):
     np.testing.assert_allclose(image.pixels, gray / 255, atol=8 / 255)
 
 
-def test_colourassert_refused(tmp_path):
+def test_colour_refused(tmp_path):
     colour = np.random.default_rng(0).integers(0, 255, (96, 80, 3), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "colour.png"), colour)
     assert_refused(tmp_path / "colour.png", "colour")
 
 
-def test_constant_and_smallassert_refused(tmp_path):
+def test_constant_and_small_refused(tmp_path):
     cv2.imwrite(str(tmp_path / "flat.png"), np.full((96, 80), 9, np.uint8))
     cv2.imwrite(str(tmp_path / "tiny.png"), _image16(63, 200))
     assert_refused(tmp_path / "flat.png", "constant")
@@ -79,7 +79,7 @@ def test_huge_png_refused_from_its_header(tmp_path, size):
     assert_refused(path, "too large", "before decoding")
 
 
-def test_multi_page_tiffassert_refused(tmp_path):
+def test_multi_page_tiff_refused(tmp_path):
     tifffile.imwrite(tmp_path / "stack.tif", np.stack([_image16()] * 5), photometric="minisblack")
     assert_refused(tmp_path / "stack.tif", "5 frames")
 
@@ -90,7 +90,7 @@ def test_planar_rgb_tiff_with_equal_channels_is_gray(tmp_path):
     np.testing.assert_allclose(image.pixels, _image16() / 65535, atol=1e-7)
 
 
-def test_truncated_pngassert_refused(tmp_path):
+def test_truncated_png_refused(tmp_path):
     path = tmp_path / "cut.png"
     cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 65535, (96, 80), np.uint16))
     path.write_bytes(path.read_bytes()[:2000])
