@@ -54,15 +54,16 @@ def cohort_plots(images: pd.DataFrame, measurements: pd.DataFrame) -> list[bytes
         axes[0].legend(frameon=False, fontsize=8)
         plots.append(_png(figure))
 
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3))
+    ages = images.loc[images["status"] == "ok", "age"].dropna()  # no empty chart without ages
+    figure, axes = plt.subplots(1, 2 if len(ages) else 1, figsize=(9 if len(ages) else 4.5, 3),
+                                squeeze=False)  # fmt: skip
     outcome = images["status"].value_counts()
-    axes[0].bar(outcome.index, outcome.values, color=["#4c78a8" if s == "ok" else "#e45756"
-                                                      for s in outcome.index])  # fmt: skip
-    axes[0].set(title="images by outcome", ylabel="images")
-    ages = images.loc[images["status"] == "ok", "age"].dropna()
-    axes[1].hist(ages, bins=20, color="#4c78a8")
-    axes[1].set(title="age of measured subjects" if len(ages) else "age unknown",
-                xlabel="years")  # fmt: skip
+    axes[0, 0].bar(outcome.index, outcome.values, color=["#4c78a8" if s == "ok" else "#e45756"
+                                                         for s in outcome.index])  # fmt: skip
+    axes[0, 0].set(title="images by outcome", ylabel="images")
+    if len(ages):
+        axes[0, 1].hist(ages, bins=20, color="#4c78a8")
+        axes[0, 1].set(title="age of measured subjects", xlabel="years")
     plots.append(_png(figure))
     return plots
 

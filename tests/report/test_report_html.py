@@ -190,3 +190,20 @@ def test_seg_segments_are_named_by_level():
 
     labels = [d.SegmentLabel for d in segment_descriptions([2, 3, 5], {2: "T11", 3: "T12"}, "m")]
     assert labels == ["T11 vertebral body", "T12 vertebral body", "vertebral body 5"]
+
+
+def test_cohort_outcome_plot_has_no_empty_age_chart_without_ages():
+    """Without any known age the outcome chart stands alone (no empty age axes)."""
+    import cv2
+    import numpy as np
+    import pandas as pd
+
+    from morpho.report.plots import cohort_plots
+
+    def width(ages: list) -> int:
+        images = pd.DataFrame({"status": ["ok", "ok", "failed"], "age": ages})
+        measurements = pd.DataFrame({"genant_grade": pd.array([], dtype="Int64")})
+        (png,) = cohort_plots(images, measurements)
+        return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED).shape[1]
+
+    assert width([None, None, None]) < 0.7 * width([61.0, 72.0, None])
