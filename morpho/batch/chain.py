@@ -106,6 +106,7 @@ class ChainWorker:
         if self.pictures:
             film = display_film(result.radiograph.pixels, FILM_SIDE)
             if self.overlays:
-                overlay = overlay_image(film, result.table, result.shape, OVERLAY_SIDE, labels)
+                overlay = overlay_image(film, result.table, result.shape, OVERLAY_SIDE, labels,
+                                        legend=True)
         source = item.path if file_kind(item.path) == "dicom" else None
         stage_film(staging_folder(self.run_dir, item.key), labels, film, overlay, source)

@@ -121,7 +121,7 @@ def measure(
         if result.table.empty:
             console.print(f"note: {file.path}: no vertebral bodies found")
         picture = overlay_image(result.radiograph.pixels, result.table, result.shape,
-                                max_side=None, labels=result.labels())  # fmt: skip
+                                max_side=None, labels=result.labels(), legend=True)  # fmt: skip
         write_png(inside(out, f"{file.name}_measure.png"), picture)
         tables.append(result.table.assign(file=file.key))
 

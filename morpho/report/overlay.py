@@ -68,14 +68,18 @@ def overlay_image(
     max_side: int | None = 900,
     labels: np.ndarray | None = None,
     min_side: int = MIN_SIDE,
+    legend: bool = False,
 ) -> np.ndarray:
     """BGR picture: the film (float bone-bright pixels, or an 8-bit display copy) shrunk to
     ``max_side`` (None: its own size) or enlarged to ``min_side`` (bilinear; never over
     ``max_side``), each body's six-point outline and its anterior, middle and posterior
     heights coloured by grade (frontal films in ``FRONTAL_COLOUR``),
     the level name (with the grade) outlined in black; with ``labels`` (the body label map)
-    each body's mask outline too. ``table`` holds points in ORIGINAL pixels of a film of
-    ``original_shape`` (rows, columns; default: the shape of ``pixels``)."""
+    each body's mask outline too; with ``legend`` a key to the colours in the lower corner
+    on the anterior side, away from the spine (lateral films: a picture seen on its own,
+    not beside a report's key).
+    ``table`` holds points in ORIGINAL pixels of a film of ``original_shape`` (rows,
+    columns; default: the shape of ``pixels``)."""
     rows, columns = original_shape or pixels.shape[:2]
     side = max(rows, columns) if max_side is None else min(max_side, max(rows, columns))
     side = max(side, min_side if max_side is None else min(min_side, max_side))
@@ -90,7 +94,36 @@ def overlay_image(
         _label_outlines(canvas, labels, {int(r["index"]): _colour(r) for r in records}, thickness)
     for row in records:
         _draw_body(canvas, row, (size[0] / columns, size[1] / rows), thickness)
+    if legend and any(str(r.get("view") or "") != "ap" for r in records):
+        _draw_legend(canvas, thickness, str(records[0].get("facing") or "left"))
     return canvas
+
+
+LEGEND = [(f"{grade}", GRADE_COLOURS[grade]) for grade in range(4)] + [
+    ("not graded", UNGRADED_COLOUR)]
+
+
+def _draw_legend(canvas: np.ndarray, thickness: int, facing: str) -> None:
+    """'Genant grade' and a swatch per colour on a dark box in the lower corner on the
+    ``facing`` (anterior) side."""
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.45 * thickness
+    pad, box = 4 * thickness, 9 * thickness
+    entries = [("Genant grade", None), *LEGEND]
+    widths = [cv2.getTextSize(text, font, scale, thickness)[0][0] for text, _ in entries]
+    width = sum(widths) + sum(box + pad for _, c in entries if c) + pad * (len(entries) + 1)
+    width, height = min(width, canvas.shape[1] - 2 * pad), box + 2 * pad
+    top = canvas.shape[0] - height - pad
+    left = canvas.shape[1] - width - pad if facing == "right" else pad
+    region = canvas[top : top + height, left : left + width]
+    region[:] = (region * 0.35).astype(np.uint8)  # darkened, the film still shows through
+    x, base = left + pad, top + pad + box
+    for (text, colour), w in zip(entries, widths, strict=True):
+        if colour is not None:
+            cv2.rectangle(canvas, (x, top + pad), (x + box, top + pad + box), colour, -1)
+            x += box + pad // 2
+        cv2.putText(canvas, text, (x, base - thickness), font, scale, (255, 255, 255),
+                    thickness, cv2.LINE_AA)  # fmt: skip
+        x += w + pad
 
 
 def _draw_body(canvas: np.ndarray, row: dict, factor: tuple[float, float], thickness: int) -> None:

@@ -29,3 +29,22 @@ def test_small_film_is_enlarged_with_smooth_outlines_and_max_side_bounds_it():
     assert overlay_image(film, table, max_side=500, labels=labels).shape[:2] == (500, 312)
     big = np.zeros((2000, 1250), np.float32)
     assert overlay_image(big, table.iloc[:0], max_side=None).shape[:2] == (2000, 1250)
+
+
+def test_legend_sits_in_the_lower_corner_on_the_anterior_side_and_not_on_frontal_films():
+    film, table, labels = _film_and_body()
+    plain = overlay_image(film, table, max_side=None, labels=labels).astype(int)
+
+    def changed(picture: np.ndarray) -> np.ndarray:
+        return np.abs(picture.astype(int) - plain).sum(axis=2) > 0
+
+    left = changed(overlay_image(film, table.assign(facing="left"), max_side=None,
+                                 labels=labels, legend=True))  # fmt: skip
+    right = changed(overlay_image(film, table.assign(facing="right"), max_side=None,
+                                  labels=labels, legend=True))  # fmt: skip
+    h, w = left.shape
+    assert left[int(0.9 * h):, : w // 4].any() and not left[: int(0.8 * h)].any()
+    assert right[int(0.9 * h):, -w // 4 :].any() and not right[int(0.9 * h):, : 4].any()
+    frontal = table.assign(view="ap")
+    assert (overlay_image(film, frontal, max_side=None, labels=labels, legend=True)
+            == overlay_image(film, frontal, max_side=None, labels=labels)).all()
