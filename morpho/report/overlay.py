@@ -77,9 +77,8 @@ def overlay_image(
     the level name (with the grade) outlined in black; with ``labels`` (the body label map)
     each body's mask outline too; with ``legend`` a key to the colours in the lower corner
     on the anterior side, away from the spine (lateral films: a picture seen on its own,
-    not beside a report's key).
-    ``table`` holds points in ORIGINAL pixels of a film of ``original_shape`` (rows,
-    columns; default: the shape of ``pixels``)."""
+    not beside a report's key). ``table`` holds points in ORIGINAL pixels of a film of
+    ``original_shape`` (rows, columns; default: the shape of ``pixels``)."""
     rows, columns = original_shape or pixels.shape[:2]
     side = max(rows, columns) if max_side is None else min(max_side, max(rows, columns))
     side = max(side, min_side if max_side is None else min(min_side, max_side))
