@@ -104,15 +104,23 @@ LEGEND = [(f"{grade}", GRADE_COLOURS[grade]) for grade in range(4)] + [
 
 def _draw_legend(canvas: np.ndarray, thickness: int, facing: str) -> None:
     """'Genant grade' and a swatch per colour on a dark box in the lower corner on the
-    ``facing`` (anterior) side."""
-    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.45 * thickness
-    pad, box = 4 * thickness, 9 * thickness
-    entries = [("Genant grade", None), *LEGEND]
-    widths = [cv2.getTextSize(text, font, scale, thickness)[0][0] for text, _ in entries]
-    width = sum(widths) + sum(box + pad for _, c in entries if c) + pad * (len(entries) + 1)
-    width, height = min(width, canvas.shape[1] - 2 * pad), box + 2 * pad
+    ``facing`` (anterior) side; smaller on a film too narrow for it."""
+    font, entries = cv2.FONT_HERSHEY_SIMPLEX, [("Genant grade", None), *LEGEND]
+
+    def layout(unit: float) -> tuple[int, int, int, list[int]]:
+        pad, box, weight = round(4 * unit), round(9 * unit), max(1, round(unit))
+        widths = [cv2.getTextSize(text, font, 0.45 * unit, weight)[0][0] for text, _ in entries]
+        width = sum(widths) + sum(box + pad for _, c in entries if c) + pad * (len(entries) + 1)
+        return pad, box, width, widths
+
+    unit = float(thickness)
+    pad, box, width, widths = layout(unit)
+    if width > canvas.shape[1] - 2 * pad:
+        unit *= (canvas.shape[1] - 2 * pad) / width
+        pad, box, width, widths = layout(unit)
+    height, weight = box + 2 * pad, max(1, round(unit))
     top = canvas.shape[0] - height - pad
-    left = canvas.shape[1] - width - pad if facing == "right" else pad
+    left = max(0, canvas.shape[1] - width - pad if facing == "right" else pad)
     region = canvas[top : top + height, left : left + width]
     region[:] = (region * 0.35).astype(np.uint8)  # darkened, the film still shows through
     x, base = left + pad, top + pad + box
@@ -120,8 +128,8 @@ def _draw_legend(canvas: np.ndarray, thickness: int, facing: str) -> None:
         if colour is not None:
             cv2.rectangle(canvas, (x, top + pad), (x + box, top + pad + box), colour, -1)
             x += box + pad // 2
-        cv2.putText(canvas, text, (x, base - thickness), font, scale, (255, 255, 255),
-                    thickness, cv2.LINE_AA)  # fmt: skip
+        cv2.putText(canvas, text, (x, base - weight), font, 0.45 * unit, (255, 255, 255),
+                    weight, cv2.LINE_AA)  # fmt: skip
         x += w + pad
 
 

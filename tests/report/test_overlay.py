@@ -48,3 +48,13 @@ def test_legend_sits_in_the_lower_corner_on_the_anterior_side_and_not_on_frontal
     frontal = table.assign(view="ap")
     assert (overlay_image(film, frontal, max_side=None, labels=labels, legend=True)
             == overlay_image(film, frontal, max_side=None, labels=labels)).all()
+
+
+def test_legend_shrinks_to_fit_a_narrow_film():
+    _, table, _ = _film_and_body()
+    narrow = np.zeros((900, 120), np.float32)  # 900 x 120: the key's natural width is ~480 px
+    plain = overlay_image(narrow, table, max_side=None).astype(int)
+    keyed = overlay_image(narrow, table.assign(facing="left"), max_side=None, legend=True)
+    changed = np.abs(keyed.astype(int) - plain).sum(axis=2) > 0
+    columns = np.nonzero(changed.any(axis=0))[0]
+    assert columns.size and columns.max() < changed.shape[1] - 1  # inside, not cut at the edge
