@@ -18,14 +18,20 @@ For each MODEL (ONNX; default: the shipped one), with the same measuring code:
   ``data/synth-ho`` (``morpho synth drr --ct ../shared/data/ct/verse012 --out
   data/synth-ho --n 240 --test verse012 --workers 2 --seed 21``: the held-out CT, T10-L3)
   and ``data/synth-lidc`` (the same with ``lidc-idri-0001``, ``--seed 31``: the chest CT
-  the models trained on, T1-L3, new poses and exposures).
+  the models trained on, T1-L3, new poses and exposures);
+- where they have been rendered, two larger held-out fractured sets at full size, 96 films
+  and 193 / 164 bodies built grade >= 2 each (``data/synth-fract-ho``, plain, and
+  ``data/synth-fract-ho-v2``, realism; how to render them: ``screening_benchmark.py``):
+  the 28 fractures of the first set move by two calls under a hair's change of the
+  weights (``seg_perturb.py``), these by much less.
 
 Heights are given as MAPE and as the median signed error (a bias: outlines short or long).
 ``--exact`` adds the same four sets measured on their exact masks, which separates what
 the model's outlines cost from what the measuring does. With two or more models, each
 later model's line is followed by the change in its share called 2-3 against the first
 model's, with a 95% interval from a paired bootstrap over the films (films are the unit
-that varies: these sets hold 24-64 of them). ``--small-sides 0 512`` compares settings of
+that varies: these sets hold 24-240 of them); on the larger fractured sets, the change in
+grade >= 2 sensitivity the same way. ``--small-sides 0 512`` compares settings of
 ``measure.SMALL_SIDE`` the same way (0: small films measured as they are, not enlarged).
 
     python analysis/screening_sets.py [MODEL ...] [--exact] [--phantoms 24] [--seed 5] \
@@ -56,6 +62,7 @@ from morpho import measure  # noqa: E402
 from morpho.segment.infer import Segmenter, default_model_path  # noqa: E402
 
 LARGE_PROXIES = ("synth-ho", "synth-lidc")
+LARGE_FRACTURED = ("synth-fract-ho", "synth-fract-ho-v2")
 
 
 def matched(films: Iterable[tuple], segmenter: Segmenter | None, export: int | None
@@ -124,6 +131,29 @@ def called_share_change(first: pd.DataFrame, other: pd.DataFrame, intact_only: b
             f"(95% CI {100 * lo:+.1f} to {100 * hi:+.1f}, {len(a)} films)")
 
 
+def sensitivity_change(first: pd.DataFrame, other: pd.DataFrame, draws: int = 4000,
+                       seed: int = 0) -> str:
+    """The change in grade >= 2 sensitivity from ``first`` to ``other`` (the same films),
+    with a 95% paired bootstrap interval over the films."""
+    counts = []
+    for m in (first, other):
+        _, called, _ = graded_and_called(m)
+        positive = m["fracture_grade"] >= 2
+        counts.append(pd.DataFrame({"hit": called & positive, "pos": positive,
+                                    "image": m["image_true"]})
+                      .groupby("image")[["hit", "pos"]].sum())
+    a, b = counts[0].align(counts[1], join="inner")
+    picks = np.random.default_rng(seed).integers(0, len(a), (draws, len(a)))
+
+    def sens(t: pd.DataFrame, k: np.ndarray) -> np.ndarray:
+        return t["hit"].to_numpy()[k].sum(axis=-1) / t["pos"].to_numpy()[k].sum(axis=-1)
+
+    change = sens(b, np.arange(len(b))) - sens(a, np.arange(len(a)))
+    lo, hi = np.percentile(sens(b, picks) - sens(a, picks), [2.5, 97.5])
+    return (f"  sensitivity against the first run: {change:+.3f} "
+            f"(95% CI {lo:+.3f} to {hi:+.3f}, {len(a)} films)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*", type=Path, default=[default_model_path()])
@@ -132,7 +162,7 @@ def main() -> None:
     ap.add_argument("--export", type=int, default=320)
     ap.add_argument("--exact", action="store_true", help="also measure the exact masks")
     ap.add_argument("--only-large", action="store_true",
-                    help="only the two large proxies (data/synth-ho, data/synth-lidc)")
+                    help="only the large sets (the 240-film proxies, the 96-film fractured)")
     ap.add_argument("--small-sides", type=int, nargs="+", default=[measure.SMALL_SIDE],
                     help="measure.SMALL_SIDE settings to compare (0: small films as they are)")
     args = ap.parse_args()
@@ -156,9 +186,12 @@ def main() -> None:
             **{f"{folder} (240 realism DRRs), {args.export}-px JPEG": (
                 synth_films(Path("data") / folder, "test"), args.export, True)
                for folder in LARGE_PROXIES if (Path("data") / folder).is_dir()},
+            **{f"{folder} (96 fractured DRRs)": (
+                synth_films(Path("data") / folder, "test"), None, False)
+               for folder in LARGE_FRACTURED if (Path("data") / folder).is_dir()},
         }  # fmt: skip
         for name, (films, export, intact_only) in sets.items():
-            if args.only_large and "240" not in name:
+            if args.only_large and "240" not in name and "96" not in name:
                 continue
             m = matched(films, segmenter, export)
             print(line(name, m, intact_only), flush=True)
@@ -166,6 +199,8 @@ def main() -> None:
                 first[name] = m
             elif model is not None:
                 print(called_share_change(first[name], m, intact_only), flush=True)
+                if "96" in name:
+                    print(sensitivity_change(first[name], m), flush=True)
 
 if __name__ == "__main__":
     main()
