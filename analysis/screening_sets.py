@@ -108,50 +108,46 @@ def line(name: str, m: pd.DataFrame, intact_only: bool = False) -> str:
             f"{mape}%, median error {bias}%")
 
 
-def called_share_change(first: pd.DataFrame, other: pd.DataFrame, intact_only: bool,
-                        draws: int = 4000, seed: int = 0) -> str:
-    """The change in the share of graded bodies called 2-3 from ``first`` to ``other`` (the
-    same films), with a 95% paired bootstrap interval over the films."""
+def paired_change(first: pd.DataFrame, other: pd.DataFrame, parts, draws: int = 4000,
+                  seed: int = 0) -> tuple[float, float, float, int]:
+    """The change in a ratio of body counts (``parts(m)``: numerator and denominator
+    masks) from ``first`` to ``other`` (the same films), with the 2.5 and 97.5 percentiles
+    of a paired bootstrap over the films, and the number of films."""
     counts = []
     for m in (first, other):
-        graded, called, _ = graded_and_called(m, intact_only)
+        top, bottom = parts(m)
         film = m["image_true"] if "image_true" in m else m["image"]  # set for unfound bodies
-        counts.append(pd.DataFrame({"called": graded & called, "graded": graded, "image": film})
-                      .groupby("image")[["called", "graded"]].sum())
-    a, b = counts[0].align(counts[1], join="inner")
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(a), (draws, len(a)))
-
-    def share(t: pd.DataFrame, k: np.ndarray) -> np.ndarray:
-        return t["called"].to_numpy()[k].sum(axis=-1) / t["graded"].to_numpy()[k].sum(axis=-1)
-
-    change = share(b, np.arange(len(b))) - share(a, np.arange(len(a)))
-    lo, hi = np.percentile(share(b, picks) - share(a, picks), [2.5, 97.5])
-    return (f"  called 2-3 against the first run: {100 * change:+.1f} points "
-            f"(95% CI {100 * lo:+.1f} to {100 * hi:+.1f}, {len(a)} films)")
-
-
-def sensitivity_change(first: pd.DataFrame, other: pd.DataFrame, draws: int = 4000,
-                       seed: int = 0) -> str:
-    """The change in grade >= 2 sensitivity from ``first`` to ``other`` (the same films),
-    with a 95% paired bootstrap interval over the films."""
-    counts = []
-    for m in (first, other):
-        _, called, _ = graded_and_called(m)
-        positive = m["fracture_grade"] >= 2
-        counts.append(pd.DataFrame({"hit": called & positive, "pos": positive,
-                                    "image": m["image_true"]})
-                      .groupby("image")[["hit", "pos"]].sum())
+        counts.append(pd.DataFrame({"top": top & bottom, "bottom": bottom, "image": film})
+                      .groupby("image")[["top", "bottom"]].sum())
     a, b = counts[0].align(counts[1], join="inner")
     picks = np.random.default_rng(seed).integers(0, len(a), (draws, len(a)))
 
-    def sens(t: pd.DataFrame, k: np.ndarray) -> np.ndarray:
-        return t["hit"].to_numpy()[k].sum(axis=-1) / t["pos"].to_numpy()[k].sum(axis=-1)
+    def ratio(t: pd.DataFrame, k: np.ndarray) -> np.ndarray:
+        return t["top"].to_numpy()[k].sum(axis=-1) / t["bottom"].to_numpy()[k].sum(axis=-1)
 
-    change = sens(b, np.arange(len(b))) - sens(a, np.arange(len(a)))
-    lo, hi = np.percentile(sens(b, picks) - sens(a, picks), [2.5, 97.5])
+    change = ratio(b, np.arange(len(b))) - ratio(a, np.arange(len(a)))
+    lo, hi = np.percentile(ratio(b, picks) - ratio(a, picks), [2.5, 97.5])
+    return float(change), float(lo), float(hi), len(a)
+
+
+def called_share_change(first: pd.DataFrame, other: pd.DataFrame, intact_only: bool) -> str:
+    """The change in the share of graded bodies called 2-3 from ``first`` to ``other``."""
+
+    def parts(m: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        graded, called, _ = graded_and_called(m, intact_only)
+        return called, graded
+
+    change, lo, hi, n = paired_change(first, other, parts)
+    return (f"  called 2-3 against the first run: {100 * change:+.1f} points "
+            f"(95% CI {100 * lo:+.1f} to {100 * hi:+.1f}, {n} films)")
+
+
+def sensitivity_change(first: pd.DataFrame, other: pd.DataFrame) -> str:
+    """The change in grade >= 2 sensitivity from ``first`` to ``other``."""
+    change, lo, hi, n = paired_change(
+        first, other, lambda m: (graded_and_called(m)[1], m["fracture_grade"] >= 2))
     return (f"  sensitivity against the first run: {change:+.3f} "
-            f"(95% CI {lo:+.3f} to {hi:+.3f}, {len(a)} films)")
+            f"(95% CI {lo:+.3f} to {hi:+.3f}, {n} films)")
 
 
 def main() -> None:
