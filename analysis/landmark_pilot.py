@@ -33,10 +33,11 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screening_benchmark import synth_films  # noqa: E402
+from screening_benchmark import roc_auc, synth_films  # noqa: E402
 
 from morpho.io import read_radiograph  # noqa: E402
 from morpho.measure import measure_mask  # noqa: E402
+from morpho.preprocess import PreprocessConfig, clahe, to_uint8  # noqa: E402
 from morpho.segment.infer import Segmenter  # noqa: E402
 from morpho.synth.truth import match_to_truth, truth_grades  # noqa: E402
 
@@ -46,11 +47,8 @@ TRAIN_SETS = ["data/synth", "data/synth-fract", "data/synth-v2", "data/synth-fra
 
 
 def film_8bit(pixels: np.ndarray) -> np.ndarray:
-    """The film as 8 bits (0.5-99.5th percentile window), CLAHE'd as the body network's."""
-    p = pixels.astype(np.float32)
-    lo, hi = np.percentile(p, [0.5, 99.5])
-    img = np.clip((p - lo) / max(hi - lo, 1e-6) * 255, 0, 255).astype(np.uint8)
-    return cv2.createCLAHE(2.0, (8, 8)).apply(img)
+    """The film as the body network sees it before resizing: 8 bits, CLAHE'd."""
+    return clahe(to_uint8(pixels), PreprocessConfig())
 
 
 def crop(img: np.ndarray, centre: np.ndarray, size: float, flip: bool
@@ -161,12 +159,6 @@ def train(out: Path, epochs: int) -> None:
         torch.save(net.state_dict(), out / "landmarks.pt")
 
 
-def auc(score: np.ndarray, positive: np.ndarray) -> float:
-    ranks = pd.Series(np.nan_to_num(score, nan=-9.0)).rank().to_numpy()
-    n1, n0 = positive.sum(), (~positive).sum()
-    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / max(n1 * n0, 1))
-
-
 def evaluate(out: Path, folder: Path) -> None:
     net = LandmarkNet()
     net.load_state_dict(torch.load(out / "landmarks.pt", weights_only=True))
@@ -212,7 +204,7 @@ def evaluate(out: Path, folder: Path) -> None:
                               "truth": ("ha_px_true", "hm_px_true", "hp_px_true")}.items():
         loss = (1 - np.minimum(m[a] / m[p], m[mid] / m[p])).to_numpy()
         called = loss >= 0.25
-        print(f"{name}: AUC of the raw loss {auc(loss[keep], positive.to_numpy()[keep]):.3f}; "
+        print(f"{name}: AUC of the raw loss {roc_auc(loss[keep], positive.to_numpy()[keep]):.3f}; "
               f"raw loss >= 25%: sensitivity {called[positive].mean():.3f}, specificity "
               f"{(~called[intact]).mean():.3f}")
 
