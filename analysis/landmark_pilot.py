@@ -42,6 +42,8 @@ from morpho.segment.infer import Segmenter  # noqa: E402
 from morpho.synth.truth import match_to_truth, truth_grades  # noqa: E402
 
 SIDE = 96
+SIGMA = 1.0  # target heatmap spread, heatmap px (2 crop px)
+FRACTURE_COPIES = 3
 POINTS = ["ant_sup", "mid_sup", "post_sup", "ant_inf", "mid_inf", "post_inf"]
 TRAIN_SETS = ["data/synth", "data/synth-fract", "data/synth-v2", "data/synth-fract-v2"]
 
@@ -51,19 +53,18 @@ def film_8bit(pixels: np.ndarray) -> np.ndarray:
     return clahe(to_uint8(pixels), PreprocessConfig())
 
 
-def crop(img: np.ndarray, centre: np.ndarray, size: float, flip: bool
+def crop(img: np.ndarray, centre: np.ndarray, size: float, flip: bool, angle: float = 0.0
          ) -> tuple[np.ndarray, np.ndarray]:
-    """A SIDE x SIDE crop of side ``size`` px around ``centre``, mirrored with ``flip``, and
-    the 2x3 map from film (x, y) to crop (u, v)."""
-    s = SIDE / size
-    m = np.array([[s, 0, SIDE / 2 - s * centre[0]], [0, s, SIDE / 2 - s * centre[1]]],
-                 np.float32)
-    out = cv2.warpAffine(img, m, (SIDE, SIDE), flags=cv2.INTER_AREA if s < 1 else
+    """A SIDE x SIDE crop of side ``size`` px around ``centre``, turned by ``angle`` degrees
+    and mirrored with ``flip``, and the 2x3 map from film (x, y) to crop (u, v)."""
+    m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, SIDE / size)
+    m[:, 2] += SIDE / 2 - centre
+    out = cv2.warpAffine(img, m, (SIDE, SIDE), flags=cv2.INTER_AREA if size > SIDE else
                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     if flip:
         out = out[:, ::-1]
         m = np.array([[-1, 0, SIDE - 1], [0, 1, 0]], np.float32) @ np.vstack([m, [0, 0, 1]])
-    return np.ascontiguousarray(out), m[:2]
+    return np.ascontiguousarray(out), m[:2].astype(np.float32)
 
 
 def six(row: pd.Series) -> np.ndarray:
@@ -71,9 +72,10 @@ def six(row: pd.Series) -> np.ndarray:
 
 
 def build_crops(split: str, copies: int, rng: np.random.Generator
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Jittered crops of every whole body of ``split`` with its six points (crop units)."""
-    x, y = [], []
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Jittered crops of every whole body of ``split`` with its six points (crop units) and
+    its built fracture grade; fractured bodies get ``FRACTURE_COPIES`` times the copies."""
+    x, y, g = [], [], []
     for folder in TRAIN_SETS:
         items = json.loads(Path(folder, "dataset.json").read_text())["items"]
         truth = pd.read_csv(Path(folder, "truth.csv"))
@@ -83,32 +85,52 @@ def build_crops(split: str, copies: int, rng: np.random.Generator
             for _, row in whole.iterrows():
                 xy = six(row)
                 size0 = 1.7 * np.ptp(xy, axis=0).max()
-                for _ in range(copies):
+                grade = int(row["fracture_grade"])
+                for _ in range(copies * (FRACTURE_COPIES if grade else 1)):
                     centre = xy.mean(0) + rng.normal(0, 0.06, 2) * size0
                     c, m = crop(img, centre, size0 * np.exp(rng.normal(0, 0.1)),
-                                row["ant_sup_x"] > row["post_sup_x"])
+                                row["ant_sup_x"] > row["post_sup_x"], rng.normal(0, 8))
                     x.append(c)
                     y.append((xy @ m[:, :2].T + m[:, 2]) / SIDE)
-    return np.array(x), np.array(y, np.float32)
+                    g.append(grade)
+    return np.array(x), np.array(y, np.float32), np.array(g, np.int8)
 
 
-def _block(i: int, o: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(i, o, 3, 2, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(True),
-                         nn.Conv2d(o, o, 3, 1, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(True))
+def _conv(i: int, o: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(i, o, 3, stride, 1, bias=False), nn.BatchNorm2d(o),
+                         nn.ReLU(True))
 
 
 class LandmarkNet(nn.Module):
-    """96x96 crop -> six (u, v) points in crop units (0-1)."""
+    """96x96 crop -> six heatmaps at 48x48 (a small U-Net) -> six (u, v) points in crop
+    units (0-1) by soft-argmax; ``forward`` returns both."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.features = nn.Sequential(_block(1, 32), _block(32, 48), _block(48, 96),
-                                      _block(96, 128))
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(128 * 6 * 6, 256), nn.ReLU(True),
-                                  nn.Linear(256, 12))
+        widths = (16, 24, 48, 96)
+        self.down = nn.ModuleList()
+        for i, o in zip((1, *widths[:-1]), widths, strict=True):
+            self.down.append(nn.Sequential(_conv(i, o, 2), _conv(o, o)))
+        self.up = nn.ModuleList(
+            nn.Sequential(_conv(hi + lo, lo), _conv(lo, lo))
+            for hi, lo in zip(widths[:0:-1], widths[-2::-1], strict=True))
+        self.head = nn.Conv2d(widths[0], 6, 1)
+        grid = (torch.arange(SIDE // 2, dtype=torch.float32) + 0.5) / (SIDE // 2)
+        self.register_buffer("grid", grid)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).view(-1, 6, 2) + 0.5
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+        x = skips.pop()
+        for block in self.up:
+            x = nn.functional.interpolate(x, scale_factor=2.0, mode="bilinear")
+            x = block(torch.cat([x, skips.pop()], 1))
+        logits = self.head(x)
+        p = logits.flatten(2).softmax(-1).view_as(logits)
+        uv = torch.stack([(p.sum(2) * self.grid).sum(-1), (p.sum(3) * self.grid).sum(-1)], -1)
+        return uv, p
 
 
 def heights(y: torch.Tensor) -> torch.Tensor:
@@ -116,9 +138,19 @@ def heights(y: torch.Tensor) -> torch.Tensor:
     return (y[:, 3:] - y[:, :3]).norm(dim=-1)
 
 
+def target_maps(y: torch.Tensor) -> torch.Tensor:
+    """Gaussians (sigma ``SIGMA`` heatmap px) at the points, each summing to 1."""
+    n = SIDE // 2
+    g = (torch.arange(n, dtype=torch.float32) + 0.5) / n
+    du = (g[None, None, :] - y[..., :1]) * n
+    dv = (g[None, None, :] - y[..., 1:]) * n
+    t = torch.exp(-0.5 * (dv[..., :, None] ** 2 + du[..., None, :] ** 2) / SIGMA**2)
+    return t / t.sum((-1, -2), keepdim=True)
+
+
 def to_input(x: torch.Tensor, augment: bool) -> torch.Tensor:
     x = x.float() / 255
-    if augment:  # gamma, contrast, brightness, noise
+    if augment:  # gamma, contrast, brightness, noise, blur-free
         n = len(x)
         x = x.clamp(1e-4, 1) ** torch.exp(torch.randn(n, 1, 1) * 0.25)
         x = (x - 0.5) * torch.exp(torch.randn(n, 1, 1) * 0.2) + 0.5 + torch.randn(n, 1, 1) * 0.05
@@ -126,9 +158,21 @@ def to_input(x: torch.Tensor, augment: bool) -> torch.Tensor:
     return ((x - 0.5) / 0.25).unsqueeze(1)
 
 
+def _report(uv: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> str:
+    """Validation: point error, height MAPE of intact bodies, the ratio bias of fractured."""
+    h, t = heights(uv), heights(y)
+    mape = ((h / t - 1).abs()[g == 0].mean(0) * 100).tolist()
+    f = g >= 2
+    ratio = lambda z: torch.minimum(z[:, 0], z[:, 1]) / z[:, 2]  # noqa: E731
+    return (f"point error {(uv - y).norm(dim=-1).mean() * SIDE:.2f} px of {SIDE}; intact "
+            f"Ha / Hm / Hp MAPE {mape[0]:.1f} / {mape[1]:.1f} / {mape[2]:.1f}%; grade >= 2 "
+            f"min ratio {ratio(h[f]).mean():.3f} (truth {ratio(t[f]).mean():.3f})")
+
+
 def train(out: Path, epochs: int) -> None:
     data = np.load(out / "crops.npz")
-    xt, yt, xv, yv = (torch.from_numpy(data[k]) for k in ("xt", "yt", "xv", "yv"))
+    xt, yt, gt, xv, yv, gv = (torch.from_numpy(data[k])
+                              for k in ("xt", "yt", "gt", "xv", "yv", "gv"))
     torch.manual_seed(0)
     net = LandmarkNet()
     opt = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=1e-4)
@@ -144,18 +188,19 @@ def train(out: Path, epochs: int) -> None:
             x[up] = x[up].flip(-2)
             y[up, :, 1] = 1 - y[up, :, 1]
             y[up] = y[up][:, [3, 4, 5, 0, 1, 2]]
-            p = net(x)
-            loss = (p - y).abs().mean() + (heights(p) - heights(y)).abs().mean()
+            uv, p = net(x)
+            ce = -(target_maps(y) * p.clamp_min(1e-8).log()).sum((-1, -2)).mean()
+            loss = 20 * ((uv - y).abs().mean() + (heights(uv) - heights(y)).abs().mean()) \
+                + 0.05 * ce
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
         with torch.no_grad():
-            p = net.eval()(to_input(xv, False))
-        mape = ((heights(p) / heights(yv) - 1).abs().mean(0) * 100).tolist()
-        print(f"epoch {epoch + 1}: val point error {(p - yv).norm(dim=-1).mean() * SIDE:.2f} "
-              f"px of {SIDE}, height MAPE Ha / Hm / Hp {mape[0]:.1f} / {mape[1]:.1f} / "
-              f"{mape[2]:.1f}% ({time.time() - start:.0f} s)", flush=True)
+            uv = torch.cat([net.eval()(to_input(xv[i:i + 512], False))[0]
+                            for i in range(0, len(xv), 512)])
+        print(f"epoch {epoch + 1}: {_report(uv, yv, gv)} ({time.time() - start:.0f} s)",
+              flush=True)
         torch.save(net.state_dict(), out / "landmarks.pt")
 
 
@@ -180,7 +225,7 @@ def evaluate(out: Path, folder: Path) -> None:
                                  r["ant_sup_x"] > r["post_sup_x"]) for _, r in m.iterrows()),
                           strict=True)
         with torch.no_grad():
-            uv = net(to_input(torch.from_numpy(np.array(crops)), False)).numpy() * SIDE
+            uv = net(to_input(torch.from_numpy(np.array(crops)), False))[0].numpy() * SIDE
         for k, m2 in enumerate(maps):
             back = np.linalg.inv(np.vstack([m2, [0, 0, 1]]))
             xy = (np.c_[uv[k], np.ones(6)] @ back.T)[:, :2]
@@ -220,8 +265,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.step == "crops":
         rng = np.random.default_rng(0)
-        (xt, yt), (xv, yv) = build_crops("train", 2, rng), build_crops("val", 1, rng)
-        np.savez_compressed(args.out / "crops.npz", xt=xt, yt=yt, xv=xv, yv=yv)
+        (xt, yt, gt), (xv, yv, gv) = build_crops("train", 2, rng), build_crops("val", 1, rng)
+        np.savez_compressed(args.out / "crops.npz", xt=xt, yt=yt, gt=gt, xv=xv, yv=yv, gv=gv)
         print(f"{len(xt)} training and {len(xv)} validation crops in {args.out}")
     elif args.step == "train":
         train(args.out, args.epochs)
