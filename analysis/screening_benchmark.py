@@ -105,7 +105,8 @@ def measure_film(pixels, mask, truth, spacing, segmenter, export: int | None,
     if segmenter is not None:
         mask, prob, cores = segmenter.segment_with_cores(pixels)
     df = measure_mask(mask, spacing_mm=spacing, spacing_source="truth", probability=prob,
-                      pixels=pixels, image=image, cores=cores)
+                      pixels=pixels, image=image, cores=cores,
+                      landmarks=getattr(segmenter, "landmarks", None))
     if "height_loss" not in df:  # tables from before the column: Genant's raw loss
         df["height_loss"] = 1 - df[["wedge_ratio", "biconcave_ratio", "crush_ratio"]].min(axis=1)
     calls = subject_calls(df) if len(df) else pd.DataFrame()

@@ -17,8 +17,9 @@ For each MODEL (ONNX; default: the shipped one), with the same measuring code:
   only), 240 films each, which tell models apart where the small sets cannot:
   ``data/synth-ho`` (``morpho synth drr --ct ../shared/data/ct/verse012 --out
   data/synth-ho --n 240 --test verse012 --workers 2 --seed 21``: the held-out CT, T10-L3)
-  and ``data/synth-lidc`` (the same with ``lidc-idri-0001``, ``--seed 31``: the chest CT
-  the models trained on, T1-L3, new poses and exposures);
+  and ``data/synth-lidc`` (``--ct ../shared/data/ct/lidc-idri-0001 --test lidc-idri-0001
+  --seed 31``, the rest the same: the chest CT the models trained on, T1-L3, new poses and
+  exposures);
 - where they have been rendered, two larger held-out fractured sets at full size, 96 films
   and 193 / 164 bodies built grade >= 2 each (``data/synth-fract-ho``, plain, and
   ``data/synth-fract-ho-v2``, realism; how to render them: ``screening_benchmark.py``):

@@ -205,7 +205,7 @@ def measure_film(
         mask, spacing_mm=rg.spacing_mm, spacing_source=rg.spacing_source, view=view,
         first_level=settings.first_level, anterior=settings.anterior,
         image=rg.image_id if image is None else image, facing_hint=rg.facing, pixels=rg.pixels,
-        probability=probability, cores=cores,
+        probability=probability, cores=cores, landmarks=getattr(segmenter, "landmarks", None),
     )  # fmt: skip
     check_column(path, table, probability)
     table = table.reindex(columns=[*MEASUREMENT_COLUMNS, *EXTRA_COLUMNS])

@@ -19,6 +19,8 @@ from morpho.grade import (
 )
 from morpho.label import Labelling, Vertebra, label_bodies
 from morpho.label.geometry import small_median
+from morpho.landmarks import LandmarkModel
+from morpho.preprocess import PreprocessConfig, equalised
 
 POINTS = [f"{p}_{e}" for e in ("sup", "inf") for p in ("ant", "mid", "post")]
 MEASUREMENT_COLUMNS = [
@@ -32,14 +34,14 @@ EXTRA_COLUMNS = [
     "suggested_level", "suggested_confidence", "facing_source", "view",
     "depth_px", "aspect", "neighbour_ratio", "plausible", "confidence",
     "expected_wedge", "expected_biconcave", "wedge_z", "biconcave_z", "crush_z", "height_loss",
-    "points_source",
+    "points_source", "landmark_spread",
 ]
 ROUNDING = {
     **{c: 2 for c in MEASUREMENT_COLUMNS if c.endswith(("_x", "_y", "_px", "_mm"))},
     "cx": 2, "cy": 2, "wedge_ratio": 4, "biconcave_ratio": 4, "crush_ratio": 4,
     "suggested_confidence": 3, "aspect": 3, "neighbour_ratio": 3, "depth_px": 2,
     "confidence": 3, "expected_wedge": 3, "expected_biconcave": 3, "wedge_z": 2,
-    "biconcave_z": 2, "crush_z": 2, "height_loss": 4,
+    "biconcave_z": 2, "crush_z": 2, "height_loss": 4, "landmark_spread": 3,
 }
 INSET = 0.08  # anterior/posterior points sit this fraction of the depth inside the edges
 SPREAD = 0.03  # each point's endplate is the mean over columns this far (x the depth) around it
@@ -394,7 +396,7 @@ def measure_vertebra(
         placed[end] = (columns, offsets)
     row["found"] = found
     row["solidity"] = _solidity(crop, contour, concave)
-    row["points_source"], row["no_disc"] = "mask", ""
+    row["points_source"], row["no_disc"], row["landmark_spread"] = "mask", "", np.nan
     if film is not None and found:
         moved = _from_film(film, centre, u, a, placed, walls=field is not None or predicted)
         for end, (columns, offsets) in placed.items():
@@ -527,6 +529,7 @@ def measure_labelling(
     pixel_scale: tuple[float, float] = (1.0, 1.0),
     probability: np.ndarray | None = None,
     pixels: np.ndarray | None = None,
+    landmarks: LandmarkModel | None = None,
 ) -> pd.DataFrame:
     """One row per vertebra of a labelling, with the public columns then the extras.
 
@@ -535,7 +538,9 @@ def measure_labelling(
     ``field``: the body probability at the mask's size (see ``measure_vertebra``);
     ``probability``: the segmenter's at the mask's size, for each body's ``confidence``;
     ``pixel_scale`` (x, y): the size of a mask pixel in the pixels of the image the mask
-    was reduced from, into which positions, heights and areas are mapped back."""
+    was reduced from, into which positions, heights and areas are mapped back;
+    ``landmarks`` (lateral films with ``pixels``) then moves the six points of every body
+    whose points were found to where the landmark network puts them."""
     columns = MEASUREMENT_COLUMNS + EXTRA_COLUMNS
     if not lab.vertebrae:
         df = pd.DataFrame(columns=columns)
@@ -545,6 +550,8 @@ def measure_labelling(
     film = None if pixels is None or not lateral else _film(pixels, lab.shape)
     predicted = probability is not None  # the segmenter's outline: walls from the film too
     rows = [measure_vertebra(v, lab.facing, field, film, predicted) for v in lab.vertebrae]
+    if landmarks is not None and film is not None:
+        _from_landmarks(rows, landmarks, pixels, film[1], lab.facing)
     col = _heights({k: np.array([r[k] for r in rows]) for k in rows[0]}, pixel_scale,
                    spacing_mm)  # fmt: skip
     col.update(plausibility(col["hp_px"], col["depth_px"]))
@@ -563,6 +570,25 @@ def measure_labelling(
     df = pd.DataFrame({name: col[name] for name in columns}, index=range(len(rows)))
     df.attrs["dropped"] = lab.dropped
     return df
+
+
+def _from_landmarks(rows: list[dict], model: LandmarkModel, pixels: np.ndarray,
+                    zoom: tuple[float, float], facing: str) -> None:
+    """Put the landmark network's six points (from the film, ``pixels``; ``zoom``: its
+    pixels per mask pixel, x and y) in place of each found body's in ``rows``, with
+    ``landmark_spread``: the largest of their heatmaps' spreads over the new Hp."""
+    found = [row for row in rows if row["found"]]
+    if not found:
+        return
+    z = np.array(zoom)
+    points = np.array([[[row[f"{p}_x"], row[f"{p}_y"]] for p in POINTS] for row in found])
+    film = equalised(pixels, PreprocessConfig())
+    placed, spread = model.place(film, (points + 0.5) * z - 0.5, facing)
+    for row, xy, s in zip(found, placed, spread, strict=True):
+        for p, (x, y) in zip(POINTS, (xy + 0.5) / z - 0.5, strict=True):
+            row[f"{p}_x"], row[f"{p}_y"] = x, y
+        row["points_source"] = "landmarks"
+        row["landmark_spread"] = float(s.max() / np.linalg.norm(xy[5] - xy[2]))
 
 
 def _heights(col: dict[str, np.ndarray], pixel_scale: tuple[float, float],
@@ -800,6 +826,7 @@ def measure_mask(
     pixels: np.ndarray | None = None,
     probability: np.ndarray | None = None,
     cores: np.ndarray | None = None,
+    landmarks: LandmarkModel | None = None,
 ) -> pd.DataFrame:
     """Label the bodies of a boolean mask and measure them (see ``MEASUREMENT_COLUMNS``).
 
@@ -814,6 +841,7 @@ def measure_mask(
     ``SMALL_SIDE`` at a whole-number enlargement of its probability; the results are
     mapped back to the mask's pixels. Bodies dropped as specks, fragments or off-axis
     objects are listed in the ``qa`` of the nearest body and in ``df.attrs["dropped"]``.
+    ``landmarks``: see ``measure_labelling``.
     """
     mask = np.asarray(mask, dtype=bool)
     if probability is not None and probability.shape != mask.shape:
@@ -838,4 +866,5 @@ def measure_mask(
     return measure_labelling(
         lab, spacing_mm=spacing_mm, spacing_source=spacing_source, view=view, image=image,
         field=field, pixel_scale=scale, probability=probability, pixels=pixels,
+        landmarks=landmarks,
     )

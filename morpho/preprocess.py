@@ -149,9 +149,14 @@ def clahe(image: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     return tool.apply(image)
 
 
+def equalised(pixels: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """The film as the networks see it before resizing: 8-bit, CLAHE'd at its own size."""
+    return clahe(to_uint8(pixels), config)
+
+
 def prepare(pixels: np.ndarray, config: PreprocessConfig) -> Prepared:
     """CLAHE at the original resolution, then resize (area or bilinear) to the network."""
-    image = clahe(to_uint8(pixels), config)
+    image = equalised(pixels, config)
     transform = make_transform(image.shape, config)
     array = transform.to_network(image.astype(np.float32) / 255.0, RESIZE_FLAGS[config.resize])
     return Prepared(array=array, transform=transform)

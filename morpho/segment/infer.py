@@ -13,6 +13,7 @@ from scipy.special import expit
 
 from morpho.errors import MorphoError
 from morpho.label import spine_only
+from morpho.landmarks import LandmarkModel
 from morpho.preprocess import Prepared, PreprocessConfig, prepare
 from morpho.resources import models_dir
 
@@ -143,6 +144,11 @@ class Segmenter:
         self.session = ort.InferenceSession(
             str(path), session_options(threads), providers=["CPUExecutionProvider"]
         )
+        landmarks = self.config.get("landmarks")
+        self.landmarks = (LandmarkModel(path.parent / landmarks, session_options(threads))
+                          if landmarks else None)
+        if self.landmarks is not None:
+            self.model_version += f"+{self.landmarks.version}"
 
     def probabilities(self, prepared: Sequence[Prepared]) -> list[np.ndarray]:
         """Network-size output probabilities (the body; with a core output, (H, W, 2): body,

@@ -1,0 +1,77 @@
+"""The landmark network: body crops and their maps, the ONNX export, its use in measure."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from morpho.landmarks import SIDE, LandmarkModel, body_crop, to_input
+from morpho.resources import models_dir
+
+SIX = np.array([[100, 80], [140, 82], [180, 80], [100, 120], [140, 118], [180, 120]], float)
+
+
+def _film() -> np.ndarray:
+    film = np.full((200, 300), 40, np.uint8)
+    film[80:120, 100:180] = 200
+    return film
+
+
+def test_a_body_crop_is_centred_on_its_points_and_mirrored_with_the_facing():
+    crop, m = body_crop(_film(), SIX, flip=False)
+    uv = SIX @ m[:, :2].T + m[:, 2]
+    assert crop.shape == (SIDE, SIDE) and np.allclose(uv.mean(axis=0), SIDE / 2)
+    assert np.ptp(uv[:, 0]) == pytest.approx(SIDE / 1.7)  # the larger extent, 1.7 times
+    u, v = np.round(uv[4]).astype(int)  # mid inferior point: bright above, dark below
+    assert crop[v - 3, u] > 150 > crop[v + 3, u]
+    mirrored, m2 = body_crop(_film(), SIX, flip=True)
+    assert np.array_equal(mirrored, crop[:, ::-1])
+    assert np.allclose(SIX @ m2[:, :2].T + m2[:, 2], np.c_[SIDE - 1 - uv[:, 0], uv[:, 1]])
+
+
+def test_the_export_agrees_with_torch_and_points_map_back_to_the_film(tmp_path):
+    torch = pytest.importorskip("torch")
+    from morpho.segment.landmarks import LandmarkNet, save_landmarks
+
+    torch.manual_seed(0)
+    net = LandmarkNet().eval()
+    path = save_landmarks(net, tmp_path / "lm.onnx", "random weights, for the test")
+    assert json.loads(path.with_suffix(".json").read_text())["version"].startswith("lm-")
+    model = LandmarkModel(path)
+    for facing in ("left", "right"):
+        placed, spread = model.place(_film(), SIX[None], facing)
+        crop, m = body_crop(_film(), SIX, flip=facing == "right")
+        with torch.no_grad():
+            uv, _, s = net(torch.from_numpy(to_input(crop[None])))
+        back = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
+        expected = (uv[0].numpy() * SIDE) @ back[:, :2].T + back[:, 2]
+        assert np.allclose(placed[0], expected, atol=1e-3)
+        assert np.allclose(spread[0], s[0].numpy() * SIDE / (SIDE / (1.7 * 80)), rtol=1e-3)
+
+
+def test_a_segmenter_whose_model_names_landmarks_measures_with_them(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from morpho.pipeline import measure_image
+    from morpho.segment.infer import Segmenter
+
+    shipped = models_dir() / "vertebra_unet.onnx"
+    config = json.loads(shipped.with_suffix(".json").read_text())
+    if "landmarks" not in config:
+        pytest.skip("the shipped model names no landmark model")
+    for suffix in (".onnx", ".json"):
+        shutil.copy(shipped.with_suffix(suffix), tmp_path / f"seg{suffix}")
+        shutil.copy(models_dir() / f"{config['landmarks'][:-5]}{suffix}", tmp_path)
+    segmenter = Segmenter(tmp_path / "seg.onnx", spine_only=False)
+    assert segmenter.model_version.endswith(f"+{segmenter.landmarks.version}")
+    sample = models_dir().parent / "samples" / "sample_lateral.dcm"
+    _, _, df = measure_image(sample, segmenter=segmenter, first_level="T2")
+    assert (df["points_source"] == "landmarks").mean() > 0.8
+    config.pop("landmarks")
+    (tmp_path / "seg.json").write_text(json.dumps(config))
+    _, _, plain = measure_image(sample, segmenter=Segmenter(tmp_path / "seg.onnx",
+                                                            spine_only=False),
+                                first_level="T2")
+    assert "landmarks" not in set(plain["points_source"])
