@@ -116,7 +116,10 @@ class Segmenter:
     ``--all-objects``) drops the objects the labelling would drop (specks, fragments, objects
     off the spine curve) from the masks. The measure path (``morpho.chain``, ``measure``,
     ``batch``) passes False: its labelling drops those objects itself and notes each in the
-    nearest body's qa ("dropped speck ..."), which a cleaned mask would lose.
+    nearest body's qa ("dropped speck ..."), which a cleaned mask would lose. A config's
+    ``"landmarks"`` (an ONNX file beside the model, else among the shipped models) loads
+    the landmark network as ``landmarks`` (``morpho.landmarks``; None without one), which
+    the measuring uses to place the six points.
     """
 
     def __init__(
@@ -144,11 +147,13 @@ class Segmenter:
         self.session = ort.InferenceSession(
             str(path), session_options(threads), providers=["CPUExecutionProvider"]
         )
-        landmarks = self.config.get("landmarks")
+        landmarks = self.config.get("landmarks")  # beside the model, else a shipped one
+        if landmarks and not (path.parent / landmarks).exists():
+            landmarks = models_dir() / landmarks
         self.landmarks = (LandmarkModel(path.parent / landmarks, session_options(threads))
                           if landmarks else None)
-        if self.landmarks is not None:
-            self.model_version += f"+{self.landmarks.version}"
+        if self.landmarks is not None:  # short: DICOM's LO values hold 64 characters
+            self.model_version += f"+lm-{self.landmarks.version.rsplit('-', 1)[-1]}"
 
     def probabilities(self, prepared: Sequence[Prepared]) -> list[np.ndarray]:
         """Network-size output probabilities (the body; with a core output, (H, W, 2): body,

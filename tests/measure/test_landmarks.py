@@ -65,7 +65,7 @@ def test_a_segmenter_whose_model_names_landmarks_measures_with_them(tmp_path):
         shutil.copy(shipped.with_suffix(suffix), tmp_path / f"seg{suffix}")
         shutil.copy(models_dir() / f"{config['landmarks'][:-5]}{suffix}", tmp_path)
     segmenter = Segmenter(tmp_path / "seg.onnx", spine_only=False)
-    assert segmenter.model_version.endswith(f"+{segmenter.landmarks.version}")
+    assert segmenter.model_version.endswith(f"+lm-{segmenter.landmarks.version[-12:]}")
     sample = models_dir().parent / "samples" / "sample_lateral.dcm"
     _, _, df = measure_image(sample, segmenter=segmenter, first_level="T2")
     assert (df["points_source"] == "landmarks").mean() > 0.8
