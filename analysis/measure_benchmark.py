@@ -7,7 +7,8 @@ full lateral chest film) and, when ../shared/data/aasce-ap is present, filled AA
 annotations (17 bodies, ~1500x600 px). The two large masks are also timed with a body
 probability, as the default model's path passes it (a mask over 2 x ``WORK_SIDE`` px is then
 measured at a whole-number fraction of its size). When the default model is installed,
-segmenting the same rendered images is timed in the same run and the ratios printed.
+segmenting the same rendered images is timed in the same run and the ratios printed, and
+so is measuring with the film, without and with the model's landmark network.
 """
 
 from __future__ import annotations
@@ -63,6 +64,18 @@ def segment_ratio(mask: np.ndarray, measure_ms: float, repeat: int) -> None:
           f"measuring / segmenting = {measure_ms / seg_ms:.2f}")
 
 
+def landmark_cost(mask: np.ndarray, prob: np.ndarray, repeat: int) -> None:
+    """Measuring with the film, without and with the default model's landmark network."""
+    segmenter = default_segmenter()
+    if segmenter is None or segmenter.landmarks is None:
+        return
+    image = (0.3 + 0.5 * mask).astype(np.float32)
+    plain = timed(mask, repeat, probability=prob, pixels=image)
+    placed = timed(mask, repeat, probability=prob, pixels=image, landmarks=segmenter.landmarks)
+    print(f"  the same with the film: {plain:6.1f} ms; with the landmark network too: "
+          f"{placed:6.1f} ms (x{placed / plain:.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=10)
@@ -78,6 +91,7 @@ def main() -> None:
     prob = cv2.GaussianBlur(big.astype(np.float32), (0, 0), 3) * 0.99
     prob_ms = timed(big, args.repeat, probability=prob)
     print(f"  the same with a body probability: {prob_ms:6.1f} ms per mask")
+    landmark_cost(big, prob, args.repeat)
     segment_ratio(big, prob_ms, args.repeat)
     k = 6.8  # a full lateral chest film
     chest, _ = render_spine([tuple(k * h for h in b) for b in heights], shape=(4238, 3480),
@@ -86,6 +100,7 @@ def main() -> None:
     prob = cv2.GaussianBlur(chest.astype(np.float32), (0, 0), 3 * k / 4) * 0.99
     chest_ms = timed(chest, args.repeat, probability=prob)
     print(f"  the same with a body probability (measured at half size): {chest_ms:6.1f} ms")
+    landmark_cost(chest, prob, args.repeat)
     segment_ratio(chest, chest_ms, args.repeat)
     root = shared_data_dir() / "aasce-ap"
     if root.is_dir():

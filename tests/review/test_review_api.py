@@ -74,7 +74,7 @@ def test_a_correction_is_logged_and_returns_the_film_remeasured(server):
                                                 "x": x, "y": y - 12, "reader": "JB"})  # fmt: skip
     moved = next(b for b in after["bodies"] if b["index"] == wedge["index"])
     assert status == 200 and moved["corrected"] and moved["ha_px"] > wedge["ha_px"] + 11
-    assert moved["genant_grade"] < 2
+    assert moved["genant_type"] != "wedge"  # the middle height may still grade a loss
     log = load_corrections(run)
     assert list(log["reader"]) == ["JB"] and list(log["action"]) == ["point"]
     table = apply_corrections(pd.read_parquet(run / "measurements.parquet"), log)

@@ -50,8 +50,10 @@ def test_moving_a_point_remeasures_and_regrades_the_film(run):
     row = out[(out["file"] == SAMPLE) & (out["index"] == body["index"])].iloc[0]
     assert row["ha_px"] == pytest.approx(body["hp_px"], abs=0.02)
     assert row["wedge_ratio"] == pytest.approx(1.0, abs=0.002)
-    # no wedge left (the middle height, not moved, may still grade a mild biconcave loss)
-    assert row["genant_grade"] < 2 <= body["genant_grade"] and row["genant_type"] != "wedge"
+    # no wedge left: the middle height, not moved, sets the loss now (the built wedge's
+    # middle column lost half as much, on top of its normal concavity)
+    assert body["genant_type"] == "wedge" and row["genant_type"] != "wedge"
+    assert row["height_loss"] == pytest.approx(1 - row["biconcave_ratio"], abs=1e-3)
     assert row["height_loss"] < body["height_loss"]  # the extras follow (film-level call)
     assert row["wedge_z"] > body["wedge_z"] and row["depth_px"] == body["depth_px"]
     assert row["corrected"] and row["qa"].startswith("corrected by reader")
