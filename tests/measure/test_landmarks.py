@@ -75,3 +75,21 @@ def test_a_segmenter_whose_model_names_landmarks_measures_with_them(tmp_path):
                                                             spine_only=False),
                                 first_level="T2")
     assert "landmarks" not in set(plain["points_source"])
+
+
+def test_a_chain_cut_body_is_graded_only_with_the_landmark_points():
+    from morpho.label import Vertebra
+    from morpho.label.labelling import DOUBTFUL_SPLITS
+    from morpho.measure import _ungradable
+
+    v = Vertebra(np.arange(4), np.arange(4), (1.0, 1.0), level="T8", split="chain",
+                 doubtful=DOUBTFUL_SPLITS["chain"])
+    col = {k: np.array([value]) for k, value in {
+        "found": True, "solidity": 0.95, "aspect": 0.8, "neighbour_ratio": 1.0,
+        "plausible": True, "no_disc": "", "confidence": 0.95}.items()}
+    on_outline = _ungradable(v, {**col, "points_source": ["image"]}, 0, True, True)
+    assert on_outline == [DOUBTFUL_SPLITS["chain"]]
+    assert _ungradable(v, {**col, "points_source": ["landmarks"]}, 0, True, True) == []
+    v.doubtful = "may hold two bodies (1.9x the neighbours' height)"
+    assert _ungradable(v, {**col, "points_source": ["landmarks"]}, 0, True, True) == [
+        v.doubtful]
