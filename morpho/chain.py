@@ -178,11 +178,13 @@ def measure_film(
     probability: np.ndarray | None = None,
     cores: np.ndarray | None = None,
     image: str | None = None,
+    landmarks: Any = None,
 ) -> FilmResult:
     """THE chain for one loaded film: view and decode checks, segment (or the given ``mask``
     and optional ``probability`` and core probability ``cores``, original size), label and
-    measure, column check. ``image`` names the rows (default: the file stem). Raises
-    ``MorphoError`` (file, cause)."""
+    measure, column check. ``image`` names the rows (default: the file stem); the six
+    points come from ``landmarks``, else the segmenter's landmark network where it has one.
+    Raises ``MorphoError`` (file, cause)."""
     rg, reduction = loaded.radiograph, loaded.reduction
     path = rg.path or image or "film"
     view = measured_view(path, rg.view, settings.view)
@@ -205,7 +207,8 @@ def measure_film(
         mask, spacing_mm=rg.spacing_mm, spacing_source=rg.spacing_source, view=view,
         first_level=settings.first_level, anterior=settings.anterior,
         image=rg.image_id if image is None else image, facing_hint=rg.facing, pixels=rg.pixels,
-        probability=probability, cores=cores, landmarks=getattr(segmenter, "landmarks", None),
+        probability=probability, cores=cores,
+        landmarks=landmarks or getattr(segmenter, "landmarks", None),
     )  # fmt: skip
     check_column(path, table, probability)
     table = table.reindex(columns=[*MEASUREMENT_COLUMNS, *EXTRA_COLUMNS])

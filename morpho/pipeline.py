@@ -8,6 +8,7 @@ The checks the chain applies (``measured_view``, ``check_decode``, ``check_colum
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import cv2
@@ -72,16 +73,30 @@ def measure_file(
 ) -> FilmResult:
     """``measure_film`` on one file, read whole: with ``mask`` (an array, or a mask PNG whose
     ``_prob.png`` and ``_core.png`` are used where present) or else ``segmenter`` (default:
-    the shipped model)."""
+    the shipped model). A mask PNG with its ``_prob.png`` is a model's (``morpho
+    segment``): its six points come from the shipped model's landmark network, as the
+    one-step path's do."""
     loaded = load_film(path, settings)
-    probability = cores = None
+    probability = cores = landmarks = None
     if mask is None and segmenter is None:
         segmenter = default_segmenter(path)
     elif mask is not None and not isinstance(mask, np.ndarray):
         probability, cores = read_probability(mask), read_probability(mask, "core")
         mask = read_mask(mask)
+        if probability is not None:
+            landmarks = _shipped_landmarks()
     return measure_film(loaded, settings, segmenter, mask=mask, probability=probability,
-                        cores=cores, image=image)  # fmt: skip
+                        cores=cores, image=image, landmarks=landmarks)  # fmt: skip
+
+
+@functools.cache
+def _shipped_landmarks() -> object | None:
+    """The shipped model's landmark network, loaded once (None without onnxruntime)."""
+    try:
+        from morpho.segment.infer import default_landmarks
+    except ImportError:
+        return None
+    return default_landmarks()
 
 
 def measure_image(

@@ -49,6 +49,24 @@ def default_model_path() -> Path:
     return models_dir() / DEFAULT_MODEL
 
 
+def landmarks_for(config: dict, folder: Path, threads: int | None = None
+                  ) -> LandmarkModel | None:
+    """The landmark network a model config names (``"landmarks"``: a file in ``folder``,
+    else among the shipped models); None where it names none."""
+    name = config.get("landmarks")
+    if not name:
+        return None
+    path = folder / name if (folder / name).exists() else models_dir() / name
+    return LandmarkModel(path, session_options(threads))
+
+
+def default_landmarks(threads: int | None = None) -> LandmarkModel | None:
+    """The landmark network of the shipped model (None where it names none)."""
+    path = default_model_path()
+    return landmarks_for(json.loads(path.with_suffix(".json").read_text()), path.parent,
+                         threads)
+
+
 def session_options(threads: int | None = None) -> ort.SessionOptions:
     """Full graph optimisation; intra-op threads = all cores unless given. With one thread
     per batch worker, the extended level, no spinning, no memory pattern and two images per
@@ -147,11 +165,7 @@ class Segmenter:
         self.session = ort.InferenceSession(
             str(path), session_options(threads), providers=["CPUExecutionProvider"]
         )
-        landmarks = self.config.get("landmarks")  # beside the model, else a shipped one
-        if landmarks and not (path.parent / landmarks).exists():
-            landmarks = models_dir() / landmarks
-        self.landmarks = (LandmarkModel(path.parent / landmarks, session_options(threads))
-                          if landmarks else None)
+        self.landmarks = landmarks_for(self.config, path.parent, threads)
         if self.landmarks is not None:  # short: DICOM's LO values hold 64 characters
             self.model_version += f"+lm-{self.landmarks.version.rsplit('-', 1)[-1]}"
 

@@ -93,3 +93,26 @@ def test_a_chain_cut_body_is_graded_only_with_the_landmark_points():
     v.doubtful = "may hold two bodies (1.9x the neighbours' height)"
     assert _ungradable(v, {**col, "points_source": ["landmarks"]}, 0, True, True) == [
         v.doubtful]
+
+
+def test_the_two_step_path_measures_with_the_shipped_landmarks_too(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from typer.testing import CliRunner
+
+    from morpho.cli import app
+    from morpho.pipeline import measure_image
+
+    sample = models_dir().parent / "samples" / "sample_lateral.dcm"
+    config = json.loads((models_dir() / "vertebra_unet.json").read_text())
+    if "landmarks" not in config or not sample.exists():
+        pytest.skip("no landmark model or no sample")
+    result = CliRunner().invoke(app, ["segment", str(sample), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    mask = next(tmp_path.rglob("*_mask.png"))
+    _, _, two_step = measure_image(sample, mask=mask, first_level="T2")
+    _, _, one_step = measure_image(sample, first_level="T2")
+    assert set(two_step["points_source"]) == {"landmarks"}
+    both = one_step.merge(two_step, on="level", suffixes=("", "_2"))
+    assert len(both) >= 13
+    assert np.allclose(both["hp_px"], both["hp_px_2"], rtol=0.03)
+    assert both["genant_grade"].fillna(-1).tolist() == both["genant_grade_2"].fillna(-1).tolist()
