@@ -4,7 +4,7 @@ The landmark network reads a SIDE x SIDE crop around each body the mask found (t
 8-bit and CLAHE'd as the body network sees it, anterior turned to the left) and gives a
 heatmap per point; the points are the heatmaps' centres of mass and their spread says how
 sure it is. It sees the endplate edges inside the silhouette, where a mask's outline
-follows the endplate rims (see MODEL_CARD.md). ``measure`` uses it where the segmenter's
+follows the endplate rims (models/LANDMARK_MODEL_CARD.md). ``measure`` uses it where the segmenter's
 model names one (its JSON's ``"landmarks"``); the torch side is ``morpho.segment.landmarks``.
 """
 
@@ -30,8 +30,10 @@ def crop(img: np.ndarray, centre: np.ndarray, size: float, flip: bool, angle: fl
     degrees and mirrored with ``flip``, and the 2x3 map from film (x, y) to crop (u, v)."""
     m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, SIDE / size)
     m[:, 2] += SIDE / 2 - np.asarray(centre, float)
-    out = cv2.warpAffine(img, m, (SIDE, SIDE), flags=cv2.INTER_AREA if size > SIDE else
-                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # bilinear both ways (warpAffine has no area mode); a 3x upscaled, noisy sample film
+    # measured the same as the original (LANDMARK_MODEL_CARD.md)
+    out = cv2.warpAffine(img, m, (SIDE, SIDE), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT)
     if flip:
         out = out[:, ::-1]
         m = np.array([[-1, 0, SIDE - 1], [0, 1, 0]]) @ np.vstack([m, [0, 0, 1]])
