@@ -87,9 +87,11 @@ def score(labels: np.ndarray, mask: np.ndarray, **kw) -> dict:
             "components": int(cv2.connectedComponents(mask.astype(np.uint8))[0] - 1)}
 
 
-def plausible(mask: np.ndarray, prob: np.ndarray, pixels: np.ndarray | None) -> tuple[int, int]:
-    """(plausible bodies, measured bodies) as ``morpho measure`` reports them."""
-    df = measure_mask(mask, probability=prob, pixels=pixels)
+def plausible(mask: np.ndarray, prob: np.ndarray, pixels: np.ndarray | None,
+              landmarks=None) -> tuple[int, int]:
+    """(plausible bodies, measured bodies) as ``morpho measure`` reports them (with the
+    model's ``landmarks`` network, as it does)."""
+    df = measure_mask(mask, probability=prob, pixels=pixels, landmarks=landmarks)
     return int(df["plausible"].astype(bool).sum()) if len(df) else 0, len(df)
 
 
@@ -151,7 +153,7 @@ def main() -> None:
             prob = prob.astype(np.float32)
             for image, given in (("mask only", None), ("no chain", px), ("with image", px)):
                 with chain_off(image == "no chain"):
-                    good, measured = plausible(mask, prob, given)
+                    good, measured = plausible(mask, prob, given, segmenter.landmarks)
                     rows.append({"film": item.id, "kind": kind, "image": image,
                                  **score(lab, mask, probability=prob, pixels=given),
                                  "plausible": good, "measured": measured})

@@ -55,7 +55,8 @@ def main() -> None:
         mask, prob = (synth.mask, None) if segmenter is None else segmenter.segment(synth.image)
         df = measure_mask(mask, spacing_mm=(synth.pixel_mm,) * 2, spacing_source="phantom",
                           probability=prob, pixels=synth.image,
-                          first_level=first_whole_level(truth), image=f"phantom{k}")
+                          first_level=first_whole_level(truth), image=f"phantom{k}",
+                          landmarks=getattr(segmenter, "landmarks", None))
         counts_ok += len(df) == len(truth)
         suggested_ok += list(df["suggested_level"]) == list(df["level"])
         facing_ok += bool(len(df)) and df["facing"].iloc[0] == synth.facing

@@ -58,7 +58,8 @@ def main() -> None:
             mask, prob = segmenter.segment(pixels)
         df = measure_mask(mask, spacing_mm=item.spacing_mm, spacing_source="truth",
                           probability=prob,
-                          image=item.id, pixels=None if args.no_image else pixels)
+                          image=item.id, pixels=None if args.no_image else pixels,
+                          landmarks=getattr(segmenter, "landmarks", None))
         true_facing = "left" if (truth["ant_sup_x"] < truth["post_sup_x"]).mean() > 0.5 else "right"
         if len(df):
             facing_ok.append(df["facing"].iloc[0] == true_facing)

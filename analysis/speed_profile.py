@@ -78,7 +78,8 @@ def profile(film: Path, segmenter: Segmenter, repeat: int, margin: int = DECODE_
         mask = clock("threshold", np.greater, full, segmenter.threshold)
         table = clock("label + measure", measure_mask, mask, spacing_mm=rg.spacing_mm,
                       spacing_source=rg.spacing_source, view="lateral", image=rg.image_id,
-                      facing_hint=rg.facing, pixels=rg.pixels, probability=full)
+                      facing_hint=rg.facing, pixels=rg.pixels, probability=full,
+                      landmarks=segmenter.landmarks)
         labels = clock("label map", label_map, mask, table)
         copy = clock("display copy", display_film, rg.pixels, FILM_SIDE)
         overlay = clock("overlay", overlay_image, copy, table, reduction.original_shape,
