@@ -47,10 +47,11 @@ def six(row: pd.Series) -> np.ndarray:
     return np.array([[row[f"{p}_x"], row[f"{p}_y"]] for p in POINTS], float)
 
 
-def build_crops(split: str, copies: int, rng: np.random.Generator
+def build_crops(split: str, copies: int, rng: np.random.Generator,
+                fracture_copies: int = FRACTURE_COPIES
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Jittered crops of every whole body of ``split`` with its six points (crop units) and
-    its built fracture grade; fractured bodies get ``FRACTURE_COPIES`` times the copies."""
+    its built fracture grade; fractured bodies get ``fracture_copies`` times the copies."""
     x, y, g = [], [], []
     for folder in TRAIN_SETS:
         items = json.loads(Path(folder, "dataset.json").read_text())["items"]
@@ -63,7 +64,7 @@ def build_crops(split: str, copies: int, rng: np.random.Generator
                 xy = six(row)
                 size0 = CROP_SCALE * np.ptp(xy, axis=0).max()
                 grade = int(row["fracture_grade"])
-                for _ in range(copies * (FRACTURE_COPIES if grade else 1)):
+                for _ in range(copies * (fracture_copies if grade else 1)):
                     centre = xy.mean(0) + rng.normal(0, 0.08, 2) * size0
                     c, m = crop(img, centre, size0 * np.exp(rng.normal(0, 0.15)),
                                 row["ant_sup_x"] > row["post_sup_x"], rng.normal(0, 8))
@@ -161,11 +162,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/landmarks"))
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--export", type=Path, help="ONNX path (default: OUT/vertebra_landmarks)")
+    ap.add_argument("--fracture-copies", type=int, default=FRACTURE_COPIES,
+                    help="crops of a fractured body per crop of an intact one")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.step == "crops":
         rng = np.random.default_rng(0)
-        (xt, yt, gt), (xv, yv, gv) = build_crops("train", 2, rng), build_crops("val", 1, rng)
+        (xt, yt, gt), (xv, yv, gv) = (build_crops("train", 2, rng, args.fracture_copies),
+                                      build_crops("val", 1, rng))
         np.savez_compressed(args.out / "crops.npz", xt=xt, yt=yt, gt=gt, xv=xv, yv=yv, gv=gv)
         print(f"{len(xt)} training and {len(xv)} validation crops in {args.out}")
     else:
