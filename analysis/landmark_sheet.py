@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from screening_benchmark import synth_films  # noqa: E402
 
 from morpho.landmarks import SIDE, body_crop  # noqa: E402
-from morpho.measure import POINTS, measure_mask  # noqa: E402
+from morpho.measure import measure_mask, six_points  # noqa: E402
 from morpho.preprocess import PreprocessConfig, equalised  # noqa: E402
 from morpho.segment.infer import Segmenter  # noqa: E402
 from morpho.synth.truth import match_to_truth  # noqa: E402
@@ -31,17 +31,13 @@ from morpho.synth.truth import match_to_truth  # noqa: E402
 COLOURS = {"truth": (0, 200, 0), "before": (255, 120, 0), "after": (0, 0, 255)}
 
 
-def six(row: pd.Series) -> np.ndarray:
-    return np.array([[row[f"{p}_x"], row[f"{p}_y"]] for p in POINTS], float)
-
-
 def tile(film: np.ndarray, rows: dict[str, pd.Series], label: str) -> np.ndarray:
     """One body's crop, 2x, with each set of points as a quadrilateral and dots."""
-    truth = six(rows["truth"])
+    truth = six_points(rows["truth"])
     crop, m = body_crop(film, truth, truth[0, 0] > truth[2, 0])
     out = cv2.cvtColor(cv2.resize(crop, (2 * SIDE, 2 * SIDE)), cv2.COLOR_GRAY2BGR)
     for name, row in rows.items():
-        uv = 2 * (six(row) @ m[:, :2].T + m[:, 2])
+        uv = 2 * (six_points(row) @ m[:, :2].T + m[:, 2])
         cv2.polylines(out, [np.round(uv[[0, 1, 2, 5, 4, 3]]).astype(np.int32)], True,
                       COLOURS[name], 1, cv2.LINE_AA)
         for u, v in uv:

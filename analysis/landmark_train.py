@@ -33,18 +33,14 @@ from torch import nn
 
 from morpho.io import read_radiograph
 from morpho.landmarks import CROP_SCALE, SIDE, crop, to_input
+from morpho.measure import six_points
 from morpho.preprocess import PreprocessConfig, equalised
 from morpho.segment.landmarks import LandmarkNet, save_landmarks
 
 SIGMA = 1.0  # target heatmap spread, heatmap px (2 crop px)
 FRACTURE_COPIES = 3
-POINTS = ["ant_sup", "mid_sup", "post_sup", "ant_inf", "mid_inf", "post_inf"]
 TRAIN_SETS = ["data/synth", "data/synth-fract", "data/synth-v2", "data/synth-fract-v2",
               "data/phantom"]
-
-
-def six(row: pd.Series) -> np.ndarray:
-    return np.array([[row[f"{p}_x"], row[f"{p}_y"]] for p in POINTS], float)
 
 
 def build_crops(split: str, copies: int, rng: np.random.Generator,
@@ -61,7 +57,7 @@ def build_crops(split: str, copies: int, rng: np.random.Generator,
                             PreprocessConfig())
             whole = truth[(truth["image"] == item["id"]) & truth["complete"].astype(bool)]
             for _, row in whole.iterrows():
-                xy = six(row)
+                xy = six_points(row)
                 size0 = CROP_SCALE * np.ptp(xy, axis=0).max()
                 grade = int(row["fracture_grade"])
                 for _ in range(copies * (fracture_copies if grade else 1)):

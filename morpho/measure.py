@@ -24,6 +24,12 @@ from morpho.landmarks import LandmarkModel
 from morpho.preprocess import PreprocessConfig, equalised
 
 POINTS = [f"{p}_{e}" for e in ("sup", "inf") for p in ("ant", "mid", "post")]
+
+
+def six_points(row) -> np.ndarray:
+    """A row's six points (``POINTS`` order) as a (6, 2) float array of x, y."""
+    return np.array([[row[f"{p}_x"], row[f"{p}_y"]] for p in POINTS], np.float64)
+
 MEASUREMENT_COLUMNS = [
     "image", "index", "level", "cx", "cy",
     *[f"{p}_{xy}" for p in POINTS for xy in ("x", "y")],
@@ -583,7 +589,7 @@ def _from_landmarks(rows: list[dict], model: LandmarkModel, pixels: np.ndarray,
     if not found:
         return
     z = np.array(zoom)
-    points = np.array([[[row[f"{p}_x"], row[f"{p}_y"]] for p in POINTS] for row in found])
+    points = np.array([six_points(row) for row in found])
     placed, spread = model.place(equalised(pixels, PreprocessConfig()),
                                  (points + 0.5) * z - 0.5, facing)
     for row, xy, s in zip(found, placed, spread, strict=True):
