@@ -44,12 +44,13 @@ TRAIN_SETS = ["data/synth", "data/synth-fract", "data/synth-v2", "data/synth-fra
 
 
 def build_crops(split: str, copies: int, rng: np.random.Generator,
-                fracture_copies: int = FRACTURE_COPIES
+                fracture_copies: int = FRACTURE_COPIES, sets: list[str] = TRAIN_SETS
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Jittered crops of every whole body of ``split`` with its six points (crop units) and
-    its built fracture grade; fractured bodies get ``fracture_copies`` times the copies."""
+    """Jittered crops of every whole body of ``split`` of ``sets`` with its six points
+    (crop units) and its built fracture grade; fractured bodies get ``fracture_copies``
+    times the copies."""
     x, y, g = [], [], []
-    for folder in TRAIN_SETS:
+    for folder in sets:
         items = json.loads(Path(folder, "dataset.json").read_text())["items"]
         truth = pd.read_csv(Path(folder, "truth.csv"))
         for item in (i for i in items if i["split"] == split):
@@ -113,13 +114,14 @@ def _report(uv: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> str:
             f"min(Ha, Hm) / Hp {ratio(h[f]):.3f} (truth {ratio(t[f]):.3f})")
 
 
-def train(out: Path, epochs: int, export: Path) -> None:
+def train(out: Path, epochs: int, export: Path, seed: int = 0) -> None:
     data = np.load(out / "crops.npz")
     inside = ((data["yt"] > 0.02) & (data["yt"] < 0.98)).all(axis=(1, 2))  # else no target
     xt, yt = (torch.from_numpy(data[k][inside]) for k in ("xt", "yt"))
     xv, yv, gv = (torch.from_numpy(data[k]) for k in ("xv", "yv", "gv"))
-    torch.manual_seed(0)
-    np.random.seed(0)
+    sets = ", ".join(data["sets"]) if "sets" in data else ", ".join(TRAIN_SETS)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
     net = LandmarkNet()
     opt = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=1e-4)
     steps = len(xt) // 64
@@ -149,7 +151,7 @@ def train(out: Path, epochs: int, export: Path) -> None:
         print(f"epoch {epoch + 1}: {_report(uv, yv, gv)} ({time.time() - start:.0f} s)",
               flush=True)
         save_landmarks(net, export, f"analysis/landmark_train.py, {epoch + 1} of {epochs} "
-                       f"epochs on {len(xt)} crops of {', '.join(TRAIN_SETS)}")
+                       f"epochs on {len(xt)} crops of {sets}")
 
 
 def main() -> None:
@@ -160,16 +162,22 @@ def main() -> None:
     ap.add_argument("--export", type=Path, help="ONNX path (default: OUT/vertebra_landmarks)")
     ap.add_argument("--fracture-copies", type=int, default=FRACTURE_COPIES,
                     help="crops of a fractured body per crop of an intact one")
+    ap.add_argument("--sets", nargs="+", default=TRAIN_SETS,
+                    help="training set folders (their train and val parts)")
+    ap.add_argument("--seed", type=int, default=0, help="training seed")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.step == "crops":
         rng = np.random.default_rng(0)
-        (xt, yt, gt), (xv, yv, gv) = (build_crops("train", 2, rng, args.fracture_copies),
-                                      build_crops("val", 1, rng))
-        np.savez_compressed(args.out / "crops.npz", xt=xt, yt=yt, gt=gt, xv=xv, yv=yv, gv=gv)
+        (xt, yt, gt), (xv, yv, gv) = (
+            build_crops("train", 2, rng, args.fracture_copies, args.sets),
+            build_crops("val", 1, rng, sets=args.sets))
+        np.savez_compressed(args.out / "crops.npz", xt=xt, yt=yt, gt=gt, xv=xv, yv=yv, gv=gv,
+                            sets=np.array(args.sets))
         print(f"{len(xt)} training and {len(xv)} validation crops in {args.out}")
     else:
-        train(args.out, args.epochs, args.export or args.out / "vertebra_landmarks.onnx")
+        train(args.out, args.epochs, args.export or args.out / "vertebra_landmarks.onnx",
+              args.seed)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,20 @@ def test_a_chain_cut_body_is_graded_only_with_the_landmark_points():
         v.doubtful]
 
 
+def test_a_short_body_split_from_its_neighbours_is_graded_only_with_the_landmark_points():
+    from morpho.label import Vertebra
+    from morpho.measure import _ungradable
+
+    v = Vertebra(np.arange(4), np.arange(4), (1.0, 1.0), level="T12", split="cores")
+    col = {k: np.array(values) for k, values in {
+        "found": [True] * 3, "solidity": [0.95] * 3, "aspect": [0.8, 0.45, 0.8],
+        "neighbour_ratio": [1.0, 0.55, 1.0], "plausible": [True, False, True],
+        "no_disc": [""] * 3, "confidence": [0.95] * 3, "wedge_ratio": [0.9, 0.95, 0.9]}.items()}
+    on_outline = _ungradable(v, {**col, "points_source": ["image"] * 3}, 1, True, True)
+    assert on_outline == ["implausible outline (predicted)"]  # maybe half a body
+    assert _ungradable(v, {**col, "points_source": ["landmarks"] * 3}, 1, True, True) == []
+
+
 def test_the_two_step_path_measures_with_the_shipped_landmarks_too(tmp_path):
     pytest.importorskip("onnxruntime")
     from typer.testing import CliRunner
