@@ -109,6 +109,42 @@ def test_a_short_body_split_from_its_neighbours_is_graded_only_with_the_landmark
     assert _ungradable(v, {**col, "points_source": ["landmarks"] * 3}, 1, True, True) == []
 
 
+def _shipped_landmarks() -> LandmarkModel:
+    config = json.loads((models_dir() / "vertebra_unet.json").read_text())
+    if "landmarks" not in config:
+        pytest.skip("the shipped model names no landmark model")
+    return LandmarkModel(models_dir() / config["landmarks"])
+
+
+@pytest.mark.parametrize("facing", ["left", "right"])
+def test_the_landmark_network_turns_a_wrong_facing_unless_it_was_given(facing):
+    from dataclasses import replace
+
+    from morpho.label import label_bodies
+    from morpho.measure import measure_labelling
+    from morpho.synth.phantom import PhantomParams, render_phantom
+
+    params = PhantomParams.sample(np.random.default_rng(3), (512, 512), left_share=0.0
+                                  if facing == "right" else 1.0)
+    synth = render_phantom(replace(params, size=(1024, 1024), pixel_mm=params.pixel_mm / 2))
+    assert synth.facing == facing
+    lab = label_bodies(synth.mask, pixels=synth.image)
+    wrong = "left" if facing == "right" else "right"
+    model = _shipped_landmarks()
+    guessed = measure_labelling(replace(lab, facing=wrong, facing_source="curvature"),
+                                pixels=synth.image, landmarks=model)
+    assert set(guessed["facing"]) == {facing} and set(guessed["facing_source"]) == {"landmarks"}
+    ant_right = (guessed["ant_sup_x"] > guessed["post_sup_x"]).mean()
+    assert ant_right == (1.0 if facing == "right" else 0.0)
+    kept = measure_labelling(replace(lab, facing=facing, facing_source="curvature"),
+                             pixels=synth.image, landmarks=model)
+    assert set(kept["facing_source"]) == {"curvature"}
+    assert np.allclose(kept["hp_px"], guessed["hp_px"], rtol=0.01)
+    given = measure_labelling(replace(lab, facing=wrong, facing_source="override"),
+                              pixels=synth.image, landmarks=model)
+    assert set(given["facing"]) == {wrong} and set(given["facing_source"]) == {"override"}
+
+
 def test_the_two_step_path_measures_with_the_shipped_landmarks_too(tmp_path):
     pytest.importorskip("onnxruntime")
     from typer.testing import CliRunner
