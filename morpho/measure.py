@@ -10,6 +10,7 @@ import pandas as pd
 
 from morpho.grade import (
     DEVIANT_Z,
+    GRADE_LIMITS,
     expected_ratio,
     film_z,
     genant,
@@ -726,8 +727,14 @@ def film_grades(col: dict[str, np.ndarray], usable: np.ndarray) -> dict[str, np.
         out[f"{name}_z"] = film_z(ratio, out[f"expected_{name}"], usable)
     out["crush_z"] = film_z(out["crush_ratio"], np.ones(hp.size), usable)
     # wedging is the normal shape the raw rule over-calls; a normal body's Hm/Hp (~0.9 on
-    # the DRR truth) is far from a biconcave grade, so only Ha/Hp is excused
-    out["normal_shape"] = [(bool(w > -DEVIANT_Z), False) for w in out["wedge_z"]]
+    # the DRR truth) is far from a biconcave grade, so only Ha/Hp is excused, and only a
+    # mild (grade 1) wedge: a normal body's Ha/Hp is rarely under 0.75 (the 5-10th
+    # percentile of intact T5-T10 in the DRR truth is 0.78). Excusing moderate wedges too
+    # lost grade >= 2 sensitivity on the 96+96 fractured held-out DRRs (-0.016 / -0.037)
+    # for 0.3 points fewer false calls (2.1 -> 1.8%) on 240 chest-CT proxy films.
+    mild = col["wedge_ratio"] > 1 - GRADE_LIMITS[1]
+    out["normal_shape"] = [(bool(z > -DEVIANT_Z and m), False)
+                           for z, m in zip(out["wedge_z"], mild, strict=True)]
     out["height_loss"] = np.array([
         height_loss(w, b, c, n)[0] for w, b, c, n in zip(
             col["wedge_ratio"], col["biconcave_ratio"], out["crush_ratio"],

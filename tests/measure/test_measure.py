@@ -588,6 +588,19 @@ def test_a_normally_wedged_thoracic_body_is_grade_0_and_a_fracture_among_them_is
     assert df["genant_grade"].drop(index=6).eq(0).all()
 
 
+def test_a_scattered_film_excuses_a_mild_wedge_but_not_a_moderate_one():
+    from morpho.measure import film_grades
+
+    wedge = np.array([0.80, 0.97, 0.82, 0.70, 0.97, 0.80, 0.96, 0.78, 0.95])  # SD ~0.1
+    n = wedge.size
+    col = {"hp_px": np.full(n, 40.0), "wedge_ratio": wedge, "aspect": np.full(n, 0.8),
+           "biconcave_ratio": np.full(n, 0.92), "neighbour_ratio": np.ones(n)}
+    out = film_grades(col, np.ones(n, bool))
+    assert -2 < out["wedge_z"][3] and -2 < out["wedge_z"][7]  # both within the scatter
+    assert out["height_loss"][3] == pytest.approx(0.30)  # Ha/Hp 0.70: a grade 2 wedge
+    assert out["height_loss"][7] == pytest.approx(0.08)  # 0.78: excused, only Hm/Hp left
+
+
 def test_an_implausibly_tall_outline_is_not_graded_and_says_why():
     heights = [NORMAL] * 3 + [(56.0, 56.0, 56.0)] + [NORMAL] * 3  # 1.4x as tall as deep
     mask, _ = render_spine(heights, depth=40.0)
