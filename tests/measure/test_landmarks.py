@@ -95,7 +95,7 @@ def test_a_chain_cut_body_is_graded_only_with_the_landmark_points():
         v.doubtful]
 
 
-def test_a_short_body_split_from_its_neighbours_is_graded_only_with_the_landmark_points():
+def test_a_short_split_or_less_sure_body_is_graded_only_with_the_landmark_points():
     from morpho.label import Vertebra
     from morpho.measure import _ungradable
 
@@ -106,6 +106,11 @@ def test_a_short_body_split_from_its_neighbours_is_graded_only_with_the_landmark
         "no_disc": [""] * 3, "confidence": [0.95] * 3, "wedge_ratio": [0.9, 0.95, 0.9]}.items()}
     on_outline = _ungradable(v, {**col, "points_source": ["image"] * 3}, 1, True, True)
     assert on_outline == ["implausible outline (predicted)"]  # maybe half a body
+    assert _ungradable(v, {**col, "points_source": ["landmarks"] * 3}, 1, True, True) == []
+    col["confidence"] = np.array([0.95, 0.85, 0.95])  # over MIN_CONFIDENCE, under 0.9
+    v.split = ""
+    on_outline = _ungradable(v, {**col, "points_source": ["image"] * 3}, 1, True, True)
+    assert on_outline == ["implausible outline (predicted)"]
     assert _ungradable(v, {**col, "points_source": ["landmarks"] * 3}, 1, True, True) == []
 
 
