@@ -10,8 +10,10 @@ are their centres of mass. Two steps, torch only:
 
 ``crops`` cuts jittered, turned crops of every whole body (fractured ones three times as
 often) from the train and val parts of ``data/synth``, ``synth-fract``, ``synth-v2``,
-``synth-fract-v2`` (the training CTs only; ``morpho synth drr``) and ``data/phantom``
-(``morpho synth phantom``); the targets are the truth's mid-sagittal six points. ``train``
+``synth-fract-v2``, ``synth-v3``, ``synth-fract-v3``, ``synth-fract-v3p`` (the training CTs
+only, the ``-v3`` sets deformed into six anatomies each; ``morpho synth drr``, commands in
+models/LANDMARK_MODEL_CARD.md) and ``data/phantom`` (``morpho synth phantom``); ``--sets``
+picks others. The targets are the truth's mid-sagittal six points. ``train``
 fits with L1 on points and heights plus a cross-entropy towards a Gaussian on each
 heatmap, vertical flips (superior and inferior swapped), coarser-film, gamma, contrast
 and noise jitter, and writes the ONNX model, its weights and JSON after each epoch. The
@@ -40,7 +42,7 @@ from morpho.segment.landmarks import LandmarkNet, save_landmarks
 SIGMA = 1.0  # target heatmap spread, heatmap px (2 crop px)
 FRACTURE_COPIES = 3
 TRAIN_SETS = ["data/synth", "data/synth-fract", "data/synth-v2", "data/synth-fract-v2",
-              "data/phantom"]
+              "data/phantom", "data/synth-v3", "data/synth-fract-v3", "data/synth-fract-v3p"]
 
 
 def build_crops(split: str, copies: int, rng: np.random.Generator,
