@@ -596,7 +596,7 @@ def test_a_scattered_film_excuses_a_mild_wedge_but_not_a_moderate_one():
     col = {"hp_px": np.full(n, 40.0), "wedge_ratio": wedge, "aspect": np.full(n, 0.8),
            "biconcave_ratio": np.full(n, 0.92), "neighbour_ratio": np.ones(n)}
     out = film_grades(col, np.ones(n, bool))
-    assert -2 < out["wedge_z"][3] and -2 < out["wedge_z"][7]  # both within the scatter
+    assert min(out["wedge_z"][3], out["wedge_z"][7]) > -2  # both within the scatter
     assert out["height_loss"][3] == pytest.approx(0.30)  # Ha/Hp 0.70: a grade 2 wedge
     assert out["height_loss"][7] == pytest.approx(0.08)  # 0.78: excused, only Hm/Hp left
 
