@@ -116,14 +116,14 @@ def _report(uv: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> str:
             f"min(Ha, Hm) / Hp {ratio(h[f]):.3f} (truth {ratio(t[f]):.3f})")
 
 
-def train(out: Path, epochs: int, export: Path, seed: int = 0) -> None:
+def train(out: Path, epochs: int, export: Path) -> None:
     data = np.load(out / "crops.npz")
     inside = ((data["yt"] > 0.02) & (data["yt"] < 0.98)).all(axis=(1, 2))  # else no target
     xt, yt = (torch.from_numpy(data[k][inside]) for k in ("xt", "yt"))
     xv, yv, gv = (torch.from_numpy(data[k]) for k in ("xv", "yv", "gv"))
-    sets = ", ".join(data["sets"]) if "sets" in data else ", ".join(TRAIN_SETS)
-    torch.manual_seed(seed)
-    np.random.seed(seed)
+    sets = ", ".join(data["sets"])
+    torch.manual_seed(0)
+    np.random.seed(0)
     net = LandmarkNet()
     opt = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=1e-4)
     steps = len(xt) // 64
@@ -166,7 +166,6 @@ def main() -> None:
                     help="crops of a fractured body per crop of an intact one")
     ap.add_argument("--sets", nargs="+", default=TRAIN_SETS,
                     help="training set folders (their train and val parts)")
-    ap.add_argument("--seed", type=int, default=0, help="training seed")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.step == "crops":
@@ -178,8 +177,7 @@ def main() -> None:
                             sets=np.array(args.sets))
         print(f"{len(xt)} training and {len(xv)} validation crops in {args.out}")
     else:
-        train(args.out, args.epochs, args.export or args.out / "vertebra_landmarks.onnx",
-              args.seed)
+        train(args.out, args.epochs, args.export or args.out / "vertebra_landmarks.onnx")
 
 
 if __name__ == "__main__":
