@@ -303,27 +303,32 @@ def label_map(mask: np.ndarray, table: pd.DataFrame) -> np.ndarray:
     outline, so touching bodies are parted; components with no measured body (specks,
     fragments and off-axis objects the labelling dropped) are left out."""
     mask = np.asarray(mask, bool)
+    out = np.zeros(mask.shape, np.uint8)
+    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))  # all the work inside the mask's box
+    if not w or table.empty:
+        return out
+    within = (slice(y, y + h), slice(x, x + w))
+    mask = mask[within]
     seeds = np.zeros(mask.shape, np.uint8)
     for row in table.to_dict("records"):
         points = np.array([[row[f"{p}_x"], row[f"{p}_y"]] for p in POINTS], np.float64)
         index = int(row["index"])
         if np.isfinite(points).all():
-            cv2.fillPoly(seeds, [np.round(points).astype(np.int32)], index)
+            cv2.fillPoly(seeds, [np.round(points).astype(np.int32) - [x, y]], index)
         elif np.isfinite([row["cx"], row["cy"]]).all():
-            cv2.circle(seeds, (round(row["cx"]), round(row["cy"])), 2, index, -1)
+            cv2.circle(seeds, (round(row["cx"]) - x, round(row["cy"]) - y), 2, index, -1)
     seeds[~mask] = 0
     if not seeds.any():
-        return seeds
-    count, components = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+        return out
+    count, components = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
     keep = np.zeros(count, bool)
     keep[components[seeds > 0]] = True
     kept = keep[components].astype(np.uint8)
-    x, y, w, h = cv2.boundingRect(kept)  # the nearest outline: only where bodies are kept
-    box = (slice(y, y + h), slice(x, x + w))
+    bx, by, bw, bh = cv2.boundingRect(kept)  # the nearest outline: only where bodies are kept
+    box = (slice(by, by + bh), slice(bx, bx + bw))
     _, nearest = cv2.distanceTransformWithLabels(
         (seeds[box] == 0).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
     lookup = np.zeros(int(nearest.max()) + 1, np.uint8)
     lookup[nearest[seeds[box] > 0]] = seeds[box][seeds[box] > 0]
-    out = np.zeros(mask.shape, np.uint8)
-    out[box] = np.where(kept[box] > 0, lookup[nearest], 0)
+    out[y + by:y + by + bh, x + bx:x + bx + bw] = np.where(kept[box] > 0, lookup[nearest], 0)
     return out
