@@ -19,6 +19,19 @@ heatmap, vertical flips (superior and inferior swapped), coarser-film, gamma, co
 and noise jitter, and writes the ONNX model, its weights and JSON after each epoch. The
 model is used where the body model's JSON names it (``"landmarks"``); how it does on
 held-out films: ``screening_benchmark.py``, MODEL_CARD.md.
+
+Real films: ``aasce-crops`` cuts crops of the real AASCE AP films' annotated bodies (train
+and val parts; four corners each, the left side taken as "anterior"), and ``train --aasce
+OUT/aasce.npz`` mixes them in, the middle points left out of the loss (an AP film shows
+no central endplate); ``--init`` fine-tunes given weights. ``aasce-eval MODEL...`` compares
+models on jittered crops of the AASCE test part (corner error, left / right heights):
+
+    python analysis/landmark_train.py aasce-crops --out runs/lm-aasce
+    python analysis/landmark_train.py train --out runs/lm-v3 --aasce runs/lm-aasce/aasce.npz \
+        --init models/vertebra_landmarks.safetensors --epochs 3 --lr 5e-4 \
+        --export runs/lm-aasce/vertebra_landmarks.onnx
+    python analysis/landmark_train.py aasce-eval models/vertebra_landmarks.safetensors \
+        runs/lm-aasce/vertebra_landmarks.safetensors
 """
 
 from __future__ import annotations
@@ -33,11 +46,13 @@ import pandas as pd
 import torch
 from torch import nn
 
+from morpho.datasets.aasce import annotation_defect, by_y, fixed_split, read_corners
 from morpho.io import read_radiograph
 from morpho.landmarks import CROP_SCALE, SIDE, crop, to_input
 from morpho.measure import six_points
 from morpho.preprocess import PreprocessConfig, equalised
-from morpho.segment.landmarks import LandmarkNet, save_landmarks
+from morpho.resources import shared_data_dir
+from morpho.segment.landmarks import LandmarkNet, load_landmarks, save_landmarks
 
 SIGMA = 1.0  # target heatmap spread, heatmap px (2 crop px)
 FRACTURE_COPIES = 3
@@ -71,6 +86,43 @@ def build_crops(split: str, copies: int, rng: np.random.Generator,
                     y.append((xy @ m[:, :2].T + m[:, 2]) / SIDE)
                     g.append(grade)
     return np.array(x), np.array(y, np.float32), np.array(g, np.int8)
+
+
+def corner_points(corners: np.ndarray) -> np.ndarray:
+    """AASCE corners (17, 4, 2: TL, TR, BL, BR) -> six points (17, 6, 2) in ``POINTS``
+    order with the left side as "anterior" and the edges' midpoints as the middle points
+    (which the loss leaves out: an AP film shows no central endplate)."""
+    tl, tr, bl, br = (corners[:, k] for k in range(4))
+    return np.stack([tl, (tl + tr) / 2, tr, bl, (bl + br) / 2, br], axis=1)
+
+
+def build_aasce_crops(root: Path, split: str, copies: int, rng: np.random.Generator
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Jittered crops of the real AASCE AP films' annotated bodies (``split`` of the fixed
+    split; images whose annotation is defective left out) with their six points (crop
+    units), the left side of the crop taken as "anterior" whichever way it is mirrored."""
+    x, y = [], []
+    for name, part in sorted(fixed_split().items()):
+        label = root / "labels" / f"{name}.mat"
+        if part != split or not label.exists():
+            continue
+        corners = by_y(read_corners(label).reshape(-1, 4, 2))
+        if annotation_defect(corners[:, [0, 1, 3, 2]]):
+            continue
+        img = equalised(read_radiograph(root / "images" / name).pixels, PreprocessConfig())
+        for xy in corner_points(corners):
+            size0 = CROP_SCALE * np.ptp(xy, axis=0).max()
+            for _ in range(copies):
+                centre = xy.mean(0) + rng.normal(0, 0.08, 2) * size0
+                c, m = crop(img, centre, size0 * np.exp(rng.normal(0, 0.15)),
+                            bool(rng.random() < 0.5), rng.normal(0, 8))
+                uv = (xy @ m[:, :2].T + m[:, 2]) / SIDE
+                for a, b in ((0, 2), (3, 5)):  # the left one of each edge is "anterior"
+                    if uv[a, 0] > uv[b, 0]:
+                        uv[[a, b]] = uv[[b, a]]
+                x.append(c)
+                y.append(uv)
+    return np.array(x), np.array(y, np.float32)
 
 
 def heights(y: torch.Tensor) -> torch.Tensor:
@@ -116,49 +168,105 @@ def _report(uv: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> str:
             f"min(Ha, Hm) / Hp {ratio(h[f]):.3f} (truth {ratio(t[f]):.3f})")
 
 
-def train(out: Path, epochs: int, export: Path) -> None:
+def _inside(y: np.ndarray) -> np.ndarray:
+    """Crops whose six points all lie inside (else no target)."""
+    return ((y > 0.02) & (y < 0.98)).all(axis=(1, 2))
+
+
+def train(out: Path, epochs: int, export: Path, aasce: Path | None = None,
+          init: Path | None = None, lr: float = 2e-3, ap_head: bool = False) -> None:
+    """Fit on OUT/crops.npz (and the real AASCE crops of ``aasce``, whose middle points the
+    loss leaves out; with ``ap_head`` read out by a head of their own, which is not
+    exported, so that only the shared layers learn from them), from ``init``'s weights
+    where given; export after each epoch."""
     data = np.load(out / "crops.npz")
-    inside = ((data["yt"] > 0.02) & (data["yt"] < 0.98)).all(axis=(1, 2))  # else no target
+    inside = _inside(data["yt"])
     xt, yt = (torch.from_numpy(data[k][inside]) for k in ("xt", "yt"))
+    known = torch.ones(len(xt), 6)
+    is_ap = torch.zeros(len(xt), dtype=torch.bool)
     xv, yv, gv = (torch.from_numpy(data[k]) for k in ("xv", "yv", "gv"))
     sets = ", ".join(data["sets"])
+    real = None
+    if aasce:
+        extra = np.load(aasce)
+        keep = _inside(extra["yt"])
+        xt = torch.cat([xt, torch.from_numpy(extra["xt"][keep])])
+        yt = torch.cat([yt, torch.from_numpy(extra["yt"][keep])])
+        known = torch.cat([known, torch.tensor([[1.0, 0, 1, 1, 0, 1]]).repeat(keep.sum(), 1)])
+        is_ap = torch.cat([is_ap, torch.ones(int(keep.sum()), dtype=torch.bool)])
+        real = torch.from_numpy(extra["xv"]), torch.from_numpy(extra["yv"])
+        sets += f" and {keep.sum()} of the real AASCE AP films (corners only)"
     torch.manual_seed(0)
     np.random.seed(0)
-    net = LandmarkNet()
-    opt = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=1e-4)
+    net = load_landmarks(init).train() if init else LandmarkNet()
+    second = nn.Conv2d(net.head.in_channels, 6, 1) if ap_head else None
+    if second is not None:
+        second.load_state_dict(net.head.state_dict())
+        sets += " (their own head)"
+    params = list(net.parameters()) + (list(second.parameters()) if second else [])
+    opt = torch.optim.AdamW(params, lr / 2, weight_decay=1e-4)
     steps = len(xt) // 64
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=epochs * steps)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * steps)
     for epoch in range(epochs):
         start, net = time.time(), net.train()
         order = torch.randperm(len(xt))
         for k in range(steps):
             pick = order[k * 64:(k + 1) * 64]
-            x, y = torch.from_numpy(augmented(xt[pick])), yt[pick].clone()
+            x, y, w = torch.from_numpy(augmented(xt[pick])), yt[pick].clone(), known[pick]
+            a = is_ap[pick]
             up = torch.rand(len(pick)) < 0.5  # upside down: superior and inferior swap
             x[up] = x[up].flip(-2)
             y[up, :, 1] = 1 - y[up, :, 1]
             y[up] = y[up][:, [3, 4, 5, 0, 1, 2]]
-            uv, p, _ = net(x)
-            ce = -(target_maps(y) * p.clamp_min(1e-8).log()).sum((-1, -2)).mean()
-            loss = 20 * ((uv - y).abs().mean() + (heights(uv) - heights(y)).abs().mean()) \
-                + 0.05 * ce
+            features = net.features(x)
+            logits = net.head(features)
+            if second is not None and a.any():
+                logits = torch.where(a[:, None, None, None], second(features), logits)
+            uv, p, _ = net.read_out(logits)
+            ce = -(target_maps(y) * p.clamp_min(1e-8).log()).sum((-1, -2))
+            hw = w[:, :3] * w[:, 3:]
+            loss = 20 * (((uv - y).abs().mean(-1) * w).sum() / w.sum()
+                         + ((heights(uv) - heights(y)).abs() * hw).sum() / hw.sum()) \
+                + 0.05 * (ce * w).sum() / w.sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
         net.eval()
-        with torch.no_grad():
-            uv = torch.cat([net(torch.from_numpy(to_input(xv[i:i + 512].numpy())))[0]
-                            for i in range(0, len(xv), 512)])
-        print(f"epoch {epoch + 1}: {_report(uv, yv, gv)} ({time.time() - start:.0f} s)",
-              flush=True)
+        print(f"epoch {epoch + 1}: {_report(_predict(net, xv), yv, gv)}"
+              + (f"; {_report_real(_predict(net, real[0]), real[1])}" if real else "")
+              + (f"; own head: {_report_real(_predict(net, real[0], second), real[1])}"
+                 if real and second else "")
+              + f" ({time.time() - start:.0f} s)", flush=True)
         save_landmarks(net, export, f"analysis/landmark_train.py, {epoch + 1} of {epochs} "
-                       f"epochs on {len(xt)} crops of {sets}")
+                       f"epochs on {len(xt)} crops of {sets}"
+                       + (f", from {init.name}" if init else ""))
+
+
+def _predict(net: LandmarkNet, x: torch.Tensor, head: nn.Module | None = None
+             ) -> torch.Tensor:
+    """Points of uint8 crops ``x`` (the network's own head unless ``head`` is given)."""
+    head = head or net.head
+    with torch.no_grad():
+        return torch.cat([
+            net.read_out(head(net.features(torch.from_numpy(to_input(x[i:i + 512].numpy())))))[0]
+            for i in range(0, len(x), 512)])
+
+
+def _report_real(uv: torch.Tensor, y: torch.Tensor) -> str:
+    """Validation on real AP films: corner error and left / right height MAPE."""
+    corners = [0, 2, 3, 5]
+    err = (uv[:, corners] - y[:, corners]).norm(dim=-1).mean() * SIDE
+    mape = ((heights(uv) / heights(y) - 1).abs().mean(0) * 100).tolist()
+    return (f"AASCE corner error {err:.2f} px; left / right height MAPE {mape[0]:.1f} / "
+            f"{mape[2]:.1f}%")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=["crops", "train"])
+    ap.add_argument("step", choices=["crops", "aasce-crops", "train", "aasce-eval"])
+    ap.add_argument("models", nargs="*", type=Path,
+                    help="aasce-eval: landmark models (.safetensors) to compare")
     ap.add_argument("--out", type=Path, default=Path("runs/landmarks"))
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--export", type=Path, help="ONNX path (default: OUT/vertebra_landmarks)")
@@ -166,18 +274,39 @@ def main() -> None:
                     help="crops of a fractured body per crop of an intact one")
     ap.add_argument("--sets", nargs="+", default=TRAIN_SETS,
                     help="training set folders (their train and val parts)")
+    ap.add_argument("--aasce", type=Path, help="aasce-crops: the AASCE folder (default "
+                    "../shared/data/aasce-ap); train: its crops file to mix in")
+    ap.add_argument("--copies", type=int, default=2, help="aasce-crops: crops per body")
+    ap.add_argument("--init", type=Path, help="train: start from these weights")
+    ap.add_argument("--lr", type=float, default=2e-3, help="train: the one-cycle peak")
+    ap.add_argument("--ap-head", action="store_true",
+                    help="train: read the AASCE crops out by a head of their own")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
     if args.step == "crops":
-        rng = np.random.default_rng(0)
         (xt, yt, gt), (xv, yv, gv) = (
             build_crops("train", 2, rng, args.fracture_copies, args.sets),
             build_crops("val", 1, rng, sets=args.sets))
         np.savez_compressed(args.out / "crops.npz", xt=xt, yt=yt, gt=gt, xv=xv, yv=yv, gv=gv,
                             sets=np.array(args.sets))
         print(f"{len(xt)} training and {len(xv)} validation crops in {args.out}")
+    elif args.step == "aasce-crops":
+        root = args.aasce or shared_data_dir() / "aasce-ap"
+        (xt, yt), (xv, yv) = (build_aasce_crops(root, "train", args.copies, rng),
+                              build_aasce_crops(root, "val", 1, rng))
+        np.savez_compressed(args.out / "aasce.npz", xt=xt, yt=yt, xv=xv, yv=yv)
+        print(f"{len(xt)} training and {len(xv)} validation AASCE crops in {args.out}")
+    elif args.step == "aasce-eval":
+        root = args.aasce or shared_data_dir() / "aasce-ap"
+        x, y = build_aasce_crops(root, "test", 1, rng)
+        x, y = torch.from_numpy(x), torch.from_numpy(y)
+        print(f"AASCE test part, {len(x)} jittered crops")
+        for model in args.models:
+            print(f"{model}: {_report_real(_predict(load_landmarks(model), x), y)}")
     else:
-        train(args.out, args.epochs, args.export or args.out / "vertebra_landmarks.onnx")
+        train(args.out, args.epochs, args.export or args.out / "vertebra_landmarks.onnx",
+              args.aasce, args.init, args.lr, args.ap_head)
 
 
 if __name__ == "__main__":

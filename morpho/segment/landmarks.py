@@ -38,7 +38,8 @@ class LandmarkNet(nn.Module):
         self.head = nn.Conv2d(WIDTHS[0], 6, 1)
         self.register_buffer("grid", (torch.arange(SIDE // 2) + 0.5) / (SIDE // 2))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last decoder stage's features (N, WIDTHS[0], SIDE / 2, SIDE / 2)."""
         skips = []
         for block in self.down:
             x = block(x)
@@ -47,12 +48,19 @@ class LandmarkNet(nn.Module):
         for block in self.up:
             x = nn.functional.interpolate(x, scale_factor=2.0, mode="bilinear")
             x = block(torch.cat([x, skips.pop()], 1))
-        logits = self.head(x)
+        return x
+
+    def read_out(self, logits: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Heatmap logits (N, 6, h, w) -> points, heatmaps and spreads (see the class)."""
         p = logits.flatten(2).softmax(-1).view_as(logits)
         pu, pv = p.sum(2), p.sum(3)
         uv = torch.stack([(pu * self.grid).sum(-1), (pv * self.grid).sum(-1)], -1)
         var = (pu * self.grid**2).sum(-1) + (pv * self.grid**2).sum(-1) - (uv**2).sum(-1)
         return uv, p, var.clamp_min(0).sqrt()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.read_out(self.head(self.features(x)))
 
 
 class _Exported(nn.Module):
