@@ -24,7 +24,8 @@ Real films: ``aasce-crops`` cuts crops of the real AASCE AP films' annotated bod
 and val parts; four corners each, the left side taken as "anterior"), and ``train --aasce
 OUT/aasce.npz`` mixes them in, the middle points left out of the loss (an AP film shows
 no central endplate); ``--init`` fine-tunes given weights. ``aasce-eval MODEL...`` compares
-models on jittered crops of the AASCE test part (corner error, left / right heights):
+models on jittered crops of the AASCE test part (corner error, left / right heights;
+``--sheet`` draws some):
 
     python analysis/landmark_train.py aasce-crops --out runs/lm-aasce
     python analysis/landmark_train.py train --out runs/lm-v3 --aasce runs/lm-aasce/aasce.npz \
@@ -41,6 +42,7 @@ import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -202,7 +204,7 @@ def train(out: Path, epochs: int, export: Path, aasce: Path | None = None,
     second = nn.Conv2d(net.head.in_channels, 6, 1) if ap_head else None
     if second is not None:
         second.load_state_dict(net.head.state_dict())
-        sets += " (their own head)"
+        sets += " (read out by a head of their own, not exported)"
     params = list(net.parameters()) + (list(second.parameters()) if second else [])
     opt = torch.optim.AdamW(params, lr / 2, weight_decay=1e-4)
     steps = len(xt) // 64
@@ -240,7 +242,13 @@ def train(out: Path, epochs: int, export: Path, aasce: Path | None = None,
               + f" ({time.time() - start:.0f} s)", flush=True)
         save_landmarks(net, export, f"analysis/landmark_train.py, {epoch + 1} of {epochs} "
                        f"epochs on {len(xt)} crops of {sets}"
-                       + (f", from {init.name}" if init else ""))
+                       + (f", fine-tuned from {_version(init)}" if init else ""))
+
+
+def _version(weights: Path) -> str:
+    """The version in the JSON beside ``weights``, else the file's name."""
+    config = Path(weights).with_suffix(".json")
+    return json.loads(config.read_text())["version"] if config.exists() else Path(weights).name
 
 
 def _predict(net: LandmarkNet, x: torch.Tensor, head: nn.Module | None = None
@@ -262,6 +270,24 @@ def _report_real(uv: torch.Tensor, y: torch.Tensor) -> str:
             f"{mape[2]:.1f}%")
 
 
+SHEET_COLOURS = ((0, 200, 0), (0, 0, 255), (255, 128, 0), (0, 200, 255))  # BGR
+
+
+def write_sheet(path: Path, x: np.ndarray, y: np.ndarray, points: list[np.ndarray],
+                n: int = 24, side: int = 160) -> None:
+    """A contact sheet of ``n`` evenly spaced crops: the annotated corners (green) and
+    each model's (red, then blue, ...)."""
+    tiles = []
+    for k in np.linspace(0, len(x) - 1, n).astype(int):
+        tile = cv2.cvtColor(cv2.resize(x[k], (side, side)), cv2.COLOR_GRAY2BGR)
+        for uv, colour in zip([y, *points], SHEET_COLOURS, strict=False):
+            for u, v in uv[k][[0, 2, 3, 5]]:
+                cv2.circle(tile, (int(u * side), int(v * side)), 3, colour, -1)
+        tiles.append(tile)
+    rows = [np.hstack(tiles[i:i + 6]) for i in range(0, n, 6)]
+    cv2.imwrite(str(path), np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 85])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("step", choices=["crops", "aasce-crops", "train", "aasce-eval"])
@@ -279,6 +305,7 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=2, help="aasce-crops: crops per body")
     ap.add_argument("--init", type=Path, help="train: start from these weights")
     ap.add_argument("--lr", type=float, default=2e-3, help="train: the one-cycle peak")
+    ap.add_argument("--sheet", type=Path, help="aasce-eval: write a contact sheet (JPEG)")
     ap.add_argument("--ap-head", action="store_true",
                     help="train: read the AASCE crops out by a head of their own")
     args = ap.parse_args()
@@ -302,8 +329,11 @@ def main() -> None:
         x, y = build_aasce_crops(root, "test", 1, rng)
         x, y = torch.from_numpy(x), torch.from_numpy(y)
         print(f"AASCE test part, {len(x)} jittered crops")
-        for model in args.models:
-            print(f"{model}: {_report_real(_predict(load_landmarks(model), x), y)}")
+        points = [_predict(load_landmarks(model), x) for model in args.models]
+        for model, uv in zip(args.models, points, strict=True):
+            print(f"{model}: {_report_real(uv, y)}")
+        if args.sheet:
+            write_sheet(args.sheet, x.numpy(), y.numpy(), [uv.numpy() for uv in points])
     else:
         train(args.out, args.epochs, args.export or args.out / "vertebra_landmarks.onnx",
               args.aasce, args.init, args.lr, args.ap_head)
