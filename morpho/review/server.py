@@ -226,4 +226,5 @@ def make_server(run: Path, reader: str = "", port: int = 0) -> tuple[ThreadingHT
     handler = type("Handler", (ReviewHandler,), {"state": ReviewRun(run, reader), "token": token})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
+    server.block_on_close = False  # Ctrl+C stops at once; corrections are written atomically
     return server, f"http://127.0.0.1:{server.server_address[1]}/?token={token}"

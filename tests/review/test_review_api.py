@@ -109,5 +109,10 @@ def test_cli_serves_the_run_until_stopped(run):
         assert status == 200 and data["reader"] == "cli"
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-    assert process.returncode == 0
+        try:  # communicate drains stderr, so a full pipe cannot hold the server up
+            _, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
+            raise AssertionError(f"not stopped by Ctrl+C; stderr ends: {err[-2000:]}") from None
+    assert process.returncode == 0, err[-2000:]
