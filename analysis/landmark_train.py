@@ -23,16 +23,18 @@ held-out films: ``screening_benchmark.py``, MODEL_CARD.md.
 Real films: ``aasce-crops`` cuts crops of the real AASCE AP films' annotated bodies (train
 and val parts; four corners each, the left side taken as "anterior"), and ``train --aasce
 OUT/aasce.npz`` mixes them in, the middle points left out of the loss (an AP film shows
-no central endplate); ``--init`` fine-tunes given weights. ``aasce-eval MODEL...`` compares
-models on jittered crops of the AASCE test part (corner error, left / right heights;
-``--sheet`` draws some):
+no central endplate); ``--ap-head`` reads them out by a head of their own that is not
+exported (through the shared head the AP corner convention shortened lateral heights);
+``--init`` fine-tunes given weights. ``aasce-eval MODEL...`` compares models on jittered
+crops of the AASCE test part (corner error, left / right heights; ``--sheet`` draws some).
+The shipped network's last step (LANDMARK_MODEL_CARD.md, Reproduce):
 
-    python analysis/landmark_train.py aasce-crops --out runs/lm-aasce
-    python analysis/landmark_train.py train --out runs/lm-v3 --aasce runs/lm-aasce/aasce.npz \
-        --init models/vertebra_landmarks.safetensors --epochs 3 --lr 5e-4 \
-        --export runs/lm-aasce/vertebra_landmarks.onnx
+    python analysis/landmark_train.py aasce-crops --out runs/landmarks
+    python analysis/landmark_train.py train --out runs/landmarks --aasce \
+        runs/landmarks/aasce.npz --ap-head --init FIRST.safetensors --epochs 3 --lr 5e-4 \
+        --export models/vertebra_landmarks.onnx
     python analysis/landmark_train.py aasce-eval models/vertebra_landmarks.safetensors \
-        runs/lm-aasce/vertebra_landmarks.safetensors
+        FIRST.safetensors --sheet docs/landmarks_aasce.jpg
 """
 
 from __future__ import annotations
