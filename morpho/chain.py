@@ -302,7 +302,7 @@ def label_map(mask: np.ndarray, table: pd.DataFrame) -> np.ndarray:
     (its centre where the points are missing) is kept and its pixels go to the nearest
     outline, so touching bodies are parted; components with no measured body (specks,
     fragments and off-axis objects the labelling dropped) are left out."""
-    mask = np.asarray(mask, bool)
+    mask = np.ascontiguousarray(mask, bool)
     out = np.zeros(mask.shape, np.uint8)
     x, y, w, h = cv2.boundingRect(mask.view(np.uint8))  # all the work inside the mask's box
     if not w or table.empty:
