@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import webbrowser
 from pathlib import Path
 from typing import Annotated
@@ -55,6 +56,10 @@ def review(
     typer.echo(f"reviewing {run} at {url} (Ctrl+C to stop)", err=True)  # never wrapped
     if not no_browser:
         webbrowser.open(url)
+    # Ctrl+C stops it even where the launching process blocked or ignored SIGINT (a child
+    # inherits both; a CI run's server once went on after SIGINT, likely so)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

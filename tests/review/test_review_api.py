@@ -94,14 +94,19 @@ def test_cli_refuses_a_folder_that_is_not_a_run(tmp_path):
 
 
 def test_cli_serves_the_run_until_stopped(run):
-    """``morpho review RUN --no-browser`` prints its address and answers there."""
+    """``morpho review RUN --no-browser`` prints its address, answers there and stops on
+    Ctrl+C, even when started with SIGINT blocked and ignored (a child inherits both)."""
     import signal
     import subprocess
     import sys
 
+    def deaf() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     command = [sys.executable, "-c", "from morpho.cli import main; main()", "review", str(run),
                "--no-browser", "--reader", "cli"]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=deaf)
     try:
         line = process.stderr.readline()
         url = line.split(" at ")[1].split()[0]
