@@ -79,17 +79,26 @@ def build_crops(split: str, copies: int, rng: np.random.Generator,
                             PreprocessConfig())
             whole = truth[(truth["image"] == item["id"]) & truth["complete"].astype(bool)]
             for _, row in whole.iterrows():
-                xy = six_points(row)
-                size0 = CROP_SCALE * np.ptp(xy, axis=0).max()
-                grade = int(row["fracture_grade"])
+                xy, grade = six_points(row), int(row["fracture_grade"])
                 for _ in range(copies * (fracture_copies if grade else 1)):
-                    centre = xy.mean(0) + rng.normal(0, 0.08, 2) * size0
-                    c, m = crop(img, centre, size0 * np.exp(rng.normal(0, 0.15)),
-                                row["ant_sup_x"] > row["post_sup_x"], rng.normal(0, 8))
+                    c, uv = jittered_crop(img, xy, rng, row["ant_sup_x"] > row["post_sup_x"])
                     x.append(c)
-                    y.append((xy @ m[:, :2].T + m[:, 2]) / SIDE)
+                    y.append(uv)
                     g.append(grade)
     return np.array(x), np.array(y, np.float32), np.array(g, np.int8)
+
+
+def jittered_crop(img: np.ndarray, xy: np.ndarray, rng: np.random.Generator,
+                  flip: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A crop around six points ``xy`` moved by 8% and scaled by 15% of its size and
+    turned ~8 degrees, mirrored with ``flip`` (None: at random), and the points in crop
+    units."""
+    size = CROP_SCALE * np.ptp(xy, axis=0).max()
+    centre = xy.mean(0) + rng.normal(0, 0.08, 2) * size
+    size *= np.exp(rng.normal(0, 0.15))
+    mirror = bool(rng.random() < 0.5) if flip is None else flip
+    c, m = crop(img, centre, size, mirror, rng.normal(0, 8))
+    return c, (xy @ m[:, :2].T + m[:, 2]) / SIDE
 
 
 def corner_points(corners: np.ndarray) -> np.ndarray:
@@ -115,12 +124,8 @@ def build_aasce_crops(root: Path, split: str, copies: int, rng: np.random.Genera
             continue
         img = equalised(read_radiograph(root / "images" / name).pixels, PreprocessConfig())
         for xy in corner_points(corners):
-            size0 = CROP_SCALE * np.ptp(xy, axis=0).max()
             for _ in range(copies):
-                centre = xy.mean(0) + rng.normal(0, 0.08, 2) * size0
-                c, m = crop(img, centre, size0 * np.exp(rng.normal(0, 0.15)),
-                            bool(rng.random() < 0.5), rng.normal(0, 8))
-                uv = (xy @ m[:, :2].T + m[:, 2]) / SIDE
+                c, uv = jittered_crop(img, xy, rng)
                 for a, b in ((0, 2), (3, 5)):  # the left one of each edge is "anterior"
                     if uv[a, 0] > uv[b, 0]:
                         uv[[a, b]] = uv[[b, a]]
