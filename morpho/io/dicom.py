@@ -9,6 +9,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.uid import UID
 
 from morpho.errors import MorphoError
 from morpho.io.checks import check_decoder, check_dimensions, check_not_constant, to_gray
@@ -56,7 +57,7 @@ def _check_header(path: Path, ds: Dataset) -> None:
     if "PixelData" not in ds:
         meta = getattr(ds, "file_meta", {})
         sop_class = ds.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID")
-        if sop_class is None:
+        if not isinstance(sop_class, UID) or not sop_class.is_valid:  # absent or garbled
             raise MorphoError(path, "corrupt or not DICOM: no pixel data and no SOP class")
         if "Image Storage" in sop_class.name:  # an image's header alone: cut off, most often
             raise MorphoError(path, f"DICOM image without pixel data: truncated or incomplete "

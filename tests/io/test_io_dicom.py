@@ -153,6 +153,13 @@ def test_corrupt_refused(tmp_path):
     assert_refused(path, "corrupt")
 
 
+def test_garbled_header_without_pixel_data_refused_as_corrupt(tmp_path):
+    """A blank or garbled SOP class is no SOP class (not named as an empty '()')."""
+    path = tmp_path / "garbled.dcm"
+    path.write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00" * 10)
+    assert_refused(path, "corrupt or not DICOM", "no SOP class")
+
+
 def test_constant_and_small_refused(dicom_file):
     assert_refused(dicom_file(np.full((96, 80), 7, np.uint16)), "constant")
     assert_refused(dicom_file(ramp(40, 80)), "too small", "80x40")
