@@ -171,3 +171,29 @@ def test_the_two_step_path_measures_with_the_shipped_landmarks_too(tmp_path):
     assert len(both) >= 13
     assert np.allclose(both["hp_px"], both["hp_px_2"], rtol=0.03)
     assert both["genant_grade"].fillna(-1).tolist() == both["genant_grade_2"].fillna(-1).tolist()
+
+
+def test_a_too_narrow_outline_takes_its_depth_from_the_landmark_points():
+    """Outlines cut 28 px narrower (bodies under the shoulders lose their walls): alone they
+    read too tall for their depth; with the network's points the depth is the film's."""
+    from dataclasses import replace
+
+    import cv2
+
+    from morpho.label import label_bodies
+    from morpho.measure import measure_labelling
+    from morpho.synth.phantom import PhantomParams, render_phantom
+
+    model = _shipped_landmarks()
+    params = PhantomParams.sample(np.random.default_rng(3), (512, 512), left_share=1.0)
+    synth = render_phantom(replace(params, size=(1024, 1024), pixel_mm=params.pixel_mm / 2))
+    whole = measure_labelling(label_bodies(synth.mask, pixels=synth.image), pixels=synth.image)
+    narrow = cv2.erode(synth.mask.view(np.uint8), np.ones((1, 29), np.uint8)) > 0
+    lab = label_bodies(narrow, pixels=synth.image)
+    outline = measure_labelling(lab, pixels=synth.image)
+    points = measure_labelling(lab, pixels=synth.image, landmarks=model)
+    assert len(outline) == len(points) == len(whole)
+    upper = slice(0, 6)  # the smallest bodies lose the largest share of their depth
+    assert (outline["aspect"][upper] > 1.25).all() and not outline["plausible"][upper].any()
+    assert np.allclose(points["aspect"][upper], whole["aspect"][upper], rtol=0.12)
+    assert points["plausible"][upper].all()
