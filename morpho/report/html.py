@@ -16,6 +16,7 @@ from pathlib import Path, PurePath
 import jinja2
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.progress import track
 
@@ -533,6 +534,7 @@ def _prevalence(tables: BatchTables) -> tuple[str, str, str]:
             "any grade >= 1": [f"{(worst >= 1).mean():.1%}" if len(ok) else "–"],
             "any grade >= 2": [f"{(worst >= 2).mean():.1%}" if len(ok) else "–"],
             "vertebrae measured": [len(m)],
+            "vertebrae graded": [f"{m['genant_grade'].notna().mean():.1%}" if len(m) else "–"],
             "vertebrae grade >= 1": [f"{(m['genant_grade'] >= 1).mean():.1%}" if len(m) else "–"],
         }
     )
@@ -563,6 +565,34 @@ def _prevalence(tables: BatchTables) -> tuple[str, str, str]:
         by_level.rename_axis("level").reset_index().to_html(index=False, border=0),
         group_html,
     )
+
+
+def _not_gradable(folder: Path | None) -> str:
+    """HTML table: vertebrae not graded, by the first reason their ``qa`` gives (numbers in
+    brackets left out), as measured (before readers' corrections). Read from
+    measurements.parquet in batches, so any cohort size fits in memory."""
+    path = None if folder is None else folder / "measurements.parquet"
+    if path is None or not path.is_file():
+        return ""
+    file = pq.ParquetFile(path)
+    if not {"genant_grade", "qa"} <= set(file.schema_arrow.names):
+        return ""
+    counts: dict[str, int] = {}
+    measured = 0
+    for batch in file.iter_batches(columns=["genant_grade", "qa"], batch_size=1 << 18):
+        measured += batch.num_rows
+        qa = pc.fill_null(batch.column("qa").filter(pc.is_null(batch.column("genant_grade"))), "")
+        reason = pc.struct_field(pc.extract_regex(qa, r"ungradable: (?P<r>[^;]*)"), "r")
+        reason = pc.utf8_trim_whitespace(pc.replace_substring_regex(
+            pc.fill_null(reason, "no reason recorded"), r"\s*\([^)]*\d[^)]*\)", ""))
+        for row in pc.value_counts(reason).to_pylist():
+            counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]
+    if not counts:
+        return ""
+    table = pd.Series(counts, name="vertebrae").sort_values(ascending=False)
+    frame = table.rename_axis("first reason").reset_index()
+    frame["share of measured"] = (frame["vertebrae"] / measured).map("{:.1%}".format)
+    return frame.to_html(index=False, border=0)
 
 
 def write_cohort_report(
@@ -604,6 +634,7 @@ def write_cohort_report(
             counts = failures["cause"].value_counts().rename_axis("cause").reset_index()
             failure_html = counts.to_html(index=False, border=0)
     prevalence, by_level, by_group = _prevalence(tables)
+    not_gradable = _not_gradable(tables.folder)
     positional = tables.measurements["label"].astype(str).str.startswith("#")
     level_note = (
         ""
@@ -621,7 +652,7 @@ def write_cohort_report(
     return _render(
         "cohort.html.j2", Path(path), title="morpho cohort screening report", cards=cards,
         facts=facts, prevalence=prevalence, by_level=by_level, by_group=by_group,
-        level_note=level_note,
+        level_note=level_note, not_gradable=not_gradable,
         plots=[data_uri(png) for png in plots], plot_notes=plot_notes,
         failures=failure_html, links=list(links),
     )  # fmt: skip

@@ -7,6 +7,7 @@ import re
 import cv2
 import highdicom as hd
 import numpy as np
+import pandas as pd
 import pydicom
 import pytest
 from batch_dicoms import PATIENT_ID, PATIENT_NAME, files_holding, write_dicom
@@ -207,3 +208,19 @@ def test_cohort_outcome_plot_has_no_empty_age_chart_without_ages():
         return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED).shape[1]
 
     assert width([None, None, None]) < 0.7 * width([61.0, 72.0, None])
+
+
+def test_cohort_page_counts_not_gradable_vertebrae_by_first_reason(tmp_path):
+    from morpho.report.html import _not_gradable
+
+    qa = ["", "dropped speck at (3,4): 9 px; ungradable: low model confidence (0.74)",
+          "ungradable: low model confidence (0.61); irregular outline (solidity 0.70)",
+          "ungradable: may hold two bodies (1.9x the neighbours' height)", None, "split"]
+    grades = [0, None, None, None, None, 2]
+    pd.DataFrame({"genant_grade": pd.array(grades, dtype="Int64"), "qa": qa}).to_parquet(
+        tmp_path / "measurements.parquet")
+    html = _not_gradable(tmp_path)
+    rows = re.findall(r"<td>([^<]*)</td>\s*<td>(\d+)</td>\s*<td>([\d.]+%)</td>", html)
+    assert rows == [("low model confidence", "2", "33.3%"), ("may hold two bodies", "1", "16.7%"),
+                    ("no reason recorded", "1", "16.7%")]
+    assert _not_gradable(tmp_path / "none") == ""
