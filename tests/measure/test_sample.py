@@ -27,3 +27,30 @@ def test_the_sample_has_exactly_one_fracture_t12_grade_2():
     # every height within 5% (the landmark network; from the outline, T2's Hp was 13% short)
     assert error.max() < 0.05
     assert (df["points_source"] == "landmarks").all()
+
+
+def test_a_negative_image_file_is_read_as_a_negative(tmp_path):
+    """The sample as 8-bit PNG, as exported and inverted (bone dark, as a MONOCHROME1 film
+    saved without its inversion): the same bodies and the one call either way, and only the
+    inverted one says it was read as a negative."""
+    pytest.importorskip("onnxruntime")
+    import cv2
+
+    from morpho.chain import FilmSettings
+    from morpho.io import read_radiograph
+    from morpho.pipeline import measure_file
+
+    film = np.round(read_radiograph(SAMPLE).pixels * 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "positive.png"), film)
+    cv2.imwrite(str(tmp_path / "negative.png"), 255 - film)
+    settings = FilmSettings(first_level="T2")
+    positive = measure_file(tmp_path / "positive.png", settings)
+    negative = measure_file(tmp_path / "negative.png", settings)
+    assert not positive.negative and positive.facts()["qa"] == "ok"
+    assert negative.negative and "read as a negative" in negative.facts()["qa"]
+    assert negative.table["qa"].str.startswith("film read as a negative").all()
+    assert len(negative.table) == len(positive.table)
+    for result in (positive, negative):
+        called = result.table[result.table["genant_grade"].fillna(0) >= 2]
+        assert called["level"].tolist() == ["T12"]
+    assert np.allclose(negative.table["hp_px"], positive.table["hp_px"], rtol=0.02)
