@@ -54,3 +54,19 @@ def test_a_negative_image_file_is_read_as_a_negative(tmp_path):
         called = result.table[result.table["genant_grade"].fillna(0) >= 2]
         assert called["level"].tolist() == ["T12"]
     assert np.allclose(negative.table["hp_px"], positive.table["hp_px"], rtol=0.02)
+
+
+@pytest.mark.parametrize("quarters, way", [(1, "clockwise"), (3, "counter-clockwise")])
+def test_a_film_on_its_side_is_refused_with_the_way_to_turn_it(tmp_path, quarters, way):
+    pytest.importorskip("onnxruntime")
+    import cv2
+
+    from morpho.errors import MorphoError
+    from morpho.io import read_radiograph
+    from morpho.pipeline import measure_image
+
+    film = np.round(read_radiograph(SAMPLE).pixels * 255).astype(np.uint8)
+    path = tmp_path / "turned.png"
+    cv2.imwrite(str(path), np.rot90(film, quarters))  # rot90 turns counter-clockwise
+    with pytest.raises(MorphoError, match=f"lies on its side.*turn it a quarter {way}"):
+        measure_image(path)
