@@ -3,8 +3,9 @@ segment -> label and measure (``measure.measure_mask``) -> column check -> film-
 
 ``morpho measure``, ``morpho batch`` and the Python API (``pipeline.measure_image``) all run
 ``measure_film`` with one ``FilmSettings``; batch adds only scheduling, storage and resume.
-The checks that refuse a film (a frontal header, a garbled decode, no vertebral column)
-live here too, with the numbers they were set on.
+The checks that refuse a film (a frontal header, a garbled decode, no vertebral column, a
+film on its side) and the reading of an image file as a negative live here too, with the
+numbers they were set on.
 """
 
 from __future__ import annotations
