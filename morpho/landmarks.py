@@ -18,14 +18,10 @@ import numpy as np
 import onnxruntime as ort
 
 from morpho.errors import MorphoError
-from morpho.synth.truth import COLUMN_FRACTIONS
 
 SIDE = 96
 CROP_SCALE = 1.7  # crop side / the larger extent of a body's six points
 BATCH = 32
-#: share of a body's depth between the anterior and posterior points the network places
-#: (it learned the truth's columns, ``COLUMN_FRACTIONS``)
-POINT_SPAN = COLUMN_FRACTIONS[2] - COLUMN_FRACTIONS[0]
 
 
 def crop(img: np.ndarray, centre: np.ndarray, size: float, flip: bool, angle: float = 0.0

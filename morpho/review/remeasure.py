@@ -7,11 +7,11 @@ import pandas as pd
 
 from morpho.grade import genant
 from morpho.measure import (
-    INSET,
     NOT_GRADED,
     ROUNDING,
     film_grades,
     plausibility,
+    point_depth,
     point_heights,
 )
 
@@ -52,9 +52,7 @@ def film_spacing(film: pd.DataFrame) -> tuple[float, float] | None:
 def _heights(film: pd.DataFrame, spacing: tuple[float, float] | None) -> dict[str, np.ndarray]:
     """Ha/Hm/Hp (px, mm), the two ratios and the depth (px) from the six points."""
     col = point_heights(film, spacing)
-    widths = [np.hypot(film[f"ant_{e}_x"] - film[f"post_{e}_x"],
-                       film[f"ant_{e}_y"] - film[f"post_{e}_y"]) for e in ("sup", "inf")]
-    depth = np.mean(widths, axis=0) / (1 - 2 * INSET)  # the points sit INSET inside the walls
+    depth = point_depth(film)
     measured = film.get("depth_px", pd.Series(np.nan, film.index)).to_numpy(float)
     col["depth_px"] = np.where(np.isfinite(measured), measured, depth)  # the mask's, where kept
     return col
