@@ -3,9 +3,9 @@ segment -> label and measure (``measure.measure_mask``) -> column check -> film-
 
 ``morpho measure``, ``morpho batch`` and the Python API (``pipeline.measure_image``) all run
 ``measure_film`` with one ``FilmSettings``; batch adds only scheduling, storage and resume.
-The checks that refuse a film (a frontal header, a garbled decode, no vertebral column, a
-film on its side) and the reading of an image file as a negative live here too, with the
-numbers they were set on.
+The checks that refuse a film (a frontal header, or a frontal look where no header gives the
+view; a garbled decode, no vertebral column, a film on its side) and the reading of an
+image file as a negative live here too, with the numbers they were set on.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from morpho.errors import MorphoError
 from morpho.grade import subject_calls
 from morpho.io import Radiograph, read_radiograph
 from morpho.io.reduced import Reduced, Reduction, read_reduced
+from morpho.label.view import column_symmetry
 from morpho.measure import EXTRA_COLUMNS, MEASUREMENT_COLUMNS, measure_mask
 from morpho.preprocess import PreprocessConfig, make_transform
 from morpho.segment.infer import body_and_cores
@@ -57,6 +58,13 @@ NEGATIVE_SHARE = 0.6
 #: refused as lying on its side. 10 proxy films turned: 0.50-0.62 (two refused as no column);
 #: 480 as exported: one over 0.3 (0.45).
 TURNED_SPREAD = 0.3
+#: A film whose header gives no view is refused as frontal when it is this mirror-symmetric
+#: about its spine (``column_symmetry``). Median (highest) symmetry, header-less files:
+#: lateral DRRs of the chest CT -0.11 (0.26; 240 at 320 px), of the held-out spine CT -0.02
+#: (0.35; 240 at 320 px) and 0.01 (0.33; 96 fractured, full size), phantoms -0.10 (0.30;
+#: 30), the bundled sample 0.12; frontal: AASCE AP test and validation films 0.44 (60 of
+#: 123 over the limit), AP DRRs 0.50-0.74 (49 of 69), the PA chest DX 0.65.
+FRONTAL_SYMMETRY = 0.45
 
 DECODE_MARGIN = 2  # decode at least this many times the network input's pixels
 POINTS = ("ant_sup", "mid_sup", "post_sup", "post_inf", "mid_inf", "ant_inf")  # outline order
@@ -208,6 +216,8 @@ def measure_film(
     result = _measured(loaded, settings, segmenter, mask, probability, cores, image, landmarks)
     if mask is None and result.view == "lateral":
         result = _upright(result, loaded, settings, segmenter, image, landmarks)
+        if settings.view is None and loaded.radiograph.view == "unknown":
+            check_not_frontal(result)
     check_column(result.radiograph.path or image or "film", result.table, result.probability)
     return result
 
@@ -332,6 +342,23 @@ def measured_view(path: str | Path, header_view: str | None, view: str | None = 
             "header is wrong",
         )
     return "lateral"
+
+
+def check_not_frontal(result: FilmResult) -> None:
+    """Refuse a film measured as lateral for want of a view in its header when it looks
+    frontal (``FRONTAL_SYMMETRY``): the caller or a manifest can give the view."""
+    table, reduction = result.table, result.reduction
+    if reduction.factor != 1:  # the decoded pixels are reduced, the table's are original
+        table = table.assign(depth_px=table["depth_px"] / reduction.factor)
+        table[["cx", "cy"]] = reduction.to_reduced(table[["cx", "cy"]].to_numpy())
+    symmetry = column_symmetry(result.radiograph.pixels, table)
+    if symmetry > FRONTAL_SYMMETRY:
+        raise MorphoError(
+            result.radiograph.path or "film",
+            f"looks like a frontal film, not a lateral one (mirror-symmetric about the spine: "
+            f"{symmetry:.2f}, over {FRONTAL_SYMMETRY}), and no header gives the view; give "
+            "--view ap to measure a frontal spine film, or --view lateral if it is lateral",
+        )
 
 
 def column_problem(df: pd.DataFrame) -> str | None:

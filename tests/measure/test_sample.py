@@ -70,3 +70,37 @@ def test_a_film_on_its_side_is_refused_with_the_way_to_turn_it(tmp_path, quarter
     cv2.imwrite(str(path), np.rot90(film, quarters))  # rot90 turns counter-clockwise
     with pytest.raises(MorphoError, match=f"lies on its side.*turn it a quarter {way}"):
         measure_image(path)
+
+
+def test_an_image_file_that_looks_frontal_is_refused_unless_the_view_is_given(tmp_path):
+    """The sample as PNG (no header gives the view) with its anterior side mirrored onto
+    the posterior one across the column, as a frontal film is symmetric: refused as frontal,
+    and measured as lateral when the caller says so."""
+    pytest.importorskip("onnxruntime")
+    import cv2
+    from scipy.spatial import cKDTree
+
+    from morpho.chain import FilmSettings
+    from morpho.errors import MorphoError
+    from morpho.io import read_radiograph
+    from morpho.pipeline import measure_file
+
+    film = np.round(read_radiograph(SAMPLE).pixels * 255).astype(np.uint8)
+    truth = pd.read_csv(SAMPLE.with_name("sample_lateral_truth.csv"))
+    rows, cols = film.shape
+    ys = np.linspace(-rows, 2 * rows, 3000)  # the column, past both ends of the film
+    curve = np.stack([np.polyval(np.polyfit(truth["cy"], truth["cx"], 2), ys), ys], 1)
+    tangent = np.gradient(curve, axis=0)
+    normal = np.stack([-tangent[:, 1], tangent[:, 0]], 1)
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    yy, xx = np.mgrid[:rows, :cols]
+    p = np.stack([xx.ravel(), yy.ravel()], 1).astype(float)
+    _, near = cKDTree(curve).query(p)
+    across = np.einsum("ij,ij->i", p - curve[near], normal[near])
+    source = np.where(across[:, None] < 0, p - 2 * across[:, None] * normal[near], p)
+    maps = source.reshape(rows, cols, 2).astype(np.float32)
+    path = tmp_path / "symmetric.png"
+    cv2.imwrite(str(path), cv2.remap(film, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR))
+    with pytest.raises(MorphoError, match="looks like a frontal film.*--view lateral"):
+        measure_file(path, FilmSettings())
+    assert len(measure_file(path, FilmSettings(view="lateral")).table) >= 10

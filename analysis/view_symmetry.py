@@ -1,0 +1,73 @@
+"""How mirror-symmetric about the spine films are (``morpho.label.view.column_symmetry``):
+the cue that refuses a film with no view in its header as frontal (``FRONTAL_SYMMETRY``).
+
+Measures every radiograph in each FOLDER (recursive) as lateral with the default model,
+optionally re-encoded first as an 8-bit JPEG export ``--export`` px on the short side, and
+prints per folder: films, median and highest symmetry, and how many are over the limit.
+
+    python analysis/view_symmetry.py FOLDER [FOLDER ...] [--export 320] [--out table.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from rich.progress import track
+
+from morpho.chain import FRONTAL_SYMMETRY
+from morpho.errors import MorphoError
+from morpho.io import read_radiograph
+from morpho.io.files import find_images
+from morpho.label.view import column_symmetry
+from morpho.pipeline import measure_image
+from morpho.synth.realism import jpeg_export
+
+
+def film_symmetry(path: Path, segmenter: object, export: int | None, scratch: Path) -> float:
+    """``column_symmetry`` of one film measured as lateral (NaN where it cannot be)."""
+    if export:
+        pixels = read_radiograph(path).pixels
+        small, _ = jpeg_export(pixels, np.zeros(pixels.shape, np.uint8), export)
+        path = scratch / f"{path.stem}.jpg"
+        cv2.imwrite(str(path), small, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    try:
+        radiograph, _, table = measure_image(path, segmenter=segmenter, view="lateral")
+    except MorphoError as exc:
+        print(f"skipped {path.name}: {exc.cause}")
+        return float("nan")
+    return column_symmetry(radiograph.pixels, table)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folders", type=Path, nargs="+")
+    ap.add_argument("--export", type=int, help="re-encode as JPEG this many px on the short side")
+    ap.add_argument("--out", type=Path, help="write one row per film")
+    args = ap.parse_args()
+    from morpho.segment.infer import Segmenter
+
+    segmenter = Segmenter(spine_only=False)
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for folder in args.folders:
+            for path in track(sorted(find_images(folder)), description=folder.name):
+                symmetry = film_symmetry(path, segmenter, args.export, Path(scratch))
+                rows.append({"folder": folder.name, "film": path.name, "symmetry": symmetry})
+    table = pd.DataFrame(rows)
+    if args.out:
+        table.to_csv(args.out, index=False)
+    print(f"limit (morpho.chain.FRONTAL_SYMMETRY): {FRONTAL_SYMMETRY}")
+    for folder, films in table.groupby("folder", sort=False):
+        s = films["symmetry"]
+        print(f"{folder}: {len(s)} films, {int(s.isna().sum())} without a reading; median "
+              f"{s.median():.2f}, highest {s.max():.2f}; over the limit "
+              f"{int((s > FRONTAL_SYMMETRY).sum())}")
+
+
+if __name__ == "__main__":
+    main()
