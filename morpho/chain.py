@@ -62,8 +62,9 @@ TURNED_SPREAD = 0.3
 #: about its spine (``column_symmetry``). Median (highest) symmetry, header-less files:
 #: lateral DRRs of the chest CT -0.11 (0.26; 240 at 320 px), of the held-out spine CT -0.02
 #: (0.35; 240 at 320 px) and 0.01 (0.33; 96 fractured, full size), phantoms -0.10 (0.30;
-#: 30), the bundled sample 0.12; frontal: AASCE AP test and validation films 0.44 (60 of
-#: 123 over the limit), AP DRRs 0.50-0.74 (49 of 69), the PA chest DX 0.65.
+#: 30), the bundled sample 0.12; frontal: AASCE AP test and validation films 0.43 (59 of
+#: 123 over the limit), AP DRRs 0.50-0.74 (49 of 69), the PA chest DX 0.63
+#: (analysis/view_symmetry.py).
 FRONTAL_SYMMETRY = 0.45
 
 DECODE_MARGIN = 2  # decode at least this many times the network input's pixels
