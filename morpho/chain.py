@@ -212,13 +212,14 @@ def measure_film(
     measure, column check. ``image`` names the rows (default: the file stem); the six
     points come from ``landmarks``, else the segmenter's landmark network where it has one.
     A lateral film it segmented is read as a negative, or refused as lying on its side, where
-    the landmark network reads it so much better (``UNSURE_SPREAD``, ``TURNED_SPREAD``).
-    Raises ``MorphoError`` (file, cause)."""
+    the landmark network reads it so much better (``UNSURE_SPREAD``, ``TURNED_SPREAD``); a
+    film measured as lateral for want of a view anywhere is refused where it looks frontal
+    (``FRONTAL_SYMMETRY``). Raises ``MorphoError`` (file, cause)."""
     result = _measured(loaded, settings, segmenter, mask, probability, cores, image, landmarks)
     if mask is None and result.view == "lateral":
         result = _upright(result, loaded, settings, segmenter, image, landmarks)
-        if settings.view is None and loaded.radiograph.view == "unknown":
-            check_not_frontal(result)
+    if result.view == "lateral" and settings.view is None and loaded.radiograph.view == "unknown":
+        check_not_frontal(result)
     check_column(result.radiograph.path or image or "film", result.table, result.probability)
     return result
 

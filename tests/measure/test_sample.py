@@ -75,7 +75,7 @@ def test_a_film_on_its_side_is_refused_with_the_way_to_turn_it(tmp_path, quarter
 def test_an_image_file_that_looks_frontal_is_refused_unless_the_view_is_given(tmp_path):
     """The sample as PNG (no header gives the view) with its anterior side mirrored onto
     the posterior one across the column, as a frontal film is symmetric: refused as frontal,
-    and measured as lateral when the caller says so."""
+    segmented or with a mask given, and measured as lateral when the caller says so."""
     pytest.importorskip("onnxruntime")
     import cv2
     from scipy.spatial import cKDTree
@@ -103,4 +103,7 @@ def test_an_image_file_that_looks_frontal_is_refused_unless_the_view_is_given(tm
     cv2.imwrite(str(path), cv2.remap(film, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR))
     with pytest.raises(MorphoError, match="looks like a frontal film.*--view lateral"):
         measure_file(path, FilmSettings())
-    assert len(measure_file(path, FilmSettings(view="lateral")).table) >= 10
+    lateral = measure_file(path, FilmSettings(view="lateral"))
+    assert len(lateral.table) >= 10
+    with pytest.raises(MorphoError, match="looks like a frontal film"):  # a given mask too
+        measure_file(path, FilmSettings(), mask=lateral.mask)
