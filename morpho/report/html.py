@@ -47,6 +47,9 @@ _templates = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 
+#: A bracket holding a number, left out where causes and reasons are counted by kind.
+NUMBERED = r"\s*\([^()]*\d[^()]*\)"
+
 
 #: The measurement columns the pages read (tables, flags, film calls); ``load`` reads these
 #: (and the shown z-scores) only, plus the body outline points where the run stored films to
@@ -584,7 +587,7 @@ def _not_gradable(folder: Path | None) -> str:
         qa = pc.fill_null(batch.column("qa").filter(pc.is_null(batch.column("genant_grade"))), "")
         reason = pc.struct_field(pc.extract_regex(qa, r"ungradable: (?P<r>[^;]*)"), "r")
         reason = pc.utf8_trim_whitespace(pc.replace_substring_regex(
-            pc.fill_null(reason, "no reason recorded"), r"\s*\([^)]*\d[^)]*\)", ""))
+            pc.fill_null(reason, "no reason recorded"), NUMBERED, ""))
         for row in pc.value_counts(reason).to_pylist():
             counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]
     if not counts:
@@ -631,7 +634,12 @@ def write_cohort_report(
         if include_identifiers:
             failure_html = failures.to_html(index=False, border=0)
         else:
-            counts = failures["cause"].value_counts().rename_axis("cause").reset_index()
+            # one row per kind of cause: the film's own numbers left out (as a frontal
+            # look's symmetry, a column's confidence)
+            causes = failures["cause"]
+            for _ in range(2):  # innermost brackets first
+                causes = causes.str.replace(NUMBERED, "", regex=True)
+            counts = causes.str.strip().value_counts().rename_axis("cause").reset_index()
             failure_html = counts.to_html(index=False, border=0)
     prevalence, by_level, by_group = _prevalence(tables)
     not_gradable = _not_gradable(tables.folder)

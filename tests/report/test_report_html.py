@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import cv2
 import highdicom as hd
@@ -153,10 +154,6 @@ def _pages(tables: BatchTables, out) -> dict[str, str]:
 
 
 def test_columns_no_page_reads_are_not_loaded_and_change_nothing(run, tmp_path):
-    import shutil
-
-    import pandas as pd
-
     copy = tmp_path / "batch"
     shutil.copytree(run / "batch", copy)
     table = pd.read_parquet(copy / "measurements.parquet")
@@ -224,3 +221,22 @@ def test_cohort_page_counts_not_gradable_vertebrae_by_first_reason(tmp_path):
     assert rows == [("low model confidence", "2", "33.3%"), ("may hold two bodies", "1", "16.7%"),
                     ("no reason recorded", "1", "16.7%")]
     assert _not_gradable(tmp_path / "none") == ""
+
+
+def test_cohort_page_counts_failures_by_kind_of_cause(run, tmp_path):
+    """Causes that differ only in a film's own numbers (in brackets) are one row."""
+    copy = tmp_path / "batch"
+    shutil.copytree(run / "batch", copy)
+    frontal = ("{}: looks like a frontal film, not a lateral one (mirror-symmetric about the "
+               "spine: {}, over 0.45) and no header gives the view")
+    column = ("{}: no vertebral column found (not a quarter of the bodies has a mean "
+              "probability of 0.78 (upper quartile {}))")
+    pd.DataFrame({"file": ["e.png", "f.png", "g.png"],
+                  "cause": [frontal.format("e.png", 0.63), frontal.format("f.png", 0.71),
+                            column.format("g.png", 0.52)]}).to_csv(
+        copy / "failures.csv", mode="a", header=False, index=False)
+    html = write_cohort_report(BatchTables.load(copy), tmp_path / "c.html").read_text()
+    rows = re.findall(r"<td>([^<]*)</td>\s*<td>(\d+)</td>", html)
+    assert ("&lt;file&gt;: looks like a frontal film, not a lateral one and no header gives "
+            "the view", "2") in rows
+    assert ("&lt;file&gt;: no vertebral column found", "1") in rows
