@@ -1,9 +1,11 @@
-"""How mirror-symmetric about the spine films are (``morpho.label.view.column_symmetry``):
-the cue that refuses a film with no view in its header as frontal (``FRONTAL_SYMMETRY``).
+"""How frontal films look (``morpho.chain.frontal_look``): the cues that refuse a film with
+no view in its header as frontal, its mirror symmetry about the spine
+(``morpho.label.view.column_symmetry``) and the landmark network's median spread.
 
 Measures every radiograph in each FOLDER (recursive) as lateral with the default model,
 optionally re-encoded first as an 8-bit JPEG export ``--export`` px on the short side, and
-prints per folder: films, median and highest symmetry, and how many are over the limit.
+prints per folder: films, median and highest symmetry and spread, and how many the chain
+would refuse (by the symmetry alone, and in all).
 
     python analysis/view_symmetry.py FOLDER [FOLDER ...] [--export 320] [--out table.csv]
 """
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import track
 
-from morpho.chain import FRONTAL_SYMMETRY
+from morpho.chain import FRONTAL_SPREAD, FRONTAL_SYMMETRY, UNSURE_SYMMETRY, frontal_look
 from morpho.errors import MorphoError
 from morpho.io import read_radiograph
 from morpho.io.files import find_images
@@ -28,8 +30,9 @@ from morpho.pipeline import measure_image
 from morpho.synth.realism import jpeg_export
 
 
-def film_symmetry(path: Path, segmenter: object, export: int | None, scratch: Path) -> float:
-    """``column_symmetry`` of one film measured as lateral (NaN where it cannot be)."""
+def film_reading(path: Path, segmenter: object, export: int | None, scratch: Path) -> dict:
+    """Symmetry, median spread and whether ``frontal_look`` refuses one film measured as
+    lateral (NaN where it cannot be measured)."""
     if export:
         pixels = read_radiograph(path).pixels
         small, _ = jpeg_export(pixels, np.zeros(pixels.shape, np.uint8), export)
@@ -39,8 +42,10 @@ def film_symmetry(path: Path, segmenter: object, export: int | None, scratch: Pa
         radiograph, _, table = measure_image(path, segmenter=segmenter, view="lateral")
     except MorphoError as exc:
         print(f"skipped {path.name}: {exc.cause}")
-        return float("nan")
-    return column_symmetry(radiograph.pixels, table)
+        return {"symmetry": np.nan, "spread": np.nan, "refused": np.nan}
+    spread = table["landmark_spread"].median() if table["landmark_spread"].notna().any() else np.nan
+    return {"symmetry": column_symmetry(radiograph.pixels, table), "spread": spread,
+            "refused": frontal_look(radiograph.pixels, table) is not None}
 
 
 def main() -> None:
@@ -56,17 +61,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for folder in args.folders:
             for path in track(sorted(find_images(folder)), description=folder.name):
-                symmetry = film_symmetry(path, segmenter, args.export, Path(scratch))
-                rows.append({"folder": folder.name, "film": path.name, "symmetry": symmetry})
+                reading = film_reading(path, segmenter, args.export, Path(scratch))
+                rows.append({"folder": folder.name, "film": path.name, **reading})
     table = pd.DataFrame(rows)
     if args.out:
         table.to_csv(args.out, index=False)
-    print(f"limit (morpho.chain.FRONTAL_SYMMETRY): {FRONTAL_SYMMETRY}")
+    print(f"limits (morpho.chain): symmetry over {FRONTAL_SYMMETRY}, or over {UNSURE_SYMMETRY} "
+          f"with a median spread over {FRONTAL_SPREAD}")
     for folder, films in table.groupby("folder", sort=False):
-        s = films["symmetry"]
-        print(f"{folder}: {len(s)} films, {int(s.isna().sum())} without a reading; median "
-              f"{s.median():.2f}, highest {s.max():.2f}; over the limit "
-              f"{int((s > FRONTAL_SYMMETRY).sum())}")
+        s, spread = films["symmetry"], films["spread"]
+        print(f"{folder}: {len(s)} films, {int(s.isna().sum())} without a reading; symmetry "
+              f"median {s.median():.2f}, highest {s.max():.2f}; spread median "
+              f"{spread.median():.2f}, 75th percentile {spread.quantile(0.75):.2f}; refused "
+              f"{int((s > FRONTAL_SYMMETRY).sum())} by the symmetry alone, "
+              f"{int(films['refused'].eq(True).sum())} in all")
 
 
 if __name__ == "__main__":
