@@ -4,8 +4,8 @@ no view in its header as frontal, its mirror symmetry about the spine
 
 Measures every radiograph in each FOLDER (recursive) as lateral with the default model,
 optionally re-encoded first as an 8-bit JPEG export ``--export`` px on the short side, and
-prints per folder: films, median and highest symmetry and spread, and how many the chain
-would refuse (by the symmetry alone, and in all).
+prints per folder: films, median and highest symmetry and spread, how many are over the
+symmetry limit and how many the chain refuses (both limits).
 
     python analysis/view_symmetry.py FOLDER [FOLDER ...] [--export 320] [--out table.csv]
 """
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import track
 
-from morpho.chain import FRONTAL_SPREAD, FRONTAL_SYMMETRY, UNSURE_SYMMETRY, frontal_look
+from morpho.chain import FRONTAL_SPREAD, FRONTAL_SYMMETRY, frontal_look
 from morpho.errors import MorphoError
 from morpho.io import read_radiograph
 from morpho.io.files import find_images
@@ -42,10 +42,10 @@ def film_reading(path: Path, segmenter: object, export: int | None, scratch: Pat
         radiograph, _, table = measure_image(path, segmenter=segmenter, view="lateral")
     except MorphoError as exc:
         print(f"skipped {path.name}: {exc.cause}")
-        return {"symmetry": np.nan, "spread": np.nan, "refused": np.nan}
+        return {"symmetry": np.nan, "spread": np.nan, "refused": 0}
     spread = table["landmark_spread"].median() if table["landmark_spread"].notna().any() else np.nan
     return {"symmetry": column_symmetry(radiograph.pixels, table), "spread": spread,
-            "refused": frontal_look(radiograph.pixels, table) is not None}
+            "refused": int(frontal_look(radiograph.pixels, table) is not None)}
 
 
 def main() -> None:
@@ -66,15 +66,14 @@ def main() -> None:
     table = pd.DataFrame(rows)
     if args.out:
         table.to_csv(args.out, index=False)
-    print(f"limits (morpho.chain): symmetry over {FRONTAL_SYMMETRY}, or over {UNSURE_SYMMETRY} "
-          f"with a median spread over {FRONTAL_SPREAD}")
+    print(f"limits (morpho.chain): symmetry over {FRONTAL_SYMMETRY} with a median spread over "
+          f"{FRONTAL_SPREAD}")
     for folder, films in table.groupby("folder", sort=False):
         s, spread = films["symmetry"], films["spread"]
         print(f"{folder}: {len(s)} films, {int(s.isna().sum())} without a reading; symmetry "
               f"median {s.median():.2f}, highest {s.max():.2f}; spread median "
-              f"{spread.median():.2f}, 75th percentile {spread.quantile(0.75):.2f}; refused "
-              f"{int((s > FRONTAL_SYMMETRY).sum())} by the symmetry alone, "
-              f"{int(films['refused'].eq(True).sum())} in all")
+              f"{spread.median():.2f}, highest {spread.max():.2f}; over the symmetry limit "
+              f"{int((s > FRONTAL_SYMMETRY).sum())}, refused {int(films['refused'].sum())}")
 
 
 if __name__ == "__main__":

@@ -58,21 +58,18 @@ NEGATIVE_SHARE = 0.6
 #: refused as lying on its side. 10 proxy films turned: 0.50-0.62 (two refused as no column);
 #: 480 as exported: one over 0.3 (0.45).
 TURNED_SPREAD = 0.3
-#: A film whose header gives no view is refused as frontal when it is this mirror-symmetric
-#: about its spine (``column_symmetry``). Median (highest) symmetry, header-less files:
-#: lateral DRRs of the chest CT -0.11 (0.26; 240 at 320 px), of the held-out spine CT -0.02
-#: (0.35; 240 at 320 px) and 0.01 (0.33; 96 fractured, full size), phantoms -0.10 (0.30;
-#: 30), the bundled sample 0.12; frontal: AASCE AP test and validation films 0.43 (59 of
-#: 123 over the limit), AP DRRs 0.50-0.74 (49 of 69), the PA chest DX 0.63
-#: (analysis/view_symmetry.py).
+#: A film whose header gives no view is refused as frontal when it is mirror-symmetric about
+#: its spine (``column_symmetry`` over ``FRONTAL_SYMMETRY``) and the landmark network reads
+#: its endplates poorly as a lateral film's (median ``landmark_spread`` over
+#: ``FRONTAL_SPREAD``). Symmetry alone is not enough: lumbar lateral DRRs of the abdominal
+#: CT (abdomen in front, back muscles behind, both soft tissue) reached 0.86 (median 0.56),
+#: while lateral chest DRRs stayed under 0.35; those lumbar films read well (spread median
+#: 0.11, highest 0.22). Both cues (analysis/view_symmetry.py): none of 637 lateral proxies
+#: (chest, thoracolumbar, lumbar; highest spread 0.45, at symmetry -0.06) is refused; of
+#: frontal films 27 of 123 AASCE AP, 49 of 69 chest and spine AP DRRs, none of 20 abdominal
+#: AP DRRs, the PA chest DX.
 FRONTAL_SYMMETRY = 0.45
-#: Less symmetric films are refused too where the landmark network also reads their endplates
-#: poorly: over ``UNSURE_SYMMETRY`` with a median ``landmark_spread`` over ``FRONTAL_SPREAD``.
-#: The 12 lateral proxies over 0.25 had spreads of 0.07-0.12 (all 607: median 0.10, 75th
-#: percentile 0.11, 13 over 0.2); the frontal films 0.23-0.50 (medians by set). Both rules:
-#: 84 of 123 AASCE films, 60 of 69 AP DRRs, the PA DX; none of the 607 lateral films.
-UNSURE_SYMMETRY = 0.3
-FRONTAL_SPREAD = 0.2
+FRONTAL_SPREAD = 0.25
 
 DECODE_MARGIN = 2  # decode at least this many times the network input's pixels
 POINTS = ("ant_sup", "mid_sup", "post_sup", "post_inf", "mid_inf", "ant_inf")  # outline order
@@ -372,13 +369,11 @@ def check_not_frontal(result: FilmResult) -> None:
 
 def frontal_look(pixels: np.ndarray, table: pd.DataFrame) -> str | None:
     """Why a film measured as lateral (``table``, in ``pixels``' coordinates) looks frontal,
-    or None: over ``FRONTAL_SYMMETRY``, or over ``UNSURE_SYMMETRY`` with endplates the
+    or None: mirror-symmetric about its spine (over ``FRONTAL_SYMMETRY``) with endplates the
     landmark network reads poorly (median spread over ``FRONTAL_SPREAD``)."""
     symmetry, spread = column_symmetry(pixels, table), _spread(table)
-    if symmetry > FRONTAL_SYMMETRY:
-        return f"mirror-symmetric about the spine: {symmetry:.2f}, over {FRONTAL_SYMMETRY}"
-    if symmetry > UNSURE_SYMMETRY and spread > FRONTAL_SPREAD:
-        return (f"mirror-symmetric about the spine: {symmetry:.2f}, over {UNSURE_SYMMETRY}, "
+    if symmetry > FRONTAL_SYMMETRY and spread > FRONTAL_SPREAD:
+        return (f"mirror-symmetric about the spine: {symmetry:.2f}, over {FRONTAL_SYMMETRY}, "
                 f"and its endplates read poorly as a lateral film's: median landmark spread "
                 f"{spread:.2f}, over {FRONTAL_SPREAD}")
     return None

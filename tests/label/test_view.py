@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from morpho.chain import FRONTAL_SYMMETRY, UNSURE_SYMMETRY, frontal_look
+from morpho.chain import FRONTAL_SYMMETRY, frontal_look
 from morpho.label.view import column_symmetry
 
 SIZE, WIDTH, TILT = 400, 30.0, 12.0  # film side, body width (px), column tilt (degrees)
@@ -52,10 +52,11 @@ def test_unsure_bodies_are_left_out_and_too_few_give_nan():
     assert column_symmetry(pixels, given) > 0.9
 
 
-def test_a_film_half_as_symmetric_is_frontal_only_where_its_endplates_read_poorly():
-    pixels, table = film(frontal=0.28)  # symmetry 0.34
-    assert UNSURE_SYMMETRY < column_symmetry(pixels, table) < FRONTAL_SYMMETRY
+def test_a_symmetric_film_is_frontal_only_where_its_endplates_read_poorly():
+    pixels, table = film(frontal=1)
+    assert column_symmetry(pixels, table) > FRONTAL_SYMMETRY
     assert frontal_look(pixels, table.assign(landmark_spread=0.1)) is None
     assert "read poorly" in frontal_look(pixels, table.assign(landmark_spread=0.3))
-    assert frontal_look(pixels, table) is None  # no landmark network: symmetry alone
-    assert "over 0.45" in frontal_look(*film(frontal=1))
+    assert frontal_look(pixels, table) is None  # no landmark network: never refused
+    lateral = film(frontal=0)[0]
+    assert frontal_look(lateral, table.assign(landmark_spread=0.3)) is None

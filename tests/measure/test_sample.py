@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from morpho.resources import shared_data_dir
+
 SAMPLE = Path(__file__).parents[2] / "samples" / "sample_lateral.dcm"
 
 
@@ -72,17 +74,18 @@ def test_a_film_on_its_side_is_refused_with_the_way_to_turn_it(tmp_path, quarter
         measure_image(path)
 
 
-def test_an_image_file_that_looks_frontal_is_refused_unless_the_view_is_given(tmp_path):
+def test_a_film_symmetric_about_its_spine_that_reads_well_is_measured(tmp_path):
     """The sample as PNG (no header gives the view) with its anterior side mirrored onto
-    the posterior one across the column, as a frontal film is symmetric: refused as frontal,
-    segmented or with a mask given, and measured as lateral when the caller says so."""
+    the posterior one across the column: as symmetric as a frontal film, but its endplates
+    read as well as a lateral film's (as on lumbar lateral films, soft tissue on both sides),
+    so it is measured, not refused as frontal."""
     pytest.importorskip("onnxruntime")
     import cv2
     from scipy.spatial import cKDTree
 
-    from morpho.chain import FilmSettings
-    from morpho.errors import MorphoError
+    from morpho.chain import FRONTAL_SYMMETRY, FilmSettings
     from morpho.io import read_radiograph
+    from morpho.label.view import column_symmetry
     from morpho.pipeline import measure_file
 
     film = np.round(read_radiograph(SAMPLE).pixels * 255).astype(np.uint8)
@@ -101,9 +104,37 @@ def test_an_image_file_that_looks_frontal_is_refused_unless_the_view_is_given(tm
     maps = source.reshape(rows, cols, 2).astype(np.float32)
     path = tmp_path / "symmetric.png"
     cv2.imwrite(str(path), cv2.remap(film, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR))
+    result = measure_file(path, FilmSettings())
+    assert column_symmetry(result.radiograph.pixels, result.table) > FRONTAL_SYMMETRY
+    assert len(result.table) >= 10 and result.table["landmark_spread"].median() < 0.15
+
+
+PA_FILM = shared_data_dir() / "dicom" / "dx_chest_pa_j2k.dcm"
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not PA_FILM.exists(), reason="needs ../shared/data/dicom")
+def test_a_frontal_image_file_is_refused_unless_the_view_is_given(tmp_path):
+    """The real PA chest DX exported as PNG (no header): refused as frontal, segmented or
+    with the mask and probability ``morpho segment`` writes; measured as lateral when the
+    caller says so."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("pylibjpeg")
+    import cv2
+
+    from morpho.chain import FilmSettings
+    from morpho.errors import MorphoError
+    from morpho.io import read_radiograph
+    from morpho.pipeline import measure_file
+
+    path = tmp_path / "chest.png"
+    cv2.imwrite(str(path), np.round(read_radiograph(PA_FILM).pixels * 255).astype(np.uint8))
     with pytest.raises(MorphoError, match="looks like a frontal film.*--view lateral"):
         measure_file(path, FilmSettings())
     lateral = measure_file(path, FilmSettings(view="lateral"))
-    assert len(lateral.table) >= 10
-    with pytest.raises(MorphoError, match="looks like a frontal film"):  # a given mask too
-        measure_file(path, FilmSettings(), mask=lateral.mask)
+    assert len(lateral.table) >= 3
+    cv2.imwrite(str(tmp_path / "chest_mask.png"), lateral.mask.astype(np.uint8) * 255)
+    cv2.imwrite(str(tmp_path / "chest_prob.png"),
+                np.round(lateral.probability * 255).astype(np.uint8))
+    with pytest.raises(MorphoError, match="looks like a frontal film"):
+        measure_file(path, FilmSettings(), mask=tmp_path / "chest_mask.png")
