@@ -218,7 +218,7 @@ def measure_film(
     A lateral film it segmented is read as a negative, or refused as lying on its side, where
     the landmark network reads it so much better (``UNSURE_SPREAD``, ``TURNED_SPREAD``); a
     film measured as lateral for want of a view anywhere is refused where it looks frontal
-    (``FRONTAL_SYMMETRY``). Raises ``MorphoError`` (file, cause)."""
+    (``frontal_look``). Raises ``MorphoError`` (file, cause)."""
     result = _measured(loaded, settings, segmenter, mask, probability, cores, image, landmarks)
     if mask is None and result.view == "lateral":
         result = _upright(result, loaded, settings, segmenter, image, landmarks)

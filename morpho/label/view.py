@@ -1,7 +1,9 @@
-"""Whether a film whose header gives no view looks frontal: a frontal film is close to
-mirror-symmetric about its spine (transverse processes, ribs and lungs, or psoas, on both
-sides), a lateral one is not (the posterior elements and the back on one side, the chest or
-abdomen on the other)."""
+"""Whether a film whose header gives no view looks frontal: a frontal chest or spine film is
+close to mirror-symmetric about its spine (transverse processes, ribs and lungs on both
+sides), a lateral chest film is not (the posterior elements and the back on one side, the
+lungs and heart on the other). A lumbar lateral film can be (soft tissue on both sides), so
+the chain refuses a film only where the landmark network also reads it poorly
+(``morpho.chain.frontal_look``)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ def column_symmetry(pixels: np.ndarray, table: pd.DataFrame) -> float:
     """The median over a film's bodies of the correlation between the film beside the body
     on one side and, mirrored, on the other (``REACH`` x the bodies' median width across
     the column, ``depth_px``); NaN under ``MIN_BODIES`` bodies with enough of both sides in
-    the film. Medians: about 0 on lateral films, 0.4-0.75 on frontal ones."""
+    the film. Medians: about 0 on lateral chest DRRs, 0.56 on lumbar ones, 0.4-0.75 on
+    frontal chest and spine films."""
     bodies = _confident(table)
     if len(bodies) < MIN_BODIES:
         return float("nan")
