@@ -371,8 +371,11 @@ def frontal_look(pixels: np.ndarray, table: pd.DataFrame) -> str | None:
     """Why a film measured as lateral (``table``, in ``pixels``' coordinates) looks frontal,
     or None: mirror-symmetric about its spine (over ``FRONTAL_SYMMETRY``) with endplates the
     landmark network reads poorly (median spread over ``FRONTAL_SPREAD``)."""
-    symmetry, spread = column_symmetry(pixels, table), _spread(table)
-    if symmetry > FRONTAL_SYMMETRY and spread > FRONTAL_SPREAD:
+    spread = _spread(table)
+    if not spread > FRONTAL_SPREAD:  # most lateral films: no need to sample the film
+        return None
+    symmetry = column_symmetry(pixels, table)
+    if symmetry > FRONTAL_SYMMETRY:
         return (f"mirror-symmetric about the spine: {symmetry:.2f}, over {FRONTAL_SYMMETRY}, "
                 f"and its endplates read poorly as a lateral film's: median landmark spread "
                 f"{spread:.2f}, over {FRONTAL_SPREAD}")
