@@ -91,8 +91,9 @@ def overlay_image(
     records = table.to_dict("records")
     if labels is not None:
         _label_outlines(canvas, labels, {int(r["index"]): _colour(r) for r in records}, thickness)
-    for row in records:
-        _draw_body(canvas, row, (size[0] / columns, size[1] / rows), thickness)
+    factor = (size[0] / columns, size[1] / rows)
+    names = [name for row in records if (name := _draw_body(canvas, row, factor, thickness))]
+    _draw_names(canvas, names, thickness)
     if legend and any(str(r.get("view") or "") != "ap" for r in records):
         _draw_legend(canvas, thickness, str(records[0].get("facing") or "left"))
     return canvas
@@ -133,10 +134,14 @@ def _draw_legend(canvas: np.ndarray, thickness: int, facing: str) -> None:
         x += w + pad
 
 
-def _draw_body(canvas: np.ndarray, row: dict, factor: tuple[float, float], thickness: int) -> None:
+def _draw_body(canvas: np.ndarray, row: dict, factor: tuple[float, float], thickness: int
+               ) -> tuple[str, np.ndarray, tuple[int, int, int], bool] | None:
+    """Draws a body's six-point outline and heights; returns its name (level or #index,
+    with the grade), where the name goes (beside the posterior wall), its colour and
+    whether it was graded; None for a body without points."""
     points = np.array([[row[f"{p}_x"], row[f"{p}_y"]] for p in OUTLINE], dtype=np.float64)
     if not np.isfinite(points).all():
-        return
+        return None
     points = (points + 0.5) * factor - 0.5  # original pixel centres -> scaled pixel centres
     colour = _colour(row)
     xy = np.round(points).astype(np.int32)
@@ -148,15 +153,35 @@ def _draw_body(canvas: np.ndarray, row: dict, factor: tuple[float, float], thick
     grade = row.get("genant_grade")
     if pd.notna(grade) and int(grade) >= 1:
         label += f" G{int(grade)}"
-    anchor = points[[2, 3]].mean(axis=0) + [6 * thickness, 0]
-    (width, height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX,
-                                         LABEL_SCALE * thickness, thickness + 3)  # fmt: skip
-    anchor = np.clip(anchor, [2, height + 2],  # a body at the film's edge: its name inside
-                     [canvas.shape[1] - width - 2, canvas.shape[0] - 2])  # fmt: skip
-    at = tuple(int(v) for v in np.round(anchor))
-    for ink, weight in (((0, 0, 0), thickness + 3), (colour, thickness)):  # dark outline
-        cv2.putText(canvas, label, at, cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE * thickness,
-                    ink, weight, cv2.LINE_AA)  # fmt: skip
+    return label, points[[2, 3]].mean(axis=0) + [6 * thickness, 0], colour, pd.notna(grade)
+
+
+def _draw_names(canvas: np.ndarray, names: list, thickness: int) -> None:
+    """Writes the bodies' names, outlined in black, top to bottom. A name that would overlap
+    the one above moves down clear of it, by up to its own height; one that still overlaps
+    is left out if its body was not graded (small pieces at the cervicothoracic junction),
+    and written anyway if it was."""
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, LABEL_SCALE * thickness
+    placed: list[np.ndarray] = []  # x0, y0, x1, y1 of each name written
+    for label, anchor, colour, graded in sorted(names, key=lambda n: n[1][1]):
+        (width, height), _ = cv2.getTextSize(label, font, scale, thickness + 3)
+        anchor = np.clip(anchor, [2, height + 2],  # a body at the film's edge: its name inside
+                         [canvas.shape[1] - width - 2, canvas.shape[0] - 2])  # fmt: skip
+        box = np.array([anchor[0], anchor[1] - height, anchor[0] + width, anchor[1]])
+        below = max((b[3] + 2 - box[1] for b in placed if _overlap(box, b)), default=0.0)
+        if 0 < below <= height and anchor[1] + below <= canvas.shape[0] - 2:
+            anchor, box = anchor + [0, below], box + [0, below, 0, below]
+        if any(_overlap(box, b) for b in placed) and not graded:
+            continue
+        placed.append(box)
+        at = tuple(int(v) for v in np.round(anchor))
+        for ink, weight in (((0, 0, 0), thickness + 3), (colour, thickness)):  # dark outline
+            cv2.putText(canvas, label, at, font, scale, ink, weight, cv2.LINE_AA)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two boxes (x0, y0, x1, y1) overlap."""
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -58,3 +58,37 @@ def test_legend_shrinks_to_fit_a_narrow_film():
     changed = np.abs(keyed.astype(int) - plain).sum(axis=2) > 0
     columns = np.nonzero(changed.any(axis=0))[0]
     assert columns.size and columns.max() < changed.shape[1] - 1  # inside, not cut at the edge
+
+
+def test_names_of_crowded_bodies_do_not_overlap_and_graded_ones_are_always_written(monkeypatch):
+    """Small pieces a few pixels apart (the cervicothoracic junction of a 320-px export):
+    each name written clears the others; an ungraded piece's name gives way, a graded
+    body's never does."""
+    import cv2
+
+    from morpho.report import overlay
+
+    rows = []
+    for k, top in enumerate((20, 26, 32, 60)):  # three crowded pieces, then a graded body
+        row = {"index": k + 1, "level": "", "view": "lateral",
+               "genant_grade": 0 if k in (1, 3) else np.nan}  # fmt: skip
+        for name in POINTS:
+            row[f"{name}_x"] = 60 if name.startswith("ant") else 80
+            row[f"{name}_y"] = top + (5 if name.endswith("inf") else 0)
+        rows.append(row)
+    written = []
+    real = cv2.putText
+
+    def spy(canvas, text, at, font, scale, ink, weight, line):
+        if ink != (0, 0, 0):
+            (w, h), _ = cv2.getTextSize(text, font, scale, weight + 3)
+            written.append((text, np.array([at[0], at[1] - h, at[0] + w, at[1]])))
+        return real(canvas, text, at, font, scale, ink, weight, line)
+
+    monkeypatch.setattr(overlay.cv2, "putText", spy)
+    overlay_image(np.zeros((120, 120), np.float32), pd.DataFrame(rows), max_side=None,
+                  min_side=120)  # fmt: skip
+    texts = [t for t, _ in written]
+    assert "#2" in texts and "#4" in texts and "#3" not in texts
+    boxes = [b for _, b in written]
+    assert not any(overlay._overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
