@@ -47,8 +47,7 @@ def cues(mask: np.ndarray, pixels: np.ndarray, segmenter=None) -> dict:
     curve = SpineCurve(centres, np.array([b.area for b in bodies], float),
                        degree=curve_degree(len(bodies)))
     facing, source = facing_from_curvature(
-        curve, curve.t(centres), [""] * len(bodies), [b.suggested_level for b in bodies],
-        lab.suggested_confidence, lab.body_height_px)
+        curve, curve.t(centres), [""] * len(bodies), lab.body_height_px)
     return {"anatomy": facing_from_anatomy(pixels, bodies, mask.shape),
             "curvature": facing if source == "curvature" else None,
             "image": facing_from_image(pixels, bodies, mask.shape), "bodies": len(bodies),

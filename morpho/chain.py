@@ -80,7 +80,8 @@ class FilmSettings:
     """How one film is measured: every option of the chain.
 
     ``first_level`` names the first whole body (e.g. "T4"; one cut by the film's edge
-    above it is the level before); ``view`` ("lateral", "ap",
+    above it is the level before), or ``last_level`` the last (e.g. "L1", counting up; one
+    cut below it is the level after); ``view`` ("lateral", "ap",
     "pa") overrides the header's (without it a frontal header is refused); ``anterior``
     ("left"/"right") overrides the facing found; ``reduced`` decodes JPEG 2000 DICOM and
     baseline JPEG files at the smallest power-of-two reduction that still holds
@@ -91,11 +92,16 @@ class FilmSettings:
     view: str | None = None
     anterior: str | None = None
     reduced: bool = False
+    last_level: str | None = None
 
     def over(self, overrides: Mapping[str, Any]) -> FilmSettings:
-        """These settings with a manifest row's own values (first_level, view, anterior)."""
+        """These settings with a manifest row's own values (first_level, last_level, view,
+        anterior): a row naming either level replaces both."""
+        base = self
+        if overrides.get("first_level") or overrides.get("last_level"):
+            base = replace(self, first_level=None, last_level=None)
         names = {f.name for f in fields(self)} - {"reduced"}
-        return replace(self, **{k: v for k, v in overrides.items() if k in names and v})
+        return replace(base, **{k: v for k, v in overrides.items() if k in names and v})
 
     def recorded(self) -> dict[str, Any]:
         return asdict(self)
@@ -252,7 +258,8 @@ def _measured(loaded: Reduced, settings: FilmSettings, segmenter: Any,
     segmented = time.perf_counter()
     table = measure_mask(
         mask, spacing_mm=rg.spacing_mm, spacing_source=rg.spacing_source, view=view,
-        first_level=settings.first_level, anterior=settings.anterior,
+        first_level=settings.first_level, last_level=settings.last_level,
+        anterior=settings.anterior,
         image=rg.image_id if image is None else image, facing_hint=rg.facing, pixels=rg.pixels,
         probability=probability, cores=cores,
         landmarks=landmarks or getattr(segmenter, "landmarks", None),
@@ -301,8 +308,9 @@ def _refuse_if_turned(path: str | Path, loaded: Reduced, settings: FilmSettings,
         turned = Reduced(replace(loaded.radiograph, pixels=pixels, spacing_mm=None),
                          Reduction(1, 0.0, pixels.shape))
         try:
-            table = _measured(turned, replace(settings, first_level=None), segmenter, None,
-                              None, None, None, landmarks).table
+            unnamed = replace(settings, first_level=None, last_level=None)
+            table = _measured(turned, unnamed, segmenter, None, None, None, None,
+                              landmarks).table
         except MorphoError:
             continue
         read = _spread(table)

@@ -884,6 +884,7 @@ def measure_mask(
     probability: np.ndarray | None = None,
     cores: np.ndarray | None = None,
     landmarks: LandmarkModel | None = None,
+    last_level: str | None = None,
 ) -> pd.DataFrame:
     """Label the bodies of a boolean mask and measure them (see ``MEASUREMENT_COLUMNS``).
 
@@ -916,7 +917,7 @@ def measure_mask(
         if spacing_mm is not None:
             work_spacing = (spacing_mm[0] * scale[1], spacing_mm[1] * scale[0])
     lab = label_bodies(
-        mask, view=view, first_level=first_level, anterior=anterior,
+        mask, view=view, first_level=first_level, last_level=last_level, anterior=anterior,
         spacing_mm=work_spacing, facing_hint=facing_hint, pixels=pixels,
         probability=probability, pixel_scale=scale, cores=cores,
     )

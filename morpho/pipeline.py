@@ -108,6 +108,7 @@ def measure_image(
     anterior: str | None = None,
     view: str | None = None,
     image: str | None = None,
+    last_level: str | None = None,
 ) -> tuple[Radiograph, np.ndarray, pd.DataFrame]:
     """Read one radiograph, segment it (or take ``mask``) and measure its vertebrae.
 
@@ -116,8 +117,10 @@ def measure_image(
     the probability ``morpho segment`` wrote beside it (``read_probability``). ``view``
     overrides the file's view ("unknown" counts as lateral; a frontal header without
     ``view`` is refused, see ``measured_view``). ``image`` names the rows (default: the
-    file stem). Returns the radiograph, the body mask (original size) and the measurements.
+    file stem). ``first_level`` names the first whole body, or ``last_level`` the last.
+    Returns the radiograph, the body mask (original size) and the measurements.
     """
-    settings = FilmSettings(first_level=first_level, view=view, anterior=anterior)
+    settings = FilmSettings(first_level=first_level, view=view, anterior=anterior,
+                            last_level=last_level)
     result = measure_file(path, settings, segmenter=segmenter, mask=mask, image=image)
     return result.radiograph, result.mask, result.table

@@ -48,9 +48,9 @@ class ChainWorker:
     measures one file at a time with ``morpho.chain.measure_film``.
 
     ``reduced`` (the default; decoded at the model JSON's ``"decode_margin"``, else
-    ``DECODE_MARGIN``, times the network input), ``first_level``, ``view`` and ``anterior``
-    make the run's ``FilmSettings``; an item's own ``settings`` (a manifest's
-    ``first_level``, ``view``, ``anterior``) override them. With ``run_dir`` set (the
+    ``DECODE_MARGIN``, times the network input), ``first_level`` or ``last_level``, ``view``
+    and ``anterior`` make the run's ``FilmSettings``; an item's own ``settings`` (a
+    manifest's ``SETTING_COLUMNS``) override them. With ``run_dir`` set (the
     runner sets it to the run folder), each measured film's files are written for the run
     to keep: the body label map and, for DICOM inputs, the de-identified header always;
     the film copy unless ``pictures`` is False, and the overlay with ``overlays``.
@@ -67,9 +67,10 @@ class ChainWorker:
         anterior: str | None = None,
         pictures: bool = True,
         overlays: bool = False,
+        last_level: str | None = None,
     ):
         self.segmenter = segmenter_factory(model_path, threads)
-        self.settings = FilmSettings(first_level, view, anterior, reduced)
+        self.settings = FilmSettings(first_level, view, anterior, reduced, last_level)
         self.pictures = pictures
         self.overlays = overlays
         self.config = getattr(self.segmenter, "preprocess", None) or PreprocessConfig()

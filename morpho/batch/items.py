@@ -16,7 +16,7 @@ from morpho.label.levels import check_level
 #: Manifest columns that override what a file's header says about the subject.
 DEMOGRAPHIC_COLUMNS = ("age", "sex", "height_cm", "weight_kg")
 #: Manifest columns that set how one image is measured (over the run's options).
-SETTING_COLUMNS = ("first_level", "view", "anterior")
+SETTING_COLUMNS = ("first_level", "last_level", "view", "anterior")
 VIEWS = ("lateral", "ap", "pa")
 FACINGS = ("left", "right")
 SEXES = ("M", "F", "O")
@@ -38,7 +38,7 @@ class BatchItem:
     path: str
     subject: str | None = None
     demographics: dict[str, object] = field(default_factory=dict)
-    settings: dict[str, str] = field(default_factory=dict)  # first_level, view, anterior
+    settings: dict[str, str] = field(default_factory=dict)  # SETTING_COLUMNS
 
 
 def items_from_input(source: Path, skip: Sequence[Path] = ()) -> list[BatchItem]:
@@ -84,7 +84,7 @@ def _demographic(name: str, value: str) -> object:
 
 def _setting(name: str, value: str) -> str:
     """A manifest's per-image setting, normalised (ValueError with the cause)."""
-    if name == "first_level":
+    if name in ("first_level", "last_level"):
         return str(check_level(value))
     allowed = VIEWS if name == "view" else FACINGS
     if value.lower() not in allowed:

@@ -24,8 +24,8 @@ SourceArgument = Annotated[
     Path,
     typer.Argument(metavar="INPUT", help="A folder (searched recursively) or a manifest CSV "
                    "(columns path, and optionally subject_id, age, sex, height_cm, weight_kg, "
-                   "first_level, view, anterior: per-image values over the header and the "
-                   "options)."),
+                   "first_level or last_level, view, anterior: per-image values over the "
+                   "header and the options)."),
 ]
 OutOption = Annotated[Path, typer.Option("--out", help="Output folder (also the resume state).")]
 WorkersOption = Annotated[
@@ -51,6 +51,11 @@ FirstLevelOption = Annotated[
     str | None,
     typer.Option("--first-level", help="Level of every image's first whole body, e.g. T4 "
                  "(one cut by the film's top edge is the level before)."),
+]
+LastLevelOption = Annotated[
+    str | None,
+    typer.Option("--last-level", help="Or the level of every image's last whole body, e.g. "
+                 "L1, counting up (one cut by the film's bottom edge is the level after)."),
 ]
 ViewOption = Annotated[
     View | None,
@@ -79,9 +84,11 @@ def _model_path(model: Path | None) -> str | None:
 
 
 def _settings(model_path: str | None, full_resolution: bool, first_level: str | None,
-              view: View | None, pictures: bool, overlays: bool = False) -> dict[str, Any]:
+              view: View | None, pictures: bool, overlays: bool = False,
+              last_level: str | None = None) -> dict[str, Any]:
     """What the run records (store and run.json); a resume with other values is refused.
-    ``overlays`` is recorded only when set, so runs made before it existed resume."""
+    ``overlays`` and ``last_level`` are recorded only when set, so runs made before they
+    existed resume."""
     from morpho.batch.chain import model_sha256
     from morpho.stored import FORMAT
 
@@ -92,7 +99,8 @@ def _settings(model_path: str | None, full_resolution: bool, first_level: str | 
     return {"model": model_path or "default", "model_sha256": digest,
             "reduced": not full_resolution, "first_level": first_level,
             "view": view.value if view else None, "pictures": pictures,
-            "stored_format": FORMAT, **({"overlays": True} if overlays else {})}  # fmt: skip
+            "stored_format": FORMAT, **({"overlays": True} if overlays else {}),
+            **({"last_level": last_level} if last_level else {})}  # fmt: skip
 
 
 def _summarise(summary: Any, out: Path) -> None:
@@ -116,6 +124,7 @@ def batch(
     full_resolution: FullResolutionOption = False,
     chunk_size: ChunkOption = 4,
     first_level: FirstLevelOption = None,
+    last_level: LastLevelOption = None,
     view: ViewOption = None,
     pictures: PicturesOption = True,
     overlays: OverlaysOption = False,
@@ -135,13 +144,17 @@ def batch(
     model_path = _model_path(model)
     if overlays and not pictures:
         fail("--overlays needs the film copy: leave out --no-pictures", out)
-    settings = _settings(model_path, full_resolution, first_level, view, pictures, overlays)
+    if first_level and last_level:
+        fail("give --first-level or --last-level, not both")
+    settings = _settings(model_path, full_resolution, first_level, view, pictures, overlays,
+                         last_level)
     workers = workers or default_workers()
     # inference threads per worker: share the cores (one per Ray actor)
     threads = 1 if engine == Engine.ray else max(1, (os.cpu_count() or 1) // workers)
     factory = functools.partial(
         ChainWorker, model_path=model_path, reduced=not full_resolution, threads=threads,
         first_level=first_level, view=settings["view"], pictures=pictures, overlays=overlays,
+        last_level=last_level,
     )  # fmt: skip
     try:
         if reference is not None:

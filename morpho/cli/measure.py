@@ -43,6 +43,11 @@ FirstLevelOption = Annotated[
     str | None, typer.Option("--first-level", help="Level of the first whole body, e.g. T4 "
                  "(one cut by the film's top edge is the level before).")
 ]
+LastLevelOption = Annotated[
+    str | None, typer.Option("--last-level", help="Or the level of the last whole body, "
+                             "e.g. L1, counting up (one cut by the film's bottom edge is "
+                             "the level after).")
+]
 AnteriorOption = Annotated[
     Side | None, typer.Option("--anterior", help="Side of the image the anterior is on.")
 ]
@@ -90,6 +95,7 @@ def measure(
     out: OutOption,
     mask: MaskOption = None,
     first_level: FirstLevelOption = None,
+    last_level: LastLevelOption = None,
     anterior: AnteriorOption = None,
     view: ViewOption = None,
     model: ModelOption = None,
@@ -106,8 +112,11 @@ def measure(
 
     try:
         settings = FilmSettings(first_level=check_level(first_level),
+                                last_level=check_level(last_level),
                                 view=view.value if view else None,
                                 anterior=anterior.value if anterior else None)  # fmt: skip
+        if first_level and last_level:
+            raise ValueError("give --first-level or --last-level, not both")
     except ValueError as exc:
         fail(str(exc))
     files = _checked_inputs(inputs, out, mask)

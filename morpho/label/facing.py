@@ -30,17 +30,15 @@ ANTERIOR_MARGIN = 1.7
 
 
 def facing_from_curvature(
-    curve: SpineCurve, ts: np.ndarray, levels: list[str], suggested: list[str],
-    confidence: float, height: float,
+    curve: SpineCurve, ts: np.ndarray, names: list[str], height: float,
 ) -> tuple[str, str]:
     """Anterior side from the curvature: kyphosis bulges posteriorly, lordosis anteriorly.
 
-    Tries the thoracic, then the lumbar bodies by level name (or by the suggested names
-    when they are confident); without names, the longer side of a clear turn of the curve
-    as thoracic (``_kyphosis``); then all bodies taken as thoracic (a chest film). The first
-    clear bulge decides. Returns (facing, "curvature"), or ("left", "default") without one.
+    Tries the thoracic, then the lumbar bodies by level name; without names, the longer
+    side of a clear turn of the curve as thoracic (``_kyphosis``); then all bodies taken as
+    thoracic (a chest film). The first clear bulge decides. Returns (facing, "curvature"),
+    or ("left", "default") without one.
     """
-    names = levels if any(levels) else suggested if confidence >= 0.6 else [""] * ts.size
     regions = [
         (np.array([n.startswith("T") for n in names]), 1.0),
         (np.array([n.startswith("L") for n in names]), -1.0),

@@ -28,7 +28,7 @@ from morpho.label.geometry import (
     neighbour_tangents,
     span,
 )
-from morpho.label.levels import SIZE_SD, check_level, level_names, suggest_levels
+from morpho.label.levels import check_level, level_names, suggest_levels
 from morpho.label.split import neck_split, split_component
 
 CORE = 0.9  # body probability of the cores: two bodies merged over a faint disc show two
@@ -521,6 +521,7 @@ def label_bodies(
     first_level: str | None = None,
     anterior: str | None = None,
     spacing_mm: tuple[float, float] | None = None,
+    last_level: str | None = None,
     facing_hint: str | None = None,
     pixels: np.ndarray | None = None,
     probability: np.ndarray | None = None,
@@ -533,7 +534,8 @@ def label_bodies(
     file header, used when there is no override. Otherwise the radiograph's ``pixels`` (any
     size; bone bright) decide where the spine sits clearly at the back of the body's
     silhouette; else the band behind the bodies (brighter with the posterior elements) and
-    the spine's curvature, the curvature first with a ``first_level`` (see ``_facing``).
+    the spine's curvature, the curvature first with a known level (see ``_facing``).
+    ``first_level`` names the first whole body, or ``last_level`` the last, counting up.
     With ``pixels``, strips of merged bodies on a lateral film are cut at the disc bands
     they show. ``probability`` (the segmenter's body probability, 0-1, the mask's size)
     parts bodies the mask merges between the model's confident cores; ``cores`` (a
@@ -542,7 +544,9 @@ def label_bodies(
     the positions and sizes in the notes (the bodies stay in mask pixels).
     """
     mask = np.asarray(mask).astype(bool)
-    first_level = check_level(first_level)
+    first_level, last_level = check_level(first_level), check_level(last_level)
+    if first_level and last_level:
+        raise ValueError("give the first or the last level, not both")
     if probability is not None and probability.shape != mask.shape:
         raise ValueError(f"probability {probability.shape} and mask {mask.shape} differ")
     lateral = view not in ("ap", "pa")
@@ -556,15 +560,17 @@ def label_bodies(
     bodies, curve, ts, centres = _along_curve(bodies)
     steps = _missing_levels(bodies)
     margin = 0.0 if probability is None else EDGE_MARGIN  # exact masks reach the edge
-    top = bodies[0]
+    top, bottom = bodies[0], bodies[-1]
     cut_first = len(bodies) > 1 and _touches_border(top.rows, top.cols, mask.shape, margin)
-    names = level_names(first_level, len(bodies), steps, first_whole=int(cut_first))
+    cut_last = len(bodies) > 1 and _touches_border(bottom.rows, bottom.cols, mask.shape, margin)
+    names = level_names(first_level, len(bodies), steps, first_whole=int(cut_first),
+                        last_level=last_level, last_whole=len(bodies) - 1 - int(cut_last))
     sizes = _name_bodies(bodies, names, curve, mask.shape, lateral, margin)
-    suggested, confidence = _suggest_levels(bodies, sizes, steps, spacing_mm, lateral)
+    confidence = np.nan if lateral else _suggest_levels(bodies, sizes, steps, spacing_mm)
     _note_dropped(bodies, centres, dropped_at)
     facing, source = _given_facing(lateral, anterior, facing_hint) or _facing(
-        pixels, bodies, mask.shape, bool(first_level),
-        (curve, ts, names, suggested, confidence, height))  # fmt: skip
+        pixels, bodies, mask.shape, bool(first_level or last_level),
+        (curve, ts, names, height))
     return Labelling(bodies, dropped, facing, source, confidence, height, mask.shape)
 
 
@@ -584,18 +590,16 @@ def _along_curve(
 
 def _suggest_levels(
     bodies: list[Vertebra], sizes: dict, steps: list[int],
-    spacing_mm: tuple[float, float] | None, lateral: bool,
-) -> tuple[list[str], float]:
-    """The levels the bodies' sizes suggest (``suggest_levels``, in mm where the spacing is
-    known), set on each body as ``suggested_level``; returns them and their confidence."""
+    spacing_mm: tuple[float, float] | None,
+) -> float:
+    """The levels an AP film's body sizes suggest (``suggest_levels``, in mm where the
+    spacing is known), set on each body as ``suggested_level``; returns their confidence."""
     scale = float(np.mean(spacing_mm)) if spacing_mm is not None else 1.0
     suggested, confidence = suggest_levels(
-        {k: v * scale for k, v in sizes.items()}, steps, absolute=spacing_mm is not None,
-        sd=SIZE_SD["lateral" if lateral else "ap"],
-    )
+        {k: v * scale for k, v in sizes.items()}, steps, absolute=spacing_mm is not None)
     for b, s in zip(bodies, suggested, strict=True):
         b.suggested_level = s
-    return suggested, confidence
+    return confidence
 
 
 def _given_facing(lateral: bool, anterior: str | None,

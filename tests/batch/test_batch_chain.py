@@ -83,7 +83,8 @@ def test_frontal_films_fail_in_a_lateral_batch_unless_the_view_is_given(tmp_path
 
 def test_measure_and_batch_give_the_same_rows_and_columns(tmp_path):
     """One chain: `morpho measure` and `morpho batch --full-resolution` on the same film with
-    the same options write the same vertebra rows, public and extra columns alike."""
+    the same options (the levels named from the first whole body in one, from the last in
+    the other) write the same vertebra rows, public and extra columns alike."""
     from typer.testing import CliRunner
 
     from morpho.cli import app
@@ -93,7 +94,8 @@ def test_measure_and_batch_give_the_same_rows_and_columns(tmp_path):
     result = runner.invoke(app, ["measure", str(sample), "--first-level", "T2",
                                  "--out", str(tmp_path / "m")])  # fmt: skip
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["batch", str(sample.parent), "--first-level", "T2",
+    # the sample's last whole body is L2: named from it, the batch gives the same names
+    result = runner.invoke(app, ["batch", str(sample.parent), "--last-level", "L2",
                                  "--full-resolution", "--out", str(tmp_path / "b")])  # fmt: skip
     assert result.exit_code == 0, result.output
     measured = pd.read_csv(tmp_path / "m" / "measurements.csv")
@@ -101,9 +103,10 @@ def test_measure_and_batch_give_the_same_rows_and_columns(tmp_path):
     columns = [c for c in [*MEASUREMENT_COLUMNS, *EXTRA_COLUMNS] if c != "image"]
     assert set(columns) <= set(measured.columns) and set(columns) <= set(batched.columns)
     assert len(measured) == len(batched) >= 10
+    text = batched[columns].select_dtypes(exclude="number").columns  # parquet keeps types
+
     def plain(table: pd.DataFrame) -> pd.DataFrame:  # CSV reads "" as NaN
         table = table[columns].reset_index(drop=True)
-        text = table.select_dtypes(exclude="number").columns
         return table.astype({c: object for c in text}).fillna({c: "" for c in text})
 
     pd.testing.assert_frame_equal(plain(measured), plain(batched), check_dtype=False,

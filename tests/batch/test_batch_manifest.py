@@ -145,3 +145,16 @@ def test_a_changed_row_runs_again_on_resume(tmp_path):
     assert run("T4").processed_now == 1
     table = pd.read_parquet(tmp_path / "out" / "measurements.parquet")
     assert first_whole(table) == {"films/a.png": "T2", "films/b.png": "T4"}
+
+
+def test_a_rows_last_level_replaces_the_runs_first_level(tmp_path):
+    """The run says T4 for every film; one row names its last whole body instead."""
+    from morpho.chain import FilmSettings
+
+    run = FilmSettings(first_level="T4")
+    assert run.over({"last_level": "L1"}) == FilmSettings(last_level="L1")
+    assert run.over({"view": "lateral"}) == FilmSettings(first_level="T4", view="lateral")
+    manifest = tmp_path / "m.csv"
+    (tmp_path / "a.png").write_bytes(b"")
+    manifest.write_text("path,last_level\na.png,l1\n")
+    assert items_from_input(manifest)[0].settings == {"last_level": "L1"}

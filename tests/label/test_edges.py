@@ -47,3 +47,18 @@ def test_a_segmented_body_ending_just_short_of_the_edge_counts_as_cut_and_is_not
     # a mask given without a probability is exact: only a body on the edge is cut
     exact = measure_mask(mask, first_level="T4")
     assert exact["genant_grade"].notna().all()
+
+
+def test_the_last_level_names_the_bodies_counting_up_and_a_body_cut_below_is_the_level_after():
+    whole = [v.level for v in label_bodies(column(20, 6), last_level="L1").vertebrae]
+    assert whole == ["T8", "T9", "T10", "T11", "T12", "L1"]
+    cut = column(20, 6, rows=20 + 5 * (HEIGHT + DISC) + HEIGHT // 2)  # the last one cut
+    assert [v.level for v in label_bodies(cut, last_level="L1").vertebrae] == [
+        "T9", "T10", "T11", "T12", "L1", "L2"]
+
+
+def test_the_first_and_the_last_level_together_are_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="first or the last level"):
+        label_bodies(column(20, 6), first_level="T4", last_level="L1")

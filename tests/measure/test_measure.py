@@ -204,16 +204,24 @@ def test_ap_view_is_not_graded():
     assert (df["facing"] == "").all()
 
 
-def test_suggested_levels_follow_typical_sizes_when_the_spacing_is_known():
+def test_ap_suggested_levels_follow_typical_sizes_when_the_spacing_is_known():
     from morpho.label import LEVELS, TYPICAL_MM
 
     first, n, mm = LEVELS.index("T6"), 10, 0.5  # T6..L3 at 0.5 mm per pixel
     sizes = {k: np.array(v[first - 2 : first - 2 + n]) / mm for k, v in TYPICAL_MM.items()}
     heights = [(h, h, h) for h in sizes["height"]]
-    mask, _ = render_spine(heights, depth=list(sizes["depth"]), gap=12.0, shape=(900, 400))
-    df = measure_mask(mask, spacing_mm=(mm, mm))
+    mask, _ = render_spine(heights, depth=list(sizes["width"]), gap=12.0, shape=(900, 400))
+    df = measure_mask(mask, spacing_mm=(mm, mm), view="ap")
     assert list(df["suggested_level"]) == list(LEVELS[first : first + n])
     assert (df["level"] == "").all()
+
+
+def test_lateral_films_get_no_suggested_levels():
+    """Lateral body sizes do not tell the level (1% of training-CT DRRs named right), so no
+    suggestion is made, however typical the sizes."""
+    mask, _ = render_spine([NORMAL] * 6)
+    df = measure_mask(mask, spacing_mm=(0.5, 0.5))
+    assert (df["suggested_level"] == "").all() and df["suggested_confidence"].isna().all()
 
 
 def test_ap_suggestion_finds_t1_from_the_width_dip_without_a_spacing():

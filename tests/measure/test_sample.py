@@ -31,6 +31,26 @@ def test_the_sample_has_exactly_one_fracture_t12_grade_2():
     assert (df["points_source"] == "landmarks").all()
 
 
+def test_the_sample_named_from_its_last_whole_body_reads_the_same(tmp_path):
+    """`--last-level L2` (counting up, as a reader who finds L1 by its missing rib does)
+    names the sample as `--first-level T2` does; the two together are refused."""
+    pytest.importorskip("onnxruntime")
+    from typer.testing import CliRunner
+
+    from morpho.cli import app
+
+    runner, levels = CliRunner(), []
+    for option in (["--first-level", "T2"], ["--last-level", "L2"]):
+        out = tmp_path / option[0].strip("-")
+        result = runner.invoke(app, ["measure", str(SAMPLE), "--out", str(out), *option])
+        assert result.exit_code == 0, result.output
+        levels.append(list(pd.read_csv(out / "measurements.csv")["level"].fillna("")))
+    assert levels[0] == levels[1] and levels[0][-2:] == ["L2", "L3"]
+    both = runner.invoke(app, ["measure", str(SAMPLE), "--out", str(tmp_path / "x"),
+                               "--first-level", "T2", "--last-level", "L2"])  # fmt: skip
+    assert both.exit_code == 1 and "not both" in both.output
+
+
 def test_a_negative_image_file_is_read_as_a_negative(tmp_path):
     """The sample as 8-bit PNG, as exported and inverted (bone dark, as a MONOCHROME1 film
     saved without its inversion): the same bodies and the one call either way, and only the
