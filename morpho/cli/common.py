@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -121,7 +121,7 @@ def finish(failures: list[tuple[str, str]], total: int) -> None:
         raise typer.Exit(code=1)
 
 
-def fail(cause: str, path: str | Path | None = None) -> None:
+def fail(cause: str, path: str | Path | None = None) -> NoReturn:
     """Abort a command with one error line (no traceback)."""
     report_error(path, cause)
     raise typer.Exit(code=1)

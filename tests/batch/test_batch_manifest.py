@@ -158,3 +158,13 @@ def test_a_rows_last_level_replaces_the_runs_first_level(tmp_path):
     (tmp_path / "a.png").write_bytes(b"")
     manifest.write_text("path,last_level\na.png,l1\n")
     assert items_from_input(manifest)[0].settings == {"last_level": "L1"}
+
+
+def test_a_bad_level_on_the_command_line_is_refused_before_any_work(tmp_path):
+    (tmp_path / "films").mkdir()
+    _film(tmp_path / "films", "a.png", "left", "T2", 0)
+    for option in (["--last-level", "L9"], ["--first-level", "T2", "--last-level", "L1"]):
+        result = CliRunner().invoke(app, ["batch", str(tmp_path / "films"), *option,
+                                          "--out", str(tmp_path / "out")])  # fmt: skip
+        assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+        assert not (tmp_path / "out").exists()
