@@ -87,6 +87,16 @@ class Labelling:
     suggested_confidence: float
     body_height_px: float
     shape: tuple[int, int]
+    named_from: str = ""  # "first" or "last": the end the level names count from
+
+    def without(self, k: int) -> None:
+        """Drop body ``k`` (a second reading of its neighbour's bone): renumber the bodies
+        and shift the level names on the side away from the end they count from."""
+        names = [v.level for v in self.vertebrae]
+        del self.vertebrae[k]
+        names = names[:-1] if self.named_from == "first" else names[1:]
+        for i, v in enumerate(self.vertebrae):
+            v.index, v.level = i + 1, names[i] if self.named_from else v.level
 
 
 def _core_labels(
@@ -571,7 +581,8 @@ def label_bodies(
     facing, source = _given_facing(lateral, anterior, facing_hint) or _facing(
         pixels, bodies, mask.shape, bool(first_level or last_level),
         (curve, ts, names, height))
-    return Labelling(bodies, dropped, facing, source, confidence, height, mask.shape)
+    return Labelling(bodies, dropped, facing, source, confidence, height, mask.shape,
+                     "first" if first_level else "last" if last_level else "")
 
 
 def _along_curve(

@@ -197,3 +197,44 @@ def test_a_too_narrow_outline_takes_its_depth_from_the_landmark_points():
     assert (outline["aspect"][upper] > 1.25).all() and not outline["plausible"][upper].any()
     assert np.allclose(points["aspect"][upper], whole["aspect"][upper], rtol=0.12)
     assert points["plausible"][upper].all()
+
+
+class _WholeBodies:
+    """A stand-in landmark model that reads every crop as the whole body it lies on."""
+
+    def __init__(self, boxes: list[tuple[int, int, int, int]]):
+        self.boxes = boxes  # top, bottom, left, right of each true body
+
+    def place(self, film, points, facing):
+        out = []
+        for six in points:
+            y = six[:, 1].mean()
+            top, bottom, left, right = next(b for b in self.boxes if b[0] - 2 <= y <= b[1] + 2)
+            mid = (left + right) / 2
+            out.append(np.array([[left, top], [mid, top], [right, top],
+                                 [left, bottom], [mid, bottom], [right, bottom]], float))
+        return np.array(out), np.full((len(out), 6), 1.0)
+
+
+@pytest.mark.parametrize("given", [{"first_level": "T4"}, {"last_level": "T9"}])
+def test_a_body_cut_in_two_and_read_whole_twice_is_one_row_and_the_names_follow(given):
+    """The labelling cut one body in two; the landmark network, given a crop around each
+    half, placed the whole body's points both times. One row, and the level names count
+    bodies, not pieces, from whichever end was given."""
+    from morpho.measure import measure_mask
+
+    mask = np.zeros((420, 200), bool)
+    boxes = [(20 + i * 64, 20 + i * 64 + 49, 70, 130) for i in range(6)]
+    for top, bottom, left, right in boxes:
+        mask[top:bottom + 1, left:right + 1] = True
+    top = boxes[2][0]
+    mask[top + 23:top + 27] = False  # body 3 (T6) cut in two halves
+    film = np.where(mask, 200, 40).astype(np.uint8)
+    plain = measure_mask(mask, pixels=film, anterior="left", **given)
+    assert len(plain) == 7  # the labelling alone keeps both halves
+    df = measure_mask(mask, pixels=film, anterior="left", landmarks=_WholeBodies(boxes),
+                      **given)
+    assert list(df["level"]) == ["T4", "T5", "T6", "T7", "T8", "T9"]
+    assert list(df["index"]) == [1, 2, 3, 4, 5, 6]
+    assert "joined with the piece" in df["qa"].iloc[2]
+    assert df["hp_px"].iloc[2] == pytest.approx(49, abs=1)
