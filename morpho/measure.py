@@ -644,9 +644,10 @@ def _one_reading_per_body(lab: Labelling, rows: list[dict]) -> tuple[Labelling, 
                                     <= rows[k + 1]["landmark_spread"]) else (k + 1, k)
         kept, gone = lab.vertebrae[keep], lab.vertebrae[drop]
         kept.rows, kept.cols = np.r_[kept.rows, gone.rows], np.r_[kept.cols, gone.cols]
+        kept.centre = (float(kept.cols.mean()), float(kept.rows.mean()))
         kept.qa.append(f"joined with the piece {'below' if drop > keep else 'above'}: one "
                        "body, read whole by the landmark network in both")
-        rows[keep].update(cx=kept.cols.mean(), cy=kept.rows.mean(), area_px=kept.area)
+        rows[keep].update(cx=kept.centre[0], cy=kept.centre[1], area_px=kept.area)
         del rows[drop]
         lab.without(drop)
         k = _same_bone(rows)
