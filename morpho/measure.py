@@ -940,6 +940,7 @@ def measure_mask(
 ) -> pd.DataFrame:
     """Label the bodies of a boolean mask and measure them (see ``MEASUREMENT_COLUMNS``).
 
+    ``first_level`` names the first whole body, or ``last_level`` the last (counting up);
     ``spacing_mm`` is (row, column) in mm; ``anterior`` ("left"/"right") overrides the
     facing found from the spine's curvature; ``facing_hint`` is a facing from the header;
     ``pixels`` (the radiograph, bone bright) decide the facing where the curvature cannot;
