@@ -21,7 +21,7 @@ from morpho.grade import (
 )
 from morpho.label import Labelling, Vertebra, label_bodies
 from morpho.label.geometry import small_median
-from morpho.label.labelling import DOUBTFUL_SPLITS
+from morpho.label.labelling import BORDER_NOTE, DOUBTFUL_SPLITS
 from morpho.landmarks import LandmarkModel
 from morpho.preprocess import PreprocessConfig, equalised
 
@@ -861,7 +861,7 @@ def _ungradable(v: Vertebra, col: dict[str, np.ndarray], i: int, lateral: bool,
     if v.doubtful and not (v.doubtful == DOUBTFUL_SPLITS["chain"]
                            and col["points_source"][i] == "landmarks"):
         reasons.append(v.doubtful)  # a chain cut's endplates: the landmark network's
-    if any(n.startswith("touches the image border") for n in v.qa):
+    if any(n.startswith(BORDER_NOTE) for n in v.qa):
         reasons.append("body cut off at the image border")
     if col["solidity"][i] < MIN_SOLIDITY:
         reasons.append(f"irregular outline (solidity {col['solidity'][i]:.2f})")

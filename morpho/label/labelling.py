@@ -48,6 +48,8 @@ EDGE_FRAGMENT = 0.005  # the same for a body cut by the image edge
 #: probability is taken as exact: only a body on the edge is cut (with the margin, 12 whole
 #: bodies of 60 exact phantoms became ungradable).
 EDGE_MARGIN = 0.1
+BORDER_NOTE = "touches the image border"  # qa of a body on the film's edge (cut)
+MISSING_NOTE = "likely missing level above"  # qa of a body after a gap in the column
 EDGE_MIN_RADIUS = 1.4  # a body cut by the image edge counts when over 2 px thick
 ASPECT_FLOOR = 0.8  # expected height >= this x (film's lower-quartile height/depth) x depth
 OVERSIZE = 1.4  # a body this much taller (and larger) than its neighbours is not graded
@@ -88,15 +90,23 @@ class Labelling:
     body_height_px: float
     shape: tuple[int, int]
     named_from: str = ""  # "first" or "last": the end the level names count from
+    known_level: str = ""  # the level given for that end's whole body
 
     def without(self, k: int) -> None:
         """Drop body ``k`` (a second reading of its neighbour's bone): renumber the bodies
-        and shift the level names on the side away from the end they count from."""
-        names = [v.level for v in self.vertebrae]
+        and name them again from the known level, with the gaps between them found anew."""
         del self.vertebrae[k]
-        names = names[:-1] if self.named_from == "first" else names[1:]
-        for i, v in enumerate(self.vertebrae):
-            v.index, v.level = i + 1, names[i] if self.named_from else v.level
+        bodies = self.vertebrae
+        for v in bodies:
+            v.qa = [note for note in v.qa if not note.startswith(MISSING_NOTE)]
+        steps = _missing_levels(bodies) if bodies else []
+        cut = [len(bodies) > 1 and BORDER_NOTE in bodies[i].qa for i in (0, -1)]
+        names = level_names(
+            self.known_level if self.named_from == "first" else None, len(bodies), steps,
+            first_whole=int(cut[0]), last_level=self.known_level if self.named_from == "last"
+            else None, last_whole=len(bodies) - 1 - int(cut[1]))
+        for i, v in enumerate(bodies):
+            v.index, v.level = i + 1, names[i]
 
 
 def _core_labels(
@@ -582,7 +592,8 @@ def label_bodies(
         pixels, bodies, mask.shape, bool(first_level or last_level),
         (curve, ts, names, height))
     return Labelling(bodies, dropped, facing, source, confidence, height, mask.shape,
-                     "first" if first_level else "last" if last_level else "")
+                     "first" if first_level else "last" if last_level else "",
+                     first_level or last_level or "")
 
 
 def _along_curve(
@@ -645,7 +656,7 @@ def _missing_levels(bodies: list[Vertebra]) -> list[int]:
         steps.append(1 + missing)
         if missing:
             bodies[i].qa.append(
-                f"likely missing level above ({missing}; gap {gap / spacing:.1f}x the "
+                f"{MISSING_NOTE} ({missing}; gap {gap / spacing:.1f}x the "
                 "neighbouring spacing)"
             )
     return steps
@@ -666,7 +677,7 @@ def _name_bodies(
         sizes["height"].append(span(b.rows, b.cols, tangents[i]))
         sizes[across].append(span(b.rows, b.cols, np.array([tangents[i][1], -tangents[i][0]])))
         if _touches_border(b.rows, b.cols, shape, margin):
-            b.qa.append("touches the image border")
+            b.qa.append(BORDER_NOTE)
     return {k: np.array(v) for k, v in sizes.items()}
 
 
