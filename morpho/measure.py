@@ -632,8 +632,8 @@ SAME_BONE = 0.4
 def _one_reading_per_body(lab: Labelling, rows: list[dict]) -> tuple[Labelling, list[dict]]:
     """One row per bone (see ``SAME_BONE``): the two pieces are joined and the tighter
     reading (lower ``landmark_spread``) kept, its qa saying so; the levels are named again
-    (``Labelling.without``). (On 240 chest-CT
-    proxy films at 320 px, 136 bodies were measured twice, mostly at T1-T5.)"""
+    (``Labelling.without``). (On 240 chest-CT proxy films at 320 px, 136 bodies were
+    measured twice, mostly at T1-T5.)"""
     k = _same_bone(rows)
     if k is None:
         return lab, rows
