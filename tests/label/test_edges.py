@@ -62,3 +62,20 @@ def test_the_first_and_the_last_level_together_are_refused():
 
     with pytest.raises(ValueError, match="first or the last level"):
         label_bodies(column(20, 6), first_level="T4", last_level="L1")
+
+
+def test_dropping_a_body_names_the_rest_again_from_the_known_level():
+    """``Labelling.without``: the levels are counted again from the given end's whole body,
+    a body the edge cuts staying the level after it."""
+    from morpho.label.labelling import BORDER_NOTE, Labelling, Vertebra
+
+    def body(y: int, *qa: str) -> Vertebra:
+        rows, cols = np.mgrid[y - 20:y + 20, 70:120]
+        return Vertebra(rows.ravel(), cols.ravel(), (95.0, float(y)), qa=list(qa))
+
+    bodies = [body(30), body(60), body(90), body(150), body(210), body(270, BORDER_NOTE)]
+    lab = Labelling(bodies, [], "left", "curvature", float("nan"), 40.0, (300, 200),
+                    named_from="last", known_level="L1")
+    lab.without(1)  # a half-body's second reading
+    assert [v.level for v in lab.vertebrae] == ["T10", "T11", "T12", "L1", "L2"]
+    assert [v.index for v in lab.vertebrae] == [1, 2, 3, 4, 5]
