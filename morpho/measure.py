@@ -647,6 +647,8 @@ def _one_reading_per_body(lab: Labelling, rows: list[dict]) -> tuple[Labelling, 
         kept.centre = (float(kept.cols.mean()), float(kept.rows.mean()))
         kept.qa.append(f"joined with the piece {'below' if drop > keep else 'above'}: one "
                        "body, read whole by the landmark network in both")
+        if BORDER_NOTE in gone.qa and BORDER_NOTE not in kept.qa:  # cut, as its piece was
+            kept.qa.append(BORDER_NOTE)
         rows[keep].update(cx=kept.centre[0], cy=kept.centre[1], area_px=kept.area)
         del rows[drop]
         lab.without(drop)

@@ -238,3 +238,24 @@ def test_a_body_cut_in_two_and_read_whole_twice_is_one_row_and_the_names_follow(
     assert list(df["index"]) == [1, 2, 3, 4, 5, 6]
     assert "joined with the piece" in df["qa"].iloc[2]
     assert df["hp_px"].iloc[2] == pytest.approx(49, abs=1)
+
+
+def test_a_joined_body_whose_piece_the_film_edge_cut_stays_cut_and_ungraded():
+    from morpho.measure import measure_mask
+
+    class LowerIsSurer(_WholeBodies):  # the lower piece's reading is kept
+        def place(self, film, points, facing):
+            placed, _ = super().place(film, points, facing)
+            return placed, np.array([[1000.0 - six[:, 1].mean()] * 6 for six in points])
+
+    mask = np.zeros((420, 200), bool)
+    boxes = [(-10 + i * 64, -10 + i * 64 + 49, 70, 130) for i in range(6)]
+    for top, bottom, left, right in boxes:
+        mask[max(top, 0):bottom + 1, left:right + 1] = True
+    mask[12:15] = False  # the body the top edge cuts, in two pieces
+    film = np.where(mask, 200, 40).astype(np.uint8)
+    df = measure_mask(mask, pixels=film, anterior="left", first_level="T4",
+                      landmarks=LowerIsSurer(boxes))
+    assert list(df["level"]) == ["T3", "T4", "T5", "T6", "T7", "T8"]
+    assert "touches the image border" in df["qa"].iloc[0]
+    assert df["genant_type"].iloc[0] == "ungradable"
