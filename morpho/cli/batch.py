@@ -10,9 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from morpho.cli.common import NO_FILES, View, console, fail, finish, report_error
+from morpho.cli.common import NO_FILES, View, console, fail, finish, known_levels, report_error
 from morpho.errors import MorphoError
-from morpho.label import check_level
 from morpho.stats.reference import Reference
 
 
@@ -104,17 +103,6 @@ def _settings(model_path: str | None, full_resolution: bool, first_level: str | 
             **({"last_level": last_level} if last_level else {})}  # fmt: skip
 
 
-def _levels(first_level: str | None, last_level: str | None) -> tuple[str | None, str | None]:
-    """The run's known level, normalised; refused before any work (as a manifest's bad
-    level is), and so are both at once."""
-    if first_level and last_level:
-        fail("give --first-level or --last-level, not both")
-    try:
-        return check_level(first_level), check_level(last_level)
-    except ValueError as exc:
-        fail(str(exc))
-
-
 def _summarise(summary: Any, out: Path) -> None:
     console.print(
         f"{summary.ok} of {summary.total} image(s) measured ({summary.processed_now} this run, "
@@ -156,7 +144,7 @@ def batch(
     model_path = _model_path(model)
     if overlays and not pictures:
         fail("--overlays needs the film copy: leave out --no-pictures", out)
-    first_level, last_level = _levels(first_level, last_level)
+    first_level, last_level = known_levels(first_level, last_level)
     settings = _settings(model_path, full_resolution, first_level, view, pictures, overlays,
                          last_level)
     workers = workers or default_workers()

@@ -125,3 +125,17 @@ def fail(cause: str, path: str | Path | None = None) -> NoReturn:
     """Abort a command with one error line (no traceback)."""
     report_error(path, cause)
     raise typer.Exit(code=1)
+
+
+def known_levels(first_level: str | None, last_level: str | None
+                 ) -> tuple[str | None, str | None]:
+    """``--first-level`` and ``--last-level``, normalised; one error line for an unknown
+    level, or for both at once, before any work."""
+    from morpho.label import check_level
+
+    if first_level and last_level:
+        fail("give --first-level or --last-level, not both")
+    try:
+        return check_level(first_level), check_level(last_level)
+    except ValueError as exc:
+        fail(str(exc))

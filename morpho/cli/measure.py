@@ -19,11 +19,11 @@ from morpho.cli.common import (
     expand_inputs,
     fail,
     finish,
+    known_levels,
     run_each,
 )
 from morpho.errors import MorphoError
 from morpho.io.files import inside
-from morpho.label import check_level
 
 
 class Side(str, Enum):
@@ -110,15 +110,10 @@ def measure(
     from morpho.pipeline import measure_file
     from morpho.report.overlay import overlay_image
 
-    try:
-        settings = FilmSettings(first_level=check_level(first_level),
-                                last_level=check_level(last_level),
-                                view=view.value if view else None,
-                                anterior=anterior.value if anterior else None)  # fmt: skip
-        if first_level and last_level:
-            raise ValueError("give --first-level or --last-level, not both")
-    except ValueError as exc:
-        fail(str(exc))
+    first_level, last_level = known_levels(first_level, last_level)
+    settings = FilmSettings(first_level=first_level, last_level=last_level,
+                            view=view.value if view else None,
+                            anterior=anterior.value if anterior else None)  # fmt: skip
     files = _checked_inputs(inputs, out, mask)
     segmenter = _segmenter(model, flip) if mask is None else None
     stems = Counter(file.path.stem for file in files)

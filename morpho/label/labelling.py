@@ -101,12 +101,18 @@ class Labelling:
             v.qa = [note for note in v.qa if not note.startswith(MISSING_NOTE)]
         steps = _missing_levels(bodies) if bodies else []
         cut = [len(bodies) > 1 and BORDER_NOTE in bodies[i].qa for i in (0, -1)]
-        names = level_names(
-            self.known_level if self.named_from == "first" else None, len(bodies), steps,
-            first_whole=int(cut[0]), last_level=self.known_level if self.named_from == "last"
-            else None, last_whole=len(bodies) - 1 - int(cut[1]))
+        names = _names(self.named_from, self.known_level, steps, cut)
         for i, v in enumerate(bodies):
             v.index, v.level = i + 1, names[i]
+
+
+def _names(named_from: str, known_level: str, steps: list[int], cut: list[bool]) -> list[str]:
+    """Level names of the bodies (``steps``: one per body) counted from the known level of
+    the first or last whole body (``named_from``; ``cut``: whether the first and the last
+    body is cut by the film's edge, and so not that whole body)."""
+    first, last = (known_level if named_from == end else None for end in ("first", "last"))
+    return level_names(first, len(steps), steps, first_whole=int(cut[0]), last_level=last,
+                       last_whole=len(steps) - 1 - int(cut[1]))
 
 
 def _core_labels(
@@ -580,11 +586,11 @@ def label_bodies(
     bodies, curve, ts, centres = _along_curve(bodies)
     steps = _missing_levels(bodies)
     margin = 0.0 if probability is None else EDGE_MARGIN  # exact masks reach the edge
-    top, bottom = bodies[0], bodies[-1]
-    cut_first = len(bodies) > 1 and _touches_border(top.rows, top.cols, mask.shape, margin)
-    cut_last = len(bodies) > 1 and _touches_border(bottom.rows, bottom.cols, mask.shape, margin)
-    names = level_names(first_level, len(bodies), steps, first_whole=int(cut_first),
-                        last_level=last_level, last_whole=len(bodies) - 1 - int(cut_last))
+    named_from = "first" if first_level else "last" if last_level else ""
+    known = first_level or last_level or ""
+    cut = [len(bodies) > 1 and _touches_border(b.rows, b.cols, mask.shape, margin)
+           for b in (bodies[0], bodies[-1])]
+    names = _names(named_from, known, steps, cut)
     sizes = _name_bodies(bodies, names, curve, mask.shape, lateral, margin)
     confidence = np.nan if lateral else _suggest_levels(bodies, sizes, steps, spacing_mm)
     _note_dropped(bodies, centres, dropped_at)
@@ -592,8 +598,7 @@ def label_bodies(
         pixels, bodies, mask.shape, bool(first_level or last_level),
         (curve, ts, names, height))
     return Labelling(bodies, dropped, facing, source, confidence, height, mask.shape,
-                     "first" if first_level else "last" if last_level else "",
-                     first_level or last_level or "")
+                     named_from, known)
 
 
 def _along_curve(
