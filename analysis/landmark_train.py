@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torchvision.transforms.functional import gaussian_blur
 
 from morpho.datasets.aasce import annotation_defect, by_y, fixed_split, read_corners
 from morpho.io import read_radiograph
@@ -149,18 +150,38 @@ def target_maps(y: torch.Tensor) -> torch.Tensor:
     return t / t.sum((-1, -2), keepdim=True).clamp_min(1e-12)
 
 
-def augmented(crops: torch.Tensor) -> torch.Tensor:
+def augmented(crops: torch.Tensor, processing: bool = False) -> torch.Tensor:
     """uint8 crops (N, H, W) -> the network's input, with a coarser film (down and up
-    again), gamma, contrast, brightness and noise jitter."""
+    again), gamma, contrast, brightness and noise jitter; with ``processing`` also a
+    vendor's processing and film grain (``processed``)."""
     x, n = crops.float() / 255, len(crops)
     factor = float(np.random.choice([1, 1, 1.5, 2, 3]))
     if factor > 1:
         small = nn.functional.interpolate(x[:, None], scale_factor=1 / factor, mode="area")
         x = nn.functional.interpolate(small, size=x.shape[-2:], mode="bilinear")[:, 0]
+    if processing:
+        x = processed(x)
     x = x.clamp(1e-4, 1) ** torch.exp(torch.randn(n, 1, 1) * 0.25)
     x = (x - 0.5) * torch.exp(torch.randn(n, 1, 1) * 0.2) + 0.5 + torch.randn(n, 1, 1) * 0.05
     x = x + torch.randn_like(x) * 0.02 * torch.rand(n, 1, 1)
     return to_input(x.clamp(0, 1).mul(255).numpy())
+
+
+def processed(x: torch.Tensor) -> torch.Tensor:
+    """Crops (N, H, W) in [0, 1] as a vendor's processing and a noisy detector leave them:
+    on half of them unsharp masking or equalisation (x + a (x - blur), a up to 1.5, the
+    blur 1.5-12 px), and on all film grain (sd up to 0.05, 1-3 px) as a small film's
+    crop, enlarged to the network's side, shows it."""
+    n, side = len(x), x.shape[-1]
+    sigma = float(np.random.choice([1.5, 3.0, 6.0, 12.0]))
+    size = int(4 * sigma) | 1
+    blur = gaussian_blur(x[:, None], [size, size], [sigma, sigma])[:, 0]
+    amount = torch.rand(n, 1, 1) * 1.5 * (torch.rand(n, 1, 1) < 0.5)
+    x = (x + amount * (x - blur)).clamp(0, 1)
+    grain = int(np.random.choice([1, 2, 3]))
+    noise = torch.randn(n, 1, side // grain, side // grain)
+    noise = nn.functional.interpolate(noise, size=(side, side), mode="bilinear")[:, 0]
+    return (x + noise * 0.05 * torch.rand(n, 1, 1)).clamp(0, 1)
 
 
 def _report(uv: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> str:
@@ -183,7 +204,8 @@ def _inside(y: np.ndarray) -> np.ndarray:
 
 
 def train(out: Path, epochs: int, export: Path, aasce: Path | None = None,
-          init: Path | None = None, lr: float = 2e-3, ap_head: bool = False) -> None:
+          init: Path | None = None, lr: float = 2e-3, ap_head: bool = False,
+          processing: bool = False) -> None:
     """Fit on OUT/crops.npz (and the real AASCE crops of ``aasce``, whose middle points the
     loss leaves out; with ``ap_head`` read out by a head of their own, which is not
     exported, so that only the shared layers learn from them), from ``init``'s weights
@@ -221,7 +243,8 @@ def train(out: Path, epochs: int, export: Path, aasce: Path | None = None,
         order = torch.randperm(len(xt))
         for k in range(steps):
             pick = order[k * 64:(k + 1) * 64]
-            x, y, w = torch.from_numpy(augmented(xt[pick])), yt[pick].clone(), known[pick]
+            x, y, w = (torch.from_numpy(augmented(xt[pick], processing)), yt[pick].clone(),
+                       known[pick])
             a = is_ap[pick]
             up = torch.rand(len(pick)) < 0.5  # upside down: superior and inferior swap
             x[up] = x[up].flip(-2)
@@ -249,7 +272,8 @@ def train(out: Path, epochs: int, export: Path, aasce: Path | None = None,
               + f" ({time.time() - start:.0f} s)", flush=True)
         save_landmarks(net, export, f"analysis/landmark_train.py, {epoch + 1} of {epochs} "
                        f"epochs on {len(xt)} crops of {sets}"
-                       + (f", fine-tuned from {_version(init)}" if init else ""))
+                       + (f", fine-tuned from {_version(init)}" if init else "")
+                       + (", with vendor processing and film grain" if processing else ""))
 
 
 def _version(weights: Path) -> str:
@@ -315,6 +339,8 @@ def main() -> None:
     ap.add_argument("--sheet", type=Path, help="aasce-eval: write a contact sheet (JPEG)")
     ap.add_argument("--ap-head", action="store_true",
                     help="train: read the AASCE crops out by a head of their own")
+    ap.add_argument("--processing", action="store_true", help="train: also augment with "
+                    "a vendor's processing (unsharp masking, equalisation) and film grain")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -343,7 +369,7 @@ def main() -> None:
             write_sheet(args.sheet, x.numpy(), y.numpy(), [uv.numpy() for uv in points])
     else:
         train(args.out, args.epochs, args.export or args.out / "vertebra_landmarks.onnx",
-              args.aasce, args.init, args.lr, args.ap_head)
+              args.aasce, args.init, args.lr, args.ap_head, args.processing)
 
 
 if __name__ == "__main__":
