@@ -25,13 +25,19 @@ and val parts; four corners each, the left side taken as "anterior"), and ``trai
 OUT/aasce.npz`` mixes them in, the middle points left out of the loss (an AP film shows
 no central endplate); ``--ap-head`` reads them out by a head of their own that is not
 exported (through the shared head the AP corner convention shortened lateral heights);
-``--init`` fine-tunes given weights. ``aasce-eval MODEL...`` compares models on jittered
-crops of the AASCE test part (corner error, left / right heights; ``--sheet`` draws some).
-The shipped network's last step (LANDMARK_MODEL_CARD.md, Reproduce):
+``--init`` fine-tunes given weights; ``--processing`` adds a vendor's processing (unsharp
+masking, equalisation) and film grain to the augmentation. ``aasce-eval MODEL...``
+compares models on jittered crops of the AASCE test part (corner error, left / right
+heights; ``--sheet`` draws some). The shipped network's last two steps
+(LANDMARK_MODEL_CARD.md, Reproduce):
 
     python analysis/landmark_train.py aasce-crops --out runs/landmarks
     python analysis/landmark_train.py train --out runs/landmarks --aasce \
         runs/landmarks/aasce.npz --ap-head --init FIRST.safetensors --epochs 3 --lr 5e-4 \
+        --export runs/landmarks/aasce/vertebra_landmarks.onnx
+    python analysis/landmark_train.py train --out runs/landmarks --aasce \
+        runs/landmarks/aasce.npz --ap-head --epochs 3 --lr 5e-4 --processing \
+        --init runs/landmarks/aasce/vertebra_landmarks.safetensors \
         --export models/vertebra_landmarks.onnx
     python analysis/landmark_train.py aasce-eval models/vertebra_landmarks.safetensors \
         FIRST.safetensors --sheet docs/landmarks_aasce.jpg
