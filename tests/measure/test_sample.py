@@ -158,3 +158,28 @@ def test_a_frontal_image_file_is_refused_unless_the_view_is_given(tmp_path):
                 np.round(lateral.probability * 255).astype(np.uint8))
     with pytest.raises(MorphoError, match="looks like a frontal film"):
         measure_file(path, FilmSettings(), mask=tmp_path / "chest_mask.png")
+
+
+@pytest.mark.parametrize("processing", ["grain", "unsharp"])
+def test_the_sample_as_a_processed_small_export_still_has_one_fracture(tmp_path, processing):
+    """The sample as a 320-px 8-bit JPEG export, processed once more as a site might
+    (film grain, or unsharp masking): the same one call, T12 grade 2 wedge."""
+    pytest.importorskip("onnxruntime")
+    import cv2
+
+    from morpho.io import read_radiograph
+    from morpho.pipeline import measure_image
+    from morpho.synth.realism import jpeg_export
+
+    film = read_radiograph(SAMPLE).pixels
+    small = jpeg_export(film, np.zeros(film.shape, np.uint8), 320)[0] / 255.0
+    if processing == "grain":
+        small = small + np.random.default_rng(0).normal(0, 0.03, small.shape)
+    else:
+        small = small + (small - cv2.GaussianBlur(small, (0, 0), 4.0))
+    path = tmp_path / "export.jpg"
+    cv2.imwrite(str(path), np.clip(np.round(small * 255), 0, 255).astype(np.uint8))
+    _, _, df = measure_image(path, first_level="T2")
+    called = df[df["genant_grade"].fillna(0) >= 1]
+    assert called[["level", "genant_grade", "genant_type"]].values.tolist() == [
+        ["T12", 2, "wedge"]]
