@@ -211,7 +211,7 @@ def _inside(y: np.ndarray) -> np.ndarray:
 
 def train(out: Path, epochs: int, export: Path, aasce: Path | None = None,
           init: Path | None = None, lr: float = 2e-3, ap_head: bool = False,
-          processing: bool = False) -> None:
+          processing: bool = False, seed: int = 0) -> None:
     """Fit on OUT/crops.npz (and the real AASCE crops of ``aasce``, whose middle points the
     loss leaves out; with ``ap_head`` read out by a head of their own, which is not
     exported, so that only the shared layers learn from them), from ``init``'s weights
@@ -233,8 +233,8 @@ def train(out: Path, epochs: int, export: Path, aasce: Path | None = None,
         is_ap = torch.cat([is_ap, torch.ones(int(keep.sum()), dtype=torch.bool)])
         real = torch.from_numpy(extra["xv"]), torch.from_numpy(extra["yv"])
         sets += f" and {keep.sum()} of the real AASCE AP films (corners only)"
-    torch.manual_seed(0)
-    np.random.seed(0)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
     net = load_landmarks(init).train() if init else LandmarkNet()
     second = nn.Conv2d(net.head.in_channels, 6, 1) if ap_head else None
     if second is not None:
@@ -345,6 +345,8 @@ def main() -> None:
     ap.add_argument("--sheet", type=Path, help="aasce-eval: write a contact sheet (JPEG)")
     ap.add_argument("--ap-head", action="store_true",
                     help="train: read the AASCE crops out by a head of their own")
+    ap.add_argument("--seed", type=int, default=0, help="train: the random seed (order, "
+                    "augmentation)")
     ap.add_argument("--processing", action="store_true", help="train: also augment with "
                     "a vendor's processing (unsharp masking, equalisation) and film grain")
     args = ap.parse_args()
@@ -375,7 +377,7 @@ def main() -> None:
             write_sheet(args.sheet, x.numpy(), y.numpy(), [uv.numpy() for uv in points])
     else:
         train(args.out, args.epochs, args.export or args.out / "vertebra_landmarks.onnx",
-              args.aasce, args.init, args.lr, args.ap_head, args.processing)
+              args.aasce, args.init, args.lr, args.ap_head, args.processing, args.seed)
 
 
 if __name__ == "__main__":
